@@ -1,0 +1,17 @@
+//! paperfeed's domain: arXiv ids, papers and the pure rules over them (merging what sources
+//! say, text normalisation, feed periods).
+//!
+//! This crate does no I/O, has no async code and knows no database or HTTP types: everything
+//! here is a value and a function over values, so every rule can be unit-tested directly.
+
+mod arxiv_id;
+mod paper;
+mod period;
+mod text;
+
+pub use arxiv_id::{ArxivId, ArxivIdError, VersionedArxivId};
+pub use paper::{
+    Author, Featuring, NewPaper, Paper, PaperVersion, Submitter, UpsertOutcome, merge,
+};
+pub use period::{Period, PeriodError};
+pub use text::{normalize_text, normalize_title};

@@ -1,0 +1,376 @@
+//! The paper as paperfeed knows it, what a source says about one, and how the two merge.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ArxivId;
+
+/// One author in the order the paper lists them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    pub name: String,
+    /// The hub user who claimed this authorship (HF `authors[].user.user`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Hidden by the author's request; still counted, not shown by name.
+    #[serde(default)]
+    pub hidden: bool,
+}
+
+impl Author {
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            user: None,
+            hidden: false,
+        }
+    }
+}
+
+/// One arXiv version (`v1`, `v2`, …) and when it was submitted, when the source says so.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaperVersion {
+    pub number: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+/// Who put a paper on the daily feed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submitter {
+    /// The user name (HF `submittedBy.name`).
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fullname: Option<String>,
+}
+
+/// A day on which the paper appeared on the daily feed. This is not the arXiv date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Featuring {
+    pub date: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitter: Option<Submitter>,
+}
+
+/// A paper with everything the hub knows about it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Paper {
+    pub id: ArxivId,
+    pub title: String,
+    pub abstract_text: String,
+    pub authors: Vec<Author>,
+    /// arXiv categories, primary first (`cs.CL`, `cs.LG`); empty when no source said.
+    pub categories: Vec<String>,
+    /// When version 1 appeared on arXiv.
+    pub published_at: Option<DateTime<Utc>>,
+    /// Known versions in ascending order; empty when no source said.
+    pub versions: Vec<PaperVersion>,
+    /// Days the paper was featured, ascending, one entry per day.
+    pub featured: Vec<Featuring>,
+    pub upvotes: i64,
+    pub num_comments: i64,
+    pub github_repo: Option<String>,
+    pub github_stars: Option<i64>,
+    pub project_page: Option<String>,
+    pub ai_summary: Option<String>,
+    pub ai_keywords: Vec<String>,
+}
+
+impl Paper {
+    pub fn latest_version(&self) -> Option<u32> {
+        self.versions.iter().map(|v| v.number).max()
+    }
+
+    /// The first featured day, the one a daily page lists it under first.
+    pub fn first_featured(&self) -> Option<NaiveDate> {
+        self.featured.first().map(|f| f.date)
+    }
+
+    /// Authors one may show by name.
+    pub fn visible_authors(&self) -> impl Iterator<Item = &Author> {
+        self.authors.iter().filter(|a| !a.hidden)
+    }
+}
+
+/// What one source record says about a paper. `None`/empty means "this source does not say",
+/// never "erase what we know".
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewPaper {
+    pub id: ArxivId,
+    pub title: String,
+    pub abstract_text: String,
+    pub authors: Vec<Author>,
+    pub categories: Vec<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub versions: Vec<PaperVersion>,
+    pub featured: Option<Featuring>,
+    pub upvotes: Option<i64>,
+    pub num_comments: Option<i64>,
+    pub github_repo: Option<String>,
+    pub github_stars: Option<i64>,
+    pub project_page: Option<String>,
+    pub ai_summary: Option<String>,
+    pub ai_keywords: Option<Vec<String>>,
+}
+
+impl NewPaper {
+    /// A record with only the required fields; sources fill in the rest.
+    pub fn new(id: ArxivId, title: String, abstract_text: String, authors: Vec<Author>) -> Self {
+        Self {
+            id,
+            title,
+            abstract_text,
+            authors,
+            categories: Vec::new(),
+            published_at: None,
+            versions: Vec::new(),
+            featured: None,
+            upvotes: None,
+            num_comments: None,
+            github_repo: None,
+            github_stars: None,
+            project_page: None,
+            ai_summary: None,
+            ai_keywords: None,
+        }
+    }
+
+    fn latest_version(&self) -> Option<u32> {
+        self.versions.iter().map(|v| v.number).max()
+    }
+}
+
+/// What an upsert did to one paper; ingest summaries count these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpsertOutcome {
+    New,
+    Updated,
+    Unchanged,
+}
+
+/// Merges a source record into what is stored. Pure and order-tolerant, so that re-ingesting
+/// the same files in any order converges to the same paper:
+///
+/// - Title, abstract and authors come from the record with the highest arXiv version. A record
+///   that names no version (HF feed) fills them only while no versioned source has spoken, so a
+///   feed file re-read after an arXiv harvest does not flip the text back and forth.
+/// - Versions, categories and featured days are unions; a day featured twice keeps the first
+///   submitter we learned of unless we had none.
+/// - Feed counters (upvotes, comments, GitHub stars) only grow: an older snapshot of the feed
+///   never lowers a newer one.
+/// - Other optional fields are replaced when the record has them and kept when it does not.
+pub fn merge(existing: Option<&Paper>, new: NewPaper) -> Paper {
+    let Some(old) = existing else {
+        return fresh(new);
+    };
+    let mut paper = old.clone();
+    let takes_text = match (new.latest_version(), old.latest_version()) {
+        (Some(n), Some(o)) => n >= o,
+        (Some(_), None) => true,
+        (None, Some(_)) => false,
+        (None, None) => true,
+    };
+    if takes_text {
+        if !new.title.is_empty() {
+            paper.title = new.title;
+        }
+        if !new.abstract_text.is_empty() {
+            paper.abstract_text = new.abstract_text;
+        }
+        if !new.authors.is_empty() {
+            paper.authors = merge_authors(&old.authors, new.authors);
+        }
+    }
+    for version in new.versions {
+        match paper.versions.iter_mut().find(|v| v.number == version.number) {
+            Some(known) => {
+                if known.submitted_at.is_none() {
+                    known.submitted_at = version.submitted_at;
+                }
+            }
+            None => paper.versions.push(version),
+        }
+    }
+    paper.versions.sort_by_key(|v| v.number);
+    if !new.categories.is_empty() && (takes_text || paper.categories.is_empty()) {
+        paper.categories = new.categories;
+    }
+    paper.published_at = match (old.published_at, new.published_at) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(featuring) = new.featured {
+        add_featuring(&mut paper.featured, featuring);
+    }
+    paper.upvotes = paper.upvotes.max(new.upvotes.unwrap_or(0));
+    paper.num_comments = paper.num_comments.max(new.num_comments.unwrap_or(0));
+    paper.github_stars = max_opt(paper.github_stars, new.github_stars);
+    replace_if_some(&mut paper.github_repo, new.github_repo);
+    replace_if_some(&mut paper.project_page, new.project_page);
+    replace_if_some(&mut paper.ai_summary, new.ai_summary);
+    if let Some(keywords) = new.ai_keywords
+        && !keywords.is_empty()
+    {
+        paper.ai_keywords = keywords;
+    }
+    paper
+}
+
+fn fresh(new: NewPaper) -> Paper {
+    let mut versions = new.versions;
+    versions.sort_by_key(|v| v.number);
+    versions.dedup_by_key(|v| v.number);
+    Paper {
+        id: new.id,
+        title: new.title,
+        abstract_text: new.abstract_text,
+        authors: new.authors,
+        categories: new.categories,
+        published_at: new.published_at,
+        versions,
+        featured: new.featured.into_iter().collect(),
+        upvotes: new.upvotes.unwrap_or(0),
+        num_comments: new.num_comments.unwrap_or(0),
+        github_repo: new.github_repo,
+        github_stars: new.github_stars,
+        project_page: new.project_page,
+        ai_summary: new.ai_summary,
+        ai_keywords: new.ai_keywords.unwrap_or_default(),
+    }
+}
+
+/// Keeps claims (`user`) and hidden flags the hub learned from the feed when an arXiv record,
+/// which knows neither, replaces the author list.
+fn merge_authors(old: &[Author], new: Vec<Author>) -> Vec<Author> {
+    new.into_iter()
+        .map(|mut author| {
+            if author.user.is_none()
+                && let Some(known) = old.iter().find(|o| o.name == author.name)
+            {
+                author.user.clone_from(&known.user);
+                author.hidden |= known.hidden;
+            }
+            author
+        })
+        .collect()
+}
+
+fn add_featuring(featured: &mut Vec<Featuring>, featuring: Featuring) {
+    match featured.iter_mut().find(|f| f.date == featuring.date) {
+        Some(known) => {
+            if known.submitter.is_none() {
+                known.submitter = featuring.submitter;
+            }
+        }
+        None => {
+            featured.push(featuring);
+            featured.sort_by_key(|f| f.date);
+        }
+    }
+}
+
+fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn replace_if_some(slot: &mut Option<String>, value: Option<String>) {
+    if let Some(v) = value.filter(|v| !v.is_empty()) {
+        *slot = Some(v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> ArxivId {
+        ArxivId::parse("2403.06634").unwrap()
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn hf(date: &str, upvotes: i64) -> NewPaper {
+        let mut p = NewPaper::new(
+            id(),
+            "Feed title".into(),
+            "Feed abstract".into(),
+            vec![Author {
+                name: "Nicholas Carlini".into(),
+                user: Some("carlini".into()),
+                hidden: false,
+            }],
+        );
+        p.featured = Some(Featuring {
+            date: day(date),
+            submitter: Some(Submitter {
+                name: "akhaliq".into(),
+                fullname: None,
+            }),
+        });
+        p.upvotes = Some(upvotes);
+        p
+    }
+
+    fn arxiv(version: u32, title: &str) -> NewPaper {
+        let mut p = NewPaper::new(
+            id(),
+            title.into(),
+            "arXiv abstract".into(),
+            vec![Author::named("Nicholas Carlini"), Author::named("Daniel Paleka")],
+        );
+        p.versions = (1..=version)
+            .map(|number| PaperVersion {
+                number,
+                submitted_at: None,
+            })
+            .collect();
+        p.categories = vec!["cs.CR".into()];
+        p
+    }
+
+    #[test]
+    fn merging_the_same_record_twice_changes_nothing() {
+        let once = merge(None, hf("2024-03-12", 63));
+        let twice = merge(Some(&once), hf("2024-03-12", 63));
+        assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn a_paper_featured_on_two_days_keeps_both_dates() {
+        let a = merge(None, hf("2024-03-12", 10));
+        let b = merge(Some(&a), hf("2024-03-15", 20));
+        let dates: Vec<_> = b.featured.iter().map(|f| f.date.to_string()).collect();
+        assert_eq!(dates, ["2024-03-12", "2024-03-15"]);
+        assert_eq!(b.upvotes, 20);
+        // Reading the older day again keeps the newer vote count.
+        let c = merge(Some(&b), hf("2024-03-12", 10));
+        assert_eq!(c, b);
+    }
+
+    #[test]
+    fn a_newer_version_updates_the_text_and_an_older_one_does_not() {
+        let v1 = merge(None, arxiv(1, "Old title"));
+        let v2 = merge(Some(&v1), arxiv(2, "New title"));
+        assert_eq!(v2.title, "New title");
+        assert_eq!(v2.latest_version(), Some(2));
+        let stale = merge(Some(&v2), arxiv(1, "Old title"));
+        assert_eq!(stale, v2);
+    }
+
+    #[test]
+    fn feed_text_does_not_override_arxiv_text_but_claims_survive() {
+        let feed = merge(None, hf("2024-03-12", 63));
+        let harvested = merge(Some(&feed), arxiv(2, "arXiv title"));
+        assert_eq!(harvested.title, "arXiv title");
+        assert_eq!(harvested.authors[0].user.as_deref(), Some("carlini"));
+        assert_eq!(harvested.featured.len(), 1);
+        let again = merge(Some(&harvested), hf("2024-03-12", 63));
+        assert_eq!(again, harvested);
+    }
+}
