@@ -70,7 +70,8 @@ impl VersionedArxivId {
         let s = s.strip_suffix(".pdf").unwrap_or(s);
         let s = s.trim_end_matches('/');
 
-        let (base, version) = split_version(s).ok_or_else(|| err("the version suffix is malformed"))?;
+        let (base, version) =
+            split_version(s).ok_or_else(|| err("the version suffix is malformed"))?;
         if let Some((archive, number)) = base.split_once('/') {
             if !valid_archive(archive) {
                 return Err(err("the archive before '/' is not like hep-th or math.GT"));
@@ -79,7 +80,9 @@ impl VersionedArxivId {
                 return Err(err("an old-style id needs 7 digits YYMMNNN after the '/'"));
             }
         } else if !valid_new_style(base) {
-            return Err(err("a new-style id is YYMM.NNNN or YYMM.NNNNN with a month 01–12"));
+            return Err(err(
+                "a new-style id is YYMM.NNNN or YYMM.NNNNN with a month 01–12",
+            ));
         }
         Ok(Self {
             id: ArxivId(base.to_owned()),
@@ -90,7 +93,8 @@ impl VersionedArxivId {
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 /// Removes `http(s)://(www.|export.)arxiv.org/(abs|pdf)/` when present.
@@ -215,18 +219,36 @@ mod tests {
         assert_eq!(ok("hep-th/9901001"), ("hep-th/9901001".into(), None));
         assert_eq!(ok("math.GT/0309136"), ("math.GT/0309136".into(), None));
         assert_eq!(ok("math.GT/0309136v3"), ("math.GT/0309136".into(), Some(3)));
-        assert_eq!(ok("solv-int/9901001v1"), ("solv-int/9901001".into(), Some(1)));
+        assert_eq!(
+            ok("solv-int/9901001v1"),
+            ("solv-int/9901001".into(), Some(1))
+        );
     }
 
     #[test]
     fn accepts_prefix_and_urls() {
         assert_eq!(ok("arXiv:2309.11523"), ("2309.11523".into(), None));
         assert_eq!(ok("ARXIV: 2309.11523v1"), ("2309.11523".into(), Some(1)));
-        assert_eq!(ok("https://arxiv.org/abs/2309.11523"), ("2309.11523".into(), None));
-        assert_eq!(ok("http://arxiv.org/abs/2510.14968v1"), ("2510.14968".into(), Some(1)));
-        assert_eq!(ok("https://arxiv.org/pdf/2309.11523v2.pdf"), ("2309.11523".into(), Some(2)));
-        assert_eq!(ok("https://www.arxiv.org/pdf/2309.11523"), ("2309.11523".into(), None));
-        assert_eq!(ok("https://arxiv.org/abs/hep-th/9901001"), ("hep-th/9901001".into(), None));
+        assert_eq!(
+            ok("https://arxiv.org/abs/2309.11523"),
+            ("2309.11523".into(), None)
+        );
+        assert_eq!(
+            ok("http://arxiv.org/abs/2510.14968v1"),
+            ("2510.14968".into(), Some(1))
+        );
+        assert_eq!(
+            ok("https://arxiv.org/pdf/2309.11523v2.pdf"),
+            ("2309.11523".into(), Some(2))
+        );
+        assert_eq!(
+            ok("https://www.arxiv.org/pdf/2309.11523"),
+            ("2309.11523".into(), None)
+        );
+        assert_eq!(
+            ok("https://arxiv.org/abs/hep-th/9901001"),
+            ("hep-th/9901001".into(), None)
+        );
         assert_eq!(ok("  2309.11523  "), ("2309.11523".into(), None));
     }
 
@@ -250,7 +272,10 @@ mod tests {
         ] {
             let e = ArxivId::parse(bad).expect_err(bad);
             let msg = e.to_string();
-            assert!(msg.contains("expected a new-style id like 2309.11523"), "{msg}");
+            assert!(
+                msg.contains("expected a new-style id like 2309.11523"),
+                "{msg}"
+            );
         }
     }
 

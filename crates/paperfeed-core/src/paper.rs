@@ -183,7 +183,11 @@ pub fn merge(existing: Option<&Paper>, new: NewPaper) -> Paper {
         }
     }
     for version in new.versions {
-        match paper.versions.iter_mut().find(|v| v.number == version.number) {
+        match paper
+            .versions
+            .iter_mut()
+            .find(|v| v.number == version.number)
+        {
             Some(known) => {
                 if known.submitted_at.is_none() {
                     known.submitted_at = version.submitted_at;
@@ -322,7 +326,10 @@ mod tests {
             id(),
             title.into(),
             "arXiv abstract".into(),
-            vec![Author::named("Nicholas Carlini"), Author::named("Daniel Paleka")],
+            vec![
+                Author::named("Nicholas Carlini"),
+                Author::named("Daniel Paleka"),
+            ],
         );
         p.versions = (1..=version)
             .map(|number| PaperVersion {

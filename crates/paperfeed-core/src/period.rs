@@ -9,8 +9,14 @@ use chrono::{Datelike, Duration, IsoWeek, NaiveDate, Weekday};
 pub enum Period {
     Day(NaiveDate),
     /// ISO week: year and week number 1–53.
-    Week { year: i32, week: u32 },
-    Month { year: i32, month: u32 },
+    Week {
+        year: i32,
+        week: u32,
+    },
+    Month {
+        year: i32,
+        month: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,7 +94,8 @@ impl Period {
         match self {
             Period::Day(d) => (d, d),
             Period::Week { year, week } => {
-                let start = NaiveDate::from_isoywd_opt(year, week, Weekday::Mon).unwrap_or_default();
+                let start =
+                    NaiveDate::from_isoywd_opt(year, week, Weekday::Mon).unwrap_or_default();
                 (start, start + Duration::days(6))
             }
             Period::Month { year, month } => {
@@ -107,7 +114,9 @@ impl Period {
     pub fn step(self, direction: i32) -> Self {
         match self {
             Period::Day(d) => Period::Day(d + Duration::days(i64::from(direction))),
-            Period::Week { .. } => Period::week_of(self.bounds().0 + Duration::days(7 * i64::from(direction))),
+            Period::Week { .. } => {
+                Period::week_of(self.bounds().0 + Duration::days(7 * i64::from(direction)))
+            }
             Period::Month { year, month } => {
                 let index = year * 12 + month as i32 - 1 + direction;
                 Period::Month {
@@ -152,9 +161,19 @@ mod tests {
 
     #[test]
     fn impossible_periods_are_refused_with_the_expected_form() {
-        assert!(Period::parse_day("2024-02-30").unwrap_err().to_string().contains("YYYY-MM-DD"));
+        assert!(
+            Period::parse_day("2024-02-30")
+                .unwrap_err()
+                .to_string()
+                .contains("YYYY-MM-DD")
+        );
         assert!(Period::parse_day("2024-3-1").is_err());
-        assert!(Period::parse_week("2024-W54").unwrap_err().to_string().contains("YYYY-Www"));
+        assert!(
+            Period::parse_week("2024-W54")
+                .unwrap_err()
+                .to_string()
+                .contains("YYYY-Www")
+        );
         assert!(Period::parse_week("2021-W53").is_err());
         assert!(Period::parse_month("2024-13").is_err());
         assert!(Period::parse_month("<script>").is_err());
@@ -168,6 +187,9 @@ mod tests {
         let month = Period::parse_month("2024-02").unwrap();
         assert_eq!(month.bounds().1.to_string(), "2024-02-29");
         assert_eq!(month.step(-2).to_string(), "2023-12");
-        assert_eq!(Period::parse_month("2024-12").unwrap().step(1).to_string(), "2025-01");
+        assert_eq!(
+            Period::parse_month("2024-12").unwrap().step(1).to_string(),
+            "2025-01"
+        );
     }
 }

@@ -50,7 +50,9 @@ mod tests {
     #[test]
     fn titles_become_one_line() {
         assert_eq!(
-            normalize_title("Calculation of prompt diphoton production cross sections at Tevatron and\n  LHC energies"),
+            normalize_title(
+                "Calculation of prompt diphoton production cross sections at Tevatron and\n  LHC energies"
+            ),
             "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
         );
     }

@@ -1,0 +1,510 @@
+//! The embedded SQLite backend: one file in the data directory, WAL mode, migrations applied
+//! at open, one writer connection and a small pool of readers.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use paperfeed_core::{
+    ArxivId, Author, Featuring, NewPaper, Paper, PaperVersion, Submitter, UpsertOutcome, merge,
+};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, params};
+
+use crate::{FeedEntry, Store, StoreError, StoreStats, WriteMode};
+
+/// Schema migrations, applied in order; never edit one that has landed.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_papers.sql"))];
+
+/// Readers kept open for reuse; more may be opened under load and are closed after use.
+const IDLE_READERS: usize = 8;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |reason: String| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| open_err(e.to_string()))?;
+        }
+        let mut writer = open_connection(path, false).map_err(|e| open_err(e.to_string()))?;
+        migrate(&mut writer)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || {
+            let pooled = inner
+                .readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_connection(&inner.path, true)?,
+            };
+            let result = f(&conn);
+            let mut readers = inner.readers.lock().unwrap_or_else(PoisonError::into_inner);
+            if readers.len() < IDLE_READERS {
+                readers.push(conn);
+            }
+            result
+        })
+        .await
+    }
+
+    /// Runs `f` on the single writer connection on the blocking pool.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || {
+            let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut conn)
+        })
+        .await
+    }
+}
+
+async fn run_blocking<T, F>(f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection, rusqlite::Error> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "wal")?;
+    }
+    // WAL + NORMAL survives a killed process (the case we promise); only an OS crash may lose
+    // the last commits, never consistency.
+    conn.pragma_update(None, "synchronous", "normal")?;
+    conn.pragma_update(None, "foreign_keys", "on")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "create table if not exists schema_migrations (
+             version integer primary key,
+             applied_at text not null
+         ) strict;",
+    )?;
+    let current: i64 = conn.query_row(
+        "select coalesce(max(version), 0) from schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > known {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known,
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "insert into schema_migrations (version, applied_at) values (?1, ?2)",
+            params![version, now_text()],
+        )?;
+        tx.commit()?;
+        tracing::info!(migration.version = version, "applied store migration");
+    }
+    Ok(())
+}
+
+fn now_text() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+const PAPER_COLUMNS: &str = "p.id, p.title, p.abstract, p.authors, p.categories, p.published_at,
+    p.versions, p.upvotes, p.num_comments, p.github_repo, p.github_stars, p.project_page,
+    p.ai_summary, p.ai_keywords,
+    (select json_group_array(json_array(f.day, f.submitter_name, f.submitter_fullname))
+       from featurings f where f.paper_id = p.id)";
+
+/// The number of columns in [`PAPER_COLUMNS`]; extra selected columns follow it.
+const PAPER_COLUMN_COUNT: usize = 15;
+
+fn paper_from_row(row: &Row<'_>) -> Result<Paper, StoreError> {
+    let corrupt =
+        |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what}: {e}"));
+    let id_text: String = row.get(0)?;
+    let id = ArxivId::parse(&id_text).map_err(|e| corrupt("papers.id", &e))?;
+    let json = |index: usize, _what: &str| -> Result<String, StoreError> { Ok(row.get(index)?) };
+    let authors: Vec<Author> =
+        serde_json::from_str(&json(3, "authors")?).map_err(|e| corrupt("papers.authors", &e))?;
+    let categories: Vec<String> = serde_json::from_str(&json(4, "categories")?)
+        .map_err(|e| corrupt("papers.categories", &e))?;
+    let published_at: Option<String> = row.get(5)?;
+    let published_at = published_at
+        .map(|s| DateTime::parse_from_rfc3339(&s).map(|d| d.with_timezone(&Utc)))
+        .transpose()
+        .map_err(|e| corrupt("papers.published_at", &e))?;
+    let versions: Vec<PaperVersion> =
+        serde_json::from_str(&json(6, "versions")?).map_err(|e| corrupt("papers.versions", &e))?;
+    let ai_keywords: Vec<String> = serde_json::from_str(&json(13, "ai_keywords")?)
+        .map_err(|e| corrupt("papers.ai_keywords", &e))?;
+    let featured_rows: Vec<(String, Option<String>, Option<String>)> =
+        serde_json::from_str(&json(14, "featurings")?).map_err(|e| corrupt("featurings", &e))?;
+    let mut featured = featured_rows
+        .into_iter()
+        .map(|(day, name, fullname)| {
+            let date = day
+                .parse::<NaiveDate>()
+                .map_err(|e| corrupt("featurings.day", &e))?;
+            Ok(Featuring {
+                date,
+                submitter: name.map(|name| Submitter { name, fullname }),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    featured.sort_by_key(|f| f.date);
+    Ok(Paper {
+        id,
+        title: row.get(1)?,
+        abstract_text: row.get(2)?,
+        authors,
+        categories,
+        published_at,
+        versions,
+        featured,
+        upvotes: row.get(7)?,
+        num_comments: row.get(8)?,
+        github_repo: row.get(9)?,
+        github_stars: row.get(10)?,
+        project_page: row.get(11)?,
+        ai_summary: row.get(12)?,
+        ai_keywords,
+    })
+}
+
+fn load_paper(conn: &Connection, id: &str) -> Result<Option<Paper>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "select {PAPER_COLUMNS} from papers p where p.id = ?1"
+    ))?;
+    let mut rows = stmt.query([id])?;
+    match rows.next()? {
+        Some(row) => paper_from_row(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn day_text(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+fn parse_day(text: &str) -> Result<NaiveDate, StoreError> {
+    text.parse()
+        .map_err(|e| StoreError::Corrupt(format!("featurings.day {text:?}: {e}")))
+}
+
+fn write_paper(tx: &Transaction<'_>, paper: &Paper, seq: i64, now: &str) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "insert into papers (id, title, abstract, authors, categories, published_at, versions,
+             upvotes, num_comments, github_repo, github_stars, project_page, ai_summary,
+             ai_keywords, created_at, updated_at, change_seq)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16)
+         on conflict (id) do update set
+             title = excluded.title, abstract = excluded.abstract, authors = excluded.authors,
+             categories = excluded.categories, published_at = excluded.published_at,
+             versions = excluded.versions, upvotes = excluded.upvotes,
+             num_comments = excluded.num_comments, github_repo = excluded.github_repo,
+             github_stars = excluded.github_stars, project_page = excluded.project_page,
+             ai_summary = excluded.ai_summary, ai_keywords = excluded.ai_keywords,
+             updated_at = excluded.updated_at, change_seq = excluded.change_seq",
+    )?;
+    stmt.execute(params![
+        paper.id.as_str(),
+        paper.title,
+        paper.abstract_text,
+        to_json(&paper.authors)?,
+        to_json(&paper.categories)?,
+        paper
+            .published_at
+            .map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        to_json(&paper.versions)?,
+        paper.upvotes,
+        paper.num_comments,
+        paper.github_repo,
+        paper.github_stars,
+        paper.project_page,
+        paper.ai_summary,
+        to_json(&paper.ai_keywords)?,
+        now,
+        seq,
+    ])?;
+    let mut featuring = tx.prepare_cached(
+        "insert into featurings (paper_id, day, submitter_name, submitter_fullname)
+         values (?1, ?2, ?3, ?4)
+         on conflict (paper_id, day) do update set
+             submitter_name = excluded.submitter_name,
+             submitter_fullname = excluded.submitter_fullname",
+    )?;
+    for f in &paper.featured {
+        let (name, fullname) = f
+            .submitter
+            .as_ref()
+            .map_or((None, None), |s| (Some(&s.name), s.fullname.as_ref()));
+        featuring.execute(params![paper.id.as_str(), day_text(f.date), name, fullname])?;
+    }
+    Ok(())
+}
+
+fn upsert_batch(
+    conn: &mut Connection,
+    batch: Vec<NewPaper>,
+    mode: WriteMode,
+) -> Result<Vec<UpsertOutcome>, StoreError> {
+    let tx = conn.transaction()?;
+    let seq: i64 = tx.query_row(
+        "select value + 1 from store_counters where name = 'change_seq'",
+        [],
+        |r| r.get(0),
+    )?;
+    let now = now_text();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut changed = false;
+    for record in batch {
+        let existing = load_paper(&tx, record.id.as_str())?;
+        let merged = merge(existing.as_ref(), record);
+        let outcome = match &existing {
+            None => UpsertOutcome::New,
+            Some(old) if *old == merged => UpsertOutcome::Unchanged,
+            Some(_) => UpsertOutcome::Updated,
+        };
+        if outcome != UpsertOutcome::Unchanged {
+            write_paper(&tx, &merged, seq, &now)?;
+            changed = true;
+        }
+        outcomes.push(outcome);
+    }
+    if changed {
+        tx.execute(
+            "update store_counters set value = ?1 where name = 'change_seq'",
+            [seq],
+        )?;
+    }
+    match mode {
+        WriteMode::Commit => tx.commit()?,
+        WriteMode::DryRun => tx.rollback()?,
+    }
+    Ok(outcomes)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn upsert_papers(
+        &self,
+        batch: Vec<NewPaper>,
+        mode: WriteMode,
+    ) -> Result<Vec<UpsertOutcome>, StoreError> {
+        self.write(move |conn| upsert_batch(conn, batch, mode))
+            .await
+    }
+
+    async fn get_paper(&self, id: &ArxivId) -> Result<Option<Paper>, StoreError> {
+        let id = id.as_str().to_owned();
+        self.read(move |conn| load_paper(conn, &id)).await
+    }
+
+    async fn featured_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "select {PAPER_COLUMNS}, fd.day
+                   from featurings fd join papers p on p.id = fd.paper_id
+                  where fd.day between ?1 and ?2
+                  order by fd.day desc, p.upvotes desc, p.id"
+            ))?;
+            let mut rows = stmt.query([day_text(from), day_text(to)])?;
+            let mut entries = Vec::new();
+            while let Some(row) = rows.next()? {
+                let day: String = row.get(PAPER_COLUMN_COUNT)?;
+                entries.push(FeedEntry {
+                    day: parse_day(&day)?,
+                    paper: paper_from_row(row)?,
+                });
+            }
+            Ok(entries)
+        })
+        .await
+    }
+
+    async fn featured_day_before(&self, day: NaiveDate) -> Result<Option<NaiveDate>, StoreError> {
+        self.read(move |conn| {
+            one_day(
+                conn,
+                "select max(day) from featurings where day < ?1",
+                day_text(day),
+            )
+        })
+        .await
+    }
+
+    async fn featured_day_after(&self, day: NaiveDate) -> Result<Option<NaiveDate>, StoreError> {
+        self.read(move |conn| {
+            one_day(
+                conn,
+                "select min(day) from featurings where day > ?1",
+                day_text(day),
+            )
+        })
+        .await
+    }
+
+    async fn latest_featured_day(&self) -> Result<Option<NaiveDate>, StoreError> {
+        self.read(|conn| {
+            let day: Option<String> =
+                conn.query_row("select max(day) from featurings", [], |r| r.get(0))?;
+            day.as_deref().map(parse_day).transpose()
+        })
+        .await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.read(|conn| {
+            let stats = conn.query_row(
+                "select (select count(*) from papers),
+                        (select count(distinct day) from featurings),
+                        (select value from store_counters where name = 'change_seq')",
+                [],
+                |r| {
+                    Ok(StoreStats {
+                        papers: r.get::<_, i64>(0)?.unsigned_abs(),
+                        featured_days: r.get::<_, i64>(1)?.unsigned_abs(),
+                        change_seq: r.get(2)?,
+                    })
+                },
+            )?;
+            Ok(stats)
+        })
+        .await
+    }
+}
+
+fn one_day(conn: &Connection, sql: &str, arg: String) -> Result<Option<NaiveDate>, StoreError> {
+    let day: Option<String> = conn
+        .prepare_cached(sql)?
+        .query_row([arg], |r| r.get(0))
+        .optional()?
+        .flatten();
+    day.as_deref().map(parse_day).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_store_contract_holds_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("paperfeed.sqlite3")).unwrap();
+        crate::run_store_contract(&store).await;
+    }
+
+    #[tokio::test]
+    async fn reopening_an_existing_store_keeps_its_papers_and_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paperfeed.sqlite3");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            let p = NewPaper::new(
+                ArxivId::parse("2309.11523").unwrap(),
+                "T".into(),
+                "A".into(),
+                vec![],
+            );
+            store
+                .upsert_papers(vec![p], WriteMode::Commit)
+                .await
+                .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.stats().await.unwrap().papers, 1);
+    }
+
+    #[tokio::test]
+    async fn a_store_from_a_newer_paperfeed_is_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paperfeed.sqlite3");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "insert into schema_migrations (version, applied_at) values (999, 'x')",
+            [],
+        )
+        .unwrap();
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(err.to_string().contains("upgrade paperfeed"), "{err}");
+    }
+}
