@@ -86,6 +86,14 @@ impl Paper {
         self.featured.first().map(|f| f.date)
     }
 
+    /// How recent the stored text is: the highest arXiv version, then the latest featured day.
+    fn text_rank(&self) -> (u32, Option<NaiveDate>) {
+        (
+            self.latest_version().unwrap_or(0),
+            self.featured.last().map(|f| f.date),
+        )
+    }
+
     /// Authors one may show by name.
     pub fn visible_authors(&self) -> impl Iterator<Item = &Author> {
         self.authors.iter().filter(|a| !a.hidden)
@@ -138,6 +146,14 @@ impl NewPaper {
     fn latest_version(&self) -> Option<u32> {
         self.versions.iter().map(|v| v.number).max()
     }
+
+    /// How recent this record's text is: see [`merge`].
+    fn text_rank(&self) -> (u32, Option<NaiveDate>) {
+        (
+            self.latest_version().unwrap_or(0),
+            self.featured.as_ref().map(|f| f.date),
+        )
+    }
 }
 
 /// What an upsert did to one paper; ingest summaries count these.
@@ -152,25 +168,22 @@ pub enum UpsertOutcome {
 /// Merges a source record into what is stored. Pure and order-tolerant, so that re-ingesting
 /// the same files in any order converges to the same paper:
 ///
-/// - Title, abstract and authors come from the record with the highest arXiv version. A record
-///   that names no version (HF feed) fills them only while no versioned source has spoken, so a
-///   feed file re-read after an arXiv harvest does not flip the text back and forth.
+/// - Title, abstract and authors come from the most recent record: the highest arXiv version,
+///   then (between records of the same version, such as two feed days that name none) the
+///   latest featured day. A feed file re-read after an arXiv harvest, or an older feed day
+///   re-read after a newer one, therefore never flips the text back and forth.
 /// - Versions, categories and featured days are unions; a day featured twice keeps the first
 ///   submitter we learned of unless we had none.
 /// - Feed counters (upvotes, comments, GitHub stars) only grow: an older snapshot of the feed
 ///   never lowers a newer one.
-/// - Other optional fields are replaced when the record has them and kept when it does not.
+/// - Links and AI annotations are taken from the most recent record that has them; an older
+///   record only fills gaps.
 pub fn merge(existing: Option<&Paper>, new: NewPaper) -> Paper {
     let Some(old) = existing else {
         return fresh(new);
     };
     let mut paper = old.clone();
-    let takes_text = match (new.latest_version(), old.latest_version()) {
-        (Some(n), Some(o)) => n >= o,
-        (Some(_), None) => true,
-        (None, Some(_)) => false,
-        (None, None) => true,
-    };
+    let takes_text = new.text_rank() >= old.text_rank();
     if takes_text {
         if !new.title.is_empty() {
             paper.title = new.title;
@@ -210,11 +223,14 @@ pub fn merge(existing: Option<&Paper>, new: NewPaper) -> Paper {
     paper.upvotes = paper.upvotes.max(new.upvotes.unwrap_or(0));
     paper.num_comments = paper.num_comments.max(new.num_comments.unwrap_or(0));
     paper.github_stars = max_opt(paper.github_stars, new.github_stars);
-    replace_if_some(&mut paper.github_repo, new.github_repo);
-    replace_if_some(&mut paper.project_page, new.project_page);
-    replace_if_some(&mut paper.ai_summary, new.ai_summary);
+    // Links and AI annotations follow the text: the most recent record's win, and an older
+    // record only fills what is still missing.
+    take_if_some(&mut paper.github_repo, new.github_repo, takes_text);
+    take_if_some(&mut paper.project_page, new.project_page, takes_text);
+    take_if_some(&mut paper.ai_summary, new.ai_summary, takes_text);
     if let Some(keywords) = new.ai_keywords
         && !keywords.is_empty()
+        && (takes_text || paper.ai_keywords.is_empty())
     {
         paper.ai_keywords = keywords;
     }
@@ -281,8 +297,10 @@ fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-fn replace_if_some(slot: &mut Option<String>, value: Option<String>) {
-    if let Some(v) = value.filter(|v| !v.is_empty()) {
+fn take_if_some(slot: &mut Option<String>, value: Option<String>, newer: bool) {
+    if let Some(v) = value.filter(|v| !v.is_empty())
+        && (newer || slot.is_none())
+    {
         *slot = Some(v);
     }
 }
@@ -368,6 +386,29 @@ mod tests {
         assert_eq!(v2.latest_version(), Some(2));
         let stale = merge(Some(&v2), arxiv(1, "Old title"));
         assert_eq!(stale, v2);
+    }
+
+    #[test]
+    fn two_feed_days_with_different_text_converge_in_either_order() {
+        let mut older = hf("2024-03-12", 10);
+        older.title = "Older title".into();
+        older.ai_keywords = Some(vec!["old".into()]);
+        older.project_page = Some("https://old.example".into());
+        let mut newer = hf("2024-03-15", 20);
+        newer.title = "Newer title".into();
+        newer.ai_keywords = Some(vec!["new".into()]);
+        let forward = merge(Some(&merge(None, older.clone())), newer.clone());
+        let backward = merge(Some(&merge(None, newer.clone())), older.clone());
+        assert_eq!(forward, backward);
+        assert_eq!(forward.title, "Newer title");
+        assert_eq!(forward.ai_keywords, ["new"]);
+        assert_eq!(
+            forward.project_page.as_deref(),
+            Some("https://old.example"),
+            "gaps are filled"
+        );
+        assert_eq!(merge(Some(&forward), older), forward);
+        assert_eq!(merge(Some(&forward), newer), forward);
     }
 
     #[test]

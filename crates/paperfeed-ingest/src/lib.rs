@@ -6,6 +6,20 @@
 //! name where (line, entry index or byte offset) and why. A bad record never stops the good
 //! ones around it; a truncated file yields everything before the damage plus one error.
 
+mod atom;
+mod detect;
+mod fields;
+mod hf_daily;
+mod json;
+mod kaggle;
+mod lines;
+mod oai_pmh;
 mod record;
+mod xml;
 
+pub use atom::{AtomPage, parse_arxiv_atom};
+pub use detect::{DetectError, Format, UnknownFormat, detect_format};
+pub use hf_daily::parse_hf_daily;
+pub use kaggle::KaggleLines;
+pub use oai_pmh::{OaiPage, ResumptionToken, parse_oai_pmh};
 pub use record::{Location, Parsed, RecordError, RecordResult};

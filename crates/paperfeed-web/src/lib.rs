@@ -1,1 +1,93 @@
-//! placeholder
+//! The HTTP face of paperfeed: an axum [`router`] serving server-rendered pages (no JS
+//! framework; everything works without JavaScript), with one [`AppError`] for all handlers.
+//!
+//! This crate reads no files, environment or configuration of its own: the binary hands it a
+//! ready [`AppState`] and a bound listener. All data comes through the `Store` trait.
+
+mod error;
+mod pages;
+pub mod rich_text;
+mod views;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Request};
+use axum::routing::get;
+use paperfeed_store::Store;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+pub use error::AppError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids: a per-process counter, short and greppable in logs.
+#[derive(Clone, Default)]
+struct CountingRequestIds(Arc<AtomicU64>);
+
+impl MakeRequestId for CountingRequestIds {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let n = self.0.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{n:08x}"))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// Every route of the hub.
+pub fn router(state: AppState) -> Router {
+    use pages::{feed, misc, paper};
+    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+        let id = request
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!("http", request.id = %id, http.method = %request.method(), http.path = %request.uri().path())
+    });
+    Router::new()
+        .route("/", get(feed::show_latest_day))
+        .route("/papers/date/{day}", get(feed::show_day))
+        .route("/papers/week/{week}", get(feed::show_week))
+        .route("/papers/month/{month}", get(feed::show_month))
+        .route("/papers/{*id}", get(paper::show_paper))
+        .route("/search", get(misc::search_papers))
+        .route("/subscribe", get(misc::show_subscribe))
+        .route("/static/style.css", get(misc::style_css))
+        .route("/favicon.svg", get(misc::favicon))
+        .fallback(misc::not_found)
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(
+            REQUEST_ID,
+            CountingRequestIds::default(),
+        ))
+}
+
+/// Serves the router on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,1 +1,106 @@
-fn main() {}
+//! The `paperfeed` binary: parses the command line, loads the layered settings, sets up
+//! logging and runs one pipeline stage. The only crate that reads the environment or files
+//! for configuration.
+
+mod cli;
+mod ingest;
+mod sample;
+mod serve;
+mod settings;
+
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use paperfeed_store::{SqliteStore, Store, WriteMode};
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command, LogFormat};
+use crate::settings::Settings;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("paperfeed: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("paperfeed: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli, settings)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("paperfeed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(_) => {
+            serve::run(&settings).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ingest(args) => {
+            let store = SqliteStore::open(&settings.store_path())
+                .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
+            let store: Arc<dyn Store> = Arc::new(store);
+            let sources = ingest::expand_paths(&args.paths)?;
+            let options = ingest::IngestOptions {
+                format: args.format,
+                mode: if args.dry_run {
+                    WriteMode::DryRun
+                } else {
+                    WriteMode::Commit
+                },
+                batch_size: settings.ingest.batch_size,
+                show_progress: std::io::stderr().is_terminal(),
+            };
+            let started = std::time::Instant::now();
+            let summary = ingest::ingest(store, sources, &options).await?;
+            println!(
+                "{}ingested {summary} in {:.2} s",
+                if args.dry_run {
+                    "dry run, nothing written: "
+                } else {
+                    ""
+                },
+                started.elapsed().as_secs_f64()
+            );
+            Ok(if summary.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Config => {
+            println!("{}", settings.to_toml()?.trim_end());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

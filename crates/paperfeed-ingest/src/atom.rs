@@ -1,0 +1,651 @@
+//! arXiv API (`/api/query`) Atom feeds: one `NewPaper` per `<entry>`, plus the OpenSearch
+//! paging numbers.
+//!
+//! Elements are matched by local name within their parent, so it does not matter whether the
+//! `opensearch:`/`arxiv:` prefixes are declared on the root (newer API) or on each element
+//! (classic API), nor which prefix a file picks; only the root is checked to be an Atom `feed`.
+//! Text is collected only for the elements kept, into reused buffers.
+
+use chrono::{DateTime, Utc};
+use paperfeed_core::{Author, NewPaper, PaperVersion, VersionedArxivId};
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+
+use crate::detect::root_namespace;
+use crate::fields::{push_category, quote, title_and_abstract};
+use crate::lines::LineCounter;
+use crate::xml::{attribute, broken_xml, no_root, push_text};
+use crate::{Location, Parsed, RecordError};
+
+const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
+const EXPECTED: &str = "an arXiv API Atom <feed>";
+
+/// One page of an arXiv API answer.
+#[derive(Debug, Default)]
+pub struct AtomPage {
+    pub parsed: Parsed,
+    /// `opensearch:totalResults`: how many entries the whole query matches.
+    pub total_results: Option<u64>,
+    /// `opensearch:startIndex`: the 0-based index of this page's first entry.
+    pub start_index: Option<u64>,
+    /// `opensearch:itemsPerPage`.
+    pub items_per_page: Option<u64>,
+}
+
+/// Where an element sits, as far as this reader cares.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Node {
+    Feed,
+    Entry,
+    Author,
+    Text(Field),
+    Other,
+}
+
+/// Elements whose text is kept.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Id,
+    Updated,
+    Published,
+    Title,
+    Summary,
+    AuthorName,
+    TotalResults,
+    StartIndex,
+    ItemsPerPage,
+}
+
+/// What an `<entry>` said so far; buffers are reused from entry to entry.
+#[derive(Default)]
+struct Draft {
+    start: u64,
+    id: String,
+    updated: String,
+    published: String,
+    title: String,
+    summary: String,
+    authors: Vec<Author>,
+    primary: Option<String>,
+    categories: Vec<String>,
+}
+
+impl Draft {
+    fn reset(&mut self, start: u64) {
+        self.start = start;
+        self.id.clear();
+        self.updated.clear();
+        self.published.clear();
+        self.title.clear();
+        self.summary.clear();
+        self.authors.clear();
+        self.primary = None;
+        self.categories.clear();
+    }
+}
+
+/// Parses one arXiv API answer. Never fails as a whole: an API error entry, a wrong root or
+/// damaged XML end up in `parsed.fatal`, after every complete entry before the damage.
+pub fn parse_arxiv_atom(bytes: &[u8]) -> AtomPage {
+    let mut parser = AtomParser {
+        page: AtomPage::default(),
+        lines: LineCounter::new(bytes),
+        draft: Draft::default(),
+        text: String::new(),
+        entries: 0,
+    };
+    parser.run(bytes);
+    parser.page
+}
+
+struct AtomParser<'a> {
+    page: AtomPage,
+    lines: LineCounter<'a>,
+    draft: Draft,
+    /// The text of the element being read.
+    text: String,
+    /// Entries seen so far, for `Location::Entry`.
+    entries: usize,
+}
+
+impl AtomParser<'_> {
+    fn run(&mut self, bytes: &[u8]) {
+        let mut reader = Reader::from_reader(bytes);
+        let mut stack: Vec<Node> = Vec::with_capacity(16);
+        let mut root_closed = false;
+        loop {
+            let event = match reader.read_event() {
+                Ok(event) => event,
+                Err(e) => {
+                    let offset = reader.error_position();
+                    let fatal = broken_xml(&mut self.lines, offset, e);
+                    self.set_fatal(fatal);
+                    return;
+                }
+            };
+            match &event {
+                Event::Start(e) | Event::Empty(e) => {
+                    if root_closed {
+                        continue;
+                    }
+                    let node = match stack.last() {
+                        None => match root(e) {
+                            Ok(node) => node,
+                            Err(fatal) => {
+                                self.set_fatal(fatal);
+                                return;
+                            }
+                        },
+                        Some(&parent) => self.open(parent, e, reader.buffer_position()),
+                    };
+                    if matches!(event, Event::Start(_)) {
+                        stack.push(node);
+                    } else if self.close(node) {
+                        root_closed = true;
+                    }
+                }
+                Event::End(_) => {
+                    if let Some(node) = stack.pop()
+                        && self.close(node)
+                    {
+                        root_closed = true;
+                    }
+                }
+                Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => {
+                    if let Some(Node::Text(_)) = stack.last() {
+                        push_text(&mut self.text, &event);
+                    }
+                }
+                Event::Eof => {
+                    if !root_closed {
+                        let fatal = if stack.is_empty() {
+                            no_root(EXPECTED, bytes)
+                        } else {
+                            broken_xml(
+                                &mut self.lines,
+                                reader.buffer_position(),
+                                "the document ends before </feed>",
+                            )
+                        };
+                        self.set_fatal(fatal);
+                    }
+                    return;
+                }
+                Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
+            }
+        }
+    }
+
+    /// Keeps the first fatal error: an API error entry is the cause, later damage a
+    /// consequence.
+    fn set_fatal(&mut self, fatal: RecordError) {
+        self.page.parsed.fatal.get_or_insert(fatal);
+    }
+
+    /// Classifies a child of `parent` and reads what an element tells through its attributes.
+    fn open(&mut self, parent: Node, e: &BytesStart<'_>, end_of_tag: u64) -> Node {
+        let name = e.local_name();
+        let node = match (parent, name.as_ref()) {
+            (Node::Feed, "entry") => {
+                // The tag is already read; its start is enough to point a reader at it.
+                self.draft.reset(end_of_tag.saturating_sub(1));
+                Node::Entry
+            }
+            (Node::Feed, "totalResults") => Node::Text(Field::TotalResults),
+            (Node::Feed, "startIndex") => Node::Text(Field::StartIndex),
+            (Node::Feed, "itemsPerPage") => Node::Text(Field::ItemsPerPage),
+            (Node::Entry, "id") => Node::Text(Field::Id),
+            (Node::Entry, "updated") => Node::Text(Field::Updated),
+            (Node::Entry, "published") => Node::Text(Field::Published),
+            (Node::Entry, "title") => Node::Text(Field::Title),
+            (Node::Entry, "summary") => Node::Text(Field::Summary),
+            (Node::Entry, "author") => Node::Author,
+            (Node::Author, "name") => Node::Text(Field::AuthorName),
+            (Node::Entry, "category") => {
+                if let Some(term) = attribute(e, "term") {
+                    push_category(&mut self.draft.categories, &term);
+                }
+                Node::Other
+            }
+            (Node::Entry, "primary_category") => {
+                if let Some(term) = attribute(e, "term") {
+                    let term = term.trim();
+                    if !term.is_empty() {
+                        self.draft.primary = Some(term.to_owned());
+                    }
+                }
+                Node::Other
+            }
+            _ => Node::Other,
+        };
+        if let Node::Text(_) = node {
+            self.text.clear();
+        }
+        node
+    }
+
+    /// Finishes an element; true when it was the root.
+    fn close(&mut self, node: Node) -> bool {
+        match node {
+            Node::Feed => return true,
+            Node::Entry => self.finish_entry(),
+            Node::Text(field) => self.store(field),
+            Node::Author | Node::Other => {}
+        }
+        false
+    }
+
+    fn store(&mut self, field: Field) {
+        let text = &self.text;
+        let draft = &mut self.draft;
+        match field {
+            Field::Id => replace(&mut draft.id, text),
+            Field::Updated => replace(&mut draft.updated, text),
+            Field::Published => replace(&mut draft.published, text),
+            Field::Title => replace(&mut draft.title, text),
+            Field::Summary => replace(&mut draft.summary, text),
+            Field::AuthorName => {
+                let name = paperfeed_core::normalize_title(text);
+                if !name.is_empty() {
+                    draft.authors.push(Author::named(name));
+                }
+            }
+            Field::TotalResults => self.page.total_results = text.trim().parse().ok(),
+            Field::StartIndex => self.page.start_index = text.trim().parse().ok(),
+            Field::ItemsPerPage => self.page.items_per_page = text.trim().parse().ok(),
+        }
+    }
+
+    fn finish_entry(&mut self) {
+        let index = self.entries;
+        self.entries += 1;
+        let id = self.draft.id.trim();
+        // The API reports a bad query as a feed with one entry whose id is an error URL.
+        if id.contains("arxiv.org/api/errors") {
+            let message = paperfeed_core::normalize_title(&self.draft.summary);
+            self.set_fatal(RecordError::new(
+                Location::Entry(index),
+                format!("arXiv API error: {message}"),
+            ));
+            return;
+        }
+        let result = self.build_entry().map_err(|reason| {
+            let line = self.lines.line_at(self.draft.start);
+            RecordError::new(
+                Location::Entry(index),
+                format!("{reason} (entry at line {line})"),
+            )
+        });
+        self.page.parsed.records.push(result);
+    }
+
+    fn build_entry(&mut self) -> Result<NewPaper, String> {
+        let draft = &mut self.draft;
+        let id = draft.id.trim();
+        if id.is_empty() {
+            return Err("the entry has no <id>".into());
+        }
+        let versioned = VersionedArxivId::parse(id).map_err(|e| format!("<id>: {e}"))?;
+        let published = date(&draft.published, "<published>")?;
+        let updated = date(&draft.updated, "<updated>")?;
+        let (title, abstract_text) =
+            title_and_abstract(&draft.title, &draft.summary, "<title>", "<summary>")?;
+
+        let mut paper = NewPaper::new(
+            versioned.id,
+            title,
+            abstract_text,
+            std::mem::take(&mut draft.authors),
+        );
+        paper.published_at = published;
+        if let Some(number) = versioned.version {
+            if number > 1 {
+                paper.versions.push(PaperVersion {
+                    number: 1,
+                    submitted_at: published,
+                });
+            }
+            paper.versions.push(PaperVersion {
+                number,
+                // `<updated>` is when the version the id names was submitted.
+                submitted_at: updated.or(if number == 1 { published } else { None }),
+            });
+        }
+        let mut categories = Vec::with_capacity(draft.categories.len() + 1);
+        if let Some(primary) = draft.primary.take() {
+            categories.push(primary);
+        }
+        for term in draft.categories.drain(..) {
+            if !categories.contains(&term) {
+                categories.push(term);
+            }
+        }
+        paper.categories = categories;
+        Ok(paper)
+    }
+}
+
+/// Checks the root element is an Atom `<feed>`.
+fn root(e: &BytesStart<'_>) -> Result<Node, RecordError> {
+    let qname = e.name();
+    let local = qname.local_name();
+    if local.as_ref() != "feed" {
+        return Err(RecordError::new(
+            Location::File,
+            format!(
+                "expected {EXPECTED}, found a <{}> root element",
+                quote(local.as_ref()).trim_matches('"')
+            ),
+        ));
+    }
+    match root_namespace(e) {
+        Some(ns) if ns == ATOM_NS => Ok(Node::Feed),
+        Some(ns) => Err(RecordError::new(
+            Location::File,
+            format!(
+                "the <feed> root is in namespace {}, not the Atom namespace {ATOM_NS}",
+                quote(&ns)
+            ),
+        )),
+        None => Err(RecordError::new(
+            Location::File,
+            format!("the <feed> root declares no namespace; expected the Atom namespace {ATOM_NS}"),
+        )),
+    }
+}
+
+fn replace(slot: &mut String, text: &str) {
+    slot.clear();
+    slot.push_str(text);
+}
+
+/// An RFC 3339 timestamp as the API writes them; absent is fine, unreadable is not.
+fn date(text: &str, field: &str) -> Result<Option<DateTime<Utc>>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|d| Some(d.with_timezone(&Utc)))
+        .map_err(|e| {
+            format!(
+                "{field}: {} is not an RFC 3339 date-time ({e})",
+                quote(text)
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REAL: &[u8] =
+        include_bytes!("../tests/fixtures/query_cat-cs.RO_AND_neural_max2_2025-10-17.xml");
+
+    fn ok(page: &AtomPage) -> Vec<&NewPaper> {
+        page.parsed
+            .records
+            .iter()
+            .map(|r| r.as_ref().unwrap_or_else(|e| panic!("{e}")))
+            .collect()
+    }
+
+    fn feed(entries: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" xmlns:arxiv="http://arxiv.org/schemas/atom">
+  <opensearch:totalResults>7</opensearch:totalResults>
+  <opensearch:startIndex>5</opensearch:startIndex>
+  <opensearch:itemsPerPage>2</opensearch:itemsPerPage>
+{entries}
+</feed>
+"#
+        )
+    }
+
+    fn entry(id: &str) -> String {
+        format!(
+            r#"  <entry>
+    <id>http://arxiv.org/abs/{id}</id>
+    <updated>2024-03-14T10:00:00Z</updated>
+    <published>2024-03-11T17:59:41Z</published>
+    <title>Stealing Part of a
+  Production Language Model</title>
+    <summary>  We introduce the first model-stealing attack &amp; more.
+</summary>
+    <author><name>Nicholas Carlini</name><arxiv:affiliation>Google</arxiv:affiliation></author>
+    <author><name>Daniel Paleka</name></author>
+    <arxiv:primary_category term="cs.CR"/>
+    <category term="cs.LG"/>
+    <category term="cs.CR"/>
+  </entry>"#
+        )
+    }
+
+    #[test]
+    fn the_real_feed_gives_two_entries_and_the_paging_numbers() {
+        let page = parse_arxiv_atom(REAL);
+        assert_eq!(page.parsed.fatal, None);
+        assert_eq!(page.total_results, Some(5619));
+        assert_eq!(page.start_index, Some(0));
+        assert_eq!(page.items_per_page, Some(2));
+        let papers = ok(&page);
+        assert_eq!(papers.len(), 2);
+        let first = papers[0];
+        assert_eq!(first.id.as_str(), "2510.14968");
+        assert_eq!(
+            first.title,
+            "RDD: Retrieval-Based Demonstration Decomposer for Planner Alignment in Long-Horizon Tasks"
+        );
+        assert!(
+            first
+                .abstract_text
+                .starts_with("To tackle long-horizon tasks, recent")
+        );
+        assert!(
+            first
+                .abstract_text
+                .ends_with("available at rdd-neurips.github.io.")
+        );
+        let names: Vec<_> = first.authors.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Mingxuan Yan", "Yuping Wang", "Zechun Liu", "Jiachen Li"]
+        );
+        assert_eq!(
+            first.categories,
+            ["cs.RO", "cs.AI", "cs.CV", "cs.LG", "cs.SY", "eess.SY"]
+        );
+        let published = "2025-10-16T17:59:37Z".parse::<DateTime<Utc>>().ok();
+        assert_eq!(first.published_at, published);
+        assert_eq!(
+            first.versions,
+            [PaperVersion {
+                number: 1,
+                submitted_at: published
+            }]
+        );
+        assert_eq!(papers[1].id.as_str(), "2510.14827");
+        assert_eq!(papers[1].authors.len(), 6);
+        assert_eq!(papers[1].categories, ["cs.RO"]);
+    }
+
+    #[test]
+    fn a_later_version_lists_v1_from_published_and_itself_from_updated() {
+        let page = parse_arxiv_atom(feed(&entry("2403.06634v3")).as_bytes());
+        let papers = ok(&page);
+        assert_eq!(papers.len(), 1);
+        let p = papers[0];
+        assert_eq!(p.id.as_str(), "2403.06634");
+        assert_eq!(p.title, "Stealing Part of a Production Language Model");
+        assert_eq!(
+            p.abstract_text,
+            "We introduce the first model-stealing attack & more."
+        );
+        assert_eq!(p.authors.len(), 2);
+        assert_eq!(p.categories, ["cs.CR", "cs.LG"]);
+        assert_eq!(
+            p.versions,
+            [
+                PaperVersion {
+                    number: 1,
+                    submitted_at: "2024-03-11T17:59:41Z".parse().ok()
+                },
+                PaperVersion {
+                    number: 3,
+                    submitted_at: "2024-03-14T10:00:00Z".parse().ok()
+                }
+            ]
+        );
+        assert_eq!(page.total_results, Some(7));
+        assert_eq!(page.start_index, Some(5));
+    }
+
+    #[test]
+    fn prefixes_declared_on_each_element_or_renamed_work_alike() {
+        let xml = r#"<a:feed xmlns:a="http://www.w3.org/2005/Atom">
+<os:totalResults xmlns:os="http://a9.com/-/spec/opensearch/1.1/">1</os:totalResults>
+<a:entry><a:id>http://arxiv.org/abs/hep-th/9901001v1</a:id><a:title>T</a:title>
+<a:summary>S</a:summary><a:author><a:name>A B</a:name></a:author>
+<x:primary_category xmlns:x="http://arxiv.org/schemas/atom" term="hep-th"/></a:entry></a:feed>"#;
+        let page = parse_arxiv_atom(xml.as_bytes());
+        let papers = ok(&page);
+        assert_eq!(page.total_results, Some(1));
+        assert_eq!(papers[0].id.as_str(), "hep-th/9901001");
+        assert_eq!(papers[0].categories, ["hep-th"]);
+        assert_eq!(papers[0].authors[0].name, "A B");
+    }
+
+    #[test]
+    fn an_api_error_entry_is_a_fatal_error_with_its_message() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <opensearch:totalResults xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">1</opensearch:totalResults>
+  <entry>
+    <id>http://arxiv.org/api/errors#incorrect_id_format_for_1234.12345</id>
+    <title>Error</title>
+    <summary>incorrect id format for 1234.12345</summary>
+    <updated>2025-10-17T00:00:00-04:00</updated>
+    <author><name>arXiv api core</name></author>
+  </entry>
+</feed>"#;
+        let page = parse_arxiv_atom(xml.as_bytes());
+        assert!(page.parsed.records.is_empty());
+        let fatal = page.parsed.fatal.expect("fatal");
+        assert_eq!(
+            fatal.reason,
+            "arXiv API error: incorrect id format for 1234.12345"
+        );
+    }
+
+    #[test]
+    fn an_empty_feed_has_no_records_and_no_error() {
+        let xml = r#"<feed xmlns="http://www.w3.org/2005/Atom"><opensearch:totalResults xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">0</opensearch:totalResults></feed>"#;
+        let page = parse_arxiv_atom(xml.as_bytes());
+        assert!(page.parsed.records.is_empty());
+        assert_eq!(page.parsed.fatal, None);
+        assert_eq!(page.total_results, Some(0));
+    }
+
+    #[test]
+    fn a_truncated_feed_keeps_the_complete_entries_and_names_the_line() {
+        let cut = REAL.len() / 2 + 1000;
+        let page = parse_arxiv_atom(&REAL[..cut]);
+        assert_eq!(ok(&page).len(), 1);
+        let fatal = page.parsed.fatal.expect("fatal");
+        assert!(
+            matches!(fatal.location, Location::Line(n) if n > 50),
+            "{fatal}"
+        );
+        assert!(
+            fatal.reason.contains("truncated or malformed XML"),
+            "{fatal}"
+        );
+
+        let cut_in_tag = &REAL[..REAL.len() - 20];
+        let page = parse_arxiv_atom(cut_in_tag);
+        assert_eq!(ok(&page).len(), 1);
+        assert!(page.parsed.fatal.is_some());
+    }
+
+    #[test]
+    fn bad_ids_dates_and_empty_texts_reject_only_their_entry() {
+        let bad_id = entry("2403.06634v1").replace("2403.06634v1", "not-an-id");
+        let bad_date = entry("2403.06635v1").replace("2024-03-11T17:59:41Z", "yesterday");
+        let no_title = entry("2403.06636v1")
+            .replace("Stealing Part of a", "")
+            .replace("  Production Language Model", " ");
+        let xml = feed(
+            &[
+                entry("2403.06633"),
+                bad_id,
+                bad_date,
+                no_title,
+                entry("2403.06637v2"),
+            ]
+            .join("\n"),
+        );
+        let page = parse_arxiv_atom(xml.as_bytes());
+        assert_eq!(page.parsed.fatal, None);
+        let records = &page.parsed.records;
+        assert_eq!(records.len(), 5);
+        assert!(records[0].is_ok() && records[4].is_ok());
+        let reasons: Vec<_> = records[1..4]
+            .iter()
+            .map(|r| r.as_ref().expect_err("bad").to_string())
+            .collect();
+        assert!(
+            reasons[0].starts_with(
+                "entry 1: <id>: \"http://arxiv.org/abs/not-an-id\" is not an arXiv id"
+            ),
+            "{}",
+            reasons[0]
+        );
+        assert!(reasons[0].ends_with("(entry at line 20)"), "{}", reasons[0]);
+        assert!(
+            reasons[1].starts_with("entry 2: <published>: \"yesterday\""),
+            "{}",
+            reasons[1]
+        );
+        assert!(
+            reasons[2].starts_with("entry 3: <title> is empty"),
+            "{}",
+            reasons[2]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend_from_slice(REAL);
+        assert_eq!(ok(&parse_arxiv_atom(&bytes)).len(), 2);
+    }
+
+    #[test]
+    fn empty_input_garbage_and_other_roots_are_fatal() {
+        for (input, want) in [
+            (&b""[..], "the file is empty"),
+            (b"  \n", "the file is empty"),
+            (
+                b"\x00\x01\x02\xff\xfe garbage",
+                "truncated or malformed XML",
+            ),
+            (b"hello", "no XML root element"),
+            (
+                b"<rss><channel/></rss>",
+                "expected an arXiv API Atom <feed>, found a <rss> root",
+            ),
+            (b"<feed><entry/></feed>", "declares no namespace"),
+            (b"<feed xmlns=\"urn:x\"></feed>", "not the Atom namespace"),
+            (
+                b"<OAI-PMH xmlns=\"http://www.openarchives.org/OAI/2.0/\"/>",
+                "found a <OAI-PMH> root",
+            ),
+        ] {
+            let page = parse_arxiv_atom(input);
+            assert!(page.parsed.records.is_empty());
+            let fatal = page.parsed.fatal.unwrap_or_else(|| panic!("{input:?}"));
+            assert!(fatal.reason.contains(want), "{input:?}: {fatal}");
+        }
+    }
+}

@@ -1,0 +1,547 @@
+//! Hugging Face `daily_papers?date=…` answers: a JSON array of feed entries, one `NewPaper` each.
+//!
+//! The array is split lazily: each element is first taken as raw JSON, then typed on its own,
+//! so an entry with a wrong type costs only that entry, and a file cut short still yields every
+//! entry before the cut. Unknown fields are ignored, since the API adds and drops fields over
+//! the years.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use paperfeed_core::{ArxivId, Author, Featuring, NewPaper, Submitter};
+use serde::Deserialize;
+use serde::de::{Deserializer as _, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::detect::UTF8_BOM;
+use crate::fields::title_and_abstract;
+use crate::json::{Text, field_error, split_position};
+use crate::lines::LineCounter;
+use crate::{Location, Parsed, RecordError};
+
+/// Parses one `daily_papers` answer. `feed_date` is the `date=` the file answered (callers take
+/// it from a file name like `2024-03-12.json`); it is the featured day of entries that do not
+/// carry one themselves.
+pub fn parse_hf_daily(bytes: &[u8], feed_date: Option<NaiveDate>) -> Parsed {
+    let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
+    let mut parsed = Parsed::default();
+    let Some(first) = bytes.iter().position(|b| !b.is_ascii_whitespace()) else {
+        parsed.fatal = Some(RecordError::new(
+            Location::File,
+            "the file is empty: expected a JSON array of daily-paper entries",
+        ));
+        return parsed;
+    };
+    if bytes[first] != b'[' {
+        parsed.fatal = Some(RecordError::new(
+            Location::File,
+            format!(
+                "expected a JSON array of daily-paper entries, found {}",
+                json_kind(bytes[first])
+            ),
+        ));
+        return parsed;
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let mut lines = LineCounter::new(bytes);
+    let visitor = Entries {
+        bytes,
+        feed_date,
+        lines: &mut lines,
+        records: &mut parsed.records,
+    };
+    // Entries are pushed as they are read, so what was read before an error is kept.
+    let result = deserializer
+        .deserialize_seq(visitor)
+        .and_then(|()| deserializer.end());
+    if let Err(e) = result {
+        parsed.fatal = Some(RecordError::new(
+            Location::Line(e.line() as u64),
+            format!("truncated or malformed JSON: {e}"),
+        ));
+    }
+    parsed
+}
+
+fn json_kind(first: u8) -> &'static str {
+    match first {
+        b'{' => "an object",
+        b'"' => "a string",
+        b't' | b'f' => "a boolean",
+        b'n' => "null",
+        b'-' | b'0'..=b'9' => "a number",
+        _ => "something that is not JSON",
+    }
+}
+
+/// Visits the top-level array, typing each element on its own.
+struct Entries<'a, 'b> {
+    bytes: &'a [u8],
+    feed_date: Option<NaiveDate>,
+    lines: &'b mut LineCounter<'a>,
+    records: &'b mut Vec<crate::RecordResult>,
+}
+
+impl<'de, 'b> Visitor<'de> for Entries<'de, 'b> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of daily-paper entries")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            let record = entry_record(raw, self.feed_date).map_err(|reason| {
+                // `raw` borrows from `bytes`, so the address difference is its offset.
+                let offset =
+                    (raw.get().as_ptr() as usize).saturating_sub(self.bytes.as_ptr() as usize);
+                let line = self.lines.line_at(offset as u64);
+                RecordError::new(
+                    Location::Entry(index),
+                    format!("{reason} (entry at line {line})"),
+                )
+            });
+            self.records.push(record);
+            index += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Types one raw entry and maps it; the error names the field path.
+fn entry_record(raw: &RawValue, feed_date: Option<NaiveDate>) -> Result<NewPaper, String> {
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    let entry: HfEntry<'_> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let message = e.inner().to_string();
+        // The position serde_json gives is inside the entry; the caller adds the entry's line.
+        field_error(&e.path().to_string(), split_position(&message).0)
+    })?;
+    entry.into_paper(feed_date)
+}
+
+#[derive(Deserialize)]
+struct HfEntry<'a> {
+    #[serde(borrow)]
+    paper: HfPaper<'a>,
+    /// When the entry was put on the feed; often the evening before the featured day.
+    #[serde(rename = "publishedAt", default)]
+    published_at: Option<DateTime<Utc>>,
+    #[serde(rename = "numComments", default)]
+    num_comments: Option<i64>,
+    #[serde(rename = "submittedBy", default, borrow)]
+    submitted_by: Option<HfUser<'a>>,
+}
+
+#[derive(Deserialize)]
+struct HfPaper<'a> {
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(default, borrow)]
+    authors: Option<Vec<HfAuthor<'a>>>,
+    /// The arXiv submission date.
+    #[serde(rename = "publishedAt", default)]
+    published_at: Option<DateTime<Utc>>,
+    #[serde(rename = "submittedOnDailyAt", default)]
+    submitted_on_daily_at: Option<DateTime<Utc>>,
+    #[serde(rename = "submittedOnDailyBy", default, borrow)]
+    submitted_on_daily_by: Option<HfUser<'a>>,
+    #[serde(borrow)]
+    title: Text<'a>,
+    #[serde(borrow)]
+    summary: Text<'a>,
+    #[serde(default)]
+    upvotes: Option<i64>,
+    #[serde(rename = "githubRepo", default, borrow)]
+    github_repo: Option<Text<'a>>,
+    #[serde(rename = "githubStars", default)]
+    github_stars: Option<i64>,
+    #[serde(rename = "projectPage", default, borrow)]
+    project_page: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    ai_summary: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    ai_keywords: Option<Vec<Text<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct HfAuthor<'a> {
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(default)]
+    hidden: Option<bool>,
+    #[serde(default, borrow)]
+    user: Option<HfClaim<'a>>,
+}
+
+/// The hub account that claimed an authorship.
+#[derive(Deserialize)]
+struct HfClaim<'a> {
+    #[serde(default, borrow)]
+    user: Option<Text<'a>>,
+}
+
+/// A hub user as `submittedBy` (`name`) and `submittedOnDailyBy` (`user`, later also `name`)
+/// spell it.
+#[derive(Deserialize)]
+struct HfUser<'a> {
+    #[serde(default, borrow)]
+    name: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    user: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    fullname: Option<Text<'a>>,
+}
+
+impl HfUser<'_> {
+    fn submitter(&self) -> Option<Submitter> {
+        let name = non_empty(self.name.as_deref()).or(non_empty(self.user.as_deref()))?;
+        Some(Submitter {
+            name,
+            fullname: non_empty(self.fullname.as_deref()),
+        })
+    }
+}
+
+impl HfEntry<'_> {
+    fn into_paper(self, feed_date: Option<NaiveDate>) -> Result<NewPaper, String> {
+        let p = self.paper;
+        let id = ArxivId::parse(&p.id).map_err(|e| format!("paper.id: {e}"))?;
+        let (title, abstract_text) =
+            title_and_abstract(&p.title, &p.summary, "paper.title", "paper.summary")?;
+        let authors = p
+            .authors
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|a| {
+                let name = a.name.trim();
+                (!name.is_empty()).then(|| Author {
+                    name: name.to_owned(),
+                    user: a.user.and_then(|u| non_empty(u.user.as_deref())),
+                    hidden: a.hidden.unwrap_or(false),
+                })
+            })
+            .collect();
+
+        // The featured day, most trustworthy first: the paper's own submittedOnDailyAt (newer
+        // API answers), then the date= the file answered, and only then the entry's top-level
+        // publishedAt, which in the real data is often the evening before and sometimes days
+        // off.
+        let date = p
+            .submitted_on_daily_at
+            .map(|at| at.date_naive())
+            .or(feed_date)
+            .or(self.published_at.map(|at| at.date_naive()));
+        let submitter = self
+            .submitted_by
+            .as_ref()
+            .and_then(HfUser::submitter)
+            .or_else(|| p.submitted_on_daily_by.as_ref().and_then(HfUser::submitter));
+
+        let mut paper = NewPaper::new(id, title, abstract_text, authors);
+        paper.published_at = p.published_at;
+        paper.featured = date.map(|date| Featuring { date, submitter });
+        paper.upvotes = p.upvotes;
+        paper.num_comments = self.num_comments;
+        paper.github_repo = non_empty(p.github_repo.as_deref());
+        paper.github_stars = p.github_stars;
+        paper.project_page = non_empty(p.project_page.as_deref());
+        paper.ai_summary = non_empty(p.ai_summary.as_deref());
+        paper.ai_keywords = p.ai_keywords.and_then(|keywords| {
+            let keywords: Vec<String> = keywords
+                .iter()
+                .filter_map(|k| non_empty(Some(&**k)))
+                .collect();
+            (!keywords.is_empty()).then_some(keywords)
+        });
+        Ok(paper)
+    }
+}
+
+/// The feed sends `""` for "none" in optional text fields.
+fn non_empty(s: Option<&str>) -> Option<String> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MARCH_2024: &[u8] = include_bytes!("../tests/fixtures/2024-03-12.json");
+    const FEB_2025: &[u8] = include_bytes!("../tests/fixtures/2025-02-06.json");
+    const MARCH_2025: &[u8] = include_bytes!("../tests/fixtures/2025-03-11.json");
+    const AUG_2026: &[u8] = include_bytes!("../tests/fixtures/2026-08-21.json");
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn ok(parsed: &Parsed) -> Vec<&NewPaper> {
+        assert_eq!(parsed.fatal, None);
+        parsed
+            .records
+            .iter()
+            .map(|r| r.as_ref().unwrap_or_else(|e| panic!("{e}")))
+            .collect()
+    }
+
+    #[test]
+    fn the_compact_2024_file_maps_every_field() {
+        let parsed = parse_hf_daily(MARCH_2024, Some(day("2024-03-12")));
+        let papers = ok(&parsed);
+        assert_eq!(papers.len(), 9);
+        let p = papers[0];
+        assert_eq!(p.id.as_str(), "2403.06634");
+        assert_eq!(p.title, "Stealing Part of a Production Language Model");
+        assert_eq!(p.authors.len(), 13);
+        assert_eq!(p.authors[0].name, "Nicholas Carlini");
+        assert_eq!(p.authors[0].user.as_deref(), Some("carlini"));
+        assert_eq!(p.authors[2].user, None);
+        assert_eq!(p.authors[12].name, "Florian Tramèr");
+        assert_eq!(p.upvotes, Some(63));
+        assert_eq!(p.num_comments, Some(3));
+        let featured = p.featured.as_ref().expect("featured");
+        assert_eq!(featured.date, day("2024-03-12"));
+        assert_eq!(featured.submitter, None);
+        assert_eq!(p.published_at, "2024-03-11T11:46:12.000Z".parse().ok());
+        assert!(p.versions.is_empty() && p.categories.is_empty());
+    }
+
+    #[test]
+    fn the_2025_files_carry_a_submitter_and_ai_fields() {
+        let papers = parse_hf_daily(FEB_2025, Some(day("2025-02-06")));
+        let papers = ok(&papers);
+        assert_eq!(papers.len(), 9);
+        let p = papers[0];
+        assert_eq!(p.id.as_str(), "2502.01506");
+        assert_eq!(p.upvotes, Some(18));
+        assert_eq!(p.num_comments, Some(2));
+        assert_eq!(p.authors.len(), 8);
+        let featured = p.featured.as_ref().expect("featured");
+        assert_eq!(featured.date, day("2025-02-06"));
+        assert_eq!(
+            featured.submitter.as_ref().map(|s| s.name.as_str()),
+            Some("amstrongzyf")
+        );
+
+        let parsed = parse_hf_daily(MARCH_2025, Some(day("2025-03-11")));
+        let papers = ok(&parsed);
+        assert_eq!(papers.len(), 26);
+        assert_eq!(papers[0].id.as_str(), "2503.03601");
+        assert_eq!(papers[0].upvotes, Some(58));
+        assert!(papers.iter().any(|p| p.ai_keywords.is_some()));
+        assert!(papers.iter().any(|p| p.github_repo.is_some()));
+    }
+
+    #[test]
+    fn the_2026_file_takes_the_day_and_submitter_from_the_paper() {
+        let parsed = parse_hf_daily(AUG_2026, None);
+        let papers = ok(&parsed);
+        assert_eq!(papers.len(), 17);
+        let p = papers[0];
+        assert_eq!(p.id.as_str(), "2608.19880");
+        assert_eq!(
+            p.title,
+            "EnvHarness: Awakening Static Worlds for Agent Learning"
+        );
+        assert_eq!(p.authors.len(), 17);
+        assert_eq!(p.upvotes, Some(163));
+        assert_eq!(
+            p.featured,
+            Some(Featuring {
+                date: day("2026-08-21"),
+                submitter: Some(Submitter {
+                    name: "taesiri".into(),
+                    fullname: Some("taesiri".into())
+                }),
+            })
+        );
+        assert!(p.ai_summary.is_some());
+    }
+
+    #[test]
+    fn the_featured_day_prefers_submitted_on_daily_then_the_feed_date_then_published_at() {
+        // The first March 2025 entry was put on the feed on 2025-03-05 but answers date=2025-03-11.
+        let with_feed_date = parse_hf_daily(MARCH_2025, Some(day("2025-03-11")));
+        let without = parse_hf_daily(MARCH_2025, None);
+        let date = |parsed: &Parsed| {
+            ok(parsed)[0]
+                .featured
+                .as_ref()
+                .map(|f| f.date)
+                .expect("featured")
+        };
+        assert_eq!(date(&with_feed_date), day("2025-03-11"));
+        assert_eq!(date(&without), day("2025-03-05"));
+
+        let json = |daily: &str| {
+            format!(
+                r#"[{{"paper":{{"id":"2403.06634","title":"T","summary":"S","upvotes":1,
+                "publishedAt":"2024-03-11T17:59:41.000Z"{daily}}},
+                "publishedAt":"2024-03-11T21:00:00.000Z","numComments":0}}]"#
+            )
+        };
+        let own = json(
+            r#","submittedOnDailyAt":"2024-03-13T00:00:00.000Z","submittedOnDailyBy":{"user":"akhaliq","fullname":"AK"}"#,
+        );
+        let parsed = parse_hf_daily(own.as_bytes(), Some(day("2024-03-12")));
+        assert_eq!(
+            ok(&parsed)[0].featured,
+            Some(Featuring {
+                date: day("2024-03-13"),
+                submitter: Some(Submitter {
+                    name: "akhaliq".into(),
+                    fullname: Some("AK".into())
+                })
+            })
+        );
+        let parsed = parse_hf_daily(json("").as_bytes(), None);
+        assert_eq!(
+            ok(&parsed)[0].featured.as_ref().map(|f| f.date),
+            Some(day("2024-03-11"))
+        );
+    }
+
+    #[test]
+    fn empty_strings_and_null_optionals_become_none() {
+        let json = r#"[{"paper":{"id":"arXiv:2403.06634v2","title":" T \n x","summary":"S",
+            "githubRepo":"","projectPage":"  ","ai_summary":null,"ai_keywords":null,
+            "githubStars":null,"upvotes":null,"authors":[{"name":" A ","hidden":true,"user":{"fullname":"x"}},{"name":""}]},
+            "submittedBy":{"name":"","fullname":"Nobody"}}]"#;
+        let parsed = parse_hf_daily(json.as_bytes(), Some(day("2024-03-12")));
+        let p = ok(&parsed)[0];
+        assert_eq!(p.id.as_str(), "2403.06634");
+        assert_eq!(p.title, "T x");
+        assert_eq!(p.github_repo, None);
+        assert_eq!(p.project_page, None);
+        assert_eq!(p.ai_summary, None);
+        assert_eq!(p.ai_keywords, None);
+        assert_eq!(p.upvotes, None);
+        assert_eq!(
+            p.authors,
+            [Author {
+                name: "A".into(),
+                user: None,
+                hidden: true
+            }]
+        );
+        assert_eq!(p.featured.as_ref().and_then(|f| f.submitter.clone()), None);
+    }
+
+    #[test]
+    fn an_entry_with_a_wrong_type_is_rejected_with_its_path_and_the_others_kept() {
+        let text = std::str::from_utf8(MARCH_2024).expect("utf-8");
+        let bad = text
+            .replacen("\"upvotes\":63", "\"upvotes\":\"many\"", 1)
+            .replacen("\"id\":\"2403.06764\"", "\"id\":\"2403.7918\"", 1);
+        let parsed = parse_hf_daily(bad.as_bytes(), None);
+        assert_eq!(parsed.fatal, None);
+        assert_eq!(parsed.records.len(), 9);
+        let errors: Vec<_> = parsed
+            .records
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].location, Location::Entry(0));
+        assert_eq!(
+            errors[0].reason,
+            "paper.upvotes: invalid type: string \"many\", expected i64 (entry at line 1)"
+        );
+        assert!(
+            errors[1]
+                .reason
+                .starts_with("paper.id: \"2403.7918\" is not an arXiv id"),
+            "{}",
+            errors[1]
+        );
+    }
+
+    #[test]
+    fn missing_paper_non_string_title_and_empty_abstract_each_reject_one_entry() {
+        let json = r#"[
+  {"title": "no paper here"},
+  {"paper": {"id": "2403.06634", "title": 42, "summary": "S"}},
+  {"paper": {"id": "2403.06635", "title": "T", "summary": "  \n "}},
+  7,
+  {"paper": {"id": "2403.06636", "title": "Good", "summary": "Fine"}}
+]"#;
+        let parsed = parse_hf_daily(json.as_bytes(), None);
+        assert_eq!(parsed.fatal, None);
+        let reasons: Vec<String> = parsed
+            .records
+            .iter()
+            .map(|r| match r {
+                Ok(p) => format!("ok {}", p.id),
+                Err(e) => e.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "entry 0: missing field `paper` (entry at line 2)",
+                "entry 1: paper.title: invalid type: integer `42`, expected a string (entry at line 3)",
+                "entry 2: paper.summary is empty (entry at line 4)",
+                "entry 3: invalid type: integer `7`, expected struct HfEntry (entry at line 5)",
+                "ok 2403.06636",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_truncated_file_keeps_the_entries_before_the_cut() {
+        let half = &AUG_2026[..AUG_2026.len() / 2];
+        let parsed = parse_hf_daily(half, None);
+        let kept = parsed.records.len();
+        assert!((5..12).contains(&kept), "{kept}");
+        assert!(parsed.records.iter().all(Result::is_ok));
+        let fatal = parsed.fatal.expect("fatal");
+        assert!(
+            matches!(fatal.location, Location::Line(n) if n > 500),
+            "{fatal}"
+        );
+        assert!(
+            fatal
+                .reason
+                .starts_with("truncated or malformed JSON: EOF while parsing"),
+            "{fatal}"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let mut bytes = UTF8_BOM.to_vec();
+        bytes.extend_from_slice(MARCH_2024);
+        assert_eq!(ok(&parse_hf_daily(&bytes, None)).len(), 9);
+    }
+
+    #[test]
+    fn the_top_level_must_be_an_array_and_an_empty_array_is_fine() {
+        let parsed = parse_hf_daily(b" [ ] \n", None);
+        assert!(parsed.records.is_empty());
+        assert_eq!(parsed.fatal, None);
+
+        for (input, want) in [
+            (&b""[..], "the file is empty"),
+            (b"\n  ", "the file is empty"),
+            (
+                b"{\"paper\": {}}",
+                "expected a JSON array of daily-paper entries, found an object",
+            ),
+            (b"\"x\"", "found a string"),
+            (b"\x00\xff\xfe binary", "found something that is not JSON"),
+            (
+                b"[1, 2] trailing",
+                "truncated or malformed JSON: trailing characters",
+            ),
+            (b"[{\"paper\": \"\xff\"}]", "truncated or malformed JSON"),
+        ] {
+            let parsed = parse_hf_daily(input, None);
+            let fatal = parsed.fatal.unwrap_or_else(|| panic!("{input:?}"));
+            assert!(fatal.reason.contains(want), "{input:?}: {fatal}");
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! One error type for every handler: 4xx carry a message safe to show, 5xx are opaque and
+//! carry the request id that the log line also has.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use paperfeed_store::StoreError;
+
+use crate::views::Link;
+
+#[derive(Debug)]
+pub enum AppError {
+    /// Nothing here; `suggestions` point somewhere useful (nearest days, the latest feed).
+    NotFound {
+        title: String,
+        message: String,
+        suggestions: Vec<Link>,
+    },
+    /// The request itself was malformed; the message says which part and why.
+    BadRequest(String),
+    /// We failed. Logged where it happened; the page only shows a reference.
+    Internal(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl AppError {
+    pub fn not_found(title: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::NotFound {
+            title: title.into(),
+            message: message.into(),
+            suggestions: Vec::new(),
+        }
+    }
+
+    pub fn with_suggestions(mut self, links: Vec<Link>) -> Self {
+        if let AppError::NotFound { suggestions, .. } = &mut self {
+            suggestions.extend(links);
+        }
+        self
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+    suggestions: &'a [Link],
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, title, message, suggestions) = match &self {
+            AppError::NotFound {
+                title,
+                message,
+                suggestions,
+            } => (
+                StatusCode::NOT_FOUND,
+                title.as_str(),
+                message.as_str(),
+                suggestions.as_slice(),
+            ),
+            AppError::BadRequest(message) => (
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                message.as_str(),
+                &[][..],
+            ),
+            AppError::Internal(detail) => {
+                tracing::error!(error = %detail, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "The hub could not answer this request. It has been logged; please try again.",
+                    &[][..],
+                )
+            }
+        };
+        let page = ErrorPage {
+            status: status.as_u16(),
+            title,
+            message,
+            suggestions,
+        };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => (status, message.to_owned()).into_response(),
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The daily feed: one day (the home page shows the latest), an ISO week or a month.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::NaiveDate;
+use paperfeed_core::Period;
+use paperfeed_store::FeedEntry;
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::views::{CardView, Link, day_href, long_date};
+
+#[derive(Template)]
+#[template(path = "feed.html")]
+struct FeedPage {
+    title: String,
+    heading: String,
+    subheading: String,
+    canonical: String,
+    views: Vec<ViewTab>,
+    prev: Option<Link>,
+    next: Option<Link>,
+    cards: Vec<CardView>,
+}
+
+struct ViewTab {
+    link: Link,
+    active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "empty.html")]
+struct EmptyHubPage;
+
+/// `/`: the latest day with papers.
+pub async fn show_latest_day(State(state): State<AppState>) -> Result<Response, AppError> {
+    match state.store.latest_featured_day().await? {
+        Some(day) => render_period(&state, Period::Day(day)).await,
+        None => Ok(Html(EmptyHubPage.render().map_err(render_error)?).into_response()),
+    }
+}
+
+pub async fn show_day(
+    State(state): State<AppState>,
+    Path(day): Path<String>,
+) -> Result<Response, AppError> {
+    let period = Period::parse_day(&day).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    render_period(&state, period).await
+}
+
+pub async fn show_week(
+    State(state): State<AppState>,
+    Path(week): Path<String>,
+) -> Result<Response, AppError> {
+    let period = Period::parse_week(&week).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    render_period(&state, period).await
+}
+
+pub async fn show_month(
+    State(state): State<AppState>,
+    Path(month): Path<String>,
+) -> Result<Response, AppError> {
+    let period = Period::parse_month(&month).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    render_period(&state, period).await
+}
+
+pub(crate) fn render_error(e: askama::Error) -> AppError {
+    AppError::Internal(format!("template: {e}"))
+}
+
+fn period_href(period: Period) -> String {
+    match period {
+        Period::Day(day) => day_href(day),
+        Period::Week { .. } => format!("/papers/week/{period}"),
+        Period::Month { .. } => format!("/papers/month/{period}"),
+    }
+}
+
+/// The same kind of period as `like`, around `day`.
+fn same_kind(like: Period, day: NaiveDate) -> Period {
+    match like {
+        Period::Day(_) => Period::Day(day),
+        Period::Week { .. } => Period::week_of(day),
+        Period::Month { .. } => Period::month_of(day),
+    }
+}
+
+fn describe(period: Period) -> (String, String) {
+    let (first, last) = period.bounds();
+    match period {
+        Period::Day(day) => (long_date(day), "Daily Papers".to_owned()),
+        Period::Week { year, week } => (
+            format!("Week {week}, {year}"),
+            format!("{} – {}", first.format("%b %-d"), last.format("%b %-d, %Y")),
+        ),
+        Period::Month { .. } => (
+            first.format("%B %Y").to_string(),
+            "Monthly Papers".to_owned(),
+        ),
+    }
+}
+
+async fn render_period(state: &AppState, period: Period) -> Result<Response, AppError> {
+    let (first, last) = period.bounds();
+    let store = &state.store;
+    let mut entries = store.featured_between(first, last).await?;
+    let before = store.featured_day_before(first).await?;
+    let after = store.featured_day_after(last).await?;
+    let (heading, subheading) = describe(period);
+    let neighbour = |day: Option<NaiveDate>, label: &str| {
+        day.map(|d| {
+            let p = same_kind(period, d);
+            Link::new(period_href(p), format!("{label} {}", describe(p).0))
+        })
+    };
+    let prev = neighbour(before, "←");
+    let next = neighbour(after, "→");
+
+    if entries.is_empty() {
+        let what = match period {
+            Period::Day(_) => "day",
+            Period::Week { .. } => "week",
+            Period::Month { .. } => "month",
+        };
+        let mut suggestions: Vec<Link> = [prev, next].into_iter().flatten().collect();
+        suggestions.push(Link::new("/", "The latest papers"));
+        return Err(AppError::not_found(
+            format!("No papers on {heading}"),
+            format!("Nothing was featured in this {what}. The nearest {what}s with papers are linked below."),
+        )
+        .with_suggestions(suggestions));
+    }
+
+    let is_day = matches!(period, Period::Day(_));
+    if !is_day {
+        // A paper featured twice in one span is listed once, under its latest day, and a
+        // span is ranked by votes like the reference's week and month views.
+        let mut seen = std::collections::HashSet::new();
+        entries.retain(|e| seen.insert(e.paper.id.clone()));
+        entries.sort_by(|a, b| {
+            b.paper
+                .upvotes
+                .cmp(&a.paper.upvotes)
+                .then(b.day.cmp(&a.day))
+        });
+    }
+    let anchor_day = entries.first().map_or(first, |e: &FeedEntry| e.day);
+    let anchor_day = if is_day { first } else { anchor_day };
+    let tabs = [
+        (Period::Day(anchor_day), "Day"),
+        (Period::week_of(anchor_day), "Week"),
+        (Period::month_of(anchor_day), "Month"),
+    ];
+    let views = tabs
+        .into_iter()
+        .map(|(p, label)| ViewTab {
+            active: std::mem::discriminant(&p) == std::mem::discriminant(&period),
+            link: Link::new(period_href(p), label),
+        })
+        .collect();
+    let cards = entries
+        .iter()
+        .map(|e| CardView::new(&e.paper, e.day, !is_day))
+        .collect::<Vec<_>>();
+    let page = FeedPage {
+        title: format!("{heading} · Daily Papers"),
+        subheading: format!(
+            "{subheading} · {} {}",
+            cards.len(),
+            if cards.len() == 1 { "paper" } else { "papers" }
+        ),
+        heading,
+        canonical: period_href(period),
+        views,
+        prev,
+        next,
+        cards,
+    };
+    Ok(Html(page.render().map_err(render_error)?).into_response())
+}

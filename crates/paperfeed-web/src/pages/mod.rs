@@ -1,0 +1,5 @@
+//! Page handlers, one module per kind of page.
+
+pub mod feed;
+pub mod misc;
+pub mod paper;

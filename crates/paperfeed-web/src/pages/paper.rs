@@ -1,0 +1,44 @@
+//! The paper page: everything the hub knows about one paper.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use paperfeed_core::ArxivId;
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::pages::feed::render_error;
+use crate::views::{Link, PaperView};
+
+#[derive(Template)]
+#[template(path = "paper.html")]
+struct PaperPage {
+    paper: PaperView,
+    canonical: String,
+}
+
+pub async fn show_paper(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+) -> Result<Response, AppError> {
+    let id = ArxivId::parse(&raw_id).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    // `/papers/2309.11523v2` and friends land on the one canonical address.
+    if id.as_str() != raw_id {
+        return Ok(Redirect::permanent(&format!("/papers/{id}")).into_response());
+    }
+    let Some(paper) = state.store.get_paper(&id).await? else {
+        return Err(AppError::not_found(
+            format!("Paper {id} is not on this hub"),
+            "No paper with this arXiv id has been ingested or submitted here yet.",
+        )
+        .with_suggestions(vec![
+            Link::new(id.abs_url(), format!("{id} on arXiv")),
+            Link::new("/", "The latest papers"),
+        ]));
+    };
+    let page = PaperPage {
+        canonical: format!("/papers/{id}"),
+        paper: PaperView::new(&paper),
+    };
+    Ok(Html(page.render().map_err(render_error)?).into_response())
+}

@@ -1,0 +1,169 @@
+//! Untrusted paper text to safe HTML: everything is escaped, and TeX between `$…$` (or
+//! `$$…$$`) becomes MathML, which browsers render natively. TeX that does not convert is shown
+//! as its escaped source, dollars included, so nothing is ever lost or injected.
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+use math_core::{LatexToMathML, MathCoreConfig, MathDisplay};
+
+/// HTML that is safe to emit as is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SafeHtml(String);
+
+impl SafeHtml {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SafeHtml {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape_html(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn converter() -> Option<&'static LatexToMathML> {
+    static CONVERTER: OnceLock<Option<LatexToMathML>> = OnceLock::new();
+    CONVERTER
+        .get_or_init(|| LatexToMathML::new(MathCoreConfig::default()).ok())
+        .as_ref()
+}
+
+/// Renders one line or paragraph of paper text: escaped, with its TeX as MathML.
+pub fn render_inline(text: &str) -> SafeHtml {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    render_into(text, &mut out);
+    SafeHtml(out)
+}
+
+/// Renders an abstract: paragraphs (separated by blank lines) become `<p>` elements.
+pub fn render_paragraphs(text: &str) -> SafeHtml {
+    let mut out = String::with_capacity(text.len() + 64);
+    for paragraph in text.split("\n\n").filter(|p| !p.trim().is_empty()) {
+        out.push_str("<p>");
+        render_into(paragraph, &mut out);
+        out.push_str("</p>");
+    }
+    SafeHtml(out)
+}
+
+fn render_into(text: &str, out: &mut String) {
+    let mut rest = text;
+    while let Some(open) = find_unescaped_dollar(rest, 0) {
+        let display = rest[open..].starts_with("$$");
+        let delim = if display { 2 } else { 1 };
+        let body_start = open + delim;
+        let close = if display {
+            rest[body_start..].find("$$").map(|i| body_start + i)
+        } else {
+            find_unescaped_dollar(rest, body_start)
+        };
+        let Some(close) = close else { break };
+        let body = &rest[body_start..close];
+        escape_html(&rest[..open], out);
+        if !write_math(body, display, out) {
+            escape_html(&rest[open..close + delim], out);
+        }
+        rest = &rest[close + delim..];
+    }
+    escape_html(rest, out);
+}
+
+fn find_unescaped_dollar(s: &str, from: usize) -> Option<usize> {
+    let bytes = s.as_bytes();
+    (from..bytes.len()).find(|&i| bytes[i] == b'$' && (i == 0 || bytes[i - 1] != b'\\'))
+}
+
+/// Appends the MathML for `tex`; false (and nothing appended) when it does not convert.
+fn write_math(tex: &str, display: bool, out: &mut String) -> bool {
+    if tex.trim().is_empty() {
+        return false;
+    }
+    let Some(converter) = converter() else {
+        return false;
+    };
+    let mode = if display {
+        MathDisplay::Block
+    } else {
+        MathDisplay::Inline
+    };
+    match converter.convert_with_local_state(tex, mode) {
+        Ok(result) => {
+            // Keep the source for copy/paste and screen readers that skip MathML.
+            let mut alt = String::new();
+            escape_html(tex, &mut alt);
+            let _ = write!(
+                out,
+                "<span class=\"tex\" title=\"{alt}\">{}</span>",
+                result.mathml
+            );
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_text_is_escaped() {
+        assert_eq!(
+            render_inline("<script>alert(1)</script> & \"q\"").as_str(),
+            "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+    }
+
+    #[test]
+    fn tex_becomes_mathml_and_its_source_is_escaped() {
+        let html = render_inline("if $x<y$ then & more");
+        let s = html.as_str();
+        assert!(
+            s.starts_with("if <span class=\"tex\" title=\"x&lt;y\"><math"),
+            "{s}"
+        );
+        assert!(s.contains("<mo>&lt;</mo>") || s.contains("&lt;"), "{s}");
+        assert!(!s.contains("<y"), "raw < must never survive: {s}");
+        assert!(s.ends_with(" then &amp; more"), "{s}");
+    }
+
+    #[test]
+    fn tex_that_does_not_parse_falls_back_to_escaped_source() {
+        let s = render_inline("broken $\\frac{a$ here").to_string();
+        assert_eq!(s, "broken $\\frac{a$ here");
+        let s = render_inline("injected $\\text{<img src=x onerror=alert(1)>}$").to_string();
+        assert!(!s.contains("<img"), "{s}");
+    }
+
+    #[test]
+    fn unpaired_and_escaped_dollars_stay_text() {
+        assert_eq!(
+            render_inline("costs \\$20 and $5").as_str(),
+            "costs \\$20 and $5"
+        );
+    }
+
+    #[test]
+    fn paragraphs_become_p_elements() {
+        assert_eq!(
+            render_paragraphs("one\n\ntwo").as_str(),
+            "<p>one</p><p>two</p>"
+        );
+    }
+}

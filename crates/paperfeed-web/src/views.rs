@@ -1,0 +1,203 @@
+//! View models: what the templates show, computed from domain values. Templates stay free of
+//! logic; every piece of untrusted text reaches them either as a plain `String` (escaped by
+//! askama) or as `SafeHtml` made by `rich_text`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use paperfeed_core::{Featuring, Paper};
+
+use crate::rich_text::{SafeHtml, render_inline, render_paragraphs};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub href: String,
+    pub label: String,
+}
+
+impl Link {
+    pub fn new(href: impl Into<String>, label: impl Into<String>) -> Self {
+        Self {
+            href: href.into(),
+            label: label.into(),
+        }
+    }
+}
+
+/// `Mar 11, 2024`, as on the reference page.
+pub fn human_date(day: NaiveDate) -> String {
+    day.format("%b %-d, %Y").to_string()
+}
+
+/// `Tuesday, Mar 12, 2024` for page headings.
+pub fn long_date(day: NaiveDate) -> String {
+    day.format("%A, %b %-d, %Y").to_string()
+}
+
+pub fn day_href(day: NaiveDate) -> String {
+    format!("/papers/date/{}", day.format("%Y-%m-%d"))
+}
+
+pub fn paper_href(paper: &Paper) -> String {
+    format!("/papers/{}", paper.id)
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// One card on a feed page.
+pub struct CardView {
+    pub href: String,
+    pub id: String,
+    pub title: SafeHtml,
+    pub abstract_html: SafeHtml,
+    pub authors_label: String,
+    pub published: Option<String>,
+    pub published_iso: Option<String>,
+    /// The featured day this card is listed under, shown on week and month pages.
+    pub featured_label: Option<String>,
+    pub featured_href: String,
+    pub submitter: Option<String>,
+    pub upvotes: i64,
+    pub comments_label: String,
+}
+
+impl CardView {
+    pub fn new(paper: &Paper, day: NaiveDate, show_day: bool) -> Self {
+        let submitter = paper
+            .featured
+            .iter()
+            .find(|f| f.date == day)
+            .and_then(|f| f.submitter.as_ref())
+            .map(|s| s.name.clone());
+        Self {
+            href: paper_href(paper),
+            id: paper.id.to_string(),
+            title: render_inline(&paper.title),
+            abstract_html: render_inline(&paper.abstract_text.replace("\n\n", " ")),
+            authors_label: plural(paper.authors.len(), "author", "authors"),
+            published: paper.published_at.map(|d| human_date(d.date_naive())),
+            published_iso: paper.published_at.map(iso),
+            featured_label: show_day.then(|| human_date(day)),
+            featured_href: day_href(day),
+            submitter,
+            upvotes: paper.upvotes,
+            comments_label: plural(
+                usize::try_from(paper.num_comments).unwrap_or(0),
+                "comment",
+                "comments",
+            ),
+        }
+    }
+}
+
+fn iso(d: DateTime<Utc>) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+pub struct AuthorView {
+    pub name: String,
+    pub user: Option<String>,
+}
+
+pub struct FeaturingView {
+    pub label: String,
+    pub href: String,
+    pub submitter: Option<String>,
+}
+
+impl FeaturingView {
+    fn new(f: &Featuring) -> Self {
+        Self {
+            label: human_date(f.date),
+            href: day_href(f.date),
+            submitter: f.submitter.as_ref().map(|s| match &s.fullname {
+                Some(full) if full != &s.name => format!("{full} ({})", s.name),
+                _ => s.name.clone(),
+            }),
+        }
+    }
+}
+
+/// The paper page.
+pub struct PaperView {
+    pub id: String,
+    pub title: SafeHtml,
+    pub title_text: String,
+    pub abstract_html: SafeHtml,
+    pub authors: Vec<AuthorView>,
+    pub hidden_authors: usize,
+    pub authors_label: String,
+    pub categories: Vec<String>,
+    pub published: Option<String>,
+    pub published_iso: Option<String>,
+    pub latest_version: Option<u32>,
+    pub featured: Vec<FeaturingView>,
+    pub upvotes: i64,
+    pub comments_label: String,
+    pub abs_url: String,
+    pub pdf_url: String,
+    pub github_repo: Option<String>,
+    pub github_label: Option<String>,
+    pub github_stars: Option<i64>,
+    pub project_page: Option<String>,
+    pub ai_summary: Option<SafeHtml>,
+    pub ai_keywords: Vec<String>,
+}
+
+/// Only http(s) links from sources are shown as links; anything else (`javascript:`) is dropped.
+fn safe_url(url: &Option<String>) -> Option<String> {
+    url.as_ref()
+        .map(|u| u.trim())
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .map(str::to_owned)
+}
+
+impl PaperView {
+    pub fn new(paper: &Paper) -> Self {
+        let github_repo = safe_url(&paper.github_repo);
+        let github_label = github_repo.as_ref().map(|u| {
+            u.trim_start_matches("https://github.com/")
+                .trim_start_matches("http://github.com/")
+                .to_owned()
+        });
+        Self {
+            id: paper.id.to_string(),
+            title: render_inline(&paper.title),
+            title_text: paper.title.clone(),
+            abstract_html: render_paragraphs(&paper.abstract_text),
+            authors: paper
+                .visible_authors()
+                .map(|a| AuthorView {
+                    name: a.name.clone(),
+                    user: a.user.clone(),
+                })
+                .collect(),
+            hidden_authors: paper.authors.iter().filter(|a| a.hidden).count(),
+            authors_label: plural(paper.authors.len(), "author", "authors"),
+            categories: paper.categories.clone(),
+            published: paper.published_at.map(|d| human_date(d.date_naive())),
+            published_iso: paper.published_at.map(iso),
+            latest_version: paper.latest_version(),
+            featured: paper
+                .featured
+                .iter()
+                .rev()
+                .map(FeaturingView::new)
+                .collect(),
+            upvotes: paper.upvotes,
+            comments_label: plural(
+                usize::try_from(paper.num_comments).unwrap_or(0),
+                "comment",
+                "comments",
+            ),
+            abs_url: paper.id.abs_url(),
+            pdf_url: paper.id.pdf_url(),
+            github_repo,
+            github_label,
+            github_stars: paper.github_stars,
+            project_page: safe_url(&paper.project_page),
+            ai_summary: paper.ai_summary.as_deref().map(render_inline),
+            ai_keywords: paper.ai_keywords.clone(),
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The command line: one subcommand per pipeline stage.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "paperfeed",
+    version,
+    about = "A self-hosted Daily Papers hub: gathers arXiv and Hugging Face papers, shows a daily feed.",
+    long_about = "A self-hosted Daily Papers hub: gathers papers (Hugging Face daily_papers JSON, \
+                  Kaggle arXiv JSON Lines, arXiv API Atom, OAI-PMH), stores them in an embedded \
+                  SQLite database and serves a daily / weekly / monthly feed with paper pages.\n\n\
+                  Configuration is layered: built-in defaults, then the config file, then \
+                  PAPERFEED_* environment variables, then command-line flags. `paperfeed config` \
+                  prints the result."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Directory holding the store and index files [default: ./paperfeed-data]
+    #[arg(long, global = true, env = "PAPERFEED_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML config file [default: ./paperfeed.toml when it exists]
+    #[arg(long, global = true, env = "PAPERFEED_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log line format on stderr
+    #[arg(long, global = true, env = "PAPERFEED_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines
+    Text,
+    /// One JSON object per line, for log collectors
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the hub over HTTP. On first start with an empty store it loads the bundled sample
+    /// of real Daily Papers days so there is something to browse.
+    Serve(ServeArgs),
+    /// Ingest files or folders of papers. The format of each file is detected from its content
+    /// (Hugging Face daily_papers JSON, Kaggle arXiv JSON Lines, arXiv API Atom, OAI-PMH
+    /// ListRecords). Re-ingesting changes nothing; bad records are reported with file and
+    /// line/entry and the rest still goes in. Exits non-zero when any record or file was
+    /// rejected.
+    Ingest(IngestArgs),
+    /// Print the effective configuration (defaults, config file, environment and flags
+    /// merged) as TOML, with secrets masked.
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "PAPERFEED_BIND", value_name = "ADDR:PORT")]
+    pub bind: Option<SocketAddr>,
+    /// Do not load the bundled sample into an empty store
+    #[arg(long)]
+    pub no_sample: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files or folders (searched recursively) to ingest
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Force the input format instead of detecting it: hf, kaggle, atom or oai
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<paperfeed_ingest::Format>,
+    /// Parse and merge everything, report what would change, and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Papers per store transaction
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+}

@@ -1,0 +1,70 @@
+//! `paperfeed serve`: open the store, load the sample into an empty one, serve until a signal.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use paperfeed_store::{SqliteStore, Store, WriteMode};
+use paperfeed_web::AppState;
+
+use crate::ingest::{IngestOptions, ingest};
+use crate::sample;
+use crate::settings::Settings;
+
+pub async fn run(settings: &Settings) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&settings.store_path())
+        .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let stats = store.stats().await?;
+    if stats.papers == 0 && settings.serve.load_sample {
+        tracing::info!("the store is empty: loading the bundled sample (use --no-sample to skip)");
+        let options = IngestOptions {
+            format: None,
+            mode: WriteMode::Commit,
+            batch_size: settings.ingest.batch_size,
+            show_progress: false,
+        };
+        let summary = ingest(Arc::clone(&store), sample::sources(), &options)
+            .await
+            .context("loading the bundled sample")?;
+        tracing::info!(%summary, "sample loaded");
+    }
+    let stats = store.stats().await?;
+    let listener = tokio::net::TcpListener::bind(settings.serve.bind)
+        .await
+        .with_context(|| format!("binding {}", settings.serve.bind))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(
+        store.papers = stats.papers,
+        store.featured_days = stats.featured_days,
+        "paperfeed listening on http://{addr}"
+    );
+    // Scripts and tests read this line to learn the port when binding to :0.
+    println!("listening on http://{addr}");
+    paperfeed_web::serve(listener, AppState::new(store), shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("paperfeed stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}

@@ -1,0 +1,134 @@
+//! The one typed settings tree, layered: defaults → config file → `PAPERFEED_…` environment →
+//! command-line flags. Only the binary reads configuration; libraries receive plain values.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use figment::Figment;
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{Cli, Command, LogFormat};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// Where the store and index files live.
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub serve: ServeSettings,
+    pub ingest: IngestSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServeSettings {
+    pub bind: SocketAddr,
+    /// Load the bundled sample into an empty store at start-up.
+    pub load_sample: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IngestSettings {
+    /// Papers per store transaction.
+    pub batch_size: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./paperfeed-data"),
+            log_format: LogFormat::Text,
+            serve: ServeSettings {
+                bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                load_sample: true,
+            },
+            ingest: IngestSettings { batch_size: 1000 },
+        }
+    }
+}
+
+const DEFAULT_CONFIG_FILE: &str = "paperfeed.toml";
+
+/// Environment names that are flags of their own (handled by clap) or not settings at all.
+const ENV_NOT_SETTINGS: &[&str] = &["config", "data_dir", "bind", "log_format"];
+
+impl Settings {
+    pub fn load(cli: &Cli) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        let file = cli.global.config.clone().or_else(|| {
+            Path::new(DEFAULT_CONFIG_FILE)
+                .exists()
+                .then(|| PathBuf::from(DEFAULT_CONFIG_FILE))
+        });
+        if let Some(file) = &file {
+            anyhow::ensure!(
+                file.exists(),
+                "config file {} does not exist",
+                file.display()
+            );
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        // PAPERFEED_SERVE__LOAD_SAMPLE=false style for nested keys; the documented short names
+        // (PAPERFEED_DATA_DIR, PAPERFEED_BIND, …) arrive through clap as flags below.
+        figment = figment.merge(
+            Env::prefixed("PAPERFEED_")
+                .ignore(ENV_NOT_SETTINGS)
+                .filter(|k| !k.as_str().starts_with("test_"))
+                .split("__"),
+        );
+        let mut settings: Settings = figment.extract().with_context(|| match &file {
+            Some(f) => format!(
+                "reading configuration (defaults, {}, PAPERFEED_* environment)",
+                f.display()
+            ),
+            None => "reading configuration (defaults, PAPERFEED_* environment)".to_owned(),
+        })?;
+        if let Some(dir) = &cli.global.data_dir {
+            settings.data_dir.clone_from(dir);
+        }
+        if let Some(format) = cli.global.log_format {
+            settings.log_format = format;
+        }
+        match &cli.command {
+            Command::Serve(args) => {
+                if let Some(bind) = args.bind {
+                    settings.serve.bind = bind;
+                }
+                if args.no_sample {
+                    settings.serve.load_sample = false;
+                }
+            }
+            Command::Ingest(args) => {
+                if let Some(n) = args.batch_size {
+                    settings.ingest.batch_size = n;
+                }
+            }
+            Command::Config => {}
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=100_000).contains(&self.ingest.batch_size),
+            "ingest.batch_size must be between 1 and 100000, not {}",
+            self.ingest.batch_size
+        );
+        anyhow::ensure!(
+            !self.data_dir.as_os_str().is_empty(),
+            "data_dir must not be empty"
+        );
+        Ok(())
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("paperfeed.sqlite3")
+    }
+
+    /// The effective configuration as TOML. No secret exists yet; when one does it is a
+    /// `Secret` whose `Serialize` prints a mask.
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        toml::to_string_pretty(self).context("printing the configuration")
+    }
+}

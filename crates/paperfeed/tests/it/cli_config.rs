@@ -1,0 +1,84 @@
+//! `paperfeed config`: defaults → config file → environment → flags.
+
+use crate::harness::{bin, text};
+
+#[test]
+fn config_prints_the_defaults() {
+    let out = bin().arg("config").output().unwrap();
+    assert!(out.status.success());
+    let toml = text(&out.stdout);
+    assert!(toml.contains("data_dir = \"./paperfeed-data\""), "{toml}");
+    assert!(toml.contains("bind = \"127.0.0.1:8080\""), "{toml}");
+}
+
+#[test]
+fn each_configuration_layer_overrides_the_one_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("paperfeed.toml");
+    std::fs::write(
+        &file,
+        "data_dir = \"/from/file\"\n[serve]\nbind = \"127.0.0.1:9000\"\nload_sample = false\n[ingest]\nbatch_size = 10\n",
+    )
+    .unwrap();
+    let run = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = bin();
+        cmd.arg("--config").arg(&file);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(args).arg("config").output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let from_file = run(&[], &[]);
+    assert!(from_file.contains("data_dir = \"/from/file\""));
+    assert!(from_file.contains("bind = \"127.0.0.1:9000\""));
+    assert!(from_file.contains("batch_size = 10"));
+
+    let from_env = run(
+        &[
+            ("PAPERFEED_DATA_DIR", "/from/env"),
+            ("PAPERFEED_INGEST__BATCH_SIZE", "20"),
+        ],
+        &[],
+    );
+    assert!(from_env.contains("data_dir = \"/from/env\""), "{from_env}");
+    assert!(from_env.contains("batch_size = 20"), "{from_env}");
+
+    let from_flag = run(
+        &[("PAPERFEED_DATA_DIR", "/from/env")],
+        &["--data-dir", "/from/flag"],
+    );
+    assert!(
+        from_flag.contains("data_dir = \"/from/flag\""),
+        "{from_flag}"
+    );
+}
+
+#[test]
+fn invalid_configuration_is_refused_with_a_readable_message() {
+    let out = bin()
+        .env("PAPERFEED_INGEST__BATCH_SIZE", "0")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("batch_size must be between"));
+    let out = bin()
+        .args(["--config", "/no/such.toml", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("/no/such.toml"));
+}
+
+#[test]
+fn help_explains_every_subcommand() {
+    let out = bin().arg("--help").output().unwrap();
+    let help = text(&out.stdout);
+    for sub in ["serve", "ingest", "config"] {
+        assert!(help.contains(sub), "{help}");
+    }
+    let out = bin().args(["ingest", "--help"]).output().unwrap();
+    assert!(text(&out.stdout).contains("--format"));
+}

@@ -1,0 +1,118 @@
+//! Starting the real binary: a temp data dir, `serve` on 127.0.0.1:0, ingest runs.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+pub fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paperfeed"));
+    // Keep tests independent of the developer's environment and any ./paperfeed.toml.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PAPERFEED_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("RUST_LOG", "warn");
+    cmd
+}
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `../shared/data` beside the checkout (or `PAPERFEED_SHARED_DATA`), when present.
+pub fn shared_data() -> Option<PathBuf> {
+    let dir = std::env::var_os("PAPERFEED_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/data"));
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("SKIPPED: shared data not found at {}", dir.display());
+        None
+    }
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    workspace_root().join(rel)
+}
+
+pub fn ingest(data_dir: &Path, args: &[&str]) -> Output {
+    bin()
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("ingest")
+        .args(args)
+        .output()
+        .expect("running paperfeed ingest")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A running `paperfeed serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts with the bundled sample loaded.
+    pub fn start() -> Self {
+        Self::start_with(&[], tempfile::tempdir().unwrap())
+    }
+
+    pub fn start_with(extra: &[&str], data_dir: tempfile::TempDir) -> Self {
+        let mut child = bin()
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting paperfeed serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("paperfeed serve exited before listening")
+                .unwrap();
+            if let Some(url) = line.strip_prefix("listening on ") {
+                break url.trim().to_owned();
+            }
+        };
+        Self {
+            child,
+            base,
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let resp = client.get(self.url(path)).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,13 @@
+//! paperfeed's one integration-test binary: drives the real `paperfeed` executable (ingest,
+//! config) and the real server (pages over HTTP, headless Chromium), as a user would.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
+mod browser;
+mod cli_config;
+mod cli_ingest;
+mod harness;
+mod pages;

@@ -1,0 +1,217 @@
+//! Pages over HTTP from the real server, started as `serve` does with the bundled sample.
+
+use crate::harness::{Server, ingest};
+
+/// Papers on the sample's latest day (sample/hf_daily_papers/2026-08-21.json).
+const LATEST_DAY_PAPERS: usize = 17;
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_home_page_shows_the_latest_sample_day_like_the_reference_page() {
+    let server = Server::start();
+    let (status, html) = server.get("/").await;
+    assert_eq!(status, 200);
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("Get trending papers in your email inbox!"));
+    assert!(html.contains("by AK and the research community"));
+    assert!(html.contains("Friday, Aug 21, 2026"), "latest day heading");
+    assert_eq!(count(&html, "class=\"card\""), LATEST_DAY_PAPERS);
+    // Cards: title linking to the paper page, abstract, N authors, date, votes, submitter, comments.
+    assert!(html.contains(
+        "href=\"/papers/2608.19880\">EnvHarness: Awakening Static Worlds for Agent Learning</a>"
+    ));
+    assert!(html.contains("17 authors"));
+    assert!(html.contains("Aug 20, 2026"), "arXiv date of the top paper");
+    assert!(html.contains("▲</span> 163"));
+    assert!(html.contains("submitted by taesiri"));
+    assert!(html.contains("1 comment<"));
+    // Most upvoted first.
+    let first = html.find("2608.19880").unwrap();
+    let second = html.find("2608.18580").unwrap();
+    assert!(first < second);
+    // Navigation to the previous featured day and to the week and month views.
+    assert!(
+        html.contains("href=\"/papers/date/2026-08-19\""),
+        "previous featured day"
+    );
+    assert!(html.contains("href=\"/papers/week/2026-W34\""));
+    assert!(html.contains("href=\"/papers/month/2026-08\""));
+    // Landmarks and labels.
+    for landmark in [
+        "<header",
+        "<main id=\"main\"",
+        "<footer",
+        "role=\"search\"",
+        "<label for=\"q\"",
+    ] {
+        assert!(html.contains(landmark), "{landmark}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn day_week_and_month_views_list_their_papers_and_link_neighbours() {
+    let server = Server::start();
+    let (status, day) = server.get("/papers/date/2026-08-18").await;
+    assert_eq!(status, 200);
+    assert!(day.contains("href=\"/papers/date/2026-08-13\""), "prev day");
+    assert!(day.contains("href=\"/papers/date/2026-08-19\""), "next day");
+
+    let (status, week) = server.get("/papers/week/2026-W34").await;
+    assert_eq!(status, 200);
+    assert!(week.contains("Week 34, 2026"));
+    assert!(week.contains("featured <a href=\"/papers/date/2026-08-21\">"));
+    assert!(week.contains("href=\"/papers/week/2026-W33\""), "prev week");
+
+    let (status, month) = server.get("/papers/month/2026-08").await;
+    assert_eq!(status, 200);
+    assert!(month.contains("August 2026"));
+    assert!(
+        month.contains("href=\"/papers/month/2026-07\""),
+        "prev month"
+    );
+    // A month holds at least the latest day's papers.
+    assert!(count(&month, "class=\"card\"") > LATEST_DAY_PAPERS);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_paper_page_shows_everything_known_about_a_paper() {
+    let server = Server::start();
+    let (status, html) = server.get("/papers/2608.19880").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(
+        "<h1 id=\"paper-title\">EnvHarness: Awakening Static Worlds for Agent Learning</h1>"
+    ));
+    assert!(
+        html.contains("Chengsong Huang") && html.contains("Chen-Yu Lee"),
+        "all authors"
+    );
+    assert!(html.contains("https://arxiv.org/abs/2608.19880"));
+    assert!(html.contains("https://arxiv.org/pdf/2608.19880"));
+    assert!(html.contains("GitHub: "));
+    assert!(html.contains("Project page"));
+    assert!(
+        html.contains("href=\"/papers/date/2026-08-21\">Aug 21, 2026</a>"),
+        "featured date"
+    );
+    assert!(html.contains("9.8% fewer execution steps"), "full abstract");
+    // Versioned ids redirect to the canonical page.
+    let (status, _) = server.get("/papers/2608.19880v2").await;
+    assert_eq!(status, 308);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_papers_and_dates_get_a_helpful_404_and_malformed_ones_a_400() {
+    let server = Server::start();
+    let (status, html) = server.get("/papers/2608.99999").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("not on this hub") && html.contains("https://arxiv.org/abs/2608.99999"));
+
+    let (status, html) = server.get("/papers/date/2026-08-20").await;
+    assert_eq!(status, 404);
+    assert!(
+        html.contains("/papers/date/2026-08-19") && html.contains("/papers/date/2026-08-21"),
+        "nearest days"
+    );
+
+    for (path, reason) in [
+        ("/papers/date/2026-02-30", "YYYY-MM-DD"),
+        ("/papers/date/yesterday", "YYYY-MM-DD"),
+        ("/papers/week/2026-W54", "YYYY-Www"),
+        ("/papers/month/2026-13", "YYYY-MM"),
+        ("/papers/not-an-id", "expected a new-style id"),
+    ] {
+        let (status, html) = server.get(path).await;
+        assert_eq!(status, 400, "{path}");
+        assert!(html.contains(reason), "{path}: {html}");
+    }
+    let (status, _) = server.get("/no/such/page").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_header_features_that_are_not_built_yet_say_so() {
+    let server = Server::start();
+    let (status, html) = server.get("/subscribe").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("not available yet"));
+    let (status, html) = server.get("/search?q=transformer").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Search is not available yet"));
+    assert!(html.contains("value=\"transformer\""));
+    // What the box can do honestly: jump to a paper by id or URL.
+    let (status, _) = server
+        .get("/search?q=https%3A%2F%2Farxiv.org%2Fabs%2F2608.19880v1")
+        .await;
+    assert_eq!(status, 303);
+}
+
+const HOSTILE_DAY: &str = r#"[{
+  "paper": {
+    "id": "2401.00001",
+    "authors": [{"_id": "x", "name": "Eve <img src=x onerror=alert(2)>", "hidden": false}],
+    "publishedAt": "2024-01-01T00:00:00.000Z",
+    "submittedOnDailyAt": "2024-01-02T00:00:00.000Z",
+    "title": "<script>alert(1)</script> & $x<y$",
+    "summary": "Fish & chips <b>bold</b> where $x<y$ and $\\frac{a$ stays source.",
+    "upvotes": 3,
+    "githubRepo": "javascript:alert(3)",
+    "ai_keywords": ["<i>k</i>"]
+  },
+  "publishedAt": "2024-01-01T20:00:00.000Z",
+  "title": "<script>alert(1)</script> & $x<y$",
+  "numComments": 0
+}]"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn untrusted_titles_and_abstracts_are_escaped_and_tex_becomes_mathml() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("2024-01-02.json");
+    std::fs::write(&file, HOSTILE_DAY).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = ingest(data.path(), &[file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        crate::harness::text(&out.stderr)
+    );
+    let server = Server::start_with(&["--no-sample"], data);
+    for path in [
+        "/",
+        "/papers/date/2024-01-02",
+        "/papers/2401.00001",
+        "/papers/week/2024-W01",
+    ] {
+        let (status, html) = server.get(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(!html.contains("<script>alert"), "{path}");
+        assert!(!html.contains("<img src=x"), "{path}");
+        assert!(!html.contains("<b>bold"), "{path}");
+        assert!(!html.contains("<i>k"), "{path}");
+        assert!(!html.contains("javascript:"), "{path}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; "),
+            "{path}"
+        );
+        assert!(html.contains("<math"), "{path}: TeX rendered as MathML");
+        assert!(
+            html.contains("Fish &amp; chips &lt;b&gt;bold&lt;/b&gt;"),
+            "{path}"
+        );
+    }
+    let (_, html) = server.get("/papers/2401.00001").await;
+    assert!(
+        html.contains("$\\frac{a$"),
+        "TeX that does not parse stays as escaped source"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_hub_explains_how_to_load_papers() {
+    let server = Server::start_with(&["--no-sample"], tempfile::tempdir().unwrap());
+    let (status, html) = server.get("/").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No papers yet") && html.contains("paperfeed ingest"));
+}
