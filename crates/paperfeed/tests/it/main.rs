@@ -10,4 +10,5 @@ mod browser;
 mod cli_config;
 mod cli_ingest;
 mod harness;
+mod html_validity;
 mod pages;

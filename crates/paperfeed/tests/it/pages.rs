@@ -25,7 +25,7 @@ async fn the_home_page_shows_the_latest_sample_day_like_the_reference_page() {
     ));
     assert!(html.contains("17 authors"));
     assert!(html.contains("Aug 20, 2026"), "arXiv date of the top paper");
-    assert!(html.contains("▲</span> 163"));
+    assert!(html.contains("▲</span> 163<span class=\"visually-hidden\"> upvotes</span>"));
     assert!(html.contains("submitted by taesiri"));
     assert!(html.contains("1 comment<"));
     // Most upvoted first.
@@ -148,7 +148,7 @@ async fn the_header_features_that_are_not_built_yet_say_so() {
     assert_eq!(status, 303);
 }
 
-const HOSTILE_DAY: &str = r#"[{
+pub const HOSTILE_DAY: &str = r#"[{
   "paper": {
     "id": "2401.00001",
     "authors": [{"_id": "x", "name": "Eve <img src=x onerror=alert(2)>", "hidden": false}],
