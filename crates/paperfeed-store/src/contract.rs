@@ -94,6 +94,7 @@ pub async fn run_store_contract(store: &dyn Store) {
         seq,
         "no change, no new change_seq"
     );
+    assert_eq!(store.change_seq().await.unwrap(), seq);
 
     // Everything round-trips, untrusted text verbatim.
     let p = store
@@ -139,6 +140,10 @@ pub async fn run_store_contract(store: &dyn Store) {
         [Updated]
     );
     assert!(store.stats().await.unwrap().change_seq > seq);
+    assert!(
+        store.change_seq().await.unwrap() > seq,
+        "a change moves the watermark"
+    );
     let p = store
         .get_paper(&ArxivId::parse("2403.00001").unwrap())
         .await

@@ -83,4 +83,9 @@ pub trait Store: Send + Sync + 'static {
     async fn latest_featured_day(&self) -> Result<Option<NaiveDate>, StoreError>;
 
     async fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    /// The store-wide change counter alone: cheap enough to ask on every request, so that
+    /// caches of derived views (rendered pages, ETags) know when they are stale, even when
+    /// another process or node wrote.
+    async fn change_seq(&self) -> Result<i64, StoreError>;
 }

@@ -450,6 +450,16 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn change_seq(&self) -> Result<i64, StoreError> {
+        self.read(read_change_seq).await
+    }
+}
+
+fn read_change_seq(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("select value from store_counters where name = 'change_seq'")?
+        .query_row([], |r| r.get(0))?)
 }
 
 fn one_day(conn: &Connection, sql: &str, arg: String) -> Result<Option<NaiveDate>, StoreError> {

@@ -5,6 +5,7 @@
 //! ready [`AppState`] and a bound listener. All data comes through the `Store` trait.
 
 mod error;
+mod page_cache;
 mod pages;
 pub mod rich_text;
 mod views;
@@ -27,11 +28,15 @@ pub use error::AppError;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pages: Arc<page_cache::PageCache>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            pages: Arc::default(),
+        }
     }
 }
 
@@ -61,12 +66,18 @@ pub fn router(state: AppState) -> Router {
             .unwrap_or("-");
         tracing::info_span!("http", request.id = %id, http.method = %request.method(), http.path = %request.uri().path())
     });
-    Router::new()
+    let pages = Router::new()
         .route("/", get(feed::show_latest_day))
         .route("/papers/date/{day}", get(feed::show_day))
         .route("/papers/week/{week}", get(feed::show_week))
         .route("/papers/month/{month}", get(feed::show_month))
         .route("/papers/{*id}", get(paper::show_paper))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            page_cache::serve_cached,
+        ));
+    Router::new()
+        .merge(pages)
         .route("/search", get(misc::search_papers))
         .route("/subscribe", get(misc::show_subscribe))
         .route("/static/style.css", get(misc::style_css))

@@ -57,7 +57,7 @@ pub fn text(bytes: &[u8]) -> String {
 pub struct Server {
     child: Child,
     pub base: String,
-    _data_dir: tempfile::TempDir,
+    data_dir: tempfile::TempDir,
 }
 
 impl Server {
@@ -90,8 +90,12 @@ impl Server {
         Self {
             child,
             base,
-            _data_dir: data_dir,
+            data_dir: data_dir,
         }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
     }
 
     pub fn url(&self, path: &str) -> String {

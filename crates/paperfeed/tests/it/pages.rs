@@ -215,3 +215,39 @@ async fn an_empty_hub_explains_how_to_load_papers() {
     assert_eq!(status, 200);
     assert!(html.contains("No papers yet") && html.contains("paperfeed ingest"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_follow_an_ingest_run_by_another_process_while_serving() {
+    let server = Server::start();
+    let (_, before) = server.get("/papers/date/2026-08-21").await;
+    assert!(before.contains("▲</span> 163<"));
+    // The same paper with more votes on a new day, ingested by a separate `paperfeed ingest`.
+    let day = std::fs::read_to_string(crate::harness::fixture(
+        "sample/hf_daily_papers/2026-08-21.json",
+    ))
+    .unwrap()
+    .replacen("\"upvotes\": 163", "\"upvotes\": 999", 1)
+    .replace("2026-08-21T00:00:00.000Z", "2026-08-24T00:00:00.000Z");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("2026-08-24.json");
+    std::fs::write(&file, day).unwrap();
+    let out = ingest(server.data_dir(), &[file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        crate::harness::text(&out.stderr)
+    );
+
+    let (_, after) = server.get("/papers/date/2026-08-21").await;
+    assert!(
+        after.contains("▲</span> 999<"),
+        "a cached page must not outlive a change"
+    );
+    assert!(
+        after.contains("href=\"/papers/date/2026-08-24\""),
+        "the new day is linked"
+    );
+    let (status, home) = server.get("/").await;
+    assert_eq!(status, 200);
+    assert!(home.contains("Monday, Aug 24, 2026"));
+}
