@@ -90,7 +90,7 @@ impl Server {
         Self {
             child,
             base,
-            data_dir: data_dir,
+            data_dir,
         }
     }
 
