@@ -94,10 +94,32 @@ impl Paper {
         )
     }
 
+    /// The text that search embeds for this paper: title and abstract.
+    pub fn embedding_text(&self) -> String {
+        format!("{}. {}", self.title, self.abstract_text)
+    }
+
+    /// A stable fingerprint of [`Paper::embedding_text`], so derived vectors know when the
+    /// text under them changed.
+    pub fn text_fingerprint(&self) -> i64 {
+        fingerprint(&self.embedding_text())
+    }
+
     /// Authors one may show by name.
     pub fn visible_authors(&self) -> impl Iterator<Item = &Author> {
         self.authors.iter().filter(|a| !a.hidden)
     }
+}
+
+/// FNV-1a, 64 bits: stable across Rust versions and platforms (unlike `DefaultHasher`), so a
+/// fingerprint stored today still matches tomorrow.
+pub fn fingerprint(text: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
 /// What one source record says about a paper. `None`/empty means "this source does not say",
@@ -357,6 +379,16 @@ mod tests {
             .collect();
         p.categories = vec!["cs.CR".into()];
         p
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_follow_the_text() {
+        assert_eq!(
+            fingerprint(""),
+            i64::from_ne_bytes(0xcbf2_9ce4_8422_2325_u64.to_ne_bytes())
+        );
+        assert_eq!(fingerprint("a"), fingerprint("a"));
+        assert_ne!(fingerprint("a"), fingerprint("b"));
     }
 
     #[test]

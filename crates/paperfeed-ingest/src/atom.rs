@@ -8,13 +8,12 @@
 
 use chrono::{DateTime, Utc};
 use paperfeed_core::{Author, NewPaper, PaperVersion, VersionedArxivId};
-use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::BytesStart;
 
 use crate::detect::root_namespace;
 use crate::fields::{push_category, quote, title_and_abstract};
 use crate::lines::LineCounter;
-use crate::xml::{attribute, broken_xml, no_root, push_text};
+use crate::xml::{XmlHandler, attribute, drive, rejected};
 use crate::{Location, Parsed, RecordError};
 
 const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
@@ -91,10 +90,9 @@ pub fn parse_arxiv_atom(bytes: &[u8]) -> AtomPage {
         page: AtomPage::default(),
         lines: LineCounter::new(bytes),
         draft: Draft::default(),
-        text: String::new(),
         entries: 0,
     };
-    parser.run(bytes);
+    drive(&mut parser, bytes, EXPECTED, "feed");
     parser.page
 }
 
@@ -102,90 +100,36 @@ struct AtomParser<'a> {
     page: AtomPage,
     lines: LineCounter<'a>,
     draft: Draft,
-    /// The text of the element being read.
-    text: String,
     /// Entries seen so far, for `Location::Entry`.
     entries: usize,
 }
 
-impl AtomParser<'_> {
-    fn run(&mut self, bytes: &[u8]) {
-        let mut reader = Reader::from_reader(bytes);
-        let mut stack: Vec<Node> = Vec::with_capacity(16);
-        let mut root_closed = false;
-        loop {
-            let event = match reader.read_event() {
-                Ok(event) => event,
-                Err(e) => {
-                    let offset = reader.error_position();
-                    let fatal = broken_xml(&mut self.lines, offset, e);
-                    self.set_fatal(fatal);
-                    return;
-                }
-            };
-            match &event {
-                Event::Start(e) | Event::Empty(e) => {
-                    if root_closed {
-                        continue;
-                    }
-                    let node = match stack.last() {
-                        None => match root(e) {
-                            Ok(node) => node,
-                            Err(fatal) => {
-                                self.set_fatal(fatal);
-                                return;
-                            }
-                        },
-                        Some(&parent) => self.open(parent, e, reader.buffer_position()),
-                    };
-                    if matches!(event, Event::Start(_)) {
-                        stack.push(node);
-                    } else if self.close(node) {
-                        root_closed = true;
-                    }
-                }
-                Event::End(_) => {
-                    if let Some(node) = stack.pop()
-                        && self.close(node)
-                    {
-                        root_closed = true;
-                    }
-                }
-                Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => {
-                    if let Some(Node::Text(_)) = stack.last() {
-                        push_text(&mut self.text, &event);
-                    }
-                }
-                Event::Eof => {
-                    if !root_closed {
-                        let fatal = if stack.is_empty() {
-                            no_root(EXPECTED, bytes)
-                        } else {
-                            broken_xml(
-                                &mut self.lines,
-                                reader.buffer_position(),
-                                "the document ends before </feed>",
-                            )
-                        };
-                        self.set_fatal(fatal);
-                    }
-                    return;
-                }
-                Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
-            }
+impl XmlHandler for AtomParser<'_> {
+    type Node = Node;
+
+    /// Checks the `<feed>` root is in the Atom namespace.
+    fn root(&mut self, e: &BytesStart<'_>) -> Result<Node, RecordError> {
+        match root_namespace(e) {
+            Some(ns) if ns == ATOM_NS => Ok(Node::Feed),
+            Some(ns) => Err(RecordError::new(
+                Location::File,
+                format!(
+                    "the <feed> root is in namespace {}, not the Atom namespace {ATOM_NS}",
+                    quote(&ns)
+                ),
+            )),
+            None => Err(RecordError::new(
+                Location::File,
+                format!(
+                    "the <feed> root declares no namespace; expected the Atom namespace {ATOM_NS}"
+                ),
+            )),
         }
     }
 
-    /// Keeps the first fatal error: an API error entry is the cause, later damage a
-    /// consequence.
-    fn set_fatal(&mut self, fatal: RecordError) {
-        self.page.parsed.fatal.get_or_insert(fatal);
-    }
-
-    /// Classifies a child of `parent` and reads what an element tells through its attributes.
     fn open(&mut self, parent: Node, e: &BytesStart<'_>, end_of_tag: u64) -> Node {
         let name = e.local_name();
-        let node = match (parent, name.as_ref()) {
+        match (parent, name.as_ref()) {
             (Node::Feed, "entry") => {
                 // The tag is already read; its start is enough to point a reader at it.
                 self.draft.reset(end_of_tag.saturating_sub(1));
@@ -217,26 +161,34 @@ impl AtomParser<'_> {
                 Node::Other
             }
             _ => Node::Other,
-        };
-        if let Node::Text(_) = node {
-            self.text.clear();
         }
-        node
     }
 
-    /// Finishes an element; true when it was the root.
-    fn close(&mut self, node: Node) -> bool {
+    fn collects_text(node: Node) -> bool {
+        matches!(node, Node::Text(_))
+    }
+
+    fn close(&mut self, node: Node, text: &str) {
         match node {
-            Node::Feed => return true,
             Node::Entry => self.finish_entry(),
-            Node::Text(field) => self.store(field),
-            Node::Author | Node::Other => {}
+            Node::Text(field) => self.store(field, text),
+            Node::Feed | Node::Author | Node::Other => {}
         }
-        false
     }
 
-    fn store(&mut self, field: Field) {
-        let text = &self.text;
+    /// Keeps the first fatal error: an API error entry is the cause, later damage a
+    /// consequence.
+    fn set_fatal(&mut self, fatal: RecordError) {
+        self.page.parsed.fatal.get_or_insert(fatal);
+    }
+
+    fn line_at(&mut self, offset: u64) -> u64 {
+        self.lines.line_at(offset)
+    }
+}
+
+impl AtomParser<'_> {
+    fn store(&mut self, field: Field, text: &str) {
         let draft = &mut self.draft;
         match field {
             Field::Id => replace(&mut draft.id, text),
@@ -271,10 +223,7 @@ impl AtomParser<'_> {
         }
         let result = self.build_entry().map_err(|reason| {
             let line = self.lines.line_at(self.draft.start);
-            RecordError::new(
-                Location::Entry(index),
-                format!("{reason} (entry at line {line})"),
-            )
+            rejected(index, "entry", line, &reason)
         });
         self.page.parsed.records.push(result);
     }
@@ -322,35 +271,6 @@ impl AtomParser<'_> {
         }
         paper.categories = categories;
         Ok(paper)
-    }
-}
-
-/// Checks the root element is an Atom `<feed>`.
-fn root(e: &BytesStart<'_>) -> Result<Node, RecordError> {
-    let qname = e.name();
-    let local = qname.local_name();
-    if local.as_ref() != "feed" {
-        return Err(RecordError::new(
-            Location::File,
-            format!(
-                "expected {EXPECTED}, found a <{}> root element",
-                quote(local.as_ref()).trim_matches('"')
-            ),
-        ));
-    }
-    match root_namespace(e) {
-        Some(ns) if ns == ATOM_NS => Ok(Node::Feed),
-        Some(ns) => Err(RecordError::new(
-            Location::File,
-            format!(
-                "the <feed> root is in namespace {}, not the Atom namespace {ATOM_NS}",
-                quote(&ns)
-            ),
-        )),
-        None => Err(RecordError::new(
-            Location::File,
-            format!("the <feed> root declares no namespace; expected the Atom namespace {ATOM_NS}"),
-        )),
     }
 }
 

@@ -7,12 +7,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use paperfeed_core::{ArxivId, Author, NewPaper};
-use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::BytesStart;
 
 use crate::fields::{arxiv_author_name, quote, split_categories, title_and_abstract};
 use crate::lines::LineCounter;
-use crate::xml::{attribute, broken_xml, no_root, push_text};
+use crate::xml::{XmlHandler, attribute, drive, rejected};
 use crate::{Location, Parsed, RecordError};
 
 const EXPECTED: &str = "an OAI-PMH <OAI-PMH> response";
@@ -121,11 +120,10 @@ pub fn parse_oai_pmh(bytes: &[u8]) -> OaiPage {
         page: OaiPage::default(),
         lines: LineCounter::new(bytes),
         draft: Draft::default(),
-        text: String::new(),
         records: 0,
         error_code: None,
     };
-    parser.run(bytes);
+    drive(&mut parser, bytes, EXPECTED, "OAI-PMH");
     parser.page
 }
 
@@ -133,91 +131,22 @@ struct OaiParser<'a> {
     page: OaiPage,
     lines: LineCounter<'a>,
     draft: Draft,
-    /// The text of the element being read.
-    text: String,
     /// Records seen so far, for `Location::Entry`.
     records: usize,
     /// The `code` of the `<error>` being read.
     error_code: Option<String>,
 }
 
-impl OaiParser<'_> {
-    fn run(&mut self, bytes: &[u8]) {
-        let mut reader = Reader::from_reader(bytes);
-        let mut stack: Vec<Node> = Vec::with_capacity(16);
-        let mut root_closed = false;
-        loop {
-            let event = match reader.read_event() {
-                Ok(event) => event,
-                Err(e) => {
-                    let offset = reader.error_position();
-                    let fatal = broken_xml(&mut self.lines, offset, e);
-                    self.set_fatal(fatal);
-                    return;
-                }
-            };
-            match &event {
-                Event::Start(e) | Event::Empty(e) => {
-                    if root_closed {
-                        continue;
-                    }
-                    let node = match stack.last() {
-                        None => match root(e) {
-                            Ok(node) => node,
-                            Err(fatal) => {
-                                self.set_fatal(fatal);
-                                return;
-                            }
-                        },
-                        Some(&parent) => self.open(parent, e, reader.buffer_position()),
-                    };
-                    if matches!(event, Event::Start(_)) {
-                        stack.push(node);
-                    } else if self.close(node) {
-                        root_closed = true;
-                    }
-                }
-                Event::End(_) => {
-                    if let Some(node) = stack.pop()
-                        && self.close(node)
-                    {
-                        root_closed = true;
-                    }
-                }
-                Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => {
-                    if let Some(Node::Text(_)) = stack.last() {
-                        push_text(&mut self.text, &event);
-                    }
-                }
-                Event::Eof => {
-                    if !root_closed {
-                        let fatal = if stack.is_empty() {
-                            no_root(EXPECTED, bytes)
-                        } else {
-                            broken_xml(
-                                &mut self.lines,
-                                reader.buffer_position(),
-                                "the document ends before </OAI-PMH>",
-                            )
-                        };
-                        self.set_fatal(fatal);
-                    }
-                    return;
-                }
-                Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
-            }
-        }
+impl XmlHandler for OaiParser<'_> {
+    type Node = Node;
+
+    fn root(&mut self, _: &BytesStart<'_>) -> Result<Node, RecordError> {
+        Ok(Node::Root)
     }
 
-    /// Keeps the first fatal error: an OAI `<error>` is the cause, later damage a consequence.
-    fn set_fatal(&mut self, fatal: RecordError) {
-        self.page.parsed.fatal.get_or_insert(fatal);
-    }
-
-    /// Classifies a child of `parent` and reads what an element tells through its attributes.
     fn open(&mut self, parent: Node, e: &BytesStart<'_>, end_of_tag: u64) -> Node {
         let name = e.local_name();
-        let node = match (parent, name.as_ref()) {
+        match (parent, name.as_ref()) {
             // GetRecord has the same shape, so one record fetched by id reads alike.
             (Node::Root, "ListRecords" | "GetRecord") => Node::List,
             (Node::Root, "error") => {
@@ -264,17 +193,15 @@ impl OaiParser<'_> {
             (Node::Author, "forenames") => Node::Text(Field::Forenames),
             (Node::Author, "suffix") => Node::Text(Field::Suffix),
             _ => Node::Other,
-        };
-        if let Node::Text(_) = node {
-            self.text.clear();
         }
-        node
     }
 
-    /// Finishes an element; true when it was the root.
-    fn close(&mut self, node: Node) -> bool {
+    fn collects_text(node: Node) -> bool {
+        matches!(node, Node::Text(_))
+    }
+
+    fn close(&mut self, node: Node, text: &str) {
         match node {
-            Node::Root => return true,
             Node::Record => self.finish_record(),
             Node::Author => {
                 let d = &mut self.draft;
@@ -283,19 +210,29 @@ impl OaiParser<'_> {
                     d.authors.push(Author::named(name));
                 }
             }
-            Node::Text(field) => self.store(field),
-            Node::List
+            Node::Text(field) => self.store(field, text),
+            Node::Root
+            | Node::List
             | Node::Header
             | Node::Metadata
             | Node::ArXiv
             | Node::Authors
             | Node::Other => {}
         }
-        false
     }
 
-    fn store(&mut self, field: Field) {
-        let text = &self.text;
+    /// Keeps the first fatal error: an OAI `<error>` is the cause, later damage a consequence.
+    fn set_fatal(&mut self, fatal: RecordError) {
+        self.page.parsed.fatal.get_or_insert(fatal);
+    }
+
+    fn line_at(&mut self, offset: u64) -> u64 {
+        self.lines.line_at(offset)
+    }
+}
+
+impl OaiParser<'_> {
+    fn store(&mut self, field: Field, text: &str) {
         let d = &mut self.draft;
         let slot = match field {
             Field::Identifier => &mut d.identifier,
@@ -341,10 +278,7 @@ impl OaiParser<'_> {
         }
         let result = self.build_record().map_err(|reason| {
             let line = self.lines.line_at(self.draft.start);
-            RecordError::new(
-                Location::Entry(index),
-                format!("{reason} (record at line {line})"),
-            )
+            rejected(index, "record", line, &reason)
         });
         self.page.parsed.records.push(result);
     }
@@ -369,23 +303,6 @@ impl OaiParser<'_> {
         paper.published_at = published_at;
         paper.categories = split_categories(&d.categories);
         Ok(paper)
-    }
-}
-
-/// Checks the root element is `<OAI-PMH>`.
-fn root(e: &BytesStart<'_>) -> Result<Node, RecordError> {
-    let qname = e.name();
-    let local = qname.local_name();
-    if local.as_ref() == "OAI-PMH" {
-        Ok(Node::Root)
-    } else {
-        Err(RecordError::new(
-            Location::File,
-            format!(
-                "expected {EXPECTED}, found a <{}> root element",
-                quote(local.as_ref()).trim_matches('"')
-            ),
-        ))
     }
 }
 

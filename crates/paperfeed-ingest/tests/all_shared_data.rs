@@ -157,3 +157,42 @@ fn every_shared_data_file_is_detected_and_parses_cleanly() {
         problems_found.join("\n")
     );
 }
+
+/// How fast OAI-PMH pages parse, for comparing changes by hand; prints, asserts nothing timed.
+/// Reports the best of many passes, which shrugs off a busy machine better than a total. Run
+/// with `cargo test --release -p paperfeed-ingest --test all_shared_data -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn oai_pmh_parse_rate() {
+    let folder = shared_data().join("arxiv_oai_pmh");
+    let Ok(entries) = std::fs::read_dir(&folder) else {
+        eprintln!("skipped: {} not found", folder.display());
+        return;
+    };
+    let pages: Vec<Vec<u8>> = entries
+        .map(|e| std::fs::read(e.expect("entry").path()).expect("read"))
+        .collect();
+    let bytes: usize = pages.iter().map(Vec::len).sum();
+    let mut records = 0;
+    let mut passes: Vec<f64> = (0..40)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            records = pages
+                .iter()
+                .map(|page| parse_oai_pmh(page).parsed.records.len())
+                .sum::<usize>();
+            started.elapsed().as_secs_f64()
+        })
+        .collect();
+    passes.sort_by(f64::total_cmp);
+    for (label, seconds) in [("best", passes[0]), ("median", passes[passes.len() / 2])] {
+        eprintln!(
+            "OAI-PMH {label} of {} passes: {records} records in {:.1} ms: {:.0} records/s, {:.1} MB/s",
+            passes.len(),
+            seconds * 1e3,
+            records as f64 / seconds,
+            bytes as f64 / seconds / 1e6
+        );
+    }
+}

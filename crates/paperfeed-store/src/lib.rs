@@ -37,6 +37,31 @@ pub struct FeedEntry {
     pub paper: Paper,
 }
 
+/// A paper and the change that last wrote it, for derived data catching up.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangedPaper {
+    pub change_seq: i64,
+    pub paper: Paper,
+}
+
+/// A paper whose title and abstract have no vector yet from a given model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmbeddingJob {
+    pub id: ArxivId,
+    /// The fingerprint of `text`; store it with the vector.
+    pub text_hash: i64,
+    /// `Paper::embedding_text`.
+    pub text: String,
+}
+
+/// A computed vector for one paper's text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PaperVector {
+    pub id: ArxivId,
+    pub text_hash: i64,
+    pub vector: Vec<f32>,
+}
+
 /// Counts for status lines and start-up logs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -88,4 +113,33 @@ pub trait Store: Send + Sync + 'static {
     /// caches of derived views (rendered pages, ETags) know when they are stale, even when
     /// another process or node wrote.
     async fn change_seq(&self) -> Result<i64, StoreError>;
+
+    /// Papers written after change `since` (exclusive), in change order, at most `limit`.
+    /// Derived data (the search index) pages through this from its watermark.
+    async fn papers_changed_since(
+        &self,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<ChangedPaper>, StoreError>;
+
+    /// Papers whose current text has no vector from `model`, at most `limit`, by id.
+    async fn embedding_backlog(
+        &self,
+        model: &str,
+        limit: usize,
+    ) -> Result<Vec<EmbeddingJob>, StoreError>;
+
+    /// How many papers [`Store::embedding_backlog`] would return without a limit.
+    async fn count_embedding_backlog(&self, model: &str) -> Result<u64, StoreError>;
+
+    /// Stores vectors from `model`, replacing older ones. A vector whose `text_hash` no longer
+    /// matches the paper (its text changed meanwhile) is dropped: it would be stale.
+    async fn put_embeddings(
+        &self,
+        model: &str,
+        vectors: Vec<PaperVector>,
+    ) -> Result<(), StoreError>;
+
+    /// Every stored vector from `model` that matches its paper's current text.
+    async fn embeddings(&self, model: &str) -> Result<Vec<PaperVector>, StoreError>;
 }

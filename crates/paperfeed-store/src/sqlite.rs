@@ -12,10 +12,15 @@ use paperfeed_core::{
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, params};
 
-use crate::{FeedEntry, Store, StoreError, StoreStats, WriteMode};
+use crate::{
+    ChangedPaper, EmbeddingJob, FeedEntry, PaperVector, Store, StoreError, StoreStats, WriteMode,
+};
 
 /// Schema migrations, applied in order; never edit one that has landed.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_papers.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_papers.sql")),
+    (2, include_str!("../migrations/sqlite/0002_embeddings.sql")),
+];
 
 /// Readers kept open for reuse; more may be opened under load and are closed after use.
 const IDLE_READERS: usize = 8;
@@ -269,8 +274,8 @@ fn write_paper(tx: &Transaction<'_>, paper: &Paper, seq: i64, now: &str) -> Resu
     let mut stmt = tx.prepare_cached(
         "insert into papers (id, title, abstract, authors, categories, published_at, versions,
              upvotes, num_comments, github_repo, github_stars, project_page, ai_summary,
-             ai_keywords, created_at, updated_at, change_seq)
-         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16)
+             ai_keywords, created_at, updated_at, change_seq, text_hash)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16, ?17)
          on conflict (id) do update set
              title = excluded.title, abstract = excluded.abstract, authors = excluded.authors,
              categories = excluded.categories, published_at = excluded.published_at,
@@ -278,7 +283,8 @@ fn write_paper(tx: &Transaction<'_>, paper: &Paper, seq: i64, now: &str) -> Resu
              num_comments = excluded.num_comments, github_repo = excluded.github_repo,
              github_stars = excluded.github_stars, project_page = excluded.project_page,
              ai_summary = excluded.ai_summary, ai_keywords = excluded.ai_keywords,
-             updated_at = excluded.updated_at, change_seq = excluded.change_seq",
+             updated_at = excluded.updated_at, change_seq = excluded.change_seq,
+             text_hash = excluded.text_hash",
     )?;
     stmt.execute(params![
         paper.id.as_str(),
@@ -299,6 +305,7 @@ fn write_paper(tx: &Transaction<'_>, paper: &Paper, seq: i64, now: &str) -> Resu
         to_json(&paper.ai_keywords)?,
         now,
         seq,
+        paper.text_fingerprint(),
     ])?;
     let mut featuring = tx.prepare_cached(
         "insert into featurings (paper_id, day, submitter_name, submitter_fullname)
@@ -454,6 +461,151 @@ impl Store for SqliteStore {
     async fn change_seq(&self) -> Result<i64, StoreError> {
         self.read(read_change_seq).await
     }
+
+    async fn papers_changed_since(
+        &self,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<ChangedPaper>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "select {PAPER_COLUMNS}, p.change_seq from papers p
+                  where p.change_seq > ?1 order by p.change_seq, p.id limit ?2"
+            ))?;
+            let mut rows = stmt.query(params![since, limit])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(ChangedPaper {
+                    change_seq: row.get(PAPER_COLUMN_COUNT)?,
+                    paper: paper_from_row(row)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn embedding_backlog(
+        &self,
+        model: &str,
+        limit: usize,
+    ) -> Result<Vec<EmbeddingJob>, StoreError> {
+        let model = model.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "select p.id, p.text_hash, p.title, p.abstract from papers p
+                   left join paper_embeddings e on e.paper_id = p.id and e.model = ?1
+                  where e.paper_id is null or e.text_hash != p.text_hash
+                  order by p.id limit ?2",
+            )?;
+            let mut rows = stmt.query(params![model, limit])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                let title: String = row.get(2)?;
+                let abstract_text: String = row.get(3)?;
+                out.push(EmbeddingJob {
+                    id: ArxivId::parse(&id)
+                        .map_err(|e| StoreError::Corrupt(format!("papers.id: {e}")))?,
+                    text_hash: row.get(1)?,
+                    text: format!("{title}. {abstract_text}"),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn count_embedding_backlog(&self, model: &str) -> Result<u64, StoreError> {
+        let model = model.to_owned();
+        self.read(move |conn| {
+            let n: i64 = conn
+                .prepare_cached(
+                    "select count(*) from papers p
+                   left join paper_embeddings e on e.paper_id = p.id and e.model = ?1
+                  where e.paper_id is null or e.text_hash != p.text_hash",
+                )?
+                .query_row([model], |r| r.get(0))?;
+            Ok(n.unsigned_abs())
+        })
+        .await
+    }
+
+    async fn put_embeddings(
+        &self,
+        model: &str,
+        vectors: Vec<PaperVector>,
+    ) -> Result<(), StoreError> {
+        let model = model.to_owned();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "insert into paper_embeddings (paper_id, model, text_hash, vector)
+                     select id, ?2, ?3, ?4 from papers where id = ?1 and text_hash = ?3
+                     on conflict (paper_id, model) do update set
+                         text_hash = excluded.text_hash, vector = excluded.vector",
+                )?;
+                for v in &vectors {
+                    stmt.execute(params![
+                        v.id.as_str(),
+                        model,
+                        v.text_hash,
+                        vector_bytes(&v.vector)
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn embeddings(&self, model: &str) -> Result<Vec<PaperVector>, StoreError> {
+        let model = model.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "select e.paper_id, e.text_hash, e.vector from paper_embeddings e
+                   join papers p on p.id = e.paper_id and p.text_hash = e.text_hash
+                  where e.model = ?1 order by e.paper_id",
+            )?;
+            let mut rows = stmt.query([model])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                let blob: Vec<u8> = row.get(2)?;
+                out.push(PaperVector {
+                    id: ArxivId::parse(&id).map_err(|e| {
+                        StoreError::Corrupt(format!("paper_embeddings.paper_id: {e}"))
+                    })?,
+                    text_hash: row.get(1)?,
+                    vector: vector_from_bytes(&blob)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// Vectors are stored as little-endian f32s.
+fn vector_bytes(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn vector_from_bytes(bytes: &[u8]) -> Result<Vec<f32>, StoreError> {
+    if !bytes.len().is_multiple_of(4) {
+        return Err(StoreError::Corrupt(format!(
+            "a stored vector has {} bytes, not a multiple of 4",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
 fn read_change_seq(conn: &Connection) -> Result<i64, StoreError> {
