@@ -253,8 +253,14 @@ async fn check_changes_and_embeddings(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
-    let paged = store.papers_changed_since(0, 3).await.unwrap();
-    assert_eq!(paged.len(), 3, "limit is honoured");
+    // The first batch wrote three papers in one change: a page never splits a change.
+    let paged = store.papers_changed_since(0, 1).await.unwrap();
+    let first_seq = paged[0].change_seq;
+    assert!(paged.iter().all(|c| c.change_seq == first_seq));
+    let whole = all.iter().filter(|c| c.change_seq == first_seq).count();
+    assert_eq!(paged.len(), whole, "a page ends with a whole change");
+    let rest = store.papers_changed_since(first_seq, 1).await.unwrap();
+    assert!(rest.iter().all(|c| c.change_seq > first_seq));
 
     const MODEL: &str = "test-model";
     assert_eq!(store.count_embedding_backlog(MODEL).await.unwrap(), 4);

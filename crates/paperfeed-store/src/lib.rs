@@ -114,8 +114,10 @@ pub trait Store: Send + Sync + 'static {
     /// another process or node wrote.
     async fn change_seq(&self) -> Result<i64, StoreError>;
 
-    /// Papers written after change `since` (exclusive), in change order, at most `limit`.
-    /// Derived data (the search index) pages through this from its watermark.
+    /// Papers written after change `since` (exclusive), in change order: about `limit`, but
+    /// a page always ends with a whole change (every paper of its last `change_seq`), so a
+    /// caller can page with the last `change_seq` it saw as its next `since`. Derived data
+    /// (the search index) pages through this from its watermark.
     async fn papers_changed_since(
         &self,
         since: i64,

@@ -473,13 +473,29 @@ impl Store for SqliteStore {
                 "select {PAPER_COLUMNS}, p.change_seq from papers p
                   where p.change_seq > ?1 order by p.change_seq, p.id limit ?2"
             ))?;
-            let mut rows = stmt.query(params![since, limit])?;
             let mut out = Vec::new();
+            let mut rows = stmt.query(params![since, limit])?;
             while let Some(row) = rows.next()? {
                 out.push(ChangedPaper {
                     change_seq: row.get(PAPER_COLUMN_COUNT)?,
                     paper: paper_from_row(row)?,
                 });
+            }
+            drop(rows);
+            // Finish the last change, so that paging by change_seq never skips papers.
+            if let Some(last) = out.last().filter(|_| out.len() as i64 == limit) {
+                let (seq, after) = (last.change_seq, last.paper.id.to_string());
+                let mut rest = conn.prepare_cached(&format!(
+                    "select {PAPER_COLUMNS}, p.change_seq from papers p
+                      where p.change_seq = ?1 and p.id > ?2 order by p.id"
+                ))?;
+                let mut rows = rest.query(params![seq, after])?;
+                while let Some(row) = rows.next()? {
+                    out.push(ChangedPaper {
+                        change_seq: seq,
+                        paper: paper_from_row(row)?,
+                    });
+                }
             }
             Ok(out)
         })
