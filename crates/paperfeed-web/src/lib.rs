@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Request};
 use axum::routing::get;
+use paperfeed_search::SearchEngine;
 use paperfeed_store::Store;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -28,13 +29,15 @@ pub use error::AppError;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub search: Arc<SearchEngine>,
     pages: Arc<page_cache::PageCache>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Store>, search: Arc<SearchEngine>) -> Self {
         Self {
             store,
+            search,
             pages: Arc::default(),
         }
     }
@@ -57,7 +60,7 @@ impl MakeRequestId for CountingRequestIds {
 
 /// Every route of the hub.
 pub fn router(state: AppState) -> Router {
-    use pages::{feed, misc, paper};
+    use pages::{feed, misc, paper, search};
     let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
         let id = request
             .headers()
@@ -78,7 +81,9 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(pages)
-        .route("/search", get(misc::search_papers))
+        .route("/papers", get(search::search_papers))
+        .route("/search", get(search::redirect_search))
+        .route("/status", get(misc::show_status))
         .route("/subscribe", get(misc::show_subscribe))
         .route("/static/style.css", get(misc::style_css))
         .route("/favicon.svg", get(misc::favicon))

@@ -12,6 +12,12 @@ use math_core::{LatexToMathML, MathCoreConfig, MathDisplay};
 pub struct SafeHtml(String);
 
 impl SafeHtml {
+    /// Wraps HTML that another component already escaped (the search index's highlighted
+    /// snippets, whose escaping is tested there).
+    pub fn trusted(html: String) -> Self {
+        SafeHtml(html)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

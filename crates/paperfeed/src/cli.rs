@@ -32,6 +32,9 @@ pub struct GlobalArgs {
     /// TOML config file [default: ./paperfeed.toml when it exists]
     #[arg(long, global = true, env = "PAPERFEED_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Folder with the embedding model files (config.json, tokenizer.json, model.safetensors)
+    #[arg(long, global = true, env = "PAPERFEED_MODEL_DIR", value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
     /// Log line format on stderr
     #[arg(long, global = true, env = "PAPERFEED_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -60,6 +63,38 @@ pub enum Command {
     /// Print the effective configuration (defaults, config file, environment and flags
     /// merged) as TOML, with secrets masked.
     Config,
+    /// Rebuild the search index from the store (with a progress bar) and compute every missing
+    /// embedding before exiting.
+    Reindex,
+    /// Search the papers from the command line: keyword, semantic or hybrid (default).
+    Search(SearchArgs),
+    /// Measure search relevance on the papers in the store: for every paper with an AI summary
+    /// (HF daily-papers data), query = that summary, target = that paper; prints MRR@10 and
+    /// recall@10 for keyword, semantic and hybrid search.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query, with the same syntax as the search box (author:, category:, "phrases" …)
+    #[arg(value_name = "QUERY")]
+    pub query: String,
+    /// keyword, semantic or hybrid
+    #[arg(long, default_value = "hybrid")]
+    pub mode: String,
+    /// How many results
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// Print JSON instead of lines
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Evaluate at most this many queries (all when unset)
+    #[arg(long)]
+    pub max_queries: Option<usize>,
 }
 
 #[derive(Debug, Args)]

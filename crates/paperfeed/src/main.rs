@@ -3,8 +3,10 @@
 //! for configuration.
 
 mod cli;
+mod indexer;
 mod ingest;
 mod sample;
+mod search_cmd;
 mod serve;
 mod settings;
 
@@ -97,6 +99,18 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Reindex => {
+            search_cmd::reindex(&settings).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search(args) => {
+            search_cmd::search(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval(args) => {
+            search_cmd::eval(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Config => {
             println!("{}", settings.to_toml()?.trim_end());

@@ -1,11 +1,13 @@
 //! `paperfeed serve`: open the store, load the sample into an empty one, serve until a signal.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use paperfeed_store::{SqliteStore, Store, WriteMode};
 use paperfeed_web::AppState;
 
+use crate::indexer::{Indexer, open_engine};
 use crate::ingest::{IngestOptions, ingest};
 use crate::sample;
 use crate::settings::Settings;
@@ -29,6 +31,15 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         tracing::info!(%summary, "sample loaded");
     }
     let stats = store.stats().await?;
+    // The engine opens at once (an empty or stale index is fine); the indexer fills it in the
+    // background while the hub already answers.
+    let engine = Arc::new(open_engine(settings)?);
+    let indexer = Indexer {
+        store: Arc::clone(&store),
+        engine: Arc::clone(&engine),
+        embed_batch: settings.search.embed_batch,
+    };
+    tokio::spawn(indexer.run(Duration::from_secs(settings.search.poll_seconds)));
     let listener = tokio::net::TcpListener::bind(settings.serve.bind)
         .await
         .with_context(|| format!("binding {}", settings.serve.bind))?;
@@ -40,7 +51,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     );
     // Scripts and tests read this line to learn the port when binding to :0.
     println!("listening on http://{addr}");
-    paperfeed_web::serve(listener, AppState::new(store), shutdown_signal())
+    paperfeed_web::serve(listener, AppState::new(store, engine), shutdown_signal())
         .await
         .context("serving HTTP")?;
     tracing::info!("paperfeed stopped");

@@ -18,6 +18,7 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub serve: ServeSettings,
     pub ingest: IngestSettings,
+    pub search: SearchSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,6 +26,21 @@ pub struct ServeSettings {
     pub bind: SocketAddr,
     /// Load the bundled sample into an empty store at start-up.
     pub load_sample: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchSettings {
+    /// Folder with the all-MiniLM-L6-v2 files (config.json, tokenizer.json,
+    /// model.safetensors). Unset: `<data_dir>/models/all-MiniLM-L6-v2`, then the Hugging Face
+    /// cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_dir: Option<PathBuf>,
+    /// Up to this many vectors, semantic search scans them all exactly; above, an HNSW graph.
+    pub exact_vector_limit: usize,
+    /// Papers embedded per batch in the background.
+    pub embed_batch: usize,
+    /// How often `serve` checks the store for papers to index, in seconds.
+    pub poll_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +59,12 @@ impl Default for Settings {
                 load_sample: true,
             },
             ingest: IngestSettings { batch_size: 1000 },
+            search: SearchSettings {
+                model_dir: None,
+                exact_vector_limit: paperfeed_search::DEFAULT_EXACT_LIMIT,
+                embed_batch: 16,
+                poll_seconds: 2,
+            },
         }
     }
 }
@@ -50,7 +72,7 @@ impl Default for Settings {
 const DEFAULT_CONFIG_FILE: &str = "paperfeed.toml";
 
 /// Environment names that are flags of their own (handled by clap) or not settings at all.
-const ENV_NOT_SETTINGS: &[&str] = &["config", "data_dir", "bind", "log_format"];
+const ENV_NOT_SETTINGS: &[&str] = &["config", "data_dir", "bind", "log_format", "model_dir"];
 
 impl Settings {
     pub fn load(cli: &Cli) -> anyhow::Result<Self> {
@@ -89,6 +111,9 @@ impl Settings {
         if let Some(format) = cli.global.log_format {
             settings.log_format = format;
         }
+        if let Some(dir) = &cli.global.model_dir {
+            settings.search.model_dir = Some(dir.clone());
+        }
         match &cli.command {
             Command::Serve(args) => {
                 if let Some(bind) = args.bind {
@@ -103,7 +128,7 @@ impl Settings {
                     settings.ingest.batch_size = n;
                 }
             }
-            Command::Config => {}
+            Command::Config | Command::Reindex | Command::Search(_) | Command::Eval(_) => {}
         }
         settings.validate()?;
         Ok(settings)
@@ -118,6 +143,15 @@ impl Settings {
         anyhow::ensure!(
             !self.data_dir.as_os_str().is_empty(),
             "data_dir must not be empty"
+        );
+        anyhow::ensure!(
+            (1..=1024).contains(&self.search.embed_batch),
+            "search.embed_batch must be between 1 and 1024, not {}",
+            self.search.embed_batch
+        );
+        anyhow::ensure!(
+            self.search.poll_seconds >= 1,
+            "search.poll_seconds must be at least 1"
         );
         Ok(())
     }

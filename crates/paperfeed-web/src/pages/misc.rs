@@ -1,12 +1,10 @@
-//! Small pages: the header's search and subscribe targets (honest about what is not built
-//! yet), static assets and the fallback 404.
+//! Small pages: the subscribe target (honest about what is not built yet), the status page,
+//! static assets and the fallback 404.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use paperfeed_core::ArxivId;
-use serde::Deserialize;
+use axum::response::{Html, IntoResponse, Response};
 
 use crate::AppState;
 use crate::error::AppError;
@@ -21,40 +19,52 @@ struct NoticePage<'a> {
     query: &'a str,
 }
 
-#[derive(Deserialize)]
-pub struct SearchQuery {
-    #[serde(default)]
-    q: String,
-}
-
-/// Until the search engine lands, the box does the one thing it can do honestly: jump to a
-/// paper by arXiv id or URL. Anything else gets a page saying search is not available yet.
-pub async fn search_papers(
-    State(state): State<AppState>,
-    query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, AppError> {
-    let Query(SearchQuery { q }) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
-    if let Ok(id) = ArxivId::parse(&q)
-        && state.store.get_paper(&id).await?.is_some()
-    {
-        return Ok(Redirect::to(&format!("/papers/{id}")).into_response());
-    }
-    let page = NoticePage {
-        title: "Search is not available yet",
-        message: "Keyword and semantic search are not built into this hub yet. You can already \
-                  jump straight to a paper by typing its arXiv id (for example 2403.06634) or \
-                  pasting its arXiv URL.",
-        query: &q,
-    };
-    Ok(Html(page.render().map_err(render_error)?).into_response())
-}
-
 pub async fn show_subscribe() -> Result<Response, AppError> {
     let page = NoticePage {
         title: "Email digests are not available yet",
         message: "This hub does not send digests yet, so there is nothing to subscribe to and no \
                   address is collected. The daily pages are always here in the meantime.",
         query: "",
+    };
+    Ok(Html(page.render().map_err(render_error)?).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "status.html")]
+struct StatusPage {
+    papers: u64,
+    featured_days: u64,
+    change_seq: i64,
+    indexed_papers: usize,
+    watermark: i64,
+    vectors: usize,
+    backlog: u64,
+    approximate: bool,
+    semantic_off: Option<String>,
+}
+
+/// What the hub holds and how far its derived data has caught up.
+pub async fn show_status(State(state): State<AppState>) -> Result<Response, AppError> {
+    let stats = state.store.stats().await?;
+    let search = state.search.status();
+    let backlog = if search.semantic_off.is_none() {
+        state
+            .store
+            .count_embedding_backlog(paperfeed_search::MODEL_NAME)
+            .await?
+    } else {
+        0
+    };
+    let page = StatusPage {
+        papers: stats.papers,
+        featured_days: stats.featured_days,
+        change_seq: stats.change_seq,
+        indexed_papers: search.indexed_papers,
+        watermark: search.watermark,
+        vectors: search.vectors,
+        backlog,
+        approximate: search.approximate_vectors,
+        semantic_off: search.semantic_off,
     };
     Ok(Html(page.render().map_err(render_error)?).into_response())
 }

@@ -3,3 +3,4 @@
 pub mod feed;
 pub mod misc;
 pub mod paper;
+pub mod search;

@@ -15,7 +15,12 @@ use crate::views::{Link, PaperView};
 struct PaperPage {
     paper: PaperView,
     canonical: String,
+    similar: Vec<Link>,
+    similar_note: Option<&'static str>,
 }
+
+/// Papers shown under "Similar papers".
+const SIMILAR: usize = 5;
 
 pub async fn show_paper(
     State(state): State<AppState>,
@@ -36,9 +41,24 @@ pub async fn show_paper(
             Link::new("/", "The latest papers"),
         ]));
     };
+    let mut similar = Vec::new();
+    for neighbour in state.search.similar(&id, SIMILAR) {
+        if let Some(p) = state.store.get_paper(&neighbour.id).await? {
+            similar.push(Link::new(format!("/papers/{}", p.id), p.title));
+        }
+    }
+    let similar_note = similar
+        .is_empty()
+        .then_some(if state.search.semantic_off().is_some() {
+            "Similar papers need semantic search, which is off on this hub."
+        } else {
+            "Similar papers appear once this paper's embedding has been computed."
+        });
     let page = PaperPage {
         canonical: format!("/papers/{id}"),
         paper: PaperView::new(&paper),
+        similar,
+        similar_note,
     };
     Ok(Html(page.render().map_err(render_error)?).into_response())
 }

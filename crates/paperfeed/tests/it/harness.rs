@@ -14,7 +14,33 @@ pub fn bin() -> Command {
         }
     }
     cmd.env("RUST_LOG", "warn");
+    // Semantic search off unless a test asks for the model: embedding the sample in every
+    // test server would only slow the suite down.
+    cmd.env(
+        "PAPERFEED_MODEL_DIR",
+        "/nonexistent/paperfeed-test-no-model",
+    );
     cmd
+}
+
+/// The embedding model fetched by scripts/fetch-model, when present. In CI it must be.
+pub fn model_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("PAPERFEED_TEST_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/models/all-MiniLM-L6-v2"));
+    if dir.join("model.safetensors").is_file() {
+        Some(dir)
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the embedding model is required in CI (scripts/fetch-model)"
+        );
+        eprintln!(
+            "SKIPPED: embedding model not found at {} (run scripts/fetch-model)",
+            dir.display()
+        );
+        None
+    }
 }
 
 /// The workspace root (two levels above this crate).
@@ -67,7 +93,19 @@ impl Server {
     }
 
     pub fn start_with(extra: &[&str], data_dir: tempfile::TempDir) -> Self {
-        let mut child = bin()
+        Self::start_with_env(extra, data_dir, &[])
+    }
+
+    pub fn start_with_env(
+        extra: &[&str],
+        data_dir: tempfile::TempDir,
+        envs: &[(&str, &std::ffi::OsStr)],
+    ) -> Self {
+        let mut cmd = bin();
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .arg("--data-dir")
             .arg(data_dir.path())
             .args(["serve", "--bind", "127.0.0.1:0"])
@@ -100,6 +138,28 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Waits until the search index has caught up with the store (and, with `vectors`, until
+    /// every paper has its vector), reading the status page as a user would.
+    pub async fn wait_for_index(&self, vectors: bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(180);
+        loop {
+            let (_, html) = self.get("/status").await;
+            let indexed = !html.contains("(catching up)") && !html.contains(" 0 papers indexed");
+            let embedded = !vectors
+                || (html.contains("on: ")
+                    && !html.contains("still to compute")
+                    && !html.contains("on: 0 vectors"));
+            if indexed && embedded {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the index never caught up: {html}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {

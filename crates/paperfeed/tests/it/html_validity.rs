@@ -44,7 +44,10 @@ async fn every_kind_of_page_is_valid_html5() {
         ("not-found-paper", "/papers/2608.99999"),
         ("not-found-day", "/papers/date/2026-08-20"),
         ("bad-date", "/papers/date/2026-02-30"),
-        ("search", "/search?q=%3Cscript%3E"),
+        ("search-empty", "/papers?q=%3Cscript%3E"),
+        ("search", "/papers?q=EnvHarness+agents&mode=keyword"),
+        ("search-error", "/papers?q=%22unclosed"),
+        ("status", "/status"),
         ("subscribe", "/subscribe"),
     ] {
         save(name, server.get(path).await.1);

@@ -12,3 +12,4 @@ mod cli_ingest;
 mod harness;
 mod html_validity;
 mod pages;
+mod search;

@@ -132,20 +132,14 @@ async fn unknown_papers_and_dates_get_a_helpful_404_and_malformed_ones_a_400() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_header_features_that_are_not_built_yet_say_so() {
+async fn the_subscribe_button_says_digests_are_not_built_yet() {
     let server = Server::start();
     let (status, html) = server.get("/subscribe").await;
     assert_eq!(status, 200);
     assert!(html.contains("not available yet"));
-    let (status, html) = server.get("/search?q=transformer").await;
-    assert_eq!(status, 200);
-    assert!(html.contains("Search is not available yet"));
-    assert!(html.contains("value=\"transformer\""));
-    // What the box can do honestly: jump to a paper by id or URL.
-    let (status, _) = server
-        .get("/search?q=https%3A%2F%2Farxiv.org%2Fabs%2F2608.19880v1")
-        .await;
-    assert_eq!(status, 303);
+    // The header's search box leads to the search page; the old address redirects there.
+    let (status, _) = server.get("/search?q=transformer").await;
+    assert_eq!(status, 308);
 }
 
 pub const HOSTILE_DAY: &str = r#"[{

@@ -1,0 +1,50 @@
+//! Embedding throughput of [`paperfeed_search::Embedder`], for `scripts/bench-embed`.
+//!
+//! usage: `embed_bench MODEL_DIR TEXTS_JSON [ROUNDS]` where TEXTS_JSON is a JSON array of strings.
+//! Prints documents/s over all texts (best of ROUNDS, default 2) and the latency of one short
+//! query (median of 50), as `key: value` lines the script reads.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use paperfeed_search::Embedder;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, model_dir, texts_path, rest @ ..] = args.as_slice() else {
+        return Err("usage: embed_bench MODEL_DIR TEXTS_JSON [ROUNDS]".into());
+    };
+    let rounds: usize = rest.first().map(|r| r.parse()).transpose()?.unwrap_or(2);
+    let texts: Vec<String> = serde_json::from_slice(&std::fs::read(texts_path)?)?;
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+
+    let started = Instant::now();
+    let embedder = Embedder::load(&PathBuf::from(model_dir))?;
+    println!("load_ms: {:.0}", started.elapsed().as_secs_f64() * 1e3);
+
+    // Warm-up: first-touch of weights and thread pool start-up are not throughput.
+    embedder.embed(&texts[..texts.len().min(8)])?;
+
+    let mut best = f64::MAX;
+    for _ in 0..rounds.max(1) {
+        let started = Instant::now();
+        let vectors = embedder.embed(&texts)?;
+        best = best.min(started.elapsed().as_secs_f64());
+        assert_eq!(vectors.len(), texts.len());
+    }
+    println!("docs: {}", texts.len());
+    println!("docs_per_s: {:.1}", texts.len() as f64 / best);
+
+    let query = "vision transformers for image segmentation";
+    let mut times: Vec<f64> = (0..50)
+        .map(|_| {
+            let started = Instant::now();
+            embedder
+                .embed(&[query])
+                .map(|_| started.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<Result<_, _>>()?;
+    times.sort_by(f64::total_cmp);
+    println!("query_ms: {:.2}", times[times.len() / 2]);
+    Ok(())
+}

@@ -1,0 +1,318 @@
+//! The search engine as the rest of the hub sees it: one object holding the keyword index, the
+//! vectors and (when the model could be loaded) the embedder, answering keyword, semantic and
+//! hybrid queries and "similar papers". It is fed by its caller (papers changed since its
+//! watermark, computed vectors); it never reads the store itself.
+
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use paperfeed_core::{ArxivId, Paper};
+use serde::Serialize;
+
+use crate::{
+    Embedder, KeywordIndex, KeywordQuery, RRF_K, SearchError, SortOrder, VectorIndex,
+    reciprocal_rank_fusion,
+};
+
+/// How many candidates each side contributes to a fused ranking.
+pub const FUSION_DEPTH: usize = 100;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    Keyword,
+    Semantic,
+    Hybrid,
+}
+
+impl SearchMode {
+    pub fn parse(name: &str) -> Option<SearchMode> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "keyword" | "bm25" => Some(SearchMode::Keyword),
+            "semantic" | "vector" => Some(SearchMode::Semantic),
+            "hybrid" | "" => Some(SearchMode::Hybrid),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchMode::Keyword => "keyword",
+            SearchMode::Semantic => "semantic",
+            SearchMode::Hybrid => "hybrid",
+        }
+    }
+}
+
+/// One ranked paper. `title_html`/`snippet_html` are escaped HTML with `<mark>`ed matches
+/// when the keyword side found the paper; callers render the paper themselves otherwise.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SearchHit {
+    pub id: ArxivId,
+    pub score: f32,
+    pub keyword_rank: Option<usize>,
+    pub semantic_rank: Option<usize>,
+    pub title_html: Option<String>,
+    pub snippet_html: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SearchResults {
+    /// Matching papers over all pages (for fused rankings: the fused candidates).
+    pub total: usize,
+    pub hits: Vec<SearchHit>,
+    /// The mode that actually ran: semantic and hybrid fall back to keyword when semantic
+    /// search is off or a non-relevance sort was asked for.
+    pub mode: SearchMode,
+    /// Why semantic search did not take part, when it was asked for and did not.
+    pub note: Option<String>,
+}
+
+/// What the status page and logs show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SearchStatus {
+    pub indexed_papers: usize,
+    pub watermark: i64,
+    pub vectors: usize,
+    pub approximate_vectors: bool,
+    /// `None` when semantic search is on; otherwise why it is off.
+    pub semantic_off: Option<String>,
+}
+
+pub struct SearchEngine {
+    keyword: RwLock<KeywordIndex>,
+    vectors: RwLock<VectorIndex>,
+    embedder: Option<Arc<Embedder>>,
+    semantic_off: Option<String>,
+}
+
+impl std::fmt::Debug for SearchEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchEngine")
+            .field("semantic", &self.embedder.is_some())
+            .finish()
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl SearchEngine {
+    /// `embedder` is the loaded model or the reason there is none (shown to users and logged).
+    pub fn new(
+        keyword: KeywordIndex,
+        embedder: Result<Embedder, String>,
+        exact_vector_limit: usize,
+    ) -> Self {
+        let (embedder, semantic_off) = match embedder {
+            Ok(e) => (Some(Arc::new(e)), None),
+            Err(reason) => (None, Some(reason)),
+        };
+        Self {
+            keyword: RwLock::new(keyword),
+            vectors: RwLock::new(VectorIndex::new(exact_vector_limit)),
+            embedder,
+            semantic_off,
+        }
+    }
+
+    pub fn embedder(&self) -> Option<&Arc<Embedder>> {
+        self.embedder.as_ref()
+    }
+
+    pub fn semantic_off(&self) -> Option<&str> {
+        self.semantic_off.as_deref()
+    }
+
+    /// The store change up to which the keyword index is complete.
+    pub fn watermark(&self) -> i64 {
+        read(&self.keyword).watermark()
+    }
+
+    /// Indexes papers (new or changed) and records that the index is complete up to
+    /// `watermark`, in one commit.
+    pub fn index_papers(&self, papers: &[Paper], watermark: i64) -> Result<(), SearchError> {
+        let mut keyword = write(&self.keyword);
+        keyword.upsert(papers)?;
+        keyword.commit(watermark)
+    }
+
+    /// Adds or replaces computed vectors.
+    pub fn add_vectors(&self, items: impl IntoIterator<Item = (ArxivId, Vec<f32>)>) {
+        write(&self.vectors).insert(items);
+    }
+
+    pub fn status(&self) -> SearchStatus {
+        let keyword = read(&self.keyword);
+        let vectors = read(&self.vectors);
+        SearchStatus {
+            indexed_papers: keyword.len(),
+            watermark: keyword.watermark(),
+            vectors: vectors.len(),
+            approximate_vectors: vectors.is_approximate(),
+            semantic_off: self.semantic_off.clone(),
+        }
+    }
+
+    /// The `k` papers nearest in meaning to `id`, by their stored vectors.
+    pub fn similar(&self, id: &ArxivId, k: usize) -> Vec<crate::Neighbour> {
+        let vectors = read(&self.vectors);
+        match vectors.get(id) {
+            Some(v) => {
+                let v = v.to_vec();
+                vectors.nearest(&v, k, Some(id))
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Answers a query. Blocking (it may embed the query text): call it from a blocking
+    /// thread in async code.
+    pub fn search(
+        &self,
+        query: &KeywordQuery,
+        mode: SearchMode,
+    ) -> Result<SearchResults, SearchError> {
+        let mut note = None;
+        let mut mode = mode;
+        if mode != SearchMode::Keyword {
+            if let Some(reason) = &self.semantic_off {
+                note = Some(format!("semantic search is off: {reason}"));
+                mode = SearchMode::Keyword;
+            } else if query.text.trim().is_empty() {
+                mode = SearchMode::Keyword;
+            } else if query.sort != SortOrder::Relevance {
+                // Semantic similarity has no natural cut-off to sort within, so date and vote
+                // orders list the keyword matches.
+                note = Some(format!(
+                    "sorted by {}: showing keyword matches",
+                    query.sort.as_str()
+                ));
+                mode = SearchMode::Keyword;
+            }
+        }
+        if mode == SearchMode::Keyword {
+            let results = read(&self.keyword).search(query)?;
+            let hits = results
+                .hits
+                .into_iter()
+                .enumerate()
+                .map(|(i, h)| SearchHit {
+                    id: h.id,
+                    score: h.score,
+                    keyword_rank: Some(query.offset + i + 1),
+                    semantic_rank: None,
+                    title_html: Some(h.title_html),
+                    snippet_html: Some(h.snippet_html),
+                })
+                .collect();
+            return Ok(SearchResults {
+                total: results.total,
+                hits,
+                mode,
+                note,
+            });
+        }
+
+        let semantic = match self.semantic_candidates(query) {
+            Ok(found) => found,
+            Err(reason) => {
+                // A failed query embedding costs the semantic half, not the search.
+                tracing::warn!(%reason, "semantic half of a search failed");
+                note = Some(format!("semantic search failed for this query: {reason}"));
+                mode = SearchMode::Keyword;
+                Vec::new()
+            }
+        };
+        if mode == SearchMode::Keyword {
+            return self.search(query, SearchMode::Keyword).map(|mut r| {
+                r.note = note;
+                r
+            });
+        }
+        let keyword = if mode == SearchMode::Hybrid {
+            let mut q = query.clone();
+            q.offset = 0;
+            q.limit = FUSION_DEPTH;
+            read(&self.keyword).search(&q)?.hits
+        } else {
+            Vec::new()
+        };
+        let keyword_ids: Vec<ArxivId> = keyword.iter().map(|h| h.id.clone()).collect();
+        let semantic_ids: Vec<ArxivId> = semantic.iter().map(|n| n.id.clone()).collect();
+        let fused = reciprocal_rank_fusion(&[&keyword_ids, &semantic_ids], RRF_K);
+        let total = fused.len();
+        let hits = fused
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .map(|(id, score)| {
+                let kw = keyword.iter().position(|h| h.id == id);
+                let sem = semantic_ids.iter().position(|s| *s == id);
+                let (title_html, snippet_html) = kw
+                    .map(|i| {
+                        (
+                            keyword[i].title_html.clone(),
+                            keyword[i].snippet_html.clone(),
+                        )
+                    })
+                    .unzip();
+                SearchHit {
+                    id,
+                    score,
+                    keyword_rank: kw.map(|i| i + 1),
+                    semantic_rank: sem.map(|i| i + 1),
+                    title_html,
+                    snippet_html,
+                }
+            })
+            .collect();
+        Ok(SearchResults {
+            total,
+            hits,
+            mode,
+            note,
+        })
+    }
+
+    /// The papers nearest to the query text that also pass the query's filters.
+    fn semantic_candidates(&self, query: &KeywordQuery) -> Result<Vec<crate::Neighbour>, String> {
+        let Some(embedder) = &self.embedder else {
+            return Ok(Vec::new());
+        };
+        let vector = embedder
+            .embed(&[query.text.as_str()])
+            .map_err(|e| format!("embedding the query: {e}"))?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let has_filters = query.author.is_some()
+            || query.category.is_some()
+            || query.published.is_some()
+            || query.featured.is_some();
+        // Over-fetch when filters will drop some.
+        let depth = if has_filters {
+            FUSION_DEPTH * 5
+        } else {
+            FUSION_DEPTH
+        };
+        let mut neighbours = read(&self.vectors).nearest(&vector, depth, None);
+        if has_filters {
+            let ids: Vec<ArxivId> = neighbours.iter().map(|n| n.id.clone()).collect();
+            let passes = read(&self.keyword)
+                .passes_filters(query, &ids)
+                .map_err(|e| e.to_string())?;
+            neighbours = neighbours
+                .into_iter()
+                .zip(passes)
+                .filter_map(|(n, ok)| ok.then_some(n))
+                .collect();
+        }
+        neighbours.truncate(FUSION_DEPTH);
+        Ok(neighbours)
+    }
+}

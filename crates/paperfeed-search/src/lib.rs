@@ -1,0 +1,26 @@
+//! Search over papers: a keyword index (tantivy, BM25), sentence embeddings computed in Rust
+//! (all-MiniLM-L6-v2 on candle), a vector index, and their fusion by reciprocal rank.
+//!
+//! Everything here is derived data: it reads papers handed to it and writes only its own index
+//! files, and can always be rebuilt from the store. It never talks to the store or the network.
+
+mod hybrid;
+mod vectors;
+
+pub use hybrid::{RRF_K, reciprocal_rank_fusion};
+pub use vectors::{DEFAULT_EXACT_LIMIT, Neighbour, VectorIndex, dot};
+
+mod embed;
+pub use embed::{
+    EmbedError, Embedder, MAX_TOKENS, MODEL_FILES, MODEL_NAME, ModelNotFound, document_text,
+    locate_model,
+};
+
+mod keyword;
+pub use keyword::{
+    DEFAULT_LIMIT, KeywordHit, KeywordIndex, KeywordQuery, KeywordResults, MAX_LIMIT, MAX_OFFSET,
+    OpenOutcome, QueryError, SearchError, SortOrder,
+};
+
+mod engine;
+pub use engine::{FUSION_DEPTH, SearchEngine, SearchHit, SearchMode, SearchResults, SearchStatus};

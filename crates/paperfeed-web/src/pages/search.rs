@@ -1,0 +1,233 @@
+//! `/papers?q=…`: keyword, semantic or hybrid search, listed as cards like the daily feed.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use paperfeed_search::{KeywordQuery, SearchMode, SortOrder};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::pages::feed::render_error;
+use crate::views::{CardView, Link};
+
+/// Results per page.
+const PAGE_SIZE: usize = 20;
+/// Pages one can walk to; deeper results are better found with a narrower query.
+const MAX_PAGE: usize = 50;
+
+#[derive(Deserialize, Default)]
+pub struct SearchParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    page: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    query: String,
+    modes: Vec<(&'static str, &'static str, bool)>,
+    sorts: Vec<(&'static str, &'static str, bool)>,
+    error: Option<String>,
+    note: Option<String>,
+    summary: String,
+    cards: Vec<CardView>,
+    prev: Option<Link>,
+    next: Option<Link>,
+}
+
+fn page_href(q: &str, mode: SearchMode, sort: SortOrder, page: usize) -> String {
+    let mut href = String::from("/papers?q=");
+    href.push_str(&encode(q));
+    if mode != SearchMode::Hybrid {
+        href.push_str("&mode=");
+        href.push_str(mode.as_str());
+    }
+    if sort != SortOrder::Relevance {
+        href.push_str("&sort=");
+        href.push_str(sort.as_str());
+    }
+    if page > 1 {
+        href.push_str(&format!("&page={page}"));
+    }
+    href
+}
+
+/// Percent-encodes a query parameter value.
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// `/search?q=` (the old address) lands on `/papers?q=`.
+pub async fn redirect_search(Query(params): Query<SearchParams>) -> Redirect {
+    Redirect::permanent(&page_href(
+        &params.q,
+        SearchMode::Hybrid,
+        SortOrder::Relevance,
+        1,
+    ))
+}
+
+pub async fn search_papers(
+    State(state): State<AppState>,
+    params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(params) = params.map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let mode = SearchMode::parse(&params.mode).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "mode={:?} is not a search mode: use keyword, semantic or hybrid",
+            params.mode
+        ))
+    })?;
+    let page = match params
+        .page
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        None => 1,
+        Some(p) => p
+            .parse::<usize>()
+            .ok()
+            .filter(|p| (1..=MAX_PAGE).contains(p))
+            .ok_or_else(|| {
+                AppError::BadRequest(format!("page={p:?} must be a number from 1 to {MAX_PAGE}"))
+            })?,
+    };
+    let parsed = KeywordQuery::parse(&params.q);
+    let mut query = match parsed {
+        Ok(q) => q,
+        Err(e) => {
+            return render(
+                &params.q,
+                mode,
+                SortOrder::Relevance,
+                Err(e.to_string()),
+                page,
+                StatusCode::BAD_REQUEST,
+            );
+        }
+    };
+    if !params.sort.trim().is_empty() {
+        query.sort = SortOrder::parse(&params.sort).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "sort={:?} is not an order: use relevance, newest or votes",
+                params.sort
+            ))
+        })?;
+    }
+    query.offset = (page - 1) * PAGE_SIZE;
+    query.limit = PAGE_SIZE;
+    let sort = query.sort;
+    if params.q.trim().is_empty() {
+        return render("", mode, sort, Ok(Vec::new()), page, StatusCode::OK);
+    }
+    let engine = state.search.clone();
+    let results = tokio::task::spawn_blocking(move || engine.search(&query, mode))
+        .await
+        .map_err(|e| AppError::Internal(format!("search task: {e}")))?
+        .map_err(|e| AppError::Internal(format!("search: {e}")))?;
+    let mut cards = Vec::with_capacity(results.hits.len());
+    for hit in &results.hits {
+        // A hit whose paper vanished between index and store is skipped, not an error.
+        if let Some(paper) = state.store.get_paper(&hit.id).await? {
+            let day = paper.featured.last().map(|f| f.date);
+            let mut card = CardView::new(&paper, day.unwrap_or_default(), day.is_some());
+            if let Some(title) = &hit.title_html {
+                card.title = crate::rich_text::SafeHtml::trusted(title.clone());
+            }
+            if let Some(snippet) = &hit.snippet_html {
+                card.abstract_html = crate::rich_text::SafeHtml::trusted(snippet.clone());
+            }
+            cards.push(card);
+        }
+    }
+    let shown_mode = results.mode;
+    let total = results.total;
+    let summary = format!(
+        "{total} {} · {} search",
+        if total == 1 { "paper" } else { "papers" },
+        shown_mode.as_str()
+    );
+    let prev =
+        (page > 1).then(|| Link::new(page_href(&params.q, mode, sort, page - 1), "← Previous"));
+    let next = (page * PAGE_SIZE < total && page < MAX_PAGE)
+        .then(|| Link::new(page_href(&params.q, mode, sort, page + 1), "Next →"));
+    let page_view = SearchPage {
+        query: params.q.clone(),
+        modes: mode_options(mode),
+        sorts: sort_options(sort),
+        error: None,
+        note: results.note,
+        summary,
+        cards,
+        prev,
+        next,
+    };
+    Ok(Html(page_view.render().map_err(render_error)?).into_response())
+}
+
+fn mode_options(mode: SearchMode) -> Vec<(&'static str, &'static str, bool)> {
+    [
+        (SearchMode::Hybrid, "Hybrid"),
+        (SearchMode::Keyword, "Keyword"),
+        (SearchMode::Semantic, "Semantic"),
+    ]
+    .into_iter()
+    .map(|(m, label)| (m.as_str(), label, m == mode))
+    .collect()
+}
+
+fn sort_options(sort: SortOrder) -> Vec<(&'static str, &'static str, bool)> {
+    [
+        (SortOrder::Relevance, "Relevance"),
+        (SortOrder::Newest, "Newest"),
+        (SortOrder::Votes, "Votes"),
+    ]
+    .into_iter()
+    .map(|(s, label)| (s.as_str(), label, s == sort))
+    .collect()
+}
+
+fn render(
+    q: &str,
+    mode: SearchMode,
+    sort: SortOrder,
+    outcome: Result<Vec<CardView>, String>,
+    _page: usize,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let (cards, error) = match outcome {
+        Ok(cards) => (cards, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let page = SearchPage {
+        query: q.to_owned(),
+        modes: mode_options(mode),
+        sorts: sort_options(sort),
+        error,
+        note: None,
+        summary: String::new(),
+        cards,
+        prev: None,
+        next: None,
+    };
+    Ok((status, Html(page.render().map_err(render_error)?)).into_response())
+}

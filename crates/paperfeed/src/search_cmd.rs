@@ -1,0 +1,226 @@
+//! `paperfeed reindex`, `paperfeed search` and `paperfeed eval`: the search pipeline stages.
+
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use paperfeed_search::{KeywordQuery, MODEL_NAME, SearchEngine, SearchMode};
+use paperfeed_store::{SqliteStore, Store};
+
+use crate::cli::{EvalArgs, SearchArgs};
+use crate::indexer::{Indexer, index_dir, open_engine};
+use crate::settings::Settings;
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// Opens the store and the engine, and brings the engine fully up to date: every changed
+/// paper indexed, every vector loaded and every missing one computed.
+async fn ready_engine(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Indexer)> {
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&settings.store_path())
+            .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?,
+    );
+    let engine = Arc::new(open_engine(settings)?);
+    let indexer = Indexer {
+        store: Arc::clone(&store),
+        engine,
+        embed_batch: settings.search.embed_batch,
+    };
+    let stats = store.stats().await?;
+    let progress = bar(stats.papers, "indexing");
+    indexer.catch_up(&progress).await?;
+    progress.finish_and_clear();
+    indexer.load_vectors().await?;
+    if indexer.engine.embedder().is_some() {
+        let backlog = store.count_embedding_backlog(MODEL_NAME).await?;
+        let progress = bar(backlog, "embedding");
+        indexer.embed_all(&progress).await?;
+        progress.finish_and_clear();
+    }
+    Ok((store, indexer))
+}
+
+pub async fn reindex(settings: &Settings) -> anyhow::Result<()> {
+    let dir = index_dir(&settings.data_dir);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("removing the old index in {}", dir.display()))?;
+    }
+    let started = Instant::now();
+    let (store, indexer) = ready_engine(settings).await?;
+    let status = indexer.engine.status();
+    let backlog = store.count_embedding_backlog(MODEL_NAME).await?;
+    println!(
+        "reindexed {} papers, {} vectors{} in {:.1} s",
+        status.indexed_papers,
+        status.vectors,
+        match &status.semantic_off {
+            Some(reason) => format!(" (semantic search off: {reason})"),
+            None if backlog > 0 => format!(", {backlog} still missing"),
+            None => String::new(),
+        },
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+pub async fn search(settings: &Settings, args: &SearchArgs) -> anyhow::Result<()> {
+    let mode = SearchMode::parse(&args.mode)
+        .with_context(|| format!("--mode {:?}: use keyword, semantic or hybrid", args.mode))?;
+    let mut query = KeywordQuery::parse(&args.query).map_err(|e| anyhow::anyhow!("{e}"))?;
+    query.limit = args.limit.clamp(1, 100);
+    let (store, indexer) = ready_engine(settings).await?;
+    let engine: Arc<SearchEngine> = Arc::clone(&indexer.engine);
+    let results = tokio::task::spawn_blocking(move || engine.search(&query, mode))
+        .await
+        .context("search task")??;
+    let mut rows = Vec::new();
+    for hit in &results.hits {
+        if let Some(paper) = store.get_paper(&hit.id).await? {
+            rows.push((hit, paper));
+        }
+    }
+    if args.json {
+        let json: Vec<_> = rows
+            .iter()
+            .map(|(hit, paper)| {
+                serde_json::json!({
+                    "id": paper.id,
+                    "title": paper.title,
+                    "score": hit.score,
+                    "keyword_rank": hit.keyword_rank,
+                    "semantic_rank": hit.semantic_rank,
+                    "published_at": paper.published_at,
+                    "upvotes": paper.upvotes,
+                    "url": paper.id.abs_url(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "mode": results.mode,
+                "total": results.total,
+                "note": results.note,
+                "results": json,
+            }))?
+        );
+    } else {
+        if let Some(note) = &results.note {
+            eprintln!("note: {note}");
+        }
+        for (i, (hit, paper)) in rows.iter().enumerate() {
+            println!(
+                "{:>2}. {:<16} {:>7.4}  {}",
+                i + 1,
+                paper.id.to_string(),
+                hit.score,
+                paper.title
+            );
+        }
+        println!(
+            "{} matching, {} search",
+            results.total,
+            results.mode.as_str()
+        );
+    }
+    Ok(())
+}
+
+/// Reciprocal rank of the target within the first ten, and whether it was there.
+fn score_rank(rank: Option<usize>) -> (f64, bool) {
+    match rank {
+        Some(r) if r <= 10 => (1.0 / r as f64, true),
+        _ => (0.0, false),
+    }
+}
+
+pub async fn eval(settings: &Settings, args: &EvalArgs) -> anyhow::Result<()> {
+    let (store, indexer) = ready_engine(settings).await?;
+    let engine = Arc::clone(&indexer.engine);
+    let mut queries = Vec::new();
+    let mut since = 0;
+    loop {
+        let page = store.papers_changed_since(since, 1000).await?;
+        let Some(last) = page.last().map(|c| c.change_seq) else {
+            break;
+        };
+        since = last;
+        for changed in page {
+            if let Some(summary) = changed.paper.ai_summary.filter(|s| !s.trim().is_empty()) {
+                queries.push((changed.paper.id, summary));
+            }
+        }
+    }
+    queries.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(max) = args.max_queries {
+        queries.truncate(max);
+    }
+    anyhow::ensure!(
+        !queries.is_empty(),
+        "no paper in the store has an AI summary: ingest ../shared/data/hf_daily_papers first"
+    );
+    let modes = [
+        SearchMode::Keyword,
+        SearchMode::Semantic,
+        SearchMode::Hybrid,
+    ];
+    let started = Instant::now();
+    let progress = bar(queries.len() as u64, "evaluating");
+    let totals = tokio::task::spawn_blocking(move || {
+        let mut totals = [(0.0f64, 0usize); 3];
+        for (target, summary) in &queries {
+            // The summary is free text: quotes and filter words in it are not syntax here.
+            let mut query = KeywordQuery::text(summary.replace(['"', ':'], " "));
+            query.limit = 10;
+            for (slot, mode) in modes.iter().enumerate() {
+                let rank = engine
+                    .search(&query, *mode)
+                    .ok()
+                    .and_then(|r| r.hits.iter().position(|h| &h.id == target))
+                    .map(|i| i + 1);
+                let (rr, hit) = score_rank(rank);
+                totals[slot].0 += rr;
+                totals[slot].1 += usize::from(hit);
+            }
+            progress.inc(1);
+        }
+        progress.finish_and_clear();
+        (totals, queries.len())
+    })
+    .await
+    .context("evaluation task")?;
+    let (totals, n) = totals;
+    println!("{n} queries (AI summaries), target = the summarised paper, top 10:");
+    println!("{:<10} {:>8} {:>10}", "mode", "MRR@10", "recall@10");
+    for (slot, mode) in modes.iter().enumerate() {
+        println!(
+            "{:<10} {:>8.4} {:>10.4}",
+            mode.as_str(),
+            totals[slot].0 / n as f64,
+            totals[slot].1 as f64 / n as f64
+        );
+    }
+    if let Some(reason) = indexer.engine.semantic_off() {
+        println!(
+            "note: semantic search is off ({reason}); semantic and hybrid fell back to keyword"
+        );
+    }
+    println!("in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
