@@ -11,7 +11,8 @@ mod text;
 
 pub use arxiv_id::{ArxivId, ArxivIdError, VersionedArxivId};
 pub use paper::{
-    Author, Featuring, NewPaper, Paper, PaperVersion, Submitter, UpsertOutcome, fingerprint, merge,
+    Author, Featuring, NewPaper, Paper, PaperVersion, Submitter, UpsertOutcome, embedding_text,
+    fingerprint, merge,
 };
 pub use period::{Period, PeriodError};
 pub use text::{normalize_text, normalize_title};

@@ -96,7 +96,7 @@ impl Paper {
 
     /// The text that search embeds for this paper: title and abstract.
     pub fn embedding_text(&self) -> String {
-        format!("{}. {}", self.title, self.abstract_text)
+        embedding_text(&self.title, &self.abstract_text)
     }
 
     /// A stable fingerprint of [`Paper::embedding_text`], so derived vectors know when the
@@ -109,6 +109,12 @@ impl Paper {
     pub fn visible_authors(&self) -> impl Iterator<Item = &Author> {
         self.authors.iter().filter(|a| !a.hidden)
     }
+}
+
+/// The text search embeds for a paper with this title and abstract. One rule, so that the
+/// store's backlog and the paper's fingerprint always describe the same text.
+pub fn embedding_text(title: &str, abstract_text: &str) -> String {
+    format!("{title}. {abstract_text}")
 }
 
 /// FNV-1a, 64 bits: stable across Rust versions and platforms (unlike `DefaultHasher`), so a

@@ -526,7 +526,7 @@ impl Store for SqliteStore {
                     id: ArxivId::parse(&id)
                         .map_err(|e| StoreError::Corrupt(format!("papers.id: {e}")))?,
                     text_hash: row.get(1)?,
-                    text: format!("{title}. {abstract_text}"),
+                    text: paperfeed_core::embedding_text(&title, &abstract_text),
                 });
             }
             Ok(out)
