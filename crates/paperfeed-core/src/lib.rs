@@ -5,11 +5,13 @@
 //! here is a value and a function over values, so every rule can be unit-tested directly.
 
 mod arxiv_id;
+mod markup;
 mod paper;
 mod period;
 mod text;
 
 pub use arxiv_id::{ArxivId, ArxivIdError, VersionedArxivId};
+pub use markup::escape_html;
 pub use paper::{
     Author, Featuring, NewPaper, Paper, PaperVersion, Submitter, UpsertOutcome, embedding_text,
     fingerprint, merge,

@@ -85,18 +85,11 @@ fn tried_list(tried: &[(PathBuf, String)]) -> String {
 /// Finds a directory holding the model's files. Tries, in order:
 /// 1. `configured` (the binary passes `search.model_dir` / `PAPERFEED_MODEL_DIR`);
 /// 2. `<data_dir>/models/all-MiniLM-L6-v2`;
-/// 3. the Hugging Face hub cache (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else
-///    `~/.cache/huggingface/hub`): `models--sentence-transformers--all-MiniLM-L6-v2/snapshots/*`,
-///    the snapshot `refs/main` names first.
-///
-/// The hub cache is a convention shared by every Hugging Face tool, so this one function reads
-/// those variables itself instead of making every caller know them.
-pub fn locate_model(configured: Option<&Path>, data_dir: &Path) -> Result<PathBuf, ModelNotFound> {
-    locate_model_in(configured, data_dir, hf_hub_cache().as_deref())
-}
-
-/// [`locate_model`] with the hub cache directory given (`None`: no cache to look in).
-fn locate_model_in(
+/// 3. the Hugging Face hub cache `hub` (the binary resolves `$HF_HUB_CACHE`, `$HF_HOME/hub` or
+///    `~/.cache/huggingface/hub`; `None`: no cache to look in):
+///    `models--sentence-transformers--all-MiniLM-L6-v2/snapshots/*`, the snapshot `refs/main`
+///    names first.
+pub fn locate_model(
     configured: Option<&Path>,
     data_dir: &Path,
     hub: Option<&Path>,
@@ -129,7 +122,7 @@ fn locate_model_in(
         }
         None => tried.push((
             PathBuf::from("~/.cache/huggingface/hub"),
-            "neither HF_HUB_CACHE, HF_HOME nor HOME is set".to_owned(),
+            "no Hugging Face cache directory (HF_HUB_CACHE, HF_HOME or HOME unset)".to_owned(),
         )),
     }
     Err(ModelNotFound { tried })
@@ -144,17 +137,6 @@ fn missing_file(dir: &Path) -> Option<String> {
         .iter()
         .find(|f| !dir.join(f).is_file())
         .map(|f| format!("no {f}"))
-}
-
-fn hf_hub_cache() -> Option<PathBuf> {
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    var("HF_HUB_CACHE")
-        .or_else(|| var("HF_HOME").map(|home| home.join("hub")))
-        .or_else(|| var("HOME").map(|home| home.join(".cache/huggingface/hub")))
 }
 
 /// The snapshot directories of one cached repo: the one `refs/main` points at first, then the
@@ -180,11 +162,6 @@ fn hf_snapshots(repo: &Path) -> Vec<PathBuf> {
         .into_iter()
         .map(|n| repo.join("snapshots").join(n))
         .collect()
-}
-
-/// The text the hub embeds for a paper: its title and abstract.
-pub fn document_text(title: &str, summary: &str) -> String {
-    format!("{}. {}", title.trim(), summary.trim())
 }
 
 /// all-MiniLM-L6-v2 loaded and ready to embed. Cheap to share behind an `Arc`: `embed` takes
@@ -353,12 +330,12 @@ mod tests {
         let data = tmp.path().join("data");
         write_model_files(&data.join("models").join(MODEL_NAME));
         assert_eq!(
-            locate_model_in(None, &data, None).unwrap(),
+            locate_model(None, &data, None).unwrap(),
             data.join("models").join(MODEL_NAME)
         );
         write_model_files(&configured);
         assert_eq!(
-            locate_model_in(Some(&configured), &data, None).unwrap(),
+            locate_model(Some(&configured), &data, None).unwrap(),
             configured
         );
     }
@@ -373,7 +350,7 @@ mod tests {
         write_model_files(&repo.join("snapshots/bbb"));
         std::fs::create_dir_all(repo.join("refs")).unwrap();
         std::fs::write(repo.join("refs/main"), "bbb\n").unwrap();
-        let found = locate_model_in(None, &tmp.path().join("data"), Some(tmp.path())).unwrap();
+        let found = locate_model(None, &tmp.path().join("data"), Some(tmp.path())).unwrap();
         assert_eq!(found, repo.join("snapshots/bbb"));
     }
 
@@ -383,7 +360,7 @@ mod tests {
         let configured = tmp.path().join("configured");
         std::fs::create_dir_all(&configured).unwrap();
         std::fs::write(configured.join("config.json"), "{}").unwrap();
-        let err = locate_model_in(Some(&configured), tmp.path(), Some(tmp.path())).unwrap_err();
+        let err = locate_model(Some(&configured), tmp.path(), Some(tmp.path())).unwrap_err();
         assert_eq!(err.tried.len(), 3, "{err}");
         let message = err.to_string();
         assert!(
@@ -424,14 +401,6 @@ mod tests {
         assert!(
             matches!(&err, EmbedError::InvalidFile { path, .. } if path.ends_with("tokenizer.json")),
             "{err}"
-        );
-    }
-
-    #[test]
-    fn document_text_joins_title_and_abstract() {
-        assert_eq!(
-            document_text(" A title ", "An abstract.\n"),
-            "A title. An abstract."
         );
     }
 }

@@ -3,6 +3,7 @@
 //! hybrid queries and "similar papers". It is fed by its caller (papers changed since its
 //! watermark, computed vectors); it never reads the store itself.
 
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use paperfeed_core::{ArxivId, Paper};
@@ -83,6 +84,10 @@ pub struct SearchEngine {
     vectors: RwLock<VectorIndex>,
     embedder: Option<Arc<Embedder>>,
     semantic_off: Option<String>,
+    /// The keyword watermark and the vector count, mirrored outside the locks (see
+    /// [`SearchEngine::progress`]).
+    indexed_up_to: AtomicI64,
+    vector_count: AtomicU64,
 }
 
 impl std::fmt::Debug for SearchEngine {
@@ -112,11 +117,14 @@ impl SearchEngine {
             Ok(e) => (Some(Arc::new(e)), None),
             Err(reason) => (None, Some(reason)),
         };
+        let indexed_up_to = AtomicI64::new(keyword.watermark());
         Self {
             keyword: RwLock::new(keyword),
             vectors: RwLock::new(VectorIndex::new(exact_vector_limit)),
             embedder,
             semantic_off,
+            indexed_up_to,
+            vector_count: AtomicU64::new(0),
         }
     }
 
@@ -138,12 +146,44 @@ impl SearchEngine {
     pub fn index_papers(&self, papers: &[Paper], watermark: i64) -> Result<(), SearchError> {
         let mut keyword = write(&self.keyword);
         keyword.upsert(papers)?;
-        keyword.commit(watermark)
+        keyword.commit(watermark)?;
+        self.indexed_up_to
+            .store(keyword.watermark(), Ordering::Release);
+        Ok(())
     }
 
-    /// Adds or replaces computed vectors.
+    /// What searches can return depends on: the store change the keyword index is complete up
+    /// to, and how many vectors are loaded. The same on every node that has caught up, and
+    /// lock-free, so callers may ask on every request (HTTP validators) even while a commit or
+    /// compaction holds the index.
+    pub fn progress(&self) -> (i64, u64) {
+        (
+            self.indexed_up_to.load(Ordering::Acquire),
+            self.vector_count.load(Ordering::Acquire),
+        )
+    }
+
+    /// Merges the keyword index into one segment (see [`KeywordIndex::compact`]).
+    pub fn compact(&self) -> Result<(), SearchError> {
+        write(&self.keyword).compact()
+    }
+
+    /// Adds or replaces computed vectors. May take long (a graph rebuild): call it from a
+    /// blocking thread.
     pub fn add_vectors(&self, items: impl IntoIterator<Item = (ArxivId, Vec<f32>)>) {
-        write(&self.vectors).insert(items);
+        let build = {
+            let mut vectors = write(&self.vectors);
+            vectors.insert_rows(items);
+            self.vector_count
+                .store(vectors.len() as u64, Ordering::Release);
+            vectors.plan_graph()
+        };
+        // The graph is built with no lock held (minutes for 100 000 vectors on two cores):
+        // searches and similar papers keep answering from the old graph and exact scans.
+        if let Some(build) = build {
+            let built = build.run();
+            write(&self.vectors).install_graph(built);
+        }
     }
 
     pub fn status(&self) -> SearchStatus {
@@ -180,8 +220,13 @@ impl SearchEngine {
         let mut note = None;
         let mut mode = mode;
         if mode != SearchMode::Keyword {
-            if let Some(reason) = &self.semantic_off {
-                note = Some(format!("semantic search is off: {reason}"));
+            if self.semantic_off.is_some() {
+                // The reason names files and folders of the host: it goes to the log and the
+                // status page, not into every search page.
+                note = Some(
+                    "semantic search is off (no embedding model is loaded): showing keyword matches"
+                        .to_owned(),
+                );
                 mode = SearchMode::Keyword;
             } else if query.text.trim().is_empty() {
                 mode = SearchMode::Keyword;

@@ -12,8 +12,7 @@ pub use vectors::{DEFAULT_EXACT_LIMIT, Neighbour, VectorIndex, dot};
 
 mod embed;
 pub use embed::{
-    EmbedError, Embedder, MAX_TOKENS, MODEL_FILES, MODEL_NAME, ModelNotFound, document_text,
-    locate_model,
+    EmbedError, Embedder, MAX_TOKENS, MODEL_FILES, MODEL_NAME, ModelNotFound, locate_model,
 };
 
 mod keyword;

@@ -60,6 +60,37 @@ pub struct VectorIndex {
     /// Rows replaced or removed; skipped by scans, dropped at the next compaction.
     dead: HashSet<usize>,
     graph: Option<Graph>,
+    /// Bumped whenever rows are renumbered (compaction): a graph built from an older
+    /// numbering must not be installed.
+    epoch: u64,
+    /// A graph build is out (see [`VectorIndex::plan_graph`]).
+    building: bool,
+}
+
+/// A graph build that runs without holding the index: a snapshot of rows `0..covered`.
+pub struct GraphBuild {
+    points: Vec<Unit>,
+    epoch: u64,
+}
+
+/// A finished [`GraphBuild`], for [`VectorIndex::install_graph`].
+pub struct BuiltGraph {
+    graph: Graph,
+    epoch: u64,
+}
+
+impl GraphBuild {
+    /// Builds the HNSW graph: seconds to minutes for 100 000 vectors, so callers run it on a
+    /// blocking thread with no lock held; searches meanwhile use the old graph (or scan).
+    pub fn run(self) -> BuiltGraph {
+        let covered = self.points.len();
+        let values: Vec<usize> = (0..covered).collect();
+        let map = Builder::default().seed(42).build(self.points, values);
+        BuiltGraph {
+            graph: Graph { map, covered },
+            epoch: self.epoch,
+        }
+    }
 }
 
 struct Graph {
@@ -115,6 +146,16 @@ impl VectorIndex {
     /// Adds or replaces vectors. Vectors of another length than the first one are ignored
     /// (they come from another model) and counted in the return value.
     pub fn insert(&mut self, items: impl IntoIterator<Item = (ArxivId, Vec<f32>)>) -> usize {
+        let refused = self.insert_rows(items);
+        if let Some(build) = self.plan_graph() {
+            self.install_graph(build.run());
+        }
+        refused
+    }
+
+    /// Adds or replaces vectors without (re)building the graph; follow with
+    /// [`VectorIndex::plan_graph`]. Returns how many were refused, as [`VectorIndex::insert`].
+    pub fn insert_rows(&mut self, items: impl IntoIterator<Item = (ArxivId, Vec<f32>)>) -> usize {
         let mut refused = 0;
         for (id, vector) in items {
             if self.dim == 0 {
@@ -132,7 +173,6 @@ impl VectorIndex {
             self.ids.push(id.clone());
             self.rows.insert(id, row);
         }
-        self.maintain();
         refused
     }
 
@@ -142,29 +182,40 @@ impl VectorIndex {
         }
     }
 
-    /// Compacts and (re)builds the graph when the index has outgrown exact search or too much
-    /// of it lies outside the graph.
-    fn maintain(&mut self) {
+    /// When the index has outgrown exact search or too much of it lies outside the graph:
+    /// compacts it and returns a snapshot to build a new graph from. `None` when no build is
+    /// needed or one is already out.
+    pub fn plan_graph(&mut self) -> Option<GraphBuild> {
         let live = self.len();
         if live < self.exact_limit {
             self.graph = None;
-            return;
+            return None;
         }
         let outside =
             self.ids.len() - self.graph.as_ref().map_or(0, |g| g.covered) + self.dead.len();
-        if self.graph.is_some() && (outside as f32) < REBUILD_FRACTION * live as f32 {
-            return;
+        if self.building
+            || (self.graph.is_some() && (outside as f32) < REBUILD_FRACTION * live as f32)
+        {
+            return None;
         }
         self.compact();
-        let points: Vec<Unit> = (0..self.ids.len())
-            .map(|r| Unit(self.row(r).to_vec()))
-            .collect();
-        let values: Vec<usize> = (0..self.ids.len()).collect();
-        let map = Builder::default().seed(42).build(points, values);
-        self.graph = Some(Graph {
-            map,
-            covered: self.ids.len(),
-        });
+        self.building = true;
+        Some(GraphBuild {
+            points: (0..self.ids.len())
+                .map(|r| Unit(self.row(r).to_vec()))
+                .collect(),
+            epoch: self.epoch,
+        })
+    }
+
+    /// Puts a finished graph in use, unless the rows were renumbered since its snapshot.
+    /// Rows added meanwhile lie past the graph and are scanned exactly; rows replaced meanwhile
+    /// are dead and skipped.
+    pub fn install_graph(&mut self, built: BuiltGraph) {
+        self.building = false;
+        if built.epoch == self.epoch && self.len() >= self.exact_limit {
+            self.graph = Some(built.graph);
+        }
     }
 
     fn compact(&mut self) {
@@ -189,6 +240,7 @@ impl VectorIndex {
         self.ids = ids;
         self.dead.clear();
         self.graph = None;
+        self.epoch += 1;
     }
 
     /// The `k` nearest papers to `query` (a unit vector), most similar first, skipping
@@ -322,6 +374,45 @@ mod tests {
         }
         let recall = agree as f32 / 500.0;
         assert!(recall > 0.9, "recall@10 of the graph: {recall}");
+    }
+
+    #[test]
+    fn a_graph_built_off_the_index_covers_its_snapshot_and_later_rows_are_scanned() {
+        let mut index = VectorIndex::new(500);
+        index.insert_rows((0..600).map(|n| (id(n), unit(n as u64, 16))));
+        assert!(!index.is_approximate(), "no graph until one is built");
+        let build = index.plan_graph().unwrap();
+        assert!(index.plan_graph().is_none(), "one build at a time");
+        // Meanwhile: a new paper and a replaced one.
+        index.insert_rows([(id(9999), unit(424_242, 16)), (id(5), unit(777, 16))]);
+        index.install_graph(build.run());
+        assert!(index.is_approximate());
+        assert_eq!(index.nearest(&unit(424_242, 16), 1, None)[0].id, id(9999));
+        assert_eq!(index.nearest(&unit(777, 16), 1, None)[0].id, id(5));
+        let stale = index.nearest(&unit(5, 16), 3, None);
+        assert!(
+            stale.iter().all(|h| h.similarity < 0.999),
+            "the old vector of 5 is gone"
+        );
+    }
+
+    #[test]
+    fn a_graph_from_before_a_renumbering_is_not_installed() {
+        let mut index = VectorIndex::new(100);
+        index.insert((0..200).map(|n| (id(n), unit(n as u64, 8))));
+        // Replace enough rows that the next plan compacts (renumbers) the index.
+        index.insert_rows((0..50).map(|n| (id(n), unit(1000 + n as u64, 8))));
+        let old = {
+            let mut copy = VectorIndex::new(100);
+            copy.insert_rows((0..200).map(|n| (id(n), unit(n as u64, 8))));
+            copy.plan_graph().unwrap()
+        };
+        let fresh = index.plan_graph().unwrap();
+        index.install_graph(old.run());
+        assert!(!index.is_approximate(), "a foreign snapshot is refused");
+        index.install_graph(fresh.run());
+        assert!(index.is_approximate());
+        assert_eq!(index.nearest(&unit(1003, 8), 1, None)[0].id, id(3));
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! This crate reads no files, environment or configuration of its own: the binary hands it a
 //! ready [`AppState`] and a bound listener. All data comes through the `Store` trait.
 
+mod conditional;
 mod error;
 mod page_cache;
 mod pages;
 pub mod rich_text;
+mod syndication;
 mod views;
 
 use std::sync::Arc;
@@ -18,6 +20,8 @@ use axum::http::{HeaderName, HeaderValue, Request};
 use axum::routing::get;
 use paperfeed_search::SearchEngine;
 use paperfeed_store::Store;
+use tower_http::CompressionLevel;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -30,7 +34,11 @@ pub use error::AppError;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub search: Arc<SearchEngine>,
+    /// The hub's public address (`https://papers.example.org`) for absolute links in feeds;
+    /// unset, links are built from the request's `Host`.
+    pub public_url: Option<String>,
     pages: Arc<page_cache::PageCache>,
+    first_seen: Arc<conditional::FirstSeen>,
 }
 
 impl AppState {
@@ -38,8 +46,15 @@ impl AppState {
         Self {
             store,
             search,
+            public_url: None,
             pages: Arc::default(),
+            first_seen: Arc::default(),
         }
+    }
+
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        self.public_url = url;
+        self
     }
 }
 
@@ -60,7 +75,7 @@ impl MakeRequestId for CountingRequestIds {
 
 /// Every route of the hub.
 pub fn router(state: AppState) -> Router {
-    use pages::{feed, misc, paper, search};
+    use pages::{feed, feeds, misc, paper, search};
     let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
         let id = request
             .headers()
@@ -82,13 +97,26 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(pages)
         .route("/papers", get(search::search_papers))
+        .route("/feed.xml", get(feeds::daily_rss))
+        .route("/feed.atom", get(feeds::daily_atom))
+        .route("/papers/feed.xml", get(feeds::daily_rss))
+        .route("/papers/feed.atom", get(feeds::daily_atom))
+        .route("/trending/feed.xml", get(feeds::trending_rss))
+        .route("/trending/feed.atom", get(feeds::trending_atom))
         .route("/search", get(search::redirect_search))
         .route("/status", get(misc::show_status))
         .route("/subscribe", get(misc::show_subscribe))
         .route("/static/style.css", get(misc::style_css))
         .route("/favicon.svg", get(misc::favicon))
         .fallback(misc::not_found)
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            conditional::validate,
+        ))
+        // Level 4 for both: brotli's default (11) costs milliseconds per page; 4 keeps most of
+        // the saving at a fraction of the time.
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(

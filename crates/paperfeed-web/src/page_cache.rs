@@ -14,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
+use crate::conditional::Freshness;
 use crate::error::AppError;
 
 /// Pages kept per change counter; past this, new pages are rendered but not kept.
@@ -75,7 +76,11 @@ pub async fn serve_cached(
         .uri()
         .path_and_query()
         .map_or_else(String::new, |pq| pq.as_str().to_owned());
-    let change_seq = state.store.change_seq().await?;
+    // The validators middleware already read the counter for this request.
+    let change_seq = match request.extensions().get::<Freshness>() {
+        Some(f) => f.change_seq,
+        None => state.store.change_seq().await?,
+    };
     if let Some(body) = state.pages.get(change_seq, &key) {
         return Ok(html(body));
     }

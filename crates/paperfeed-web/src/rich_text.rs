@@ -30,18 +30,7 @@ impl std::fmt::Display for SafeHtml {
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
-pub fn escape_html(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
+pub use paperfeed_core::escape_html;
 
 fn converter() -> Option<&'static LatexToMathML> {
     static CONVERTER: OnceLock<Option<LatexToMathML>> = OnceLock::new();

@@ -16,8 +16,9 @@ use paperfeed_store::{PaperVector, Store};
 
 use crate::settings::Settings;
 
-/// Papers read from the store per keyword-index commit.
-const INDEX_BATCH: usize = 1000;
+/// Papers read from the store per keyword-index commit: big enough that a rebuild makes few
+/// segments, small enough to keep a batch of papers a few MB.
+const INDEX_BATCH: usize = 5000;
 
 pub fn index_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("index").join("keyword")
@@ -40,12 +41,16 @@ pub fn open_engine(settings: &Settings) -> anyhow::Result<SearchEngine> {
             "the search index could not be used and is rebuilt from the store"
         ),
     }
-    let embedder = locate_model(settings.search.model_dir.as_deref(), &settings.data_dir)
-        .map_err(|e| e.to_string())
-        .and_then(|dir| {
-            Embedder::load(&dir)
-                .map_err(|e| format!("the model in {} could not be loaded: {e}", dir.display()))
-        });
+    let embedder = locate_model(
+        settings.search.model_dir.as_deref(),
+        &settings.data_dir,
+        crate::settings::hf_hub_cache().as_deref(),
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|dir| {
+        Embedder::load(&dir)
+            .map_err(|e| format!("the model in {} could not be loaded: {e}", dir.display()))
+    });
     match &embedder {
         Ok(_) => tracing::info!(model = MODEL_NAME, "semantic search is on"),
         Err(reason) => tracing::warn!(%reason, "semantic search is off; keyword search works"),
@@ -66,9 +71,11 @@ pub struct Indexer {
 
 impl Indexer {
     /// Feeds the keyword index everything changed since its watermark. Returns how many
-    /// papers were (re)indexed.
+    /// papers were (re)indexed. A catch-up of several commits (a rebuild, a big ingest) ends
+    /// with the index compacted, since searches visit every segment it left.
     pub async fn catch_up(&self, progress: &ProgressBar) -> anyhow::Result<usize> {
         let mut done = 0;
+        let mut commits = 0;
         loop {
             let since = self.engine.watermark();
             let changed = self
@@ -77,6 +84,13 @@ impl Indexer {
                 .await
                 .context("reading changed papers")?;
             let Some(last) = changed.last().map(|c| c.change_seq) else {
+                if commits > 1 {
+                    let engine = Arc::clone(&self.engine);
+                    tokio::task::spawn_blocking(move || engine.compact())
+                        .await
+                        .context("compacting task")?
+                        .context("compacting the search index")?;
+                }
                 return Ok(done);
             };
             let papers: Vec<_> = changed.into_iter().map(|c| c.paper).collect();
@@ -87,6 +101,7 @@ impl Indexer {
                 .context("indexing task")?
                 .context("indexing papers")?;
             done += n;
+            commits += 1;
             progress.inc(n as u64);
         }
     }
@@ -99,8 +114,12 @@ impl Indexer {
             .await
             .context("reading stored vectors")?;
         let n = stored.len();
-        self.engine
-            .add_vectors(stored.into_iter().map(|v| (v.id, v.vector)));
+        let engine = Arc::clone(&self.engine);
+        tokio::task::spawn_blocking(move || {
+            engine.add_vectors(stored.into_iter().map(|v| (v.id, v.vector)));
+        })
+        .await
+        .context("vector loading task")?;
         Ok(n)
     }
 
@@ -135,8 +154,14 @@ impl Indexer {
             })
             .collect();
         let n = computed.len();
-        self.engine
-            .add_vectors(computed.iter().map(|v| (v.id.clone(), v.vector.clone())));
+        let engine = Arc::clone(&self.engine);
+        let vectors: Vec<_> = computed
+            .iter()
+            .map(|v| (v.id.clone(), v.vector.clone()))
+            .collect();
+        tokio::task::spawn_blocking(move || engine.add_vectors(vectors))
+            .await
+            .context("vector indexing task")?;
         self.store
             .put_embeddings(MODEL_NAME, computed)
             .await

@@ -51,9 +51,13 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     );
     // Scripts and tests read this line to learn the port when binding to :0.
     println!("listening on http://{addr}");
-    paperfeed_web::serve(listener, AppState::new(store, engine), shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    paperfeed_web::serve(
+        listener,
+        AppState::new(store, engine).with_public_url(settings.serve.public_url.clone()),
+        shutdown_signal(),
+    )
+    .await
+    .context("serving HTTP")?;
     tracing::info!("paperfeed stopped");
     Ok(())
 }

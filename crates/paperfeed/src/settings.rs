@@ -26,6 +26,10 @@ pub struct ServeSettings {
     pub bind: SocketAddr,
     /// Load the bundled sample into an empty store at start-up.
     pub load_sample: bool,
+    /// The address people reach the hub at (`https://papers.example.org`), for absolute links
+    /// in feeds. Unset: links use the host each request came to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,6 +61,7 @@ impl Default for Settings {
             serve: ServeSettings {
                 bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 load_sample: true,
+                public_url: None,
             },
             ingest: IngestSettings { batch_size: 1000 },
             search: SearchSettings {
@@ -153,6 +158,14 @@ impl Settings {
             self.search.poll_seconds >= 1,
             "search.poll_seconds must be at least 1"
         );
+        if let Some(url) = &self.serve.public_url {
+            anyhow::ensure!(
+                (url.starts_with("https://") || url.starts_with("http://"))
+                    && !url.contains(['?', '#', ' ', '"', '<', '>']),
+                "serve.public_url must be an http(s) address without query or fragment, like \
+                 https://papers.example.org, not {url:?}"
+            );
+        }
         Ok(())
     }
 
@@ -165,4 +178,17 @@ impl Settings {
     pub fn to_toml(&self) -> anyhow::Result<String> {
         toml::to_string_pretty(self).context("printing the configuration")
     }
+}
+
+/// The Hugging Face hub cache every HF tool shares: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+/// `~/.cache/huggingface/hub`. A model someone already downloaded with Python is found there.
+pub fn hf_hub_cache() -> Option<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("HF_HUB_CACHE")
+        .or_else(|| var("HF_HOME").map(|home| home.join("hub")))
+        .or_else(|| var("HOME").map(|home| home.join(".cache/huggingface/hub")))
 }

@@ -61,16 +61,7 @@ pub(crate) fn generator(
 
 /// Appends `text` with the five HTML-significant characters escaped.
 pub(crate) fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    paperfeed_core::escape_html(text, out);
 }
 
 pub(crate) fn escape(text: &str) -> String {

@@ -1,6 +1,7 @@
 //! Page handlers, one module per kind of page.
 
 pub mod feed;
+pub mod feeds;
 pub mod misc;
 pub mod paper;
 pub mod search;

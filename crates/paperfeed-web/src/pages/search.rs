@@ -4,7 +4,8 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use paperfeed_search::{KeywordQuery, SearchMode, SortOrder};
+use paperfeed_core::Paper;
+use paperfeed_search::{KeywordQuery, SearchHit, SearchMode, SearchResults, SortOrder};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -33,6 +34,8 @@ pub struct SearchParams {
 #[template(path = "search.html")]
 struct SearchPage {
     query: String,
+    /// `query` percent-encoded, for the feed links.
+    feed_query: String,
     modes: Vec<(&'static str, &'static str, bool)>,
     sorts: Vec<(&'static str, &'static str, bool)>,
     error: Option<String>,
@@ -61,7 +64,7 @@ fn page_href(q: &str, mode: SearchMode, sort: SortOrder, page: usize) -> String 
 }
 
 /// Percent-encodes a query parameter value.
-fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         match b {
@@ -90,12 +93,7 @@ pub async fn search_papers(
     params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let Query(params) = params.map_err(|e| AppError::BadRequest(e.body_text()))?;
-    let mode = SearchMode::parse(&params.mode).ok_or_else(|| {
-        AppError::BadRequest(format!(
-            "mode={:?} is not a search mode: use keyword, semantic or hybrid",
-            params.mode
-        ))
-    })?;
+    let mode = parse_mode(&params.mode)?;
     let page = match params
         .page
         .as_deref()
@@ -126,12 +124,7 @@ pub async fn search_papers(
         }
     };
     if !params.sort.trim().is_empty() {
-        query.sort = SortOrder::parse(&params.sort).ok_or_else(|| {
-            AppError::BadRequest(format!(
-                "sort={:?} is not an order: use relevance, newest or votes",
-                params.sort
-            ))
-        })?;
+        query.sort = parse_sort(&params.sort)?;
     }
     query.offset = (page - 1) * PAGE_SIZE;
     query.limit = PAGE_SIZE;
@@ -139,25 +132,18 @@ pub async fn search_papers(
     if params.q.trim().is_empty() {
         return render("", mode, sort, Ok(Vec::new()), page, StatusCode::OK);
     }
-    let engine = state.search.clone();
-    let results = tokio::task::spawn_blocking(move || engine.search(&query, mode))
-        .await
-        .map_err(|e| AppError::Internal(format!("search task: {e}")))?
-        .map_err(|e| AppError::Internal(format!("search: {e}")))?;
-    let mut cards = Vec::with_capacity(results.hits.len());
-    for hit in &results.hits {
-        // A hit whose paper vanished between index and store is skipped, not an error.
-        if let Some(paper) = state.store.get_paper(&hit.id).await? {
-            let day = paper.featured.last().map(|f| f.date);
-            let mut card = CardView::new(&paper, day.unwrap_or_default(), day.is_some());
-            if let Some(title) = &hit.title_html {
-                card.title = crate::rich_text::SafeHtml::trusted(title.clone());
-            }
-            if let Some(snippet) = &hit.snippet_html {
-                card.abstract_html = crate::rich_text::SafeHtml::trusted(snippet.clone());
-            }
-            cards.push(card);
+    let (results, found) = find_papers(&state, query, mode).await?;
+    let mut cards = Vec::with_capacity(found.len());
+    for (hit, paper) in &found {
+        let day = paper.featured.last().map(|f| f.date);
+        let mut card = CardView::new(paper, day.unwrap_or_default(), day.is_some());
+        if let Some(title) = &hit.title_html {
+            card.title = crate::rich_text::SafeHtml::trusted(title.clone());
         }
+        if let Some(snippet) = &hit.snippet_html {
+            card.abstract_html = crate::rich_text::SafeHtml::trusted(snippet.clone());
+        }
+        cards.push(card);
     }
     let shown_mode = results.mode;
     let total = results.total;
@@ -172,6 +158,7 @@ pub async fn search_papers(
         .then(|| Link::new(page_href(&params.q, mode, sort, page + 1), "Next →"));
     let page_view = SearchPage {
         query: params.q.clone(),
+        feed_query: encode(params.q.trim()),
         modes: mode_options(mode),
         sorts: sort_options(sort),
         error: None,
@@ -182,6 +169,45 @@ pub async fn search_papers(
         next,
     };
     Ok(Html(page_view.render().map_err(render_error)?).into_response())
+}
+
+/// The `mode=` parameter (empty: hybrid).
+pub(crate) fn parse_mode(value: &str) -> Result<SearchMode, AppError> {
+    SearchMode::parse(value).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "mode={value:?} is not a search mode: use keyword, semantic or hybrid"
+        ))
+    })
+}
+
+/// A non-empty `sort=` parameter.
+pub(crate) fn parse_sort(value: &str) -> Result<SortOrder, AppError> {
+    SortOrder::parse(value).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "sort={value:?} is not an order: use relevance, newest or votes"
+        ))
+    })
+}
+
+/// Runs a search off the async threads and loads the papers of its hits, in rank order.
+pub(crate) async fn find_papers(
+    state: &AppState,
+    query: KeywordQuery,
+    mode: SearchMode,
+) -> Result<(SearchResults, Vec<(SearchHit, Paper)>), AppError> {
+    let engine = state.search.clone();
+    let results = tokio::task::spawn_blocking(move || engine.search(&query, mode))
+        .await
+        .map_err(|e| AppError::Internal(format!("search task: {e}")))?
+        .map_err(|e| AppError::Internal(format!("search: {e}")))?;
+    let mut found = Vec::with_capacity(results.hits.len());
+    for hit in &results.hits {
+        // A hit whose paper vanished between index and store is skipped, not an error.
+        if let Some(paper) = state.store.get_paper(&hit.id).await? {
+            found.push((hit.clone(), paper));
+        }
+    }
+    Ok((results, found))
 }
 
 fn mode_options(mode: SearchMode) -> Vec<(&'static str, &'static str, bool)> {
@@ -220,6 +246,7 @@ fn render(
     };
     let page = SearchPage {
         query: q.to_owned(),
+        feed_query: String::new(),
         modes: mode_options(mode),
         sorts: sort_options(sort),
         error,

@@ -35,23 +35,29 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_reader_opens_the_daily_page_and_follows_a_card_to_its_paper() {
+/// A headless Chromium driven over WebDriver; dropping it ends chromedriver.
+struct Browser {
+    client: fantoccini::Client,
+    _driver: Driver,
+    _profile: tempfile::TempDir,
+}
+
+/// Starts chromedriver and a headless Chromium session, or `None` (a loud skip) when they are
+/// not installed outside CI. scripts/test installs both; in CI their absence is a failure.
+async fn browser() -> Option<Browser> {
     let (Some(chromedriver), Some(chromium)) = (
         find_program(&["chromedriver"]),
         find_program(&["chromium", "chromium-browser", "google-chrome"]),
     ) else {
-        // scripts/test installs both; in CI their absence is a failure, not a skip.
         assert!(
             std::env::var_os("CI").is_none(),
             "chromium and chromedriver are required in CI"
         );
         eprintln!("SKIPPED: chromium/chromedriver not installed (scripts/test installs them)");
-        return;
+        return None;
     };
-    let server = Server::start();
     let port = free_port();
-    let _driver = Driver(
+    let driver = Driver(
         Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -88,22 +94,44 @@ async fn a_reader_opens_the_daily_page_and_follows_a_card_to_its_paper() {
             Err(e) => panic!("chromedriver did not start: {e}"),
         }
     };
+    Some(Browser {
+        client,
+        _driver: driver,
+        _profile: profile,
+    })
+}
 
-    client.goto(&server.url("/")).await.unwrap();
-    let heading = client
-        .find(Locator::Css("h1"))
+/// Saves a screenshot under target/ for a person to look at.
+async fn save_screenshot(client: &fantoccini::Client, name: &str) {
+    let target = workspace_root().join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    let shot = client.screenshot().await.unwrap();
+    assert!(shot.starts_with(b"\x89PNG"));
+    std::fs::write(target.join(name), &shot).unwrap();
+}
+
+async fn text_of(client: &fantoccini::Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
-    assert_eq!(heading, "Friday, Aug 21, 2026");
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_opens_the_daily_page_and_follows_a_card_to_its_paper() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let client = &browser.client;
+    let server = Server::start();
+    client.goto(&server.url("/")).await.unwrap();
+    assert_eq!(text_of(client, "h1").await, "Friday, Aug 21, 2026");
     let cards = client.find_all(Locator::Css("li.card")).await.unwrap();
     assert_eq!(cards.len(), 17);
-    let target = workspace_root().join("target");
-    std::fs::create_dir_all(&target).unwrap();
-    let shot = client.screenshot().await.unwrap();
-    std::fs::write(target.join("screenshot-daily-page.png"), &shot).unwrap();
+    save_screenshot(client, "screenshot-daily-page.png").await;
 
     let link = client.find(Locator::Css("li.card h2 a")).await.unwrap();
     let title = link.text().await.unwrap();
@@ -113,24 +141,138 @@ async fn a_reader_opens_the_daily_page_and_follows_a_card_to_its_paper() {
         .for_url(&url::Url::parse(&server.url("/papers/2608.19880")).unwrap())
         .await
         .unwrap();
-    let paper_title = client
-        .find(Locator::Css("h1#paper-title"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(paper_title, title);
-    let abstract_text = client
-        .find(Locator::Css(".abstract-full"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(text_of(client, "h1#paper-title").await, title);
+    let abstract_text = text_of(client, ".abstract-full").await;
     assert!(abstract_text.contains("9.8% fewer execution steps"));
-    let shot = client.screenshot().await.unwrap();
-    assert!(shot.starts_with(b"\x89PNG"));
-    std::fs::write(target.join("screenshot-paper-page.png"), &shot).unwrap();
-    client.close().await.unwrap();
+    save_screenshot(client, "screenshot-paper-page.png").await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_searches_from_the_header_box_and_pages_through_the_results() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let client = &browser.client;
+    let server = Server::start();
+    client.goto(&server.url("/")).await.unwrap();
+
+    let search_box = client.find(Locator::Css("header input#q")).await.unwrap();
+    search_box.send_keys("agent").await.unwrap();
+    search_box.send_keys("\u{E007}").await.unwrap(); // WebDriver's Enter key
+    client
+        .wait()
+        .for_element(Locator::Css("h1#search-title"))
+        .await
+        .unwrap();
+    assert_eq!(
+        text_of(client, "h1#search-title").await,
+        "Results for “agent”"
+    );
+    let url = client.current_url().await.unwrap();
+    assert_eq!(url.path(), "/papers");
+    assert_eq!(url.query(), Some("q=agent"));
+    // The test server has no model: the page says semantic search is off, keyword results stay.
+    assert!(
+        text_of(client, "p.note")
+            .await
+            .contains("semantic search is off"),
+        "the page must say why results are keyword-only"
+    );
+    let cards = client.find_all(Locator::Css("li.card")).await.unwrap();
+    assert_eq!(cards.len(), 20, "a full first page");
+    let marks = client.find_all(Locator::Css("li.card mark")).await.unwrap();
+    assert!(!marks.is_empty(), "matched words are highlighted");
+    for mark in marks.iter().take(10) {
+        let word = mark.text().await.unwrap().to_lowercase();
+        assert!(word.starts_with("agent"), "highlighted {word:?}");
+    }
+    save_screenshot(client, "screenshot-search-page.png").await;
+
+    let first_page_ids = card_ids(client).await;
+    client
+        .find(Locator::Css("nav.pager a[rel=next]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("nav.pager a[rel=prev]"))
+        .await
+        .unwrap();
+    let second_page_ids = card_ids(client).await;
+    assert!(!second_page_ids.is_empty());
+    assert!(
+        second_page_ids
+            .iter()
+            .all(|id| !first_page_ids.contains(id)),
+        "page 2 repeats none of page 1"
+    );
+
+    // The page's own form: a phrase and a filter, sorted by votes.
+    client.goto(&server.url("/papers")).await.unwrap();
+    let query = client.find(Locator::Css("input#search-q")).await.unwrap();
+    query
+        .send_keys("\"language model\" featured:2026-08-21")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("select#search-sort option[value=votes]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form.search-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("h1#search-title"))
+        .await
+        .unwrap();
+    let votes = client
+        .find_all(Locator::Css("li.card p.votes"))
+        .await
+        .unwrap();
+    assert!(!votes.is_empty(), "the phrase matches papers of that day");
+    let mut counts = Vec::new();
+    for v in votes {
+        let text = v.text().await.unwrap();
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        counts.push(digits.parse::<u32>().unwrap());
+    }
+    assert!(
+        counts.windows(2).all(|w| w[0] >= w[1]),
+        "sorted by votes: {counts:?}"
+    );
+    for link in client
+        .find_all(Locator::Css("li.card .meta a[href^='/papers/date/']"))
+        .await
+        .unwrap()
+    {
+        assert_eq!(
+            link.attr("href").await.unwrap().as_deref(),
+            Some("/papers/date/2026-08-21")
+        );
+    }
+    browser.client.clone().close().await.unwrap();
+}
+
+async fn card_ids(client: &fantoccini::Client) -> Vec<String> {
+    let mut ids = Vec::new();
+    for article in client
+        .find_all(Locator::Css("li.card article"))
+        .await
+        .unwrap()
+    {
+        ids.push(article.attr("data-paper-id").await.unwrap().unwrap());
+    }
+    ids
 }

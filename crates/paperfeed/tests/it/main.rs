@@ -9,6 +9,7 @@
 mod browser;
 mod cli_config;
 mod cli_ingest;
+mod feeds;
 mod harness;
 mod html_validity;
 mod pages;
