@@ -118,6 +118,17 @@ where
     }
 }
 
+/// A known route asked with a method it does not answer (the API only reads).
+pub async fn wrong_method() -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        body: ErrorJson {
+            error: "this route only answers GET (and HEAD)".to_owned(),
+            parameter: None,
+        },
+    }
+}
+
 /// Unknown routes under `/api/`.
 pub async fn no_such_route() -> ApiError {
     ApiError::not_found("no such API route; the routes are listed in /api/openapi.json")

@@ -85,5 +85,6 @@ pub fn router(state: AppState) -> Router<AppState> {
                     .into_response()
             }),
         )
+        .method_not_allowed_fallback(error::wrong_method)
         .route("/api/{*rest}", any(error::no_such_route))
 }
