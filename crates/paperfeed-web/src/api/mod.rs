@@ -35,7 +35,8 @@ use crate::page_cache;
 )]
 struct ApiDoc;
 
-/// The Markdown of a paper (documented here; served by the paper page route).
+/// A paper as Markdown: title, authors, dates, links, abstract. The paper page `/papers/{id}`
+/// answers the same to `Accept: text/markdown`.
 #[utoipa::path(
     get,
     path = "/papers/{id}.md",
@@ -69,7 +70,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .split_for_parts();
     let mut doc = cached_doc;
     doc.merge(uncached_doc);
-    let document = Bytes::from(doc.to_pretty_json().unwrap_or_default());
+    let document = Bytes::from(doc.to_pretty_json().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the OpenAPI document does not serialize");
+        String::new()
+    }));
     cached
         .merge(uncached)
         .route(
