@@ -37,6 +37,28 @@ pub struct FeedEntry {
     pub paper: Paper,
 }
 
+/// Which featured entries a feed page lists: an optional span of days and submitter, an order,
+/// and a window (`offset`, `limit`) into the result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedQuery {
+    /// Featured days `from..=to`; `None` lists every day.
+    pub days: Option<(NaiveDate, NaiveDate)>,
+    /// Only entries put on the feed by this user name (exact match).
+    pub submitter: Option<String>,
+    pub order: FeedOrder,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// The order of a feed page. Ties always end by paper id, so pages are stable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedOrder {
+    /// Newest featured day first, then most upvoted (the order of [`Store::featured_between`]).
+    Newest,
+    /// Most upvoted first, then newest featured day.
+    MostUpvoted,
+}
+
 /// A paper and the change that last wrote it, for derived data catching up.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChangedPaper {
@@ -98,6 +120,19 @@ pub trait Store: Send + Sync + 'static {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<FeedEntry>, StoreError>;
+
+    /// One window of featured entries (one entry per paper and featured day), filtered and
+    /// ordered as `query` says.
+    async fn featured_page(&self, query: FeedQuery) -> Result<Vec<FeedEntry>, StoreError>;
+
+    /// Papers by id, descending (newest arXiv ids first), strictly after the cursor `before`
+    /// when given, at most `limit`. Paging with the last id seen as the next cursor visits
+    /// every paper once, even while new papers are added.
+    async fn papers_page(
+        &self,
+        before: Option<ArxivId>,
+        limit: usize,
+    ) -> Result<Vec<Paper>, StoreError>;
 
     /// The nearest featured day strictly before `day`.
     async fn featured_day_before(&self, day: NaiveDate) -> Result<Option<NaiveDate>, StoreError>;

@@ -13,7 +13,8 @@ use paperfeed_core::{
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, params};
 
 use crate::{
-    ChangedPaper, EmbeddingJob, FeedEntry, PaperVector, Store, StoreError, StoreStats, WriteMode,
+    ChangedPaper, EmbeddingJob, FeedEntry, FeedOrder, FeedQuery, PaperVector, Store, StoreError,
+    StoreStats, WriteMode,
 };
 
 /// Schema migrations, applied in order; never edit one that has landed.
@@ -270,6 +271,19 @@ fn parse_day(text: &str) -> Result<NaiveDate, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("featurings.day {text:?}: {e}")))
 }
 
+/// Feed entries from rows of [`PAPER_COLUMNS`] followed by the featured day.
+fn feed_entries(mut rows: rusqlite::Rows<'_>) -> Result<Vec<FeedEntry>, StoreError> {
+    let mut entries = Vec::new();
+    while let Some(row) = rows.next()? {
+        let day: String = row.get(PAPER_COLUMN_COUNT)?;
+        entries.push(FeedEntry {
+            day: parse_day(&day)?,
+            paper: paper_from_row(row)?,
+        });
+    }
+    Ok(entries)
+}
+
 fn write_paper(tx: &Transaction<'_>, paper: &Paper, seq: i64, now: &str) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(
         "insert into papers (id, title, abstract, authors, categories, published_at, versions,
@@ -393,16 +407,54 @@ impl Store for SqliteStore {
                   where fd.day between ?1 and ?2
                   order by fd.day desc, p.upvotes desc, p.id"
             ))?;
-            let mut rows = stmt.query([day_text(from), day_text(to)])?;
-            let mut entries = Vec::new();
+            let rows = stmt.query([day_text(from), day_text(to)])?;
+            feed_entries(rows)
+        })
+        .await
+    }
+
+    async fn featured_page(&self, query: FeedQuery) -> Result<Vec<FeedEntry>, StoreError> {
+        let order = match query.order {
+            FeedOrder::Newest => "fd.day desc, p.upvotes desc, p.id",
+            FeedOrder::MostUpvoted => "p.upvotes desc, fd.day desc, p.id",
+        };
+        let (from, to) = query.days.map_or((None, None), |(a, b)| {
+            (Some(day_text(a)), Some(day_text(b)))
+        });
+        let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "select {PAPER_COLUMNS}, fd.day
+                   from featurings fd join papers p on p.id = fd.paper_id
+                  where (?1 is null or fd.day >= ?1) and (?2 is null or fd.day <= ?2)
+                    and (?3 is null or fd.submitter_name = ?3)
+                  order by {order} limit ?4 offset ?5"
+            ))?;
+            let rows = stmt.query(params![from, to, query.submitter, limit, offset])?;
+            feed_entries(rows)
+        })
+        .await
+    }
+
+    async fn papers_page(
+        &self,
+        before: Option<ArxivId>,
+        limit: usize,
+    ) -> Result<Vec<Paper>, StoreError> {
+        let before = before.map(|id| id.as_str().to_owned());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "select {PAPER_COLUMNS} from papers p
+                  where ?1 is null or p.id < ?1 order by p.id desc limit ?2"
+            ))?;
+            let mut rows = stmt.query(params![before, limit])?;
+            let mut papers = Vec::new();
             while let Some(row) = rows.next()? {
-                let day: String = row.get(PAPER_COLUMN_COUNT)?;
-                entries.push(FeedEntry {
-                    day: parse_day(&day)?,
-                    paper: paper_from_row(row)?,
-                });
+                papers.push(paper_from_row(row)?);
             }
-            Ok(entries)
+            Ok(papers)
         })
         .await
     }

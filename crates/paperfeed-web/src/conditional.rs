@@ -4,7 +4,7 @@
 //! Every response of the hub is a function of the request and of three things that change: the
 //! store (its change counter), the search index's progress (papers indexed, vectors computed)
 //! and the program itself. The ETag hashes exactly those, plus the parts of the request a
-//! response can depend on (method, path and query, `Accept`, and the credentials a later
+//! response can depend on (method, path and query, `Accept`, `Host`, and the credentials a later
 //! community layer will read: `Cookie`, `Authorization`). So a client that revalidates gets its
 //! 304 for the cost of one indexed read of the change counter, without rendering anything, and
 //! every node of a multi-node deployment computes the same ETag for the same content.
@@ -85,6 +85,8 @@ fn etag_for(version: u64, request: &Request) -> HeaderValue {
             .path_and_query()
             .map_or(&b""[..], |pq| pq.as_str().as_bytes()),
         header_bytes(header::ACCEPT),
+        // Feeds and API `Link` headers carry absolute URLs built from the host asked for.
+        header_bytes(header::HOST),
         header_bytes(header::COOKIE),
         header_bytes(header::AUTHORIZATION),
     ]);

@@ -1,9 +1,12 @@
 //! The HTTP face of paperfeed: an axum [`router`] serving server-rendered pages (no JS
-//! framework; everything works without JavaScript), with one [`AppError`] for all handlers.
+//! framework; everything works without JavaScript), with one [`AppError`] for all page
+//! handlers, and a JSON API under `/api/` in Hugging Face's shapes with its own one error
+//! shape and an OpenAPI 3.1 document.
 //!
 //! This crate reads no files, environment or configuration of its own: the binary hands it a
 //! ready [`AppState`] and a bound listener. All data comes through the `Store` trait.
 
+mod api;
 mod conditional;
 mod error;
 mod page_cache;
@@ -96,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(pages)
+        .merge(api::router(state.clone()))
         .route("/papers", get(search::search_papers))
         .route("/feed.xml", get(feeds::daily_rss))
         .route("/feed.atom", get(feeds::daily_atom))

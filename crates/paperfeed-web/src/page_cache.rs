@@ -2,18 +2,21 @@
 //!
 //! Every request asks the store for its change counter (one indexed row); a page rendered at
 //! the same counter is still exactly right, whichever process or node wrote last. Only
-//! successful HTML GETs are kept, in a bounded map that is emptied whenever the counter moves.
+//! successful HTML and JSON GETs (pages, and API answers serialized once) are kept, with
+//! their content type, in a bounded map that is emptied whenever the counter moves. Requests
+//! that prefer Markdown pass by: the same address answers them differently.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
+use crate::api::markdown::wants_markdown;
 use crate::conditional::Freshness;
 use crate::error::AppError;
 
@@ -30,11 +33,21 @@ pub struct PageCache {
 #[derive(Default)]
 struct Pages {
     change_seq: i64,
-    pages: HashMap<String, Bytes>,
+    pages: HashMap<String, Cached>,
 }
 
+/// A kept answer: its body and the headers that describe it.
+#[derive(Clone)]
+struct Cached {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// The response headers kept with a body.
+const KEPT_HEADERS: [header::HeaderName; 2] = [header::CONTENT_TYPE, header::VARY];
+
 impl PageCache {
-    fn get(&self, change_seq: i64, key: &str) -> Option<Bytes> {
+    fn get(&self, change_seq: i64, key: &str) -> Option<Cached> {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if inner.change_seq != change_seq {
             inner.pages.clear();
@@ -44,23 +57,17 @@ impl PageCache {
         inner.pages.get(key).cloned()
     }
 
-    fn put(&self, change_seq: i64, key: String, body: Bytes) {
+    fn put(&self, change_seq: i64, key: String, page: Cached) {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if inner.change_seq == change_seq && inner.pages.len() < MAX_PAGES {
-            inner.pages.insert(key, body);
+            inner.pages.insert(key, page);
         }
     }
 }
 
-fn html(body: Bytes) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        )],
-        body,
-    )
-        .into_response()
+fn is_kept(content_type: &HeaderValue) -> bool {
+    let v = content_type.as_bytes();
+    v.starts_with(b"text/html") || v.starts_with(b"application/json")
 }
 
 /// Middleware for the page routes.
@@ -69,7 +76,7 @@ pub async fn serve_cached(
     request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    if request.method() != Method::GET {
+    if request.method() != Method::GET || wants_markdown(request.headers()) {
         return Ok(next.run(request).await);
     }
     let key = request
@@ -81,21 +88,34 @@ pub async fn serve_cached(
         Some(f) => f.change_seq,
         None => state.store.change_seq().await?,
     };
-    if let Some(body) = state.pages.get(change_seq, &key) {
-        return Ok(html(body));
+    if let Some(page) = state.pages.get(change_seq, &key) {
+        return Ok((page.headers, page.body).into_response());
     }
     let response = next.run(request).await;
-    let is_html = response
+    let kept = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    if response.status() != StatusCode::OK || !is_html {
+        .is_some_and(is_kept);
+    if response.status() != StatusCode::OK || !kept {
         return Ok(response);
+    }
+    let mut headers = HeaderMap::new();
+    for name in KEPT_HEADERS {
+        if let Some(value) = response.headers().get(&name) {
+            headers.insert(name, value.clone());
+        }
     }
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_BODY)
         .await
         .map_err(|e| AppError::Internal(format!("buffering a page: {e}")))?;
-    state.pages.put(change_seq, key, bytes.clone());
+    state.pages.put(
+        change_seq,
+        key,
+        Cached {
+            headers,
+            body: bytes.clone(),
+        },
+    );
     Ok(Response::from_parts(parts, Body::from(bytes)))
 }

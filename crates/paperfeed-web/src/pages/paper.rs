@@ -2,10 +2,12 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use paperfeed_core::ArxivId;
 
 use crate::AppState;
+use crate::api::markdown::{markdown_response, wants_markdown};
 use crate::error::AppError;
 use crate::pages::feed::render_error;
 use crate::views::{Link, PaperView};
@@ -22,14 +24,21 @@ struct PaperPage {
 /// Papers shown under "Similar papers".
 const SIMILAR: usize = 5;
 
+/// `/papers/{id}` (HTML, or Markdown for `Accept: text/markdown`) and `/papers/{id}.md`.
 pub async fn show_paper(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(raw_id): Path<String>,
 ) -> Result<Response, AppError> {
+    let (raw_id, suffix) = match raw_id.strip_suffix(".md") {
+        Some(id) => (id.to_owned(), ".md"),
+        None => (raw_id, ""),
+    };
+    let as_markdown = !suffix.is_empty() || wants_markdown(&headers);
     let id = ArxivId::parse(&raw_id).map_err(|e| AppError::BadRequest(e.to_string()))?;
     // `/papers/2309.11523v2` and friends land on the one canonical address.
     if id.as_str() != raw_id {
-        return Ok(Redirect::permanent(&format!("/papers/{id}")).into_response());
+        return Ok(Redirect::permanent(&format!("/papers/{id}{suffix}")).into_response());
     }
     let Some(paper) = state.store.get_paper(&id).await? else {
         return Err(AppError::not_found(
@@ -41,6 +50,9 @@ pub async fn show_paper(
             Link::new("/", "The latest papers"),
         ]));
     };
+    if as_markdown {
+        return Ok(markdown_response(&paper));
+    }
     let mut similar = Vec::new();
     for neighbour in state.search.similar(&id, SIMILAR) {
         if let Some(p) = state.store.get_paper(&neighbour.id).await? {
@@ -60,5 +72,10 @@ pub async fn show_paper(
         similar,
         similar_note,
     };
-    Ok(Html(page.render().map_err(render_error)?).into_response())
+    let mut response = Html(page.render().map_err(render_error)?).into_response();
+    // The same address answers `Accept: text/markdown` with Markdown.
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept"));
+    Ok(response)
 }

@@ -6,11 +6,13 @@
     reason = "tests: a failed step is a failed test"
 )]
 
+mod api;
 mod browser;
 mod cli_config;
 mod cli_ingest;
 mod feeds;
 mod harness;
+mod hf_client;
 mod html_validity;
 mod pages;
 mod search;

@@ -1,0 +1,94 @@
+//! The JSON API under `/api/`, in Hugging Face's routes and shapes so that HF's own clients
+//! (`huggingface_hub`, the `hf` CLI) work against this hub unchanged. Routes and their
+//! OpenAPI 3.1 document come from the same handler annotations (utoipa-axum), and
+//! `/api/openapi.json` serves that document.
+
+mod daily;
+mod error;
+mod json;
+pub mod markdown;
+mod papers;
+mod params;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::page_cache;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "paperfeed",
+        description = "A self-hosted Daily Papers hub, API-compatible with Hugging Face's \
+                       daily papers and papers routes. Every error is `{\"error\", \"parameter\"?}`."
+    ),
+    paths(paper_markdown_doc),
+    components(schemas(daily::DailySort)),
+    tags((name = "papers", description = "Daily papers and papers"))
+)]
+struct ApiDoc;
+
+/// A paper as Markdown: title, authors, dates, links, abstract. The paper page `/papers/{id}`
+/// answers the same to `Accept: text/markdown`.
+#[utoipa::path(
+    get,
+    path = "/papers/{id}.md",
+    tag = "papers",
+    params(("id" = String, Path, description = "An arXiv id", example = "2608.19880")),
+    responses(
+        (status = 200, description = "Title, authors, links and abstract", content_type = "text/markdown", body = String),
+        (status = 404, description = "No such paper on this hub"),
+    )
+)]
+#[expect(
+    dead_code,
+    reason = "carries the OpenAPI description of a route served elsewhere"
+)]
+fn paper_markdown_doc() {}
+
+/// The API routes (and their document at `/api/openapi.json`), to merge into the hub's router.
+pub fn router(state: AppState) -> Router<AppState> {
+    // Answers that depend only on the store are kept per store change like rendered pages.
+    let (cached, cached_doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(daily::list_daily_papers))
+        .routes(routes!(papers::get_paper))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            page_cache::serve_cached,
+        ))
+        .split_for_parts();
+    let (uncached, uncached_doc) = OpenApiRouter::new()
+        .routes(routes!(papers::search_papers))
+        .routes(routes!(papers::list_papers))
+        .split_for_parts();
+    let mut doc = cached_doc;
+    doc.merge(uncached_doc);
+    let document = Bytes::from(doc.to_pretty_json().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the OpenAPI document does not serialize");
+        String::new()
+    }));
+    cached
+        .merge(uncached)
+        .route(
+            "/api/openapi.json",
+            get(move || async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    )],
+                    document.clone(),
+                )
+                    .into_response()
+            }),
+        )
+        .method_not_allowed_fallback(error::wrong_method)
+        .route("/api/{*rest}", any(error::no_such_route))
+}

@@ -1,0 +1,436 @@
+//! The JSON API over HTTP from the real server with the bundled sample, checked against what
+//! the store holds.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use paperfeed_core::{ArxivId, Period};
+use paperfeed_store::{FeedOrder, FeedQuery, SqliteStore, Store};
+use serde_json::Value;
+
+use crate::harness::Server;
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+/// The store the server writes, opened beside it (SQLite allows readers alongside).
+pub fn store_of(server: &Server) -> SqliteStore {
+    SqliteStore::open(&server.data_dir().join("paperfeed.sqlite3")).unwrap()
+}
+
+pub async fn get_json(server: &Server, path: &str) -> (u16, Value) {
+    let (status, body) = server.get(path).await;
+    let json = serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("{path} answered {status} with non-JSON ({e}): {body}"));
+    (status, json)
+}
+
+fn ids(entries: &Value) -> Vec<String> {
+    entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["paper"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The store's feed query for a period given as a day, ISO week or month (`None`: all days).
+pub fn feed(period: Option<&str>, order: FeedOrder, limit: usize) -> FeedQuery {
+    let period = period.map(|p| {
+        Period::parse_day(p)
+            .or_else(|_| Period::parse_week(p))
+            .or_else(|_| Period::parse_month(p))
+            .unwrap()
+    });
+    FeedQuery {
+        days: period.map(Period::bounds),
+        submitter: None,
+        order,
+        offset: 0,
+        limit,
+    }
+}
+
+/// The ids of the store's answer to `q`, in order.
+pub async fn stored_ids(store: &dyn Store, q: FeedQuery) -> Vec<String> {
+    store
+        .featured_page(q)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.paper.id.to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn daily_papers_lists_a_day_in_hf_shape_with_the_stored_votes_and_dates() {
+    let server = Server::start();
+    let store = store_of(&server);
+    let (status, entries) = get_json(&server, "/api/daily_papers?date=2026-08-21").await;
+    assert_eq!(status, 200);
+    let stored = store
+        .featured_between(day("2026-08-21"), day("2026-08-21"))
+        .await
+        .unwrap();
+    assert_eq!(entries.as_array().unwrap().len(), stored.len());
+    for (entry, want) in entries.as_array().unwrap().iter().zip(&stored) {
+        let paper = &entry["paper"];
+        assert_eq!(paper["id"], want.paper.id.as_str());
+        assert_eq!(paper["title"], want.paper.title.as_str());
+        assert_eq!(entry["title"], want.paper.title.as_str());
+        assert_eq!(paper["summary"], want.paper.abstract_text.as_str());
+        assert_eq!(paper["upvotes"], want.paper.upvotes);
+        assert_eq!(entry["numComments"], want.paper.num_comments);
+        assert_eq!(entry["publishedAt"], "2026-08-21T00:00:00.000Z");
+        assert_eq!(
+            paper["authors"].as_array().unwrap().len(),
+            want.paper.authors.len()
+        );
+    }
+    // The top entry, field for field as in HF's file for that day.
+    let top = &entries[0];
+    assert_eq!(top["paper"]["id"], "2608.19880");
+    assert_eq!(top["paper"]["publishedAt"], "2026-08-20T00:00:00.000Z");
+    assert_eq!(
+        top["paper"]["submittedOnDailyAt"],
+        "2026-08-21T00:00:00.000Z"
+    );
+    assert_eq!(
+        top["paper"]["githubRepo"],
+        "https://github.com/google-research/envharness"
+    );
+    assert_eq!(top["paper"]["githubStars"], 8);
+    assert_eq!(top["paper"]["projectPage"], "https://envharness.com/");
+    assert!(
+        top["paper"]["ai_summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("EnvHarness and EnvRigger")
+    );
+    assert_eq!(top["paper"]["ai_keywords"][0], "LLM agents");
+    let author = &top["paper"]["authors"][0];
+    assert_eq!(author["name"], "Chengsong Huang");
+    assert_eq!(author["hidden"], false);
+    assert_eq!(author["_id"].as_str().unwrap().len(), 24);
+    assert_eq!(top["submittedBy"]["name"], "taesiri");
+    assert_eq!(top["paper"]["submittedOnDailyBy"]["user"], "taesiri");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn daily_papers_filters_by_week_month_and_submitter_and_pages_like_the_store() {
+    let server = Server::start();
+    let store = store_of(&server);
+    let (_, entries) = get_json(&server, "/api/daily_papers?week=2026-W34&limit=100").await;
+    assert_eq!(
+        ids(&entries),
+        stored_ids(&store, feed(Some("2026-W34"), FeedOrder::Newest, 100)).await
+    );
+    let (_, entries) = get_json(
+        &server,
+        "/api/daily_papers?month=2026-07&sort=trending&limit=100",
+    )
+    .await;
+    let want = stored_ids(&store, feed(Some("2026-07"), FeedOrder::MostUpvoted, 100)).await;
+    assert_eq!(ids(&entries), want);
+    let votes: Vec<i64> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["paper"]["upvotes"].as_i64().unwrap())
+        .collect();
+    assert!(
+        votes.windows(2).all(|w| w[0] >= w[1]),
+        "trending: most upvoted first"
+    );
+
+    // No period: the latest featured papers across days, newest day first, page by page.
+    let latest = store.latest_featured_day().await.unwrap().unwrap();
+    let (_, first) = get_json(&server, "/api/daily_papers?limit=10").await;
+    assert_eq!(first[0]["publishedAt"], format!("{latest}T00:00:00.000Z"));
+    let (_, second) = get_json(&server, "/api/daily_papers?limit=10&p=1").await;
+    let (_, both) = get_json(&server, "/api/daily_papers?limit=20").await;
+    assert_eq!([ids(&first), ids(&second)].concat(), ids(&both));
+
+    let (_, mine) = get_json(&server, "/api/daily_papers?submitter=taesiri&limit=100").await;
+    let mine = mine.as_array().unwrap();
+    assert!(!mine.is_empty());
+    assert!(mine.iter().all(|e| e["submittedBy"]["name"] == "taesiri"));
+    let (_, nobody) = get_json(&server, "/api/daily_papers?submitter=no-such-user").await;
+    assert_eq!(nobody, Value::Array(vec![]));
+    let (status, empty_day) = get_json(&server, "/api/daily_papers?date=2026-08-20").await;
+    assert_eq!((status, empty_day), (200, Value::Array(vec![])));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paper_its_listing_and_its_markdown_come_from_the_store() {
+    let server = Server::start();
+    let store = store_of(&server);
+    let id = ArxivId::parse("2608.19880").unwrap();
+    let paper = store.get_paper(&id).await.unwrap().unwrap();
+    let (status, json) = get_json(&server, "/api/papers/2608.19880").await;
+    assert_eq!(status, 200);
+    assert_eq!(json["id"], "2608.19880");
+    assert_eq!(json["title"], paper.title.as_str());
+    assert_eq!(json["upvotes"], paper.upvotes);
+    assert_eq!(json["numComments"], paper.num_comments);
+    // An author hidden by request keeps their place but not their name.
+    let (_, hidden) = get_json(&server, "/api/papers/2607.18227").await;
+    assert_eq!(hidden["authors"][0]["hidden"], true);
+    assert_eq!(hidden["authors"][0]["name"], "");
+    assert!(!hidden.to_string().contains("Dingyun Zhang"));
+    let (status, json) = get_json(&server, "/api/papers/arXiv:2608.19880v1").await;
+    assert_eq!((status, json["id"].as_str()), (200, Some("2608.19880")));
+
+    let (status, md) = server.get("/papers/2608.19880.md").await;
+    assert_eq!(status, 200);
+    assert!(md.starts_with(&format!("# {}\n", paper.title)), "{md}");
+    assert!(md.contains("Chengsong Huang"));
+    assert!(md.contains("https://arxiv.org/abs/2608.19880"));
+    assert!(md.contains(&paper.abstract_text[..80]));
+    // The paper page itself answers Markdown to those who ask for it, HTML to the rest, and
+    // a cached HTML page never answers a Markdown request.
+    let (_, html) = server.get("/papers/2608.19880").await;
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    let negotiated = reqwest::Client::new()
+        .get(server.url("/papers/2608.19880"))
+        .header("accept", "text/markdown")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        negotiated.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/markdown")
+    );
+    assert_eq!(negotiated.text().await.unwrap(), md);
+    let (status, _) = server.get("/papers/2601.99999.md").await;
+    assert_eq!(status, 404);
+
+    // The listing visits every stored paper once, following the Link header.
+    let client = reqwest::Client::new();
+    let mut next = Some(server.url("/api/papers?limit=40"));
+    let mut seen = Vec::new();
+    while let Some(url) = next.take() {
+        let resp = client.get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{url}");
+        next = resp
+            .headers()
+            .get("link")
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| l.strip_prefix('<'))
+            .and_then(|l| l.split_once('>'))
+            .map(|(u, _)| u.to_owned());
+        let page: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+        seen.extend(
+            page.as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_str().unwrap().to_owned()),
+        );
+    }
+    let unique: BTreeSet<_> = seen.iter().cloned().collect();
+    assert_eq!(unique.len(), seen.len(), "no paper twice");
+    assert_eq!(seen.len() as u64, store.stats().await.unwrap().papers);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_parameters_get_one_json_error_shape_naming_the_parameter() {
+    let server = Server::start();
+    for (path, parameter, why) in [
+        (
+            "/api/daily_papers?date=2026-02-30",
+            "date",
+            "not a valid date",
+        ),
+        (
+            "/api/daily_papers?week=2026-W54",
+            "week",
+            "not a valid ISO week",
+        ),
+        (
+            "/api/daily_papers?month=2026-13",
+            "month",
+            "not a valid month",
+        ),
+        ("/api/daily_papers?limit=0", "limit", "from 1 to 100"),
+        ("/api/daily_papers?limit=1000", "limit", "from 1 to 100"),
+        ("/api/daily_papers?p=-1", "p", "whole number"),
+        (
+            "/api/daily_papers?sort=random",
+            "sort",
+            "publishedAt or trending",
+        ),
+        (
+            "/api/daily_papers?date=2026-08-21&week=2026-W34",
+            "week",
+            "cannot be combined",
+        ),
+        ("/api/daily_papers?limit=5&limit=6", "limit", "duplicate"),
+        ("/api/papers?cursor=not-an-id", "cursor", "arXiv"),
+        ("/api/papers?limit=101", "limit", "from 1 to 100"),
+        ("/api/papers/search?q=%22unclosed", "q", "never closed"),
+        ("/api/papers/search?q=x&limit=0", "limit", "from 1 to 100"),
+        ("/api/papers/not-an-id", "id", "arXiv"),
+    ] {
+        let (status, json) = get_json(&server, path).await;
+        assert_eq!(status, 400, "{path}: {json}");
+        assert_eq!(json["parameter"], parameter, "{path}: {json}");
+        assert!(
+            json["error"].as_str().unwrap().contains(why),
+            "{path}: {json}"
+        );
+    }
+    for path in [
+        "/api/papers/2601.99999",
+        "/api/no/such/route",
+        "/api/papers/a/b",
+    ] {
+        let (status, json) = get_json(&server, path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(json["error"].is_string(), "{path}: {json}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_query_string_makes_any_api_route_fail_with_a_5xx() {
+    let server = Server::start();
+    let routes = [
+        "/api/daily_papers",
+        "/api/papers",
+        "/api/papers/search",
+        "/api/papers/2608.19880",
+        "/api/openapi.json",
+        "/papers/2608.19880.md",
+    ];
+    let values = [
+        "",
+        "%",
+        "%zz",
+        "%00",
+        "%FF%FE",
+        "-1",
+        "0",
+        "1e9",
+        "18446744073709551616",
+        "NaN",
+        "2026-W00",
+        "2026-W53",
+        "9999-12-31",
+        "0000-01-01",
+        "+2026-01-01",
+        "2026-8-1",
+        "%22",
+        "a%26b",
+        "'%20or%201=1--",
+        "%3Cscript%3E",
+        "author%3A",
+        "published%3A2024-13",
+        "sort%3Avotes",
+        "x%20x%20x",
+        "%E2%80%AE",
+        "%F0%9F%98%80",
+        "[]",
+        "{}",
+    ];
+    let names = [
+        "date",
+        "week",
+        "month",
+        "submitter",
+        "sort",
+        "p",
+        "limit",
+        "q",
+        "cursor",
+        "x",
+    ];
+    let client = reqwest::Client::new();
+    let mut queries = vec![
+        "&&&".to_owned(),
+        "=".to_owned(),
+        "==x".to_owned(),
+        "date".to_owned(),
+        "limit[]=1".to_owned(),
+        "p=1&p=2".to_owned(),
+        "q=".to_owned() + &"a".repeat(2000),
+        "cursor=hep-th%2F9901001".to_owned(),
+        "date=2026-08-21&week=2026-W34&month=2026-08".to_owned(),
+    ];
+    for name in names {
+        for value in values {
+            queries.push(format!("{name}={value}"));
+        }
+    }
+    for route in routes {
+        for q in &queries {
+            let url = server.url(&format!("{route}?{q}"));
+            let resp = client.get(&url).send().await.unwrap();
+            let status = resp.status().as_u16();
+            assert!(status < 500, "{url} answered {status}");
+            if route.starts_with("/api/") && status >= 400 {
+                let json: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+                assert!(json["error"].is_string(), "{url}: {json}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_describes_every_api_route_with_its_parameters() {
+    let server = Server::start();
+    let (status, doc) = get_json(&server, "/api/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths: BTreeSet<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let want: BTreeSet<&str> = [
+        "/api/daily_papers",
+        "/api/papers",
+        "/api/papers/search",
+        "/api/papers/{id}",
+        "/papers/{id}.md",
+    ]
+    .into();
+    assert_eq!(paths, want);
+    let params = |path: &str| -> BTreeSet<String> {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let names = |list: &[&str]| {
+        list.iter()
+            .map(|s| (*s).to_owned())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        params("/api/daily_papers"),
+        names(&["date", "week", "month", "submitter", "sort", "p", "limit"])
+    );
+    assert_eq!(params("/api/papers"), names(&["cursor", "limit"]));
+    assert_eq!(params("/api/papers/search"), names(&["q", "limit"]));
+    assert_eq!(params("/api/papers/{id}"), names(&["id"]));
+    // Every documented route answers (with an example id where it takes one).
+    for path in &want {
+        let (status, _) = server.get(&path.replace("{id}", "2608.19880")).await;
+        assert_eq!(status, 200, "{path}");
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "DailyPaperJson",
+        "PaperJson",
+        "PaperDetailJson",
+        "ErrorJson",
+        "AuthorJson",
+    ] {
+        assert!(schemas.contains_key(name), "{name} is described");
+    }
+}
