@@ -6,13 +6,21 @@
 //! killed mid-way leaves the store as it was before that batch and a rerun completes the job.
 
 mod contract;
+mod contract_mail;
+mod mail;
 mod sqlite;
+mod sqlite_mail;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use paperfeed_core::{ArxivId, NewPaper, Paper, UpsertOutcome};
 
 pub use contract::run_store_contract;
+pub use contract_mail::run_mail_contract;
+pub use mail::{
+    DeliveryFailure, DigestCounts, DigestJob, MailStore, NewSubscriber, Subscriber,
+    SubscriberStatus,
+};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,218 @@
+//! The outbox's contract as one story every backend must pass (see [`run_mail_contract`]).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a contract check: a failed step is a failed check"
+)]
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use paperfeed_core::ArxivId;
+
+use crate::mail::{DeliveryFailure, MailStore, NewSubscriber, SubscriberStatus};
+
+fn at(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, 7, 0, 0).unwrap() + Duration::minutes(minutes)
+}
+
+fn subscriber(email: &str, frequency: &str, confirmed: bool) -> NewSubscriber {
+    NewSubscriber {
+        email: email.to_owned(),
+        frequency: frequency.to_owned(),
+        topics: vec!["diffusion".to_owned()],
+        papers_per_digest: 10,
+        confirmed,
+    }
+}
+
+fn id(s: &str) -> ArxivId {
+    ArxivId::parse(s).unwrap()
+}
+
+/// Queue, claim, lease, finish, fail and suspend, as a digest run and its workers use them.
+pub async fn run_mail_contract(store: &dyn MailStore) {
+    let ada = store
+        .upsert_subscriber(subscriber("ada@example.test", "daily", true), at(0))
+        .await
+        .unwrap();
+    assert_eq!(ada.status, SubscriberStatus::Confirmed);
+    assert_eq!(ada.topics, ["diffusion"]);
+    let bob = store
+        .upsert_subscriber(subscriber("bob@example.test", "daily", false), at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        bob.status,
+        SubscriberStatus::Pending,
+        "double opt-in pending"
+    );
+    store
+        .upsert_subscriber(subscriber("cy@example.test", "weekly", true), at(0))
+        .await
+        .unwrap();
+    // The same address again (any case) updates preferences, keeps the status and the id.
+    let again = store
+        .upsert_subscriber(
+            NewSubscriber {
+                papers_per_digest: 5,
+                ..subscriber("ADA@example.test", "daily", false)
+            },
+            at(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.id, again.status),
+        (ada.id, SubscriberStatus::Confirmed)
+    );
+    assert_eq!(again.papers_per_digest, 5);
+
+    // Only confirmed daily subscribers are queued, once however often the run repeats.
+    assert_eq!(
+        store
+            .queue_digests("daily", "2026-11-30", at(2))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .queue_digests("daily", "2026-11-30", at(3))
+            .await
+            .unwrap(),
+        0
+    );
+    let job = store
+        .claim_digest("2026-11-30", at(3), at(8))
+        .await
+        .unwrap()
+        .expect("ada's job");
+    assert_eq!(job.subscriber.id, ada.id);
+    assert_eq!(job.attempts, 1);
+    assert!(
+        store
+            .claim_digest("2026-11-30", at(4), at(9))
+            .await
+            .unwrap()
+            .is_none(),
+        "a claimed job under lease is nobody else's"
+    );
+    // The worker died: after the lease, another claims it, and the first can no longer finish.
+    let second = store
+        .claim_digest("2026-11-30", at(8), at(13))
+        .await
+        .unwrap()
+        .expect("free again after the lease");
+    assert_eq!(second.id, job.id);
+    assert_ne!(second.claim_token, job.claim_token);
+    let papers = vec![id("2608.19880"), id("2608.18580")];
+    assert!(
+        !store
+            .finish_digest(job.id, &job.claim_token, papers.clone(), at(9))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .finish_digest(second.id, &second.claim_token, papers.clone(), at(9))
+            .await
+            .unwrap()
+    );
+    let counts = store.digest_counts("2026-11-30").await.unwrap();
+    assert_eq!((counts.sent, counts.queued, counts.claimed), (1, 0, 0));
+    assert_eq!(
+        store
+            .mailed_papers(ada.id, &[id("2608.19880"), id("2401.00001")])
+            .await
+            .unwrap(),
+        [id("2608.19880")]
+    );
+    assert!(
+        store
+            .claim_digest("2026-11-30", at(20), at(25))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Temporary failure: queued again, due at the retry time.
+    store
+        .queue_digests("daily", "2026-12-01", at(30))
+        .await
+        .unwrap();
+    let job = store
+        .claim_digest("2026-12-01", at(30), at(35))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .fail_digest(
+            job.id,
+            &job.claim_token,
+            "451 try later".into(),
+            DeliveryFailure::Temporary { retry_at: at(40) },
+            3,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_digest("2026-12-01", at(39), at(45))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let retry = store
+        .claim_digest("2026-12-01", at(40), at(45))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(retry.attempts, 2);
+
+    // Permanent failures suspend the address after the configured count.
+    store
+        .fail_digest(
+            retry.id,
+            &retry.claim_token,
+            "550 no such user".into(),
+            DeliveryFailure::Permanent,
+            1,
+        )
+        .await
+        .unwrap();
+    let ada = store
+        .subscriber_by_email("ada@example.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ada.status, SubscriberStatus::Suspended);
+    assert_eq!(store.digest_counts("2026-12-01").await.unwrap().failed, 1);
+    assert_eq!(
+        store
+            .queue_digests("daily", "2026-12-02", at(60))
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Unsubscribing stops jobs already queued.
+    store
+        .queue_digests("weekly", "2026-W49", at(60))
+        .await
+        .unwrap();
+    let cy = store
+        .subscriber_by_email("cy@example.test")
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .set_subscriber_status(cy.id, SubscriberStatus::Unsubscribed, at(61))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_digest("2026-W49", at(62), at(70))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -1,0 +1,165 @@
+//! The durable outbox of email digests: subscribers, one job per subscriber per period, and
+//! the papers each subscriber has been mailed.
+//!
+//! A digest run queues jobs under a unique (subscriber, period) key, so running it twice, or
+//! again after a crash, queues nothing new. Workers claim one job at a time with a lease and a
+//! claim token; only the holder of the token can mark it sent, and a job whose lease ran out
+//! (its worker died) can be claimed again. Marking sent and recording the mailed papers is one
+//! transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use paperfeed_core::ArxivId;
+
+use crate::StoreError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubscriberStatus {
+    /// Signed up, confirmation link not yet opened: receives nothing but that link.
+    Pending,
+    Confirmed,
+    Unsubscribed,
+    /// Too many permanent delivery failures.
+    Suspended,
+}
+
+impl SubscriberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriberStatus::Pending => "pending",
+            SubscriberStatus::Confirmed => "confirmed",
+            SubscriberStatus::Unsubscribed => "unsubscribed",
+            SubscriberStatus::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => SubscriberStatus::Pending,
+            "confirmed" => SubscriberStatus::Confirmed,
+            "unsubscribed" => SubscriberStatus::Unsubscribed,
+            "suspended" => SubscriberStatus::Suspended,
+            _ => return None,
+        })
+    }
+}
+
+/// What an operator or the subscribe form says about a subscriber.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSubscriber {
+    /// Already validated (`paperfeed_core::EmailAddress`).
+    pub email: String,
+    /// `daily` or `weekly`.
+    pub frequency: String,
+    pub topics: Vec<String>,
+    pub papers_per_digest: u32,
+    /// Confirmed without the double opt-in (operators importing a list they own).
+    pub confirmed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscriber {
+    pub id: i64,
+    pub email: String,
+    pub status: SubscriberStatus,
+    pub frequency: String,
+    pub topics: Vec<String>,
+    pub papers_per_digest: u32,
+}
+
+/// A claimed digest job: send it, then [`MailStore::finish_digest`] or
+/// [`MailStore::fail_digest`] with its `claim_token`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DigestJob {
+    pub id: i64,
+    pub period: String,
+    pub attempts: u32,
+    pub claim_token: String,
+    pub subscriber: Subscriber,
+}
+
+/// Jobs of one period by state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DigestCounts {
+    pub queued: u64,
+    pub claimed: u64,
+    pub sent: u64,
+    pub failed: u64,
+}
+
+#[async_trait]
+pub trait MailStore: Send + Sync + 'static {
+    /// Adds a subscriber, or updates the preferences of the one with that address. A
+    /// `confirmed` request confirms; otherwise the status is kept (or `pending` when new).
+    async fn upsert_subscriber(
+        &self,
+        subscriber: NewSubscriber,
+        now: DateTime<Utc>,
+    ) -> Result<Subscriber, StoreError>;
+
+    async fn subscriber_by_email(&self, email: &str) -> Result<Option<Subscriber>, StoreError>;
+
+    async fn set_subscriber_status(
+        &self,
+        id: i64,
+        status: SubscriberStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Queues one job for `period` per confirmed subscriber with this `frequency` that has
+    /// none yet. Returns how many were queued now.
+    async fn queue_digests(
+        &self,
+        frequency: &str,
+        period: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Claims the next job of `period` that is due: queued, or claimed with its lease run
+    /// out. Jobs of subscribers no longer confirmed are skipped (and stay unsent).
+    async fn claim_digest(
+        &self,
+        period: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<DigestJob>, StoreError>;
+
+    /// Of `candidates`, those already mailed to this subscriber.
+    async fn mailed_papers(
+        &self,
+        subscriber_id: i64,
+        candidates: &[ArxivId],
+    ) -> Result<Vec<ArxivId>, StoreError>;
+
+    /// Marks the job sent and records its papers, if `claim_token` still holds the claim.
+    /// Returns false (and changes nothing) when it does not.
+    async fn finish_digest(
+        &self,
+        job_id: i64,
+        claim_token: &str,
+        papers: Vec<ArxivId>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records a failed attempt. Temporary: queued again at `retry_at`. Permanent: the job
+    /// fails, and the subscriber is suspended after `suspend_after` permanent failures.
+    async fn fail_digest(
+        &self,
+        job_id: i64,
+        claim_token: &str,
+        error: String,
+        failure: DeliveryFailure,
+        suspend_after: u32,
+    ) -> Result<(), StoreError>;
+
+    async fn digest_counts(&self, period: &str) -> Result<DigestCounts, StoreError>;
+}
+
+/// How a delivery attempt failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryFailure {
+    /// 4xx, timeouts, connection trouble: try again at this time.
+    Temporary { retry_at: DateTime<Utc> },
+    /// 5xx: the address does not take mail.
+    Permanent,
+}

@@ -1,0 +1,311 @@
+//! [`MailStore`] on SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use paperfeed_core::ArxivId;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::mail::{
+    DeliveryFailure, DigestCounts, DigestJob, MailStore, NewSubscriber, Subscriber,
+    SubscriberStatus,
+};
+use crate::{SqliteStore, StoreError};
+
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+const SUBSCRIBER_COLUMNS: &str =
+    "s.id, s.email, s.status, s.frequency, s.topics, s.papers_per_digest";
+
+fn subscriber(row: &Row<'_>, at: usize) -> rusqlite::Result<Subscriber> {
+    let status: String = row.get(at + 2)?;
+    let topics: String = row.get(at + 4)?;
+    Ok(Subscriber {
+        id: row.get(at)?,
+        email: row.get(at + 1)?,
+        status: SubscriberStatus::parse(&status).unwrap_or(SubscriberStatus::Suspended),
+        frequency: row.get(at + 3)?,
+        topics: serde_json::from_str(&topics).unwrap_or_default(),
+        papers_per_digest: row.get(at + 5)?,
+    })
+}
+
+fn load_subscriber(conn: &Connection, email: &str) -> Result<Option<Subscriber>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "select {SUBSCRIBER_COLUMNS} from subscribers s where s.email = ?1"
+        ))?
+        .query_row([email], |r| subscriber(r, 0))
+        .optional()?)
+}
+
+/// A random claim token: 128 bits from the OS, hex.
+fn claim_token() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| StoreError::Unavailable(format!("no randomness for a claim token: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[async_trait]
+impl MailStore for SqliteStore {
+    async fn upsert_subscriber(
+        &self,
+        new: NewSubscriber,
+        now: DateTime<Utc>,
+    ) -> Result<Subscriber, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let topics = serde_json::to_string(&new.topics)
+                .map_err(|e| StoreError::Corrupt(format!("topics: {e}")))?;
+            let initial = if new.confirmed {
+                SubscriberStatus::Confirmed
+            } else {
+                SubscriberStatus::Pending
+            };
+            tx.execute(
+                "insert into subscribers (email, status, frequency, topics, papers_per_digest,
+                     created_at, updated_at)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+                 on conflict (email) do update set
+                     frequency = excluded.frequency, topics = excluded.topics,
+                     papers_per_digest = excluded.papers_per_digest,
+                     status = case when ?7 then 'confirmed' else subscribers.status end,
+                     updated_at = excluded.updated_at",
+                params![
+                    new.email,
+                    initial.as_str(),
+                    new.frequency,
+                    topics,
+                    new.papers_per_digest,
+                    time(now),
+                    new.confirmed
+                ],
+            )?;
+            let stored = load_subscriber(&tx, &new.email)?
+                .ok_or_else(|| StoreError::Corrupt("a subscriber vanished on insert".into()))?;
+            tx.commit()?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn subscriber_by_email(&self, email: &str) -> Result<Option<Subscriber>, StoreError> {
+        let email = email.to_owned();
+        self.read(move |conn| load_subscriber(conn, &email)).await
+    }
+
+    async fn set_subscriber_status(
+        &self,
+        id: i64,
+        status: SubscriberStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "update subscribers set status = ?2, updated_at = ?3 where id = ?1",
+                params![id, status.as_str(), time(now)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn queue_digests(
+        &self,
+        frequency: &str,
+        period: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let (frequency, period) = (frequency.to_owned(), period.to_owned());
+        self.write(move |conn| {
+            let queued = conn.execute(
+                "insert or ignore into digest_jobs (subscriber_id, period, state, next_attempt_at)
+                 select id, ?2, 'queued', ?3 from subscribers
+                  where status = 'confirmed' and frequency = ?1",
+                params![frequency, period, time(now)],
+            )?;
+            Ok(queued as u64)
+        })
+        .await
+    }
+
+    async fn claim_digest(
+        &self,
+        period: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<DigestJob>, StoreError> {
+        let period = period.to_owned();
+        let token = claim_token()?;
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let now = time(now);
+            let claimed = tx
+                .prepare_cached(
+                    "update digest_jobs set state = 'claimed', lease_until = ?3, claim_token = ?4,
+                         attempts = attempts + 1
+                      where id = (
+                         select j.id from digest_jobs j join subscribers s on s.id = j.subscriber_id
+                          where j.period = ?1 and s.status = 'confirmed'
+                            and ((j.state = 'queued' and j.next_attempt_at <= ?2)
+                              or (j.state = 'claimed' and j.lease_until <= ?2))
+                          order by j.id limit 1)
+                   returning id, period, attempts, subscriber_id",
+                )?
+                .query_row(params![period, now, time(lease_until), token], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, u32>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .optional()?;
+            let Some((id, period, attempts, subscriber_id)) = claimed else {
+                return Ok(None);
+            };
+            let subscriber = tx
+                .prepare_cached(&format!(
+                    "select {SUBSCRIBER_COLUMNS} from subscribers s where s.id = ?1"
+                ))?
+                .query_row([subscriber_id], |r| subscriber(r, 0))?;
+            tx.commit()?;
+            Ok(Some(DigestJob {
+                id,
+                period,
+                attempts,
+                claim_token: token,
+                subscriber,
+            }))
+        })
+        .await
+    }
+
+    async fn mailed_papers(
+        &self,
+        subscriber_id: i64,
+        candidates: &[ArxivId],
+    ) -> Result<Vec<ArxivId>, StoreError> {
+        let candidates = candidates.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "select 1 from mailed_papers where subscriber_id = ?1 and paper_id = ?2",
+            )?;
+            let mut mailed = Vec::new();
+            for id in candidates {
+                if stmt.exists(params![subscriber_id, id.as_str()])? {
+                    mailed.push(id);
+                }
+            }
+            Ok(mailed)
+        })
+        .await
+    }
+
+    async fn finish_digest(
+        &self,
+        job_id: i64,
+        claim_token: &str,
+        papers: Vec<ArxivId>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let token = claim_token.to_owned();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let subscriber: Option<i64> = tx
+                .query_row(
+                    "update digest_jobs set state = 'sent', sent_at = ?3, lease_until = null,
+                         last_error = null
+                      where id = ?1 and claim_token = ?2 and state = 'claimed'
+                  returning subscriber_id",
+                    params![job_id, token, time(now)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(subscriber) = subscriber else {
+                return Ok(false);
+            };
+            {
+                let mut stmt = tx.prepare_cached(
+                    "insert or ignore into mailed_papers (subscriber_id, paper_id, job_id)
+                     values (?1, ?2, ?3)",
+                )?;
+                for paper in &papers {
+                    stmt.execute(params![subscriber, paper.as_str(), job_id])?;
+                }
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn fail_digest(
+        &self,
+        job_id: i64,
+        claim_token: &str,
+        error: String,
+        failure: DeliveryFailure,
+        suspend_after: u32,
+    ) -> Result<(), StoreError> {
+        let token = claim_token.to_owned();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            match failure {
+                DeliveryFailure::Temporary { retry_at } => {
+                    tx.execute(
+                        "update digest_jobs set state = 'queued', next_attempt_at = ?3,
+                             lease_until = null, last_error = ?4
+                          where id = ?1 and claim_token = ?2 and state = 'claimed'",
+                        params![job_id, token, time(retry_at), error],
+                    )?;
+                }
+                DeliveryFailure::Permanent => {
+                    let failed = tx.execute(
+                        "update digest_jobs set state = 'failed', lease_until = null,
+                             last_error = ?3
+                          where id = ?1 and claim_token = ?2 and state = 'claimed'",
+                        params![job_id, token, error],
+                    )?;
+                    if failed > 0 {
+                        tx.execute(
+                            "update subscribers
+                                set permanent_failures = permanent_failures + 1,
+                                    status = case when permanent_failures + 1 >= ?2
+                                                  then 'suspended' else status end
+                              where id = (select subscriber_id from digest_jobs where id = ?1)",
+                            params![job_id, suspend_after],
+                        )?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn digest_counts(&self, period: &str) -> Result<DigestCounts, StoreError> {
+        let period = period.to_owned();
+        self.read(move |conn| {
+            let mut counts = DigestCounts::default();
+            let mut stmt = conn.prepare_cached(
+                "select state, count(*) from digest_jobs where period = ?1 group by state",
+            )?;
+            let mut rows = stmt.query([period])?;
+            while let Some(row) = rows.next()? {
+                let n = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
+                match row.get::<_, String>(0)?.as_str() {
+                    "queued" => counts.queued = n,
+                    "claimed" => counts.claimed = n,
+                    "sent" => counts.sent = n,
+                    _ => counts.failed += n,
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+}
