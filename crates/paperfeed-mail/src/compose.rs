@@ -1,0 +1,220 @@
+//! The messages: a digest and a confirmation mail, each multipart (plain text + HTML with
+//! inline CSS, the layout mail clients render reliably). Paper text is untrusted: askama
+//! escapes it in the HTML part; TeX stays as its readable `$…$` source (mail clients render no
+//! MathML). Header values are built by lettre, which encodes them, so CR/LF in a title or
+//! address can never start a new header.
+
+use askama::Template;
+use lettre::Message;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+
+/// One paper in a digest.
+#[derive(Clone, Debug)]
+pub struct DigestItem {
+    pub title: String,
+    /// Absolute URL of the paper's page on the hub.
+    pub link: String,
+    pub authors_label: String,
+    /// The abstract, cut to a few sentences.
+    pub summary: String,
+    pub upvotes: i64,
+    pub featured_label: String,
+}
+
+/// Everything a digest mail says.
+#[derive(Clone, Debug)]
+pub struct Digest {
+    pub to: String,
+    pub from: String,
+    /// "Daily" or "Weekly".
+    pub frequency_label: String,
+    pub period_label: String,
+    pub items: Vec<DigestItem>,
+    pub unsubscribe_url: String,
+    pub preferences_url: String,
+    /// Stable per job, so a receiving system can recognise a repeat.
+    pub message_id: String,
+}
+
+#[derive(Template)]
+#[template(path = "digest.html")]
+struct DigestHtml<'a> {
+    d: &'a Digest,
+}
+
+#[derive(Template)]
+#[template(path = "digest.txt")]
+struct DigestText<'a> {
+    d: &'a Digest,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("address {address:?} is not usable: {reason}")]
+    Address { address: String, reason: String },
+    #[error("rendering the mail failed: {0}")]
+    Render(String),
+}
+
+fn mailbox(address: &str) -> Result<Mailbox, ComposeError> {
+    address
+        .parse()
+        .map_err(|e: lettre::address::AddressError| ComposeError::Address {
+            address: address.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+fn header(name: &'static str, value: String) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
+}
+
+/// Cuts `text` to at most `max` characters at a sentence or word end, with an ellipsis.
+pub fn shorten(text: &str, max: usize) -> String {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() <= max {
+        return text;
+    }
+    let cut: String = text.chars().take(max).collect();
+    let end = cut
+        .rfind(". ")
+        .filter(|&i| i > max / 2)
+        .map(|i| i + 1)
+        .or_else(|| cut.rfind(' '))
+        .unwrap_or(cut.len());
+    format!("{}…", cut[..end].trim_end())
+}
+
+impl Digest {
+    pub fn subject(&self) -> String {
+        match self.items.len() {
+            1 => format!(
+                "{} Papers: 1 trending paper · {}",
+                self.frequency_label, self.period_label
+            ),
+            n => format!(
+                "{} Papers: {n} trending papers · {}",
+                self.frequency_label, self.period_label
+            ),
+        }
+    }
+
+    /// The message, with one-click unsubscribe headers (RFC 8058).
+    pub fn message(&self) -> Result<Message, ComposeError> {
+        let html = DigestHtml { d: self }
+            .render()
+            .map_err(|e| ComposeError::Render(e.to_string()))?;
+        let text = DigestText { d: self }
+            .render()
+            .map_err(|e| ComposeError::Render(e.to_string()))?;
+        Message::builder()
+            .from(mailbox(&self.from)?)
+            .to(mailbox(&self.to)?)
+            .subject(self.subject())
+            .message_id(Some(self.message_id.clone()))
+            .raw_header(header(
+                "List-Unsubscribe",
+                format!("<{}>", self.unsubscribe_url),
+            ))
+            .raw_header(header(
+                "List-Unsubscribe-Post",
+                "List-Unsubscribe=One-Click".to_owned(),
+            ))
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map_err(|e| ComposeError::Render(e.to_string()))
+    }
+}
+
+/// The double opt-in mail: one link, nothing else.
+pub fn confirmation(from: &str, to: &str, confirm_url: &str) -> Result<Message, ComposeError> {
+    let text = format!(
+        "Someone (hopefully you) asked to receive trending papers from this Daily Papers hub.\n\n\
+         Confirm your subscription:\n{confirm_url}\n\n\
+         If it was not you, ignore this mail: nothing will be sent.\n"
+    );
+    let mut link = String::new();
+    paperfeed_core::escape_html(confirm_url, &mut link);
+    let html = format!(
+        "<!DOCTYPE html><html><body style=\"font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#111827\">\
+         <p>Someone (hopefully you) asked to receive trending papers from this Daily Papers hub.</p>\
+         <p><a href=\"{link}\" style=\"display:inline-block;background:#b45309;color:#ffffff;padding:10px 16px;border-radius:6px;text-decoration:none\">Confirm your subscription</a></p>\
+         <p style=\"color:#6b7280\">If it was not you, ignore this mail: nothing will be sent.</p></body></html>"
+    );
+    Message::builder()
+        .from(mailbox(from)?)
+        .to(mailbox(to)?)
+        .subject("Confirm your Daily Papers subscription")
+        .multipart(MultiPart::alternative_plain_html(text, html))
+        .map_err(|e| ComposeError::Render(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest() -> Digest {
+        Digest {
+            to: "ada@example.test".into(),
+            from: "Daily Papers <papers@hub.test>".into(),
+            frequency_label: "Daily".into(),
+            period_label: "Nov 30, 2026\r\nBcc: evil@example.test".into(),
+            items: vec![DigestItem {
+                title: "<script>x</script> & $O(n^2)$\r\nBcc: evil@example.test".into(),
+                link: "https://hub.test/papers/2608.19880".into(),
+                authors_label: "3 authors".into(),
+                summary: "We show $a<b$ & more.".into(),
+                upvotes: 12,
+                featured_label: "Nov 29, 2026".into(),
+            }],
+            unsubscribe_url: "https://hub.test/unsubscribe?t=abc".into(),
+            preferences_url: "https://hub.test/subscription?t=def".into(),
+            message_id: "<digest-1-2026-11-30@hub.test>".into(),
+        }
+    }
+
+    #[test]
+    fn a_digest_has_both_parts_escaped_html_and_one_click_unsubscribe() {
+        let raw = String::from_utf8(digest().message().unwrap().formatted()).unwrap();
+        assert!(raw.contains("List-Unsubscribe: <https://hub.test/unsubscribe?t=abc>"));
+        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+        assert!(raw.contains("Message-ID: <digest-1-2026-11-30@hub.test>"));
+        assert!(raw.contains("multipart/alternative"));
+        assert!(raw.contains("text/plain"));
+        assert!(raw.contains("text/html"));
+        let headers = raw.split("\r\n\r\n").next().unwrap();
+        assert!(
+            !headers.contains("\r\nBcc:"),
+            "no header can be injected: {headers}"
+        );
+        let d = digest();
+        let html = DigestHtml { d: &d }.render().unwrap();
+        assert!(
+            html.contains("&#60;script&#62;x&#60;/script&#62; &#38; $O(n^2)$"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"));
+        let text = DigestText { d: &d }.render().unwrap();
+        assert!(
+            text.contains("We show $a<b$ & more."),
+            "plain text stays plain: {text}"
+        );
+    }
+
+    #[test]
+    fn shorten_cuts_at_a_sentence_or_word() {
+        assert_eq!(shorten("Short.", 100), "Short.");
+        assert_eq!(
+            shorten("First sentence here. Second sentence is long enough", 30),
+            "First sentence here.…"
+        );
+        assert_eq!(shorten("one two three four", 9), "one two…");
+    }
+
+    #[test]
+    fn bad_addresses_are_refused_with_a_reason() {
+        let mut d = digest();
+        d.to = "not an address".into();
+        assert!(matches!(d.message(), Err(ComposeError::Address { .. })));
+    }
+}
