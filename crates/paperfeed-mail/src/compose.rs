@@ -218,3 +218,45 @@ mod tests {
         assert!(matches!(d.message(), Err(ComposeError::Address { .. })));
     }
 }
+
+/// A subscriber's address, checked: trimmed, at most 254 characters, no control characters,
+/// and parseable as a mail address. The error says what is wrong.
+pub fn parse_address(input: &str) -> Result<String, String> {
+    let address = input.trim();
+    if address.is_empty() {
+        return Err("an email address is needed".to_owned());
+    }
+    if address.len() > 254 {
+        return Err("an email address has at most 254 characters".to_owned());
+    }
+    if address.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("an email address has no spaces or line breaks".to_owned());
+    }
+    address
+        .parse::<lettre::Address>()
+        .map(|a| a.to_string())
+        .map_err(|e| format!("{address:?} is not an email address ({e})"))
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::parse_address;
+
+    #[test]
+    fn addresses_are_checked_with_a_reason() {
+        assert_eq!(
+            parse_address(" ada@example.test ").unwrap(),
+            "ada@example.test"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "a b@example.test",
+            "ada@example.test\r\nBcc: x@y.z",
+        ] {
+            assert!(parse_address(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_address(&format!("{}@example.test", "a".repeat(250))).is_err());
+    }
+}

@@ -38,6 +38,16 @@ pub struct GlobalArgs {
     /// Log line format on stderr
     #[arg(long, global = true, env = "PAPERFEED_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// SMTP server for mail: smtp://host:port, smtp+starttls://user:pass@host:port or
+    /// smtps://user:pass@host:port
+    #[arg(
+        long,
+        global = true,
+        env = "PAPERFEED_SMTP_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub smtp_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -72,6 +82,65 @@ pub enum Command {
     /// (HF daily-papers data), query = that summary, target = that paper; prints MRR@10 and
     /// recall@10 for keyword, semantic and hybrid search.
     Eval(EvalArgs),
+    /// Manage digest subscribers (operators importing a list they own).
+    #[command(subcommand)]
+    Subscriber(SubscriberCommand),
+    /// Email digests of trending papers.
+    #[command(subcommand)]
+    Digest(DigestCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubscriberCommand {
+    /// Add a subscriber, or update the preferences of an existing one.
+    Add(SubscriberAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SubscriberAddArgs {
+    /// The address to mail
+    #[arg(value_name = "EMAIL")]
+    pub email: String,
+    /// Skip the double opt-in: only for addresses whose owners asked you directly
+    #[arg(long)]
+    pub confirmed: bool,
+    /// How often to mail
+    #[arg(long, value_enum, default_value = "daily")]
+    pub frequency: Frequency,
+    /// Only papers matching this query (repeatable; any topic matches)
+    #[arg(long = "topic", value_name = "QUERY")]
+    pub topics: Vec<String>,
+    /// Papers per digest
+    #[arg(long, default_value_t = 10)]
+    pub papers: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Frequency {
+    /// Weekdays, like Hugging Face's daily mail
+    Daily,
+    /// Mondays, covering the week before
+    Weekly,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DigestCommand {
+    /// Mail every confirmed subscriber of this period its digest, exactly once: rerunning, or
+    /// running again after a crash, sends only what is still missing.
+    Run(DigestRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DigestRunArgs {
+    /// Which subscribers: daily or weekly
+    #[arg(long, value_enum, default_value = "daily")]
+    pub period: Frequency,
+    /// The day the digest is for [default: today, UTC]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<chrono::NaiveDate>,
+    /// Say what would be sent; queue and send nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

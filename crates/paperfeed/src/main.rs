@@ -3,6 +3,7 @@
 //! for configuration.
 
 mod cli;
+mod digest;
 mod indexer;
 mod ingest;
 mod sample;
@@ -19,7 +20,7 @@ use clap::Parser as _;
 use paperfeed_store::{SqliteStore, Store, WriteMode};
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command, LogFormat};
+use crate::cli::{Cli, Command, DigestCommand, LogFormat, SubscriberCommand};
 use crate::settings::Settings;
 
 fn main() -> ExitCode {
@@ -110,6 +111,14 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
         }
         Command::Eval(args) => {
             search_cmd::eval(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Subscriber(SubscriberCommand::Add(args)) => {
+            digest::add_subscriber(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Digest(DigestCommand::Run(args)) => {
+            digest::run(&settings, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Config => {

@@ -19,6 +19,45 @@ pub struct Settings {
     pub serve: ServeSettings,
     pub ingest: IngestSettings,
     pub search: SearchSettings,
+    pub mail: MailSettings,
+}
+
+/// A value that must never be printed: `paperfeed config` and Debug show a mask.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("***")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailSettings {
+    /// SMTP server (see `--smtp-url`); unset, nothing can be mailed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_url: Option<Secret>,
+    /// The From of every mail.
+    pub from: String,
+    /// Key that signs confirmation, preference and unsubscribe links. Unset: a random key kept
+    /// in `<data_dir>/mail-signing.key`, created on first use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<Secret>,
+    /// Digest jobs sent at once.
+    pub workers: usize,
+    /// Seconds an SMTP conversation may take.
+    pub timeout_seconds: u64,
+    /// Seconds a worker holds a claimed job; a dead worker's jobs are free again after it.
+    pub lease_seconds: u64,
+    /// Permanent delivery failures (5xx) before an address is suspended.
+    pub suspend_after: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +109,15 @@ impl Default for Settings {
                 embed_batch: 16,
                 poll_seconds: 2,
             },
+            mail: MailSettings {
+                smtp_url: None,
+                from: "Daily Papers <papers@localhost>".to_owned(),
+                signing_key: None,
+                workers: 4,
+                timeout_seconds: 30,
+                lease_seconds: 300,
+                suspend_after: 3,
+            },
         }
     }
 }
@@ -77,7 +125,14 @@ impl Default for Settings {
 const DEFAULT_CONFIG_FILE: &str = "paperfeed.toml";
 
 /// Environment names that are flags of their own (handled by clap) or not settings at all.
-const ENV_NOT_SETTINGS: &[&str] = &["config", "data_dir", "bind", "log_format", "model_dir"];
+const ENV_NOT_SETTINGS: &[&str] = &[
+    "config",
+    "data_dir",
+    "bind",
+    "log_format",
+    "model_dir",
+    "smtp_url",
+];
 
 impl Settings {
     pub fn load(cli: &Cli) -> anyhow::Result<Self> {
@@ -119,6 +174,9 @@ impl Settings {
         if let Some(dir) = &cli.global.model_dir {
             settings.search.model_dir = Some(dir.clone());
         }
+        if let Some(url) = &cli.global.smtp_url {
+            settings.mail.smtp_url = Some(Secret(url.clone()));
+        }
         match &cli.command {
             Command::Serve(args) => {
                 if let Some(bind) = args.bind {
@@ -133,7 +191,12 @@ impl Settings {
                     settings.ingest.batch_size = n;
                 }
             }
-            Command::Config | Command::Reindex | Command::Search(_) | Command::Eval(_) => {}
+            Command::Config
+            | Command::Reindex
+            | Command::Search(_)
+            | Command::Eval(_)
+            | Command::Subscriber(_)
+            | Command::Digest(_) => {}
         }
         settings.validate()?;
         Ok(settings)
@@ -157,6 +220,18 @@ impl Settings {
         anyhow::ensure!(
             self.search.poll_seconds >= 1,
             "search.poll_seconds must be at least 1"
+        );
+        anyhow::ensure!(
+            (1..=64).contains(&self.mail.workers),
+            "mail.workers must be between 1 and 64, not {}",
+            self.mail.workers
+        );
+        anyhow::ensure!(
+            self.mail.lease_seconds > self.mail.timeout_seconds,
+            "mail.lease_seconds ({}) must be longer than mail.timeout_seconds ({}): a job's lease \
+             must outlast the SMTP conversation",
+            self.mail.lease_seconds,
+            self.mail.timeout_seconds
         );
         if let Some(url) = &self.serve.public_url {
             anyhow::ensure!(

@@ -1,0 +1,437 @@
+//! `paperfeed subscriber add` and `paperfeed digest run`: the mail stage of the pipeline.
+//!
+//! A run queues one job per confirmed subscriber for the period (a unique key in the store),
+//! then workers claim jobs one at a time under a lease, build that subscriber's digest, send
+//! it and mark it sent together with the papers it carried. Killed at any point, a rerun
+//! queues nothing new and sends only the jobs not marked sent; a worker that died holding a
+//! job frees it when its lease runs out.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{Datelike, NaiveDate, Utc};
+use paperfeed_core::{ArxivId, Paper};
+use paperfeed_mail::compose::{Digest, DigestItem, parse_address, shorten};
+use paperfeed_mail::{LinkPurpose, LinkSigner, Mailer, SendError};
+use paperfeed_store::{
+    DeliveryFailure, DigestJob, FeedEntry, MailStore, NewSubscriber, SqliteStore, Store,
+};
+
+use crate::cli::{DigestRunArgs, Frequency, SubscriberAddArgs};
+use crate::settings::Settings;
+
+/// Characters of abstract shown per paper.
+const SUMMARY_CHARS: usize = 320;
+/// How long links in a digest stay valid.
+const LINK_DAYS: i64 = 365;
+
+fn frequency_name(f: Frequency) -> &'static str {
+    match f {
+        Frequency::Daily => "daily",
+        Frequency::Weekly => "weekly",
+    }
+}
+
+fn open_store(settings: &Settings) -> anyhow::Result<Arc<SqliteStore>> {
+    Ok(Arc::new(
+        SqliteStore::open(&settings.store_path())
+            .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?,
+    ))
+}
+
+pub async fn add_subscriber(settings: &Settings, args: &SubscriberAddArgs) -> anyhow::Result<()> {
+    let email = parse_address(&args.email).map_err(|e| anyhow::anyhow!(e))?;
+    anyhow::ensure!(
+        (1..=50).contains(&args.papers),
+        "--papers must be between 1 and 50, not {}",
+        args.papers
+    );
+    for topic in &args.topics {
+        anyhow::ensure!(
+            !topic.trim().is_empty() && topic.len() <= 200,
+            "--topic must be 1 to 200 characters, not {:?}",
+            topic
+        );
+    }
+    anyhow::ensure!(args.topics.len() <= 20, "at most 20 topics");
+    let store = open_store(settings)?;
+    let subscriber = store
+        .upsert_subscriber(
+            NewSubscriber {
+                email,
+                frequency: frequency_name(args.frequency).to_owned(),
+                topics: args.topics.clone(),
+                papers_per_digest: args.papers,
+                confirmed: args.confirmed,
+            },
+            Utc::now(),
+        )
+        .await?;
+    println!(
+        "subscriber {} ({}, {}, {} topics)",
+        subscriber.email,
+        subscriber.status.as_str(),
+        subscriber.frequency,
+        subscriber.topics.len()
+    );
+    Ok(())
+}
+
+/// The hub's signing key: configured, else kept in the data directory (created once).
+fn signing_key(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    if let Some(key) = &settings.mail.signing_key {
+        anyhow::ensure!(
+            key.0.len() >= 32,
+            "mail.signing_key must be at least 32 characters"
+        );
+        return Ok(key.0.as_bytes().to_vec());
+    }
+    let path = settings.data_dir.join("mail-signing.key");
+    if let Ok(key) = std::fs::read_to_string(&path) {
+        let key = key.trim();
+        anyhow::ensure!(
+            key.len() >= 32,
+            "{} is too short: delete it to make a new key",
+            path.display()
+        );
+        return Ok(key.as_bytes().to_vec());
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a key: {e}"))?;
+    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(&settings.data_dir)?;
+    write_private(&path, &key)?;
+    Ok(key.into_bytes())
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+/// The period a digest covers: its unique key and the featured days it draws from.
+struct Period {
+    key: String,
+    label: String,
+    frequency: Frequency,
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+impl Period {
+    fn new(frequency: Frequency, date: NaiveDate) -> Self {
+        match frequency {
+            // Three days back, so Monday's digest covers the weekend's papers too.
+            Frequency::Daily => Self {
+                key: date.format("%Y-%m-%d").to_string(),
+                label: date.format("%b %-d, %Y").to_string(),
+                frequency,
+                from: date - chrono::Duration::days(2),
+                to: date,
+            },
+            Frequency::Weekly => {
+                let week = date.iso_week();
+                Self {
+                    key: format!("{}-W{:02}", week.year(), week.week()),
+                    label: format!("week {} of {}", week.week(), week.year()),
+                    frequency,
+                    from: date - chrono::Duration::days(6),
+                    to: date,
+                }
+            }
+        }
+    }
+}
+
+/// Whether `paper` matches any of `topics` (every word of a topic in its title or abstract).
+fn matches_topics(paper: &Paper, topics: &[String]) -> bool {
+    if topics.is_empty() {
+        return true;
+    }
+    let text = format!("{} {}", paper.title, paper.abstract_text).to_lowercase();
+    topics.iter().any(|topic| {
+        topic
+            .to_lowercase()
+            .split_whitespace()
+            .all(|word| text.contains(word.trim_matches('"')))
+    })
+}
+
+/// The period's featured papers, most upvoted first, each once (its latest featured day).
+fn candidates(entries: Vec<FeedEntry>) -> Vec<FeedEntry> {
+    let mut seen = HashSet::new();
+    let mut entries: Vec<FeedEntry> = entries
+        .into_iter()
+        .filter(|e| seen.insert(e.paper.id.clone()))
+        .collect();
+    // Most upvoted first; the community issue's trending score takes this place.
+    entries.sort_by(|a, b| {
+        b.paper
+            .upvotes
+            .cmp(&a.paper.upvotes)
+            .then(b.day.cmp(&a.day))
+            .then(a.paper.id.cmp(&b.paper.id))
+    });
+    entries
+}
+
+struct Run {
+    store: Arc<SqliteStore>,
+    mailer: Mailer,
+    signer: LinkSigner,
+    base_url: String,
+    from: String,
+    period: Period,
+    candidates: Vec<FeedEntry>,
+    lease: chrono::Duration,
+    suspend_after: u32,
+}
+
+#[derive(Default)]
+struct Tally {
+    sent: u64,
+    empty: u64,
+    retry_later: u64,
+    failed: u64,
+}
+
+impl Run {
+    async fn digest_for(&self, job: &DigestJob) -> anyhow::Result<(Vec<ArxivId>, Option<Digest>)> {
+        let subscriber = &job.subscriber;
+        let matching: Vec<&FeedEntry> = self
+            .candidates
+            .iter()
+            .filter(|e| matches_topics(&e.paper, &subscriber.topics))
+            .collect();
+        let ids: Vec<ArxivId> = matching.iter().map(|e| e.paper.id.clone()).collect();
+        let mailed: HashSet<ArxivId> = self
+            .store
+            .mailed_papers(subscriber.id, &ids)
+            .await?
+            .into_iter()
+            .collect();
+        let chosen: Vec<&FeedEntry> = matching
+            .into_iter()
+            .filter(|e| !mailed.contains(&e.paper.id))
+            .take(subscriber.papers_per_digest as usize)
+            .collect();
+        let papers: Vec<ArxivId> = chosen.iter().map(|e| e.paper.id.clone()).collect();
+        if chosen.is_empty() {
+            return Ok((papers, None));
+        }
+        let expires = Utc::now() + chrono::Duration::days(LINK_DAYS);
+        let unsubscribe = self
+            .signer
+            .sign(subscriber.id, LinkPurpose::Unsubscribe, expires);
+        let preferences = self
+            .signer
+            .sign(subscriber.id, LinkPurpose::Preferences, expires);
+        let host = self
+            .base_url
+            .split("://")
+            .nth(1)
+            .unwrap_or("paperfeed.local")
+            .split([':', '/'])
+            .next()
+            .unwrap_or("paperfeed.local")
+            .to_owned();
+        let digest = Digest {
+            to: subscriber.email.clone(),
+            from: self.from.clone(),
+            frequency_label: match self.period.frequency {
+                Frequency::Daily => "Daily".to_owned(),
+                Frequency::Weekly => "Weekly".to_owned(),
+            },
+            period_label: self.period.label.clone(),
+            items: chosen
+                .iter()
+                .map(|e| DigestItem {
+                    title: e
+                        .paper
+                        .title
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    link: format!("{}/papers/{}", self.base_url, e.paper.id),
+                    authors_label: match e.paper.authors.len() {
+                        1 => "1 author".to_owned(),
+                        n => format!("{n} authors"),
+                    },
+                    summary: shorten(&e.paper.abstract_text, SUMMARY_CHARS),
+                    upvotes: e.paper.upvotes,
+                    featured_label: e.day.format("%b %-d, %Y").to_string(),
+                })
+                .collect(),
+            unsubscribe_url: format!("{}/unsubscribe?t={unsubscribe}", self.base_url),
+            preferences_url: format!("{}/subscription?t={preferences}", self.base_url),
+            message_id: format!("<digest-{}-{}@{host}>", job.id, self.period.key),
+        };
+        Ok((papers, Some(digest)))
+    }
+
+    /// Claims and sends jobs until none is due.
+    async fn work(self: Arc<Self>) -> anyhow::Result<Tally> {
+        let mut tally = Tally::default();
+        loop {
+            let now = Utc::now();
+            let Some(job) = self
+                .store
+                .claim_digest(&self.period.key, now, now + self.lease)
+                .await?
+            else {
+                return Ok(tally);
+            };
+            let (papers, digest) = self.digest_for(&job).await?;
+            let Some(digest) = digest else {
+                // Nothing new for this subscriber: the period is done for them, no mail.
+                self.store
+                    .finish_digest(job.id, &job.claim_token, papers, Utc::now())
+                    .await?;
+                tally.empty += 1;
+                continue;
+            };
+            let message = match digest.message() {
+                Ok(m) => m,
+                Err(e) => {
+                    self.store
+                        .fail_digest(
+                            job.id,
+                            &job.claim_token,
+                            e.to_string(),
+                            DeliveryFailure::Permanent,
+                            self.suspend_after,
+                        )
+                        .await?;
+                    tally.failed += 1;
+                    continue;
+                }
+            };
+            match self.mailer.send(message).await {
+                Ok(()) => {
+                    self.store
+                        .finish_digest(job.id, &job.claim_token, papers, Utc::now())
+                        .await?;
+                    tally.sent += 1;
+                }
+                Err(SendError::Temporary(reason)) => {
+                    // Back off: 1, 2, 4 … minutes, at most an hour.
+                    let minutes = 1i64 << job.attempts.min(6);
+                    let retry_at = Utc::now() + chrono::Duration::minutes(minutes);
+                    tracing::warn!(job = job.id, attempts = job.attempts, %reason, "digest delivery failed; will retry");
+                    self.store
+                        .fail_digest(
+                            job.id,
+                            &job.claim_token,
+                            reason,
+                            DeliveryFailure::Temporary { retry_at },
+                            self.suspend_after,
+                        )
+                        .await?;
+                    tally.retry_later += 1;
+                }
+                Err(SendError::Permanent(reason)) => {
+                    tracing::warn!(job = job.id, %reason, "digest refused by the mail server");
+                    self.store
+                        .fail_digest(
+                            job.id,
+                            &job.claim_token,
+                            reason,
+                            DeliveryFailure::Permanent,
+                            self.suspend_after,
+                        )
+                        .await?;
+                    tally.failed += 1;
+                }
+            }
+        }
+    }
+}
+
+pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()> {
+    let date = args.date.unwrap_or_else(|| Utc::now().date_naive());
+    let period = Period::new(args.period, date);
+    let store = open_store(settings)?;
+    let entries = store.featured_between(period.from, period.to).await?;
+    let candidates = candidates(entries);
+    if args.dry_run {
+        println!(
+            "dry run: {} digest for {} ({} .. {}) would draw from {} papers; nothing queued or sent",
+            frequency_name(args.period),
+            period.key,
+            period.from,
+            period.to,
+            candidates.len()
+        );
+        for e in candidates.iter().take(10) {
+            println!(
+                "  ▲ {:>4}  {}  {}",
+                e.paper.upvotes, e.paper.id, e.paper.title
+            );
+        }
+        return Ok(());
+    }
+    let smtp_url = settings.mail.smtp_url.as_ref().context(
+        "no SMTP server configured: set PAPERFEED_SMTP_URL, --smtp-url or mail.smtp_url",
+    )?;
+    let mailer = Mailer::from_url(
+        &smtp_url.0,
+        Duration::from_secs(settings.mail.timeout_seconds),
+    )?;
+    let started = std::time::Instant::now();
+    let queued = store
+        .queue_digests(frequency_name(args.period), &period.key, Utc::now())
+        .await?;
+    let base_url = settings.serve.public_url.clone().map_or_else(
+        || format!("http://{}", settings.serve.bind),
+        |u| u.trim_end_matches('/').to_owned(),
+    );
+    let run = Arc::new(Run {
+        store: Arc::clone(&store),
+        mailer,
+        signer: LinkSigner::new(&signing_key(settings)?),
+        base_url,
+        from: settings.mail.from.clone(),
+        period,
+        candidates,
+        lease: chrono::Duration::seconds(i64::try_from(settings.mail.lease_seconds).unwrap_or(300)),
+        suspend_after: settings.mail.suspend_after,
+    });
+    let workers: Vec<_> = (0..settings.mail.workers)
+        .map(|_| tokio::spawn(Arc::clone(&run).work()))
+        .collect();
+    let mut tally = Tally::default();
+    for worker in workers {
+        let t = worker.await.context("digest worker")??;
+        tally.sent += t.sent;
+        tally.empty += t.empty;
+        tally.retry_later += t.retry_later;
+        tally.failed += t.failed;
+    }
+    let counts = store.digest_counts(&run.period.key).await?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "digest {}: queued {queued} new jobs; this run sent {} ({:.0} messages/s), {} had nothing new, \
+         {} to retry later, {} failed; period total: {} sent, {} waiting, {} failed; in {secs:.1} s",
+        run.period.key,
+        tally.sent,
+        tally.sent as f64 / secs.max(1e-9),
+        tally.empty,
+        tally.retry_later,
+        tally.failed,
+        counts.sent,
+        counts.queued + counts.claimed,
+        counts.failed,
+    );
+    Ok(())
+}

@@ -1,0 +1,290 @@
+//! Email digests delivered to a real SMTP server on loopback (aiosmtpd, `scripts/smtp-sink`),
+//! run by the real `paperfeed digest run`, killed with SIGKILL midway and run again.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{bin, fixture, ingest, text, workspace_root};
+
+/// The SMTP server, killed when dropped.
+struct Sink {
+    child: Child,
+    port: u16,
+    folder: PathBuf,
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Sink {
+    /// Starts the sink, or `None` (a loud skip) outside CI when aiosmtpd is not installed.
+    fn start(folder: &Path, extra: &[&str]) -> Option<Sink> {
+        let python = workspace_root().join("target/tools/hf-venv/bin/python");
+        let ready = python.is_file()
+            && Command::new(&python)
+                .args(["-c", "import aiosmtpd"])
+                .status()
+                .is_ok_and(|s| s.success());
+        if !ready {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "aiosmtpd is required in CI: scripts/ensure-test-deps installs it"
+            );
+            eprintln!("SKIPPED: aiosmtpd not installed (run scripts/ensure-test-deps)");
+            return None;
+        }
+        let mut child = Command::new(python)
+            .arg(workspace_root().join("scripts/smtp-sink"))
+            .arg(folder)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        Some(Sink {
+            child,
+            port,
+            folder: folder.to_owned(),
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every accepted message, by recipient.
+    fn received(&self) -> BTreeMap<String, Vec<String>> {
+        let mut by_rcpt: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for entry in std::fs::read_dir(&self.folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "eml") {
+                let raw = std::fs::read_to_string(&path).unwrap();
+                let rcpt = raw
+                    .lines()
+                    .next()
+                    .and_then(|l| l.strip_prefix("X-Envelope-To: "))
+                    .unwrap()
+                    .to_owned();
+                by_rcpt.entry(rcpt).or_default().push(raw);
+            }
+        }
+        by_rcpt
+    }
+}
+
+fn paperfeed(data: &Path, sink: &Sink, args: &[&str]) -> Command {
+    let mut cmd = bin();
+    cmd.arg("--data-dir")
+        .arg(data)
+        .env("PAPERFEED_SMTP_URL", sink.url())
+        .env("PAPERFEED_SERVE__PUBLIC_URL", "https://papers.example.test")
+        .args(args);
+    cmd
+}
+
+fn run_ok(mut cmd: Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn hub_with_sample() -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    let out = ingest(
+        data.path(),
+        &[fixture("sample/hf_daily_papers").to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    data
+}
+
+fn add(data: &Path, sink: &Sink, email: &str, extra: &[&str]) {
+    let mut args = vec!["subscriber", "add", email];
+    args.extend_from_slice(extra);
+    run_ok(paperfeed(data, sink, &args));
+}
+
+#[test]
+fn a_digest_run_mails_each_confirmed_subscriber_once_with_unsubscribe_headers() {
+    let mail = tempfile::tempdir().unwrap();
+    let Some(sink) = Sink::start(mail.path(), &["--reject-rcpt", "bounce"]) else {
+        return;
+    };
+    let data = hub_with_sample();
+    let data = data.path();
+    add(data, &sink, "ada@example.test", &["--confirmed"]);
+    add(
+        data,
+        &sink,
+        "agents@example.test",
+        &["--confirmed", "--topic", "agent"],
+    );
+    add(data, &sink, "pending@example.test", &[]);
+    add(data, &sink, "bounce@example.test", &["--confirmed"]);
+    add(
+        data,
+        &sink,
+        "weekly@example.test",
+        &["--confirmed", "--frequency", "weekly"],
+    );
+    let bad = paperfeed(data, &sink, &["subscriber", "add", "not-an-address"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("not an email address"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    let dry = run_ok(paperfeed(
+        data,
+        &sink,
+        &["digest", "run", "--date", "2026-08-21", "--dry-run"],
+    ));
+    assert!(dry.contains("nothing queued or sent"), "{dry}");
+    assert!(sink.received().is_empty(), "a dry run sends nothing");
+
+    let out = run_ok(paperfeed(
+        data,
+        &sink,
+        &["digest", "run", "--date", "2026-08-21"],
+    ));
+    assert!(out.contains("this run sent 2"), "{out}");
+    let received = sink.received();
+    assert_eq!(
+        received.keys().collect::<Vec<_>>(),
+        ["ada@example.test", "agents@example.test"],
+        "confirmed daily subscribers only; the bounce was refused"
+    );
+    let ada = &received["ada@example.test"][0];
+    assert!(ada.contains("List-Unsubscribe: <https://papers.example.test/unsubscribe?t="));
+    assert!(ada.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    assert!(ada.contains("multipart/alternative"));
+    assert!(
+        ada.contains("Subject: Daily Papers: 10 trending papers"),
+        "{ada}"
+    );
+    assert!(
+        ada.contains("EnvHarness"),
+        "the most upvoted paper of the day"
+    );
+    let agents = &received["agents@example.test"][0];
+    assert!(agents.to_lowercase().contains("agent"));
+
+    // Again, and for the next day: nothing twice, only papers not mailed before.
+    let again = run_ok(paperfeed(
+        data,
+        &sink,
+        &["digest", "run", "--date", "2026-08-21"],
+    ));
+    assert!(again.contains("queued 0 new jobs"), "{again}");
+    assert_eq!(sink.received().values().map(Vec::len).sum::<usize>(), 2);
+    run_ok(paperfeed(
+        data,
+        &sink,
+        &["digest", "run", "--date", "2026-08-22"],
+    ));
+    let received = sink.received();
+    let next_day = received["ada@example.test"]
+        .iter()
+        .find(|m| m.contains("Aug 22, 2026"))
+        .expect("a digest for the next day, with the papers not mailed yet");
+    assert!(
+        !next_day.contains("EnvHarness"),
+        "a paper is never mailed twice"
+    );
+}
+
+#[test]
+fn a_digest_run_killed_midway_completes_on_rerun_with_exactly_one_mail_each() {
+    let mail = tempfile::tempdir().unwrap();
+    // Each message takes 0.2 s to be accepted: the run is still sending when it is killed.
+    let Some(sink) = Sink::start(mail.path(), &["--delay", "0.2"]) else {
+        return;
+    };
+    let data = hub_with_sample();
+    let data = data.path();
+    let subscribers: Vec<String> = (0..40)
+        .map(|i| format!("reader{i:02}@example.test"))
+        .collect();
+    for email in &subscribers {
+        add(data, &sink, email, &["--confirmed"]);
+    }
+    let mut run = paperfeed(data, &sink, &["digest", "run", "--date", "2026-08-21"])
+        .env("PAPERFEED_MAIL__LEASE_SECONDS", "3")
+        .env("PAPERFEED_MAIL__TIMEOUT_SECONDS", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sink.received().values().map(Vec::len).sum::<usize>() < 8 {
+        assert!(Instant::now() < deadline, "the run never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.kill().unwrap(); // SIGKILL: no cleanup, claimed jobs keep their leases
+    run.wait().unwrap();
+    let before = sink.received().values().map(Vec::len).sum::<usize>();
+    assert!(before < subscribers.len(), "killed midway: {before} sent");
+
+    // Leases of the dead run's claimed jobs run out after 3 s; rerun until all are done.
+    std::thread::sleep(Duration::from_secs(4));
+    let mut rerun = paperfeed(data, &sink, &["digest", "run", "--date", "2026-08-21"]);
+    rerun
+        .env("PAPERFEED_MAIL__LEASE_SECONDS", "3")
+        .env("PAPERFEED_MAIL__TIMEOUT_SECONDS", "2");
+    let out = run_ok(rerun);
+    assert!(out.contains("queued 0 new jobs"), "{out}");
+    assert!(
+        out.contains(&format!("period total: {} sent", subscribers.len())),
+        "{out}"
+    );
+    // A message the server accepted in the last milliseconds before the kill, before the run
+    // recorded it as sent, is sent again: no sender can know. It carries the same Message-ID,
+    // so the receiving side sees one digest. At most one such message per worker in flight.
+    let received = sink.received();
+    let mut repeats = 0;
+    for email in &subscribers {
+        let copies = received.get(email).map(Vec::as_slice).unwrap_or_default();
+        let ids: std::collections::BTreeSet<&str> = copies
+            .iter()
+            .map(|m| {
+                m.lines()
+                    .find_map(|l| l.strip_prefix("Message-ID: "))
+                    .expect("every digest has a Message-ID")
+            })
+            .collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "{email} gets exactly one digest for the period"
+        );
+        repeats += copies.len() - 1;
+    }
+    assert!(
+        repeats <= 4,
+        "only messages in flight at the kill can repeat: {repeats}"
+    );
+}
