@@ -19,6 +19,27 @@ pub struct Settings {
     pub serve: ServeSettings,
     pub ingest: IngestSettings,
     pub search: SearchSettings,
+    #[serde(default)]
+    pub community: CommunityConfig,
+}
+
+/// Accounts, votes, comments and submissions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommunityConfig {
+    /// Papers can be submitted up to this many days after their arXiv publication.
+    pub submit_window_days: i64,
+    /// Per action: `burst` requests at once, refilled at `per_minute`. Sign-up and log-in are
+    /// keyed by client address (log-in also by account), the rest by user.
+    pub rate_limits: paperfeed_web::RateLimits,
+}
+
+impl Default for CommunityConfig {
+    fn default() -> Self {
+        Self {
+            submit_window_days: 14,
+            rate_limits: paperfeed_web::RateLimits::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +91,7 @@ impl Default for Settings {
                 embed_batch: 16,
                 poll_seconds: 2,
             },
+            community: CommunityConfig::default(),
         }
     }
 }
@@ -133,7 +155,12 @@ impl Settings {
                     settings.ingest.batch_size = n;
                 }
             }
-            Command::Config | Command::Reindex | Command::Search(_) | Command::Eval(_) => {}
+            Command::Config
+            | Command::Reindex
+            | Command::Search(_)
+            | Command::Eval(_)
+            | Command::User(_)
+            | Command::Token(_) => {}
         }
         settings.validate()?;
         Ok(settings)
@@ -158,6 +185,11 @@ impl Settings {
             self.search.poll_seconds >= 1,
             "search.poll_seconds must be at least 1"
         );
+        anyhow::ensure!(
+            (1..=3650).contains(&self.community.submit_window_days),
+            "community.submit_window_days must be between 1 and 3650, not {}",
+            self.community.submit_window_days
+        );
         if let Some(url) = &self.serve.public_url {
             anyhow::ensure!(
                 (url.starts_with("https://") || url.starts_with("http://"))
@@ -167,6 +199,19 @@ impl Settings {
             );
         }
         Ok(())
+    }
+
+    /// What the web layer needs of the community settings.
+    pub fn community(&self) -> paperfeed_web::CommunitySettings {
+        paperfeed_web::CommunitySettings {
+            secure_cookies: self
+                .serve
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
+            submit_window_days: self.community.submit_window_days,
+            rate_limits: self.community.rate_limits,
+        }
     }
 
     pub fn store_path(&self) -> PathBuf {

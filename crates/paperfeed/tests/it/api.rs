@@ -393,7 +393,9 @@ async fn the_openapi_document_describes_every_api_route_with_its_parameters() {
         "/api/daily_papers",
         "/api/papers",
         "/api/papers/search",
+        "/api/papers/submit",
         "/api/papers/{id}",
+        "/api/papers/{id}/upvote",
         "/papers/{id}.md",
     ]
     .into();
@@ -418,8 +420,9 @@ async fn the_openapi_document_describes_every_api_route_with_its_parameters() {
     assert_eq!(params("/api/papers"), names(&["cursor", "limit"]));
     assert_eq!(params("/api/papers/search"), names(&["q", "limit"]));
     assert_eq!(params("/api/papers/{id}"), names(&["id"]));
-    // Every documented route answers (with an example id where it takes one).
-    for path in &want {
+    // Every documented GET route answers (with an example id where it takes one); the
+    // community routes only take POST/DELETE with a token and are tested in community.rs.
+    for path in want.iter().filter(|p| doc["paths"][**p]["get"].is_object()) {
         let (status, _) = server.get(&path.replace("{id}", "2608.19880")).await;
         assert_eq!(status, 200, "{path}");
     }
