@@ -1,15 +1,18 @@
 //! paperfeed's domain: arXiv ids, papers and the pure rules over them (merging what sources
-//! say, text normalisation, feed periods).
+//! say, text normalisation, feed periods, account fields, the trending score).
 //!
 //! This crate does no I/O, has no async code and knows no database or HTTP types: everything
 //! here is a value and a function over values, so every rule can be unit-tested directly.
 
+mod account;
 mod arxiv_id;
 mod markup;
 mod paper;
 mod period;
 mod text;
+mod trending;
 
+pub use account::{EmailAddress, FieldError, Password, Username};
 pub use arxiv_id::{ArxivId, ArxivIdError, VersionedArxivId};
 pub use markup::escape_html;
 pub use paper::{
@@ -18,3 +21,4 @@ pub use paper::{
 };
 pub use period::{Period, PeriodError};
 pub use text::{normalize_text, normalize_title};
+pub use trending::{TrendingTerms, trending_score};

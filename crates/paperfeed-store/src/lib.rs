@@ -5,6 +5,7 @@
 //! `paperfeed-core` and [`StoreError`]. Every write of a batch is one transaction, so a process
 //! killed mid-way leaves the store as it was before that batch and a rerun completes the job.
 
+mod community;
 mod contract;
 mod contract_mail;
 mod mail;
@@ -12,8 +13,12 @@ mod sqlite;
 mod sqlite_mail;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
-use paperfeed_core::{ArxivId, NewPaper, Paper, UpsertOutcome};
+use chrono::{DateTime, NaiveDate, Utc};
+use paperfeed_core::{ArxivId, Featuring, NewPaper, Paper, UpsertOutcome};
+
+pub use community::{
+    ApiToken, Comment, NewComment, NewSession, NewUser, Session, User, UserId, VoteOutcome,
+};
 
 pub use contract::run_store_contract;
 pub use contract_mail::run_mail_contract;
@@ -35,6 +40,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// A unique value is taken (a user name or email address); `field` names it.
+    #[error("{field} is already taken")]
+    Conflict { field: &'static str },
 }
 
 /// A paper as listed on a feed day.
@@ -187,4 +195,86 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every stored vector from `model` that matches its paper's current text.
     async fn embeddings(&self, model: &str) -> Result<Vec<PaperVector>, StoreError>;
+
+    // --- Community. Every write below that changes what a page shows (votes, comments,
+    // featurings) moves `change_seq` in its own transaction, so caches refresh.
+
+    /// Adds a user; [`StoreError::Conflict`] names `username` or `email` when taken (names and
+    /// emails compare without regard to case).
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
+
+    /// The user with this name (any case).
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
+
+    /// Replaces a user's password hash and ends every session of theirs except `keep`
+    /// (the hash of the session that asked), in one transaction.
+    async fn set_password_hash(
+        &self,
+        user: UserId,
+        password_hash: String,
+        keep: Option<String>,
+    ) -> Result<(), StoreError>;
+
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError>;
+
+    /// The live session with this id hash (expired ones are not found), with its user.
+    async fn session(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError>;
+
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+
+    /// Stores the hash of a new API token named `name` for `user`.
+    async fn create_api_token(
+        &self,
+        user: UserId,
+        name: String,
+        token_hash: String,
+    ) -> Result<ApiToken, StoreError>;
+
+    async fn api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Deletes one of `user`'s tokens; false when they have no such token.
+    async fn revoke_api_token(&self, user: UserId, token_id: i64) -> Result<bool, StoreError>;
+
+    async fn user_by_api_token(&self, token_hash: &str) -> Result<Option<User>, StoreError>;
+
+    /// Casts (`up`) or withdraws `user`'s vote on a paper. Idempotent: a second identical
+    /// call changes nothing. `None` when there is no such paper.
+    async fn set_vote(
+        &self,
+        user: UserId,
+        paper: &ArxivId,
+        up: bool,
+    ) -> Result<Option<VoteOutcome>, StoreError>;
+
+    /// Whether `user` has voted for `paper`.
+    async fn has_voted(&self, user: UserId, paper: &ArxivId) -> Result<bool, StoreError>;
+
+    /// Adds a comment; `None` when there is no such paper.
+    async fn add_comment(&self, comment: NewComment) -> Result<Option<Comment>, StoreError>;
+
+    /// A paper's comments, oldest first, hidden ones included (marked).
+    async fn comments(&self, paper: &ArxivId) -> Result<Vec<Comment>, StoreError>;
+
+    async fn comment(&self, id: i64) -> Result<Option<Comment>, StoreError>;
+
+    /// Replaces the body of comment `id` if `author` wrote it; false otherwise.
+    async fn edit_comment(&self, id: i64, author: UserId, body: String)
+    -> Result<bool, StoreError>;
+
+    /// Deletes comment `id` if `author` wrote it; false otherwise.
+    async fn delete_comment(&self, id: i64, author: UserId) -> Result<bool, StoreError>;
+
+    /// Hides or shows comment `id` (a moderator's act); false when there is no such comment.
+    async fn set_comment_hidden(&self, id: i64, hidden: bool) -> Result<bool, StoreError>;
+
+    /// Features a stored paper on `featuring.date`; false when there is no such paper.
+    async fn feature_paper(
+        &self,
+        paper: &ArxivId,
+        featuring: Featuring,
+    ) -> Result<bool, StoreError>;
 }

@@ -1,6 +1,8 @@
 //! The embedded SQLite backend: one file in the data directory, WAL mode, migrations applied
 //! at open, one writer connection and a small pool of readers.
 
+mod community;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -13,14 +15,16 @@ use paperfeed_core::{
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, params};
 
 use crate::{
-    ChangedPaper, EmbeddingJob, FeedEntry, FeedOrder, FeedQuery, PaperVector, Store, StoreError,
-    StoreStats, WriteMode,
+    ApiToken, ChangedPaper, Comment, EmbeddingJob, FeedEntry, FeedOrder, FeedQuery, NewComment,
+    NewSession, NewUser, PaperVector, Session, Store, StoreError, StoreStats, User, UserId,
+    VoteOutcome, WriteMode,
 };
 
 /// Schema migrations, applied in order; never edit one that has landed.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_papers.sql")),
     (2, include_str!("../migrations/sqlite/0002_embeddings.sql")),
+    (3, include_str!("../migrations/sqlite/0003_community.sql")),
     (5, include_str!("../migrations/sqlite/0005_digests.sql")),
 ];
 
@@ -189,7 +193,18 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 fn now_text() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+    time_text(Utc::now())
+}
+
+/// Instants as stored: RFC 3339 in UTC with milliseconds, so text order is time order.
+fn time_text(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("stored time {text:?}: {e}")))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -197,7 +212,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
 }
 
 const PAPER_COLUMNS: &str = "p.id, p.title, p.abstract, p.authors, p.categories, p.published_at,
-    p.versions, p.upvotes, p.num_comments, p.github_repo, p.github_stars, p.project_page,
+    p.versions, p.upvotes + p.local_upvotes, p.num_comments + p.local_comments, p.github_repo, p.github_stars, p.project_page,
     p.ai_summary, p.ai_keywords,
     (select json_group_array(json_array(f.day, f.submitter_name, f.submitter_fullname))
        from featurings f where f.paper_id = p.id)";
@@ -267,6 +282,20 @@ fn load_paper(conn: &Connection, id: &str) -> Result<Option<Paper>, StoreError> 
         Some(row) => paper_from_row(row).map(Some),
         None => Ok(None),
     }
+}
+
+/// A paper as its sources said it, without local votes and comments: what `merge` folds a
+/// record into (`write_paper` stores the imported counts; the local ones stay beside them).
+fn load_imported_paper(conn: &Connection, id: &str) -> Result<Option<Paper>, StoreError> {
+    let Some(mut paper) = load_paper(conn, id)? else {
+        return Ok(None);
+    };
+    let (votes, comments): (i64, i64) = conn
+        .prepare_cached("select local_upvotes, local_comments from papers where id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    paper.upvotes -= votes;
+    paper.num_comments -= comments;
+    Ok(Some(paper))
 }
 
 fn day_text(day: NaiveDate) -> String {
@@ -360,7 +389,7 @@ fn upsert_batch(
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut changed = false;
     for record in batch {
-        let existing = load_paper(&tx, record.id.as_str())?;
+        let existing = load_imported_paper(&tx, record.id.as_str())?;
         let merged = merge(existing.as_ref(), record);
         let outcome = match &existing {
             None => UpsertOutcome::New,
@@ -412,7 +441,7 @@ impl Store for SqliteStore {
                 "select {PAPER_COLUMNS}, fd.day
                    from featurings fd join papers p on p.id = fd.paper_id
                   where fd.day between ?1 and ?2
-                  order by fd.day desc, p.upvotes desc, p.id"
+                  order by fd.day desc, p.upvotes + p.local_upvotes desc, p.id"
             ))?;
             let rows = stmt.query([day_text(from), day_text(to)])?;
             feed_entries(rows)
@@ -422,8 +451,8 @@ impl Store for SqliteStore {
 
     async fn featured_page(&self, query: FeedQuery) -> Result<Vec<FeedEntry>, StoreError> {
         let order = match query.order {
-            FeedOrder::Newest => "fd.day desc, p.upvotes desc, p.id",
-            FeedOrder::MostUpvoted => "p.upvotes desc, fd.day desc, p.id",
+            FeedOrder::Newest => "fd.day desc, p.upvotes + p.local_upvotes desc, p.id",
+            FeedOrder::MostUpvoted => "p.upvotes + p.local_upvotes desc, fd.day desc, p.id",
         };
         let (from, to) = query.days.map_or((None, None), |(a, b)| {
             (Some(day_text(a)), Some(day_text(b)))
@@ -662,6 +691,146 @@ impl Store for SqliteStore {
             Ok(out)
         })
         .await
+    }
+
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
+        self.write(move |conn| community::create_user(conn, &user))
+            .await
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let name = username.to_owned();
+        self.read(move |conn| community::user_by_name(conn, &name))
+            .await
+    }
+
+    async fn set_password_hash(
+        &self,
+        user: UserId,
+        password_hash: String,
+        keep: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            community::set_password_hash(conn, user, &password_hash, keep.as_deref())
+        })
+        .await
+    }
+
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
+        self.write(move |conn| community::create_session(conn, &session))
+            .await
+    }
+
+    async fn session(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError> {
+        let id_hash = id_hash.to_owned();
+        self.read(move |conn| community::session(conn, &id_hash, now))
+            .await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        let id_hash = id_hash.to_owned();
+        self.write(move |conn| {
+            conn.execute("delete from sessions where id_hash = ?1", [id_hash])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_api_token(
+        &self,
+        user: UserId,
+        name: String,
+        token_hash: String,
+    ) -> Result<ApiToken, StoreError> {
+        self.write(move |conn| community::create_api_token(conn, user, &name, &token_hash))
+            .await
+    }
+
+    async fn api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>, StoreError> {
+        self.read(move |conn| community::api_tokens(conn, user))
+            .await
+    }
+
+    async fn revoke_api_token(&self, user: UserId, token_id: i64) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "delete from api_tokens where id = ?1 and user_id = ?2",
+                params![token_id, user.0],
+            )? > 0)
+        })
+        .await
+    }
+
+    async fn user_by_api_token(&self, token_hash: &str) -> Result<Option<User>, StoreError> {
+        let hash = token_hash.to_owned();
+        self.read(move |conn| community::user_by_api_token(conn, &hash))
+            .await
+    }
+
+    async fn set_vote(
+        &self,
+        user: UserId,
+        paper: &ArxivId,
+        up: bool,
+    ) -> Result<Option<VoteOutcome>, StoreError> {
+        let paper = paper.clone();
+        self.write(move |conn| community::set_vote(conn, user, &paper, up))
+            .await
+    }
+
+    async fn has_voted(&self, user: UserId, paper: &ArxivId) -> Result<bool, StoreError> {
+        let paper = paper.as_str().to_owned();
+        self.read(move |conn| community::has_voted(conn, user, &paper))
+            .await
+    }
+
+    async fn add_comment(&self, comment: NewComment) -> Result<Option<Comment>, StoreError> {
+        self.write(move |conn| community::add_comment(conn, &comment))
+            .await
+    }
+
+    async fn comments(&self, paper: &ArxivId) -> Result<Vec<Comment>, StoreError> {
+        let paper = paper.as_str().to_owned();
+        self.read(move |conn| community::comments(conn, &paper))
+            .await
+    }
+
+    async fn comment(&self, id: i64) -> Result<Option<Comment>, StoreError> {
+        self.read(move |conn| community::comment(conn, id)).await
+    }
+
+    async fn edit_comment(
+        &self,
+        id: i64,
+        author: UserId,
+        body: String,
+    ) -> Result<bool, StoreError> {
+        self.write(move |conn| community::edit_comment(conn, id, author, &body))
+            .await
+    }
+
+    async fn delete_comment(&self, id: i64, author: UserId) -> Result<bool, StoreError> {
+        self.write(move |conn| community::delete_comment(conn, id, author))
+            .await
+    }
+
+    async fn set_comment_hidden(&self, id: i64, hidden: bool) -> Result<bool, StoreError> {
+        self.write(move |conn| community::set_comment_hidden(conn, id, hidden))
+            .await
+    }
+
+    async fn feature_paper(
+        &self,
+        paper: &ArxivId,
+        featuring: Featuring,
+    ) -> Result<bool, StoreError> {
+        let paper = paper.clone();
+        self.write(move |conn| community::feature_paper(conn, &paper, &featuring))
+            .await
     }
 }
 

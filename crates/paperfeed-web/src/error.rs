@@ -18,6 +18,13 @@ pub enum AppError {
     },
     /// The request itself was malformed; the message says which part and why.
     BadRequest(String),
+    /// The request is not allowed (a missing or wrong CSRF token, someone else's comment).
+    Forbidden(String),
+    /// The page needs a logged-in user: answered with a redirect to the log-in page, which
+    /// comes back to `next` afterwards.
+    LogInFirst { next: String },
+    /// A rate limit: 429 with `Retry-After`.
+    TooManyRequests { retry_after_secs: u64 },
     /// We failed. Logged where it happened; the page only shows a reference.
     Internal(String),
 }
@@ -56,7 +63,30 @@ struct ErrorPage<'a> {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let too_many;
         let (status, title, message, suggestions) = match &self {
+            AppError::LogInFirst { next } => {
+                let to = format!("/login?next={}", crate::pages::search::encode(next));
+                return axum::response::Redirect::to(&to).into_response();
+            }
+            AppError::TooManyRequests { retry_after_secs } => {
+                too_many = format!(
+                    "Too many attempts in a short time. Please wait {retry_after_secs} seconds \
+                     and try again."
+                );
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Slow down",
+                    too_many.as_str(),
+                    &[][..],
+                )
+            }
+            AppError::Forbidden(message) => (
+                StatusCode::FORBIDDEN,
+                "Not allowed",
+                message.as_str(),
+                &[][..],
+            ),
             AppError::NotFound {
                 title,
                 message,
@@ -89,9 +119,15 @@ impl IntoResponse for AppError {
             message,
             suggestions,
         };
-        match page.render() {
+        let mut response = match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, message.to_owned()).into_response(),
+        };
+        if let AppError::TooManyRequests { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
         }
+        response
     }
 }

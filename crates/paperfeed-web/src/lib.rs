@@ -7,6 +7,7 @@
 //! ready [`AppState`] and a bound listener. All data comes through the `Store` trait.
 
 mod api;
+pub mod community;
 mod conditional;
 mod error;
 mod page_cache;
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Request};
-use axum::routing::get;
+use axum::routing::{get, post};
 use paperfeed_search::SearchEngine;
 use paperfeed_store::Store;
 use tower_http::CompressionLevel;
@@ -30,6 +31,9 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
+pub use community::auth::{hash_password, hash_secret, new_api_token};
+pub use community::rate_limit::{Limit, RateLimits};
+pub use community::{CommunitySettings, PaperLookup};
 pub use error::AppError;
 
 /// What every handler can reach.
@@ -42,6 +46,7 @@ pub struct AppState {
     pub public_url: Option<String>,
     pages: Arc<page_cache::PageCache>,
     first_seen: Arc<conditional::FirstSeen>,
+    community: Arc<community::Community>,
 }
 
 impl AppState {
@@ -52,7 +57,26 @@ impl AppState {
             public_url: None,
             pages: Arc::default(),
             first_seen: Arc::default(),
+            community: Arc::new(community::Community::new(CommunitySettings::default())),
         }
+    }
+
+    /// Cookie security, the submission window and rate limits. Resets the rate limiter and
+    /// keeps the paper lookup.
+    pub fn with_community(mut self, settings: CommunitySettings) -> Self {
+        let lookup = self.community.lookup.clone();
+        let mut community = community::Community::new(settings);
+        community.lookup = lookup;
+        self.community = Arc::new(community);
+        self
+    }
+
+    /// Where submissions of papers not in the store are looked up (the arXiv API client).
+    pub fn with_paper_lookup(mut self, lookup: Arc<dyn PaperLookup>) -> Self {
+        let mut community = community::Community::new(self.community.settings.clone());
+        community.lookup = Some(lookup);
+        self.community = Arc::new(community);
+        self
     }
 
     pub fn with_public_url(mut self, url: Option<String>) -> Self {
@@ -78,7 +102,7 @@ impl MakeRequestId for CountingRequestIds {
 
 /// Every route of the hub.
 pub fn router(state: AppState) -> Router {
-    use pages::{feed, feeds, misc, paper, search};
+    use pages::{account, community, feed, feeds, misc, paper, search};
     let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
         let id = request
             .headers()
@@ -92,7 +116,10 @@ pub fn router(state: AppState) -> Router {
         .route("/papers/date/{day}", get(feed::show_day))
         .route("/papers/week/{week}", get(feed::show_week))
         .route("/papers/month/{month}", get(feed::show_month))
-        .route("/papers/{*id}", get(paper::show_paper))
+        .route(
+            "/papers/{*id}",
+            get(paper::show_paper).post(community::paper_action),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             page_cache::serve_cached,
@@ -110,6 +137,22 @@ pub fn router(state: AppState) -> Router {
         .route("/search", get(search::redirect_search))
         .route("/status", get(misc::show_status))
         .route("/subscribe", get(misc::show_subscribe))
+        .route("/signup", get(account::show_signup).post(account::sign_up))
+        .route("/login", get(account::show_login).post(account::log_in))
+        .route("/logout", post(account::log_out))
+        .route("/account", get(account::show_account))
+        .route(
+            "/account/password",
+            get(account::show_password).post(account::change_password),
+        )
+        .route("/account/tokens", post(account::create_token))
+        .route("/account/tokens/{id}/revoke", post(account::revoke_token))
+        .route(
+            "/submit",
+            get(community::show_submit).post(community::submit),
+        )
+        .route("/comments/{id}/{action}", post(community::comment_action))
+        .route("/static/community.js", get(misc::community_js))
         .route("/static/style.css", get(misc::style_css))
         .route("/favicon.svg", get(misc::favicon))
         .fallback(misc::not_found)
@@ -135,7 +178,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address keys the rate limits of anonymous forms (sign up, log in).
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -76,7 +76,11 @@ pub async fn serve_cached(
     request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    if request.method() != Method::GET || wants_markdown(request.headers()) {
+    // Logged-in pages show per-user state (votes, comment controls): never shared.
+    let logged_in =
+        crate::community::auth::cookie(request.headers(), crate::community::auth::SESSION_COOKIE)
+            .is_some();
+    if request.method() != Method::GET || wants_markdown(request.headers()) || logged_in {
         return Ok(next.run(request).await);
     }
     let key = request

@@ -57,6 +57,38 @@ pub fn render_paragraphs(text: &str) -> SafeHtml {
     SafeHtml(out)
 }
 
+/// Renders a comment: a small Markdown subset (paragraphs, emphasis, code, quotes, lists,
+/// links) by pulldown-cmark, then sanitised by ammonia with an allow-list of exactly those
+/// elements, so raw HTML typed into a comment can never reach the page. Links may only be
+/// http(s) or mailto and get `rel="nofollow noopener noreferrer ugc"`.
+pub fn render_comment(markdown: &str) -> SafeHtml {
+    static CLEANER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
+    let cleaner = CLEANER.get_or_init(|| {
+        let mut b = ammonia::Builder::empty();
+        b.add_tags([
+            "p",
+            "br",
+            "em",
+            "strong",
+            "code",
+            "pre",
+            "blockquote",
+            "ul",
+            "ol",
+            "li",
+            "a",
+        ])
+        .add_tag_attributes("a", ["href"])
+        .add_url_schemes(["http", "https", "mailto"])
+        .link_rel(Some("nofollow noopener noreferrer ugc"));
+        b
+    });
+    let mut html = String::with_capacity(markdown.len() * 3 / 2);
+    let parser = pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::empty());
+    pulldown_cmark::html::push_html(&mut html, parser);
+    SafeHtml(cleaner.clean(&html).to_string())
+}
+
 fn render_into(text: &str, out: &mut String) {
     let mut rest = text;
     while let Some(open) = find_unescaped_dollar(rest, 0) {
@@ -116,6 +148,28 @@ fn write_math(tex: &str, display: bool, out: &mut String) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comments_keep_their_markdown_and_lose_every_script() {
+        let html = render_comment(
+            "**bold** and `code`\n\n<script>alert(1)</script><img src=x onerror=alert(1)>\n\n\
+             [ok](https://arxiv.org) [bad](javascript:alert(1)) <a href=\"x\" onclick=\"y\">z</a>",
+        );
+        let html = html.as_str();
+        assert!(
+            html.contains("<strong>bold</strong>") && html.contains("<code>code</code>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                r#"<a href="https://arxiv.org" rel="nofollow noopener noreferrer ugc">ok</a>"#
+            ),
+            "{html}"
+        );
+        for bad in ["<script", "onerror", "javascript:", "onclick", "<img"] {
+            assert!(!html.contains(bad), "{bad} in {html}");
+        }
+    }
 
     #[test]
     fn markup_in_text_is_escaped() {

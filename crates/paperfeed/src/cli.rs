@@ -88,6 +88,12 @@ pub enum Command {
     /// Email digests of trending papers.
     #[command(subcommand)]
     Digest(DigestCommand),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +147,41 @@ pub struct DigestRunArgs {
     /// Say what would be sent; queue and send nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input (one line).
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// The user name (letters, digits, - and _)
+    pub name: String,
+    #[arg(long)]
+    pub email: String,
+    /// Read the password from standard input (required: passwords never go on the command line)
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    /// Make the user a moderator (can hide any comment)
+    #[arg(long)]
+    pub admin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for user NAME and print it (only its hash is stored).
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// The user the token acts as
+    pub name: String,
+    /// A label for the token, shown in account settings
+    #[arg(long, default_value = "cli")]
+    pub label: String,
 }
 
 #[derive(Debug, Args)]

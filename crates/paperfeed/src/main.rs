@@ -2,6 +2,7 @@
 //! logging and runs one pipeline stage. The only crate that reads the environment or files
 //! for configuration.
 
+mod accounts;
 mod cli;
 mod digest;
 mod indexer;
@@ -119,6 +120,14 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
         }
         Command::Digest(DigestCommand::Run(args)) => {
             digest::run(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(cli::UserCommand::Add(args)) => {
+            accounts::add_user(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(cli::TokenCommand::Create(args)) => {
+            accounts::create_token(&settings, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Config => {

@@ -53,7 +53,9 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     println!("listening on http://{addr}");
     paperfeed_web::serve(
         listener,
-        AppState::new(store, engine).with_public_url(settings.serve.public_url.clone()),
+        AppState::new(store, engine)
+            .with_public_url(settings.serve.public_url.clone())
+            .with_community(settings.community()),
         shutdown_signal(),
     )
     .await

@@ -20,6 +20,8 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub search: SearchSettings,
     pub mail: MailSettings,
+    #[serde(default)]
+    pub community: CommunityConfig,
 }
 
 /// A value that must never be printed: `paperfeed config` and Debug show a mask.
@@ -58,6 +60,25 @@ pub struct MailSettings {
     pub lease_seconds: u64,
     /// Permanent delivery failures (5xx) before an address is suspended.
     pub suspend_after: u32,
+}
+
+/// Accounts, votes, comments and submissions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommunityConfig {
+    /// Papers can be submitted up to this many days after their arXiv publication.
+    pub submit_window_days: i64,
+    /// Per action: `burst` requests at once, refilled at `per_minute`. Sign-up and log-in are
+    /// keyed by client address (log-in also by account), the rest by user.
+    pub rate_limits: paperfeed_web::RateLimits,
+}
+
+impl Default for CommunityConfig {
+    fn default() -> Self {
+        Self {
+            submit_window_days: 14,
+            rate_limits: paperfeed_web::RateLimits::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,6 +139,7 @@ impl Default for Settings {
                 lease_seconds: 300,
                 suspend_after: 3,
             },
+            community: CommunityConfig::default(),
         }
     }
 }
@@ -197,6 +219,7 @@ impl Settings {
             | Command::Eval(_)
             | Command::Subscriber(_)
             | Command::Digest(_) => {}
+            Command::User(_) | Command::Token(_) => {}
         }
         settings.validate()?;
         Ok(settings)
@@ -233,6 +256,11 @@ impl Settings {
             self.mail.lease_seconds,
             self.mail.timeout_seconds
         );
+        anyhow::ensure!(
+            (1..=3650).contains(&self.community.submit_window_days),
+            "community.submit_window_days must be between 1 and 3650, not {}",
+            self.community.submit_window_days
+        );
         if let Some(url) = &self.serve.public_url {
             anyhow::ensure!(
                 (url.starts_with("https://") || url.starts_with("http://"))
@@ -242,6 +270,19 @@ impl Settings {
             );
         }
         Ok(())
+    }
+
+    /// What the web layer needs of the community settings.
+    pub fn community(&self) -> paperfeed_web::CommunitySettings {
+        paperfeed_web::CommunitySettings {
+            secure_cookies: self
+                .serve
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
+            submit_window_days: self.community.submit_window_days,
+            rate_limits: self.community.rate_limits,
+        }
     }
 
     pub fn store_path(&self) -> PathBuf {

@@ -12,6 +12,9 @@ use crate::api::error::{ApiError, ApiQuery, ErrorJson};
 use crate::api::json::DailyPaperJson;
 use crate::api::params::{self, given};
 
+/// Entries ranked for `sort=trending`: the newest this many of the period.
+const TRENDING_WINDOW: usize = 1000;
+
 /// The orders HF's client may ask for.
 #[derive(ToSchema)]
 #[expect(
@@ -41,8 +44,9 @@ pub struct DailyPapersParams {
     /// Only papers put on the feed by this user name.
     #[param(value_type = Option<String>, example = "akhaliq")]
     submitter: Option<String>,
-    /// `publishedAt` (default): newest featured day first, then most upvoted. `trending`: most
-    /// upvoted first, then newest day.
+    /// `publishedAt` (default): newest featured day first, then most upvoted. `trending`: by
+    /// trending score, (upvotes + 2·comments + ln(1 + stars)) / (hours since featured + 2)^1.5,
+    /// over the newest 1000 entries of the period.
     #[param(value_type = Option<DailySort>)]
     sort: Option<String>,
     /// The page, from 0.
@@ -80,8 +84,7 @@ impl DailyPapersParams {
     fn order(&self) -> Result<FeedOrder, ApiError> {
         match given(&self.sort) {
             None | Some("publishedAt") => Ok(FeedOrder::Newest),
-            // There is no trending score yet (a later issue adds one): until then, trending
-            // means most upvoted, then the newest featured day.
+            // Ranked by trending score in `list_daily_papers`, over the newest entries.
             Some("trending") => Ok(FeedOrder::MostUpvoted),
             Some(other) => Err(ApiError::bad_parameter(
                 "sort",
@@ -123,8 +126,18 @@ pub async fn list_daily_papers(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<DailyPapersParams>,
 ) -> Result<Json<Vec<DailyPaperJson>>, ApiError> {
-    let query = params.query()?;
-    let entries = state.store.featured_page(query).await?;
+    let mut query = params.query()?;
+    let entries = if query.order == FeedOrder::MostUpvoted {
+        let (offset, limit) = (query.offset, query.limit);
+        query.order = FeedOrder::Newest;
+        query.offset = 0;
+        query.limit = TRENDING_WINDOW;
+        let mut all = state.store.featured_page(query).await?;
+        crate::community::sort_trending(&mut all, chrono::Utc::now());
+        all.into_iter().skip(offset).take(limit).collect()
+    } else {
+        state.store.featured_page(query).await?
+    };
     Ok(Json(
         entries
             .iter()

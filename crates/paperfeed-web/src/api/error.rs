@@ -28,6 +28,7 @@ pub struct ErrorJson {
 pub struct ApiError {
     status: StatusCode,
     body: ErrorJson,
+    retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -39,16 +40,23 @@ impl ApiError {
                 error: error.into(),
                 parameter: Some(parameter.to_owned()),
             },
+            retry_after_secs: None,
         }
     }
 
     pub fn not_found(error: impl Into<String>) -> Self {
+        Self::with_status(StatusCode::NOT_FOUND, error)
+    }
+
+    /// An error with `status` and no parameter at fault.
+    pub fn with_status(status: StatusCode, error: impl Into<String>) -> Self {
         Self {
-            status: StatusCode::NOT_FOUND,
+            status,
             body: ErrorJson {
                 error: error.into(),
                 parameter: None,
             },
+            retry_after_secs: None,
         }
     }
 
@@ -61,6 +69,7 @@ impl ApiError {
                 error: "the hub could not answer this request; it has been logged".to_owned(),
                 parameter: None,
             },
+            retry_after_secs: None,
         }
     }
 }
@@ -92,13 +101,44 @@ impl From<QueryRejection> for ApiError {
                 error: format!("malformed query string: {text}"),
                 parameter: Some(parameter),
             },
+            retry_after_secs: None,
+        }
+    }
+}
+
+impl From<crate::error::AppError> for ApiError {
+    /// Page errors met on the way (rate limits, store failures) in the API's shape.
+    fn from(e: crate::error::AppError) -> Self {
+        use crate::error::AppError;
+        match e {
+            AppError::TooManyRequests { retry_after_secs } => Self {
+                retry_after_secs: Some(retry_after_secs),
+                ..Self::with_status(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("too many requests; retry after {retry_after_secs} seconds"),
+                )
+            },
+            AppError::NotFound { title, .. } => Self::not_found(title),
+            AppError::BadRequest(m) => Self::with_status(StatusCode::BAD_REQUEST, m),
+            AppError::Forbidden(m) => Self::with_status(StatusCode::FORBIDDEN, m),
+            AppError::LogInFirst { .. } => Self::with_status(
+                StatusCode::UNAUTHORIZED,
+                "send Authorization: Bearer TOKEN (create one in your account settings)",
+            ),
+            AppError::Internal(detail) => Self::internal(detail),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body)).into_response()
+        let mut response = (self.status, axum::Json(self.body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -123,9 +163,10 @@ pub async fn wrong_method() -> ApiError {
     ApiError {
         status: StatusCode::METHOD_NOT_ALLOWED,
         body: ErrorJson {
-            error: "this route only answers GET (and HEAD)".to_owned(),
+            error: "this route does not answer this method; see /api/openapi.json".to_owned(),
             parameter: None,
         },
+        retry_after_secs: None,
     }
 }
 

@@ -3,6 +3,7 @@
 //! OpenAPI 3.1 document come from the same handler annotations (utoipa-axum), and
 //! `/api/openapi.json` serves that document.
 
+mod community;
 mod daily;
 mod error;
 mod json;
@@ -31,7 +32,10 @@ use crate::page_cache;
     ),
     paths(paper_markdown_doc),
     components(schemas(daily::DailySort)),
-    tags((name = "papers", description = "Daily papers and papers"))
+    tags(
+        (name = "papers", description = "Daily papers and papers"),
+        (name = "community", description = "Upvotes and submissions with `Authorization: Bearer TOKEN`")
+    )
 )]
 struct ApiDoc;
 
@@ -67,6 +71,8 @@ pub fn router(state: AppState) -> Router<AppState> {
     let (uncached, uncached_doc) = OpenApiRouter::new()
         .routes(routes!(papers::search_papers))
         .routes(routes!(papers::list_papers))
+        .routes(routes!(community::upvote_paper, community::withdraw_upvote))
+        .routes(routes!(community::submit_paper_api))
         .split_for_parts();
     let mut doc = cached_doc;
     doc.merge(uncached_doc);

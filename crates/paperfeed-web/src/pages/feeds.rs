@@ -3,7 +3,7 @@
 //! `/feed.xml` and `/feed.atom` follow the daily feed (the last week of featured days, newest
 //! first); with `?q=…` (also at `/papers/feed.xml`) they follow a search instead, newest first
 //! unless `sort=` says otherwise, so a reader subscribed to a query sees new matches on top.
-//! `/trending/feed.xml|atom` lists the week's most upvoted papers.
+//! `/trending/feed.xml|atom` lists the week's papers by trending score.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -208,14 +208,7 @@ async fn trending(
 ) -> Result<Response, AppError> {
     let base = base_url(&state, &headers);
     let mut entries = recent_week(&state).await?;
-    // Most upvoted first; a later community issue replaces this with the trending score.
-    entries.sort_by(|a, b| {
-        b.paper
-            .upvotes
-            .cmp(&a.paper.upvotes)
-            .then(b.day.cmp(&a.day))
-            .then(a.paper.id.cmp(&b.paper.id))
-    });
+    crate::community::sort_trending(&mut entries, chrono::Utc::now());
     let mut seen = std::collections::HashSet::new();
     entries.retain(|e| seen.insert(e.paper.id.clone()));
     let items: Vec<FeedItem> = entries
@@ -225,7 +218,9 @@ async fn trending(
         .collect();
     let feed = Feed {
         title: "Trending papers · paperfeed".into(),
-        description: format!("The most upvoted papers of the last {FEED_DAYS} featured days"),
+        description: format!(
+            "The trending papers of the last {FEED_DAYS} featured days (upvotes and comments, decayed by age)"
+        ),
         html_url: format!("{base}/"),
         self_url: format!("{base}/trending/feed.{}", format.extension()),
         updated: newest(&items),

@@ -77,6 +77,18 @@ pub async fn not_found() -> AppError {
 const STYLE_CSS: &str = include_str!("../../assets/style.css");
 const FAVICON_SVG: &str = include_str!("../../assets/favicon.svg");
 
+const COMMUNITY_JS: &str = include_str!("../../assets/community.js");
+
+pub async fn community_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        COMMUNITY_JS,
+    )
+}
+
 pub async fn style_css() -> impl IntoResponse {
     (
         [

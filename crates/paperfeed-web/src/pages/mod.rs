@@ -1,5 +1,7 @@
 //! Page handlers, one module per kind of page.
 
+pub mod account;
+pub mod community;
 pub mod feed;
 pub mod feeds;
 pub mod misc;

@@ -8,8 +8,10 @@ use paperfeed_core::ArxivId;
 
 use crate::AppState;
 use crate::api::markdown::{markdown_response, wants_markdown};
+use crate::community::auth::Viewer;
 use crate::error::AppError;
 use crate::pages::feed::render_error;
+use crate::rich_text::{SafeHtml, render_comment};
 use crate::views::{Link, PaperView};
 
 #[derive(Template)]
@@ -19,6 +21,53 @@ struct PaperPage {
     canonical: String,
     similar: Vec<Link>,
     similar_note: Option<&'static str>,
+    /// The session's CSRF token; `None` when logged out.
+    csrf: Option<String>,
+    voted: bool,
+    is_admin: bool,
+    comments: Vec<CommentView>,
+    trending: Option<TrendingView>,
+}
+
+struct CommentView {
+    id: i64,
+    author: String,
+    html: SafeHtml,
+    source: String,
+    hidden: bool,
+    mine: bool,
+    when: String,
+}
+
+/// The terms of the paper's trending score, for "why it ranks here".
+struct TrendingView {
+    upvotes: i64,
+    comments: i64,
+    stars: Option<i64>,
+    hours: String,
+    points: String,
+    decay: String,
+    score: String,
+}
+
+fn trending_view(paper: &paperfeed_core::Paper) -> Option<TrendingView> {
+    let day = paper.featured.last()?.date;
+    let t = paperfeed_core::trending_score(
+        paper.upvotes,
+        paper.num_comments,
+        paper.github_stars,
+        day,
+        chrono::Utc::now(),
+    );
+    Some(TrendingView {
+        upvotes: t.upvotes,
+        comments: t.comments,
+        stars: t.github_stars,
+        hours: format!("{:.0}", t.hours_since_featured),
+        points: format!("{:.2}", t.points),
+        decay: format!("{:.1}", t.decay),
+        score: format!("{:.4}", t.score),
+    })
 }
 
 /// Papers shown under "Similar papers".
@@ -28,6 +77,7 @@ const SIMILAR: usize = 5;
 pub async fn show_paper(
     State(state): State<AppState>,
     headers: HeaderMap,
+    viewer: Viewer,
     Path(raw_id): Path<String>,
 ) -> Result<Response, AppError> {
     let (raw_id, suffix) = match raw_id.strip_suffix(".md") {
@@ -66,11 +116,38 @@ pub async fn show_paper(
         } else {
             "Similar papers appear once this paper's embedding has been computed."
         });
+    let user = viewer.user();
+    let voted = match user {
+        Some(u) => state.store.has_voted(u.id, &id).await?,
+        None => false,
+    };
+    let is_admin = user.is_some_and(|u| u.is_admin);
+    let comments = state
+        .store
+        .comments(&id)
+        .await?
+        .into_iter()
+        .filter(|c| !c.hidden || is_admin)
+        .map(|c| CommentView {
+            id: c.id,
+            mine: user.is_some_and(|u| u.id == c.author_id),
+            author: c.author.to_string(),
+            html: render_comment(&c.body),
+            source: c.body,
+            hidden: c.hidden,
+            when: c.created_at.format("%b %-d, %Y %H:%M UTC").to_string(),
+        })
+        .collect();
     let page = PaperPage {
         canonical: format!("/papers/{id}"),
+        trending: trending_view(&paper),
         paper: PaperView::new(&paper),
         similar,
         similar_note,
+        csrf: viewer.0.as_ref().map(|s| s.csrf_token.clone()),
+        voted,
+        is_admin,
+        comments,
     };
     let mut response = Html(page.render().map_err(render_error)?).into_response();
     // The same address answers `Accept: text/markdown` with Markdown.

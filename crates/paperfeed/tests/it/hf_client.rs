@@ -12,6 +12,18 @@ use serde_json::Value;
 use crate::api::{feed, get_json, store_of, stored_ids};
 use crate::harness::{Server, workspace_root};
 
+/// The paper ids of an `/api/daily_papers` answer, in order.
+async fn api_ids(server: &Server, path: &str) -> Vec<String> {
+    let (status, entries) = get_json(server, path).await;
+    assert_eq!(status, 200, "{path}");
+    entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["paper"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The venv's bin directory, or `None` (with a loud SKIPPED) outside CI when it is missing.
 fn hf_venv() -> Option<PathBuf> {
     let bin = workspace_root().join("target/tools/hf-venv/bin");
@@ -139,7 +151,20 @@ async fn huggingface_hub_lists_reads_and_searches_our_papers_unchanged() {
     }
     let week = stored_ids(&store, feed(Some("2026-W34"), FeedOrder::Newest, 100)).await;
     assert_eq!(ids(&got["week"]), week);
-    let month = stored_ids(&store, feed(Some("2026-07"), FeedOrder::MostUpvoted, 100)).await;
+    // Trending is the API's own ranking (paperfeed_core::trending_score, checked in api.rs):
+    // the client must hand back exactly that order.
+    let (_, month) = get_json(
+        &server,
+        "/api/daily_papers?month=2026-07&sort=trending&limit=100",
+    )
+    .await;
+    let month: Vec<String> = month
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["paper"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(month.len(), 100);
     assert_eq!(ids(&got["month"]), month);
     let mut by_taesiri = feed(None, FeedOrder::Newest, 100);
     by_taesiri.submitter = Some("taesiri".into());
@@ -203,7 +228,11 @@ async fn huggingface_hub_lists_reads_and_searches_our_papers_unchanged() {
     .unwrap();
     assert_eq!(
         ids(&week_ls),
-        stored_ids(&store, feed(Some("2026-W34"), FeedOrder::MostUpvoted, 5)).await
+        api_ids(
+            &server,
+            "/api/daily_papers?week=2026-W34&sort=trending&limit=5"
+        )
+        .await
     );
     let found: Value =
         serde_json::from_str(&hf(&["papers", "search", "EnvHarness", "--format", "json"])).unwrap();

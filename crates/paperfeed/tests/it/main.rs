@@ -10,6 +10,7 @@ mod api;
 mod browser;
 mod cli_config;
 mod cli_ingest;
+mod community;
 mod digest;
 mod feeds;
 mod harness;

@@ -1,0 +1,515 @@
+//! Accounts: sign up, log in, log out, change password, and API tokens in account settings.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{Duration, Utc};
+use paperfeed_core::{EmailAddress, Password, Username};
+use paperfeed_store::{NewSession, NewUser, StoreError, User};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::community::auth::{
+    CSRF_COOKIE, SESSION_COOKIE, Viewer, blocking, cookie, csrf_refused, hash_password,
+    hash_secret, new_api_token, new_secret, same_secret, set_cookie, verify_password,
+};
+use crate::community::rate_limit::Action;
+use crate::community::{SESSION_DAYS, client_ip};
+use crate::error::AppError;
+use crate::pages::feed::render_error;
+use crate::views::Link;
+
+pub struct FieldView {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: &'static str,
+    pub value: String,
+    pub autocomplete: &'static str,
+}
+
+impl FieldView {
+    pub fn new(name: &'static str, label: &'static str, kind: &'static str) -> Self {
+        Self {
+            name,
+            label,
+            kind,
+            value: String::new(),
+            autocomplete: "off",
+        }
+    }
+
+    fn filled(mut self, value: &str, autocomplete: &'static str) -> Self {
+        self.value = value.to_owned();
+        self.autocomplete = autocomplete;
+        self
+    }
+}
+
+#[derive(Template)]
+#[template(path = "form.html")]
+pub struct FormPage {
+    pub title: &'static str,
+    pub action: &'static str,
+    pub csrf: String,
+    pub next: Option<String>,
+    pub note: Option<String>,
+    pub error: Option<String>,
+    pub fields: Vec<FieldView>,
+    pub submit_label: &'static str,
+    pub links: Vec<Link>,
+}
+
+impl FormPage {
+    pub fn respond(&self, status: StatusCode) -> Result<Response, AppError> {
+        Ok((status, Html(self.render().map_err(render_error)?)).into_response())
+    }
+}
+
+/// Where to go after logging in: a local path only (no `//host` or scheme), else the front page.
+fn safe_next(next: Option<&str>) -> String {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or("/")
+        .to_owned()
+}
+
+/// The double-submit token of an anonymous form: the one in the visitor's cookie, or a new one
+/// with the `Set-Cookie` that gives it.
+fn anonymous_csrf(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(String, Option<Response>), AppError> {
+    if let Some(token) = cookie(headers, CSRF_COOKIE).filter(|t| t.len() >= 32) {
+        return Ok((token.to_owned(), None));
+    }
+    let token = new_secret()?;
+    let set = set_cookie(
+        CSRF_COOKIE,
+        &token,
+        SESSION_DAYS * 86_400,
+        state.community.settings.secure_cookies,
+    );
+    Ok((
+        token,
+        Some(([(header::SET_COOKIE, set)], ()).into_response()),
+    ))
+}
+
+/// Sends `page` with the CSRF cookie when a new one was made.
+fn with_cookie(page: Response, set: Option<Response>) -> Response {
+    match set {
+        Some(cookie_source) => {
+            let mut page = page;
+            for v in cookie_source.headers().get_all(header::SET_COOKIE) {
+                page.headers_mut().append(header::SET_COOKIE, v.clone());
+            }
+            page
+        }
+        None => page,
+    }
+}
+
+fn check_anonymous_csrf(headers: &HeaderMap, sent: &str) -> Result<(), AppError> {
+    match cookie(headers, CSRF_COOKIE) {
+        Some(token) if token.len() >= 32 && same_secret(token, sent) => Ok(()),
+        _ => Err(csrf_refused()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct NextParam {
+    next: Option<String>,
+}
+
+fn signup_page(
+    csrf: String,
+    next: Option<String>,
+    form: &SignupForm,
+    error: Option<String>,
+) -> FormPage {
+    FormPage {
+        title: "Sign up",
+        action: "/signup",
+        csrf,
+        next,
+        note: Some(
+            "Pick a user name (letters, digits, - and _) and a password of at least 10 characters."
+                .into(),
+        ),
+        error,
+        fields: vec![
+            FieldView::new("username", "User name", "text").filled(&form.username, "username"),
+            FieldView::new("email", "Email", "email").filled(&form.email, "email"),
+            FieldView::new("password", "Password", "password").filled("", "new-password"),
+        ],
+        submit_label: "Sign up",
+        links: vec![Link::new("/login", "Already have an account? Log in")],
+    }
+}
+
+fn login_page(
+    csrf: String,
+    next: Option<String>,
+    username: &str,
+    error: Option<String>,
+) -> FormPage {
+    FormPage {
+        title: "Log in",
+        action: "/login",
+        csrf,
+        next,
+        note: None,
+        error,
+        fields: vec![
+            FieldView::new("username", "User name", "text").filled(username, "username"),
+            FieldView::new("password", "Password", "password").filled("", "current-password"),
+        ],
+        submit_label: "Log in",
+        links: vec![Link::new("/signup", "No account yet? Sign up")],
+    }
+}
+
+pub async fn show_signup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<NextParam>,
+) -> Result<Response, AppError> {
+    let (csrf, set) = anonymous_csrf(&state, &headers)?;
+    let page = signup_page(csrf, q.next, &SignupForm::default(), None).respond(StatusCode::OK)?;
+    Ok(with_cookie(page, set))
+}
+
+pub async fn show_login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<NextParam>,
+) -> Result<Response, AppError> {
+    let (csrf, set) = anonymous_csrf(&state, &headers)?;
+    let page = login_page(csrf, q.next, "", None).respond(StatusCode::OK)?;
+    Ok(with_cookie(page, set))
+}
+
+#[derive(Deserialize, Default)]
+pub struct SignupForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    next: Option<String>,
+}
+
+/// Starts a new session for `user` (a fresh random id: never one the client brought, so a
+/// planted id is useless) and answers with its cookie and a redirect to `next`. The session
+/// the request came with, if any, ends.
+async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+    next: &str,
+) -> Result<Response, AppError> {
+    if let Some(old) = cookie(headers, SESSION_COOKIE) {
+        state.store.delete_session(&hash_secret(old)).await?;
+    }
+    let id = new_secret()?;
+    let now = Utc::now();
+    state
+        .store
+        .create_session(NewSession {
+            id_hash: hash_secret(&id),
+            user: user.id,
+            csrf_token: new_secret()?,
+            created_at: now,
+            expires_at: now + Duration::days(SESSION_DAYS),
+        })
+        .await?;
+    let set = set_cookie(
+        SESSION_COOKIE,
+        &id,
+        SESSION_DAYS * 86_400,
+        state.community.settings.secure_cookies,
+    );
+    Ok(([(header::SET_COOKIE, set)], Redirect::to(next)).into_response())
+}
+
+pub async fn sign_up(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    parts: axum::http::Extensions,
+    Form(form): Form<SignupForm>,
+) -> Result<Response, AppError> {
+    check_anonymous_csrf(&headers, &form.csrf)?;
+    state.community.limit(Action::SignUp, &client_ip(&parts))?;
+    let parsed = Username::parse(&form.username).and_then(|u| {
+        Ok((
+            u,
+            EmailAddress::parse(&form.email)?,
+            Password::parse(&form.password)?,
+        ))
+    });
+    let again = |error: String| {
+        signup_page(form.csrf.clone(), form.next.clone(), &form, Some(error))
+            .respond(StatusCode::BAD_REQUEST)
+    };
+    let (username, email, password) = match parsed {
+        Ok(p) => p,
+        Err(e) => return again(format!("{} {}.", capitalised(e.field), e.reason)),
+    };
+    let password_hash = blocking(move || hash_password(&password)).await??;
+    let created = state
+        .store
+        .create_user(NewUser {
+            username,
+            email,
+            password_hash,
+            is_admin: false,
+            created_at: Utc::now(),
+        })
+        .await;
+    let user = match created {
+        Ok(user) => user,
+        Err(StoreError::Conflict { field }) => {
+            return again(format!(
+                "{} is already taken: choose another.",
+                capitalised(field)
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(user.id = user.id.0, "signed up");
+    start_session(&state, &headers, &user, &safe_next(form.next.as_deref())).await
+}
+
+fn capitalised(field: &str) -> String {
+    match field {
+        "username" => "User name".into(),
+        "email" => "Email".into(),
+        "password" => "Password".into(),
+        other => other.into(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    next: Option<String>,
+}
+
+pub async fn log_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    parts: axum::http::Extensions,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, AppError> {
+    check_anonymous_csrf(&headers, &form.csrf)?;
+    // Per address and per account: guessing one account's password from many addresses is
+    // limited too.
+    state.community.limit(Action::LogIn, &client_ip(&parts))?;
+    let name = form.username.trim().to_ascii_lowercase();
+    state
+        .community
+        .limit(Action::LogIn, &format!("user:{name}"))?;
+    let user = state.store.user_by_name(&name).await?;
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let password = form.password.clone();
+    // The same work and the same answer whether the name is unknown or the password wrong.
+    let ok = blocking(move || verify_password(&password, hash.as_deref())).await?;
+    match user.filter(|_| ok) {
+        Some(user) => {
+            tracing::info!(user.id = user.id.0, "logged in");
+            start_session(&state, &headers, &user, &safe_next(form.next.as_deref())).await
+        }
+        None => login_page(
+            form.csrf.clone(),
+            form.next.clone(),
+            &form.username,
+            Some("Wrong user name or password.".into()),
+        )
+        .respond(StatusCode::UNAUTHORIZED),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+pub async fn log_out(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, AppError> {
+    let session = viewer.require_csrf(&form.csrf, "/")?;
+    state.store.delete_session(&session.id_hash).await?;
+    let clear = set_cookie(
+        SESSION_COOKIE,
+        "",
+        0,
+        state.community.settings.secure_cookies,
+    );
+    Ok(([(header::SET_COOKIE, clear)], Redirect::to("/")).into_response())
+}
+
+fn password_page(csrf: String, error: Option<String>) -> FormPage {
+    FormPage {
+        title: "Change password",
+        action: "/account/password",
+        csrf,
+        next: None,
+        note: Some("Other sessions of yours are logged out when the password changes.".into()),
+        error,
+        fields: vec![
+            FieldView::new("current", "Current password", "password")
+                .filled("", "current-password"),
+            FieldView::new("password", "New password (10+ characters)", "password")
+                .filled("", "new-password"),
+        ],
+        submit_label: "Change password",
+        links: vec![Link::new("/account", "Back to your account")],
+    }
+}
+
+pub async fn show_password(viewer: Viewer) -> Result<Response, AppError> {
+    let session = viewer.require("/account/password")?;
+    password_page(session.csrf_token.clone(), None).respond(StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    let session = viewer.require_csrf(&form.csrf, "/account/password")?;
+    state.community.limit(
+        Action::LogIn,
+        &format!(
+            "user:{}",
+            session.user.username.as_str().to_ascii_lowercase()
+        ),
+    )?;
+    let again = |error: &str| {
+        password_page(session.csrf_token.clone(), Some(error.to_owned()))
+            .respond(StatusCode::BAD_REQUEST)
+    };
+    let new = match Password::parse(&form.password) {
+        Ok(p) => p,
+        Err(e) => return again(&format!("New password {}.", e.reason)),
+    };
+    let (current, hash) = (form.current.clone(), session.user.password_hash.clone());
+    if !blocking(move || verify_password(&current, Some(&hash))).await? {
+        return again("The current password is wrong.");
+    }
+    let new_hash = blocking(move || hash_password(&new)).await??;
+    state
+        .store
+        .set_password_hash(session.user.id, new_hash, Some(session.id_hash.clone()))
+        .await?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+pub struct TokenView {
+    id: i64,
+    name: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    username: String,
+    csrf: String,
+    tokens: Vec<TokenView>,
+    new_token: Option<String>,
+}
+
+async fn account_page(
+    state: &AppState,
+    viewer: &Viewer,
+    new_token: Option<String>,
+) -> Result<Response, AppError> {
+    let session = viewer.require("/account")?;
+    let tokens = state
+        .store
+        .api_tokens(session.user.id)
+        .await?
+        .into_iter()
+        .map(|t| TokenView {
+            id: t.id,
+            name: t.name,
+            created: t.created_at.format("%Y-%m-%d").to_string(),
+        })
+        .collect();
+    let page = AccountPage {
+        username: session.user.username.to_string(),
+        csrf: session.csrf_token.clone(),
+        tokens,
+        new_token,
+    };
+    Ok(Html(page.render().map_err(render_error)?).into_response())
+}
+
+pub async fn show_account(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Response, AppError> {
+    account_page(&state, &viewer, None).await
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, AppError> {
+    let session = viewer.require_csrf(&form.csrf, "/account")?;
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(AppError::BadRequest(
+            "name: a token needs a name of 1 to 64 characters".into(),
+        ));
+    }
+    let token = new_api_token()?;
+    state
+        .store
+        .create_api_token(session.user.id, name.to_owned(), hash_secret(&token))
+        .await?;
+    account_page(&state, &viewer, Some(token)).await
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, AppError> {
+    let session = viewer.require_csrf(&form.csrf, "/account")?;
+    state.store.revoke_api_token(session.user.id, id).await?;
+    Ok(Redirect::to("/account").into_response())
+}

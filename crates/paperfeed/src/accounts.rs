@@ -1,0 +1,69 @@
+//! `paperfeed user add` and `paperfeed token create`: accounts and API tokens from the shell.
+
+use std::io::BufRead as _;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use paperfeed_core::{EmailAddress, Password, Username};
+use paperfeed_store::{NewUser, SqliteStore, Store};
+
+use crate::cli::{TokenCreateArgs, UserAddArgs};
+use crate::settings::Settings;
+
+fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let store = SqliteStore::open(&settings.store_path())
+        .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+pub async fn add_user(settings: &Settings, args: &UserAddArgs) -> anyhow::Result<()> {
+    let username = Username::parse(&args.name)?;
+    let email = EmailAddress::parse(&args.email)?;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = Password::parse(line.trim_end_matches(['\n', '\r']))?;
+    let password_hash =
+        tokio::task::spawn_blocking(move || paperfeed_web::hash_password(&password))
+            .await
+            .context("hashing the password")?
+            .map_err(|e| anyhow::anyhow!("hashing the password: {e:?}"))?;
+    let user = open_store(settings)?
+        .create_user(NewUser {
+            username,
+            email,
+            password_hash,
+            is_admin: args.admin,
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .with_context(|| format!("adding user {}", args.name))?;
+    println!(
+        "added user {}{}",
+        user.username,
+        if user.is_admin { " (admin)" } else { "" }
+    );
+    Ok(())
+}
+
+pub async fn create_token(settings: &Settings, args: &TokenCreateArgs) -> anyhow::Result<()> {
+    let store = open_store(settings)?;
+    let user = store
+        .user_by_name(&args.name)
+        .await?
+        .with_context(|| format!("there is no user named {:?}", args.name))?;
+    let token =
+        paperfeed_web::new_api_token().map_err(|e| anyhow::anyhow!("making a token: {e:?}"))?;
+    store
+        .create_api_token(
+            user.id,
+            args.label.clone(),
+            paperfeed_web::hash_secret(&token),
+        )
+        .await
+        .with_context(|| format!("storing a token for {}", args.name))?;
+    println!("{token}");
+    Ok(())
+}

@@ -1,0 +1,574 @@
+//! The community over HTTP, as a browser and a script would use it: accounts, sessions, CSRF,
+//! votes, comments, submissions, API tokens and rate limits. Each test fails if the defence it
+//! names is removed.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::process::Stdio;
+
+use reqwest::header;
+
+use crate::harness::{Server, bin, fixture, ingest};
+
+/// The sample's top paper on its latest day, with 163 imported upvotes.
+const PAPER: &str = "2608.19880";
+const PASSWORD: &str = "correct horse battery";
+
+fn encode(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A browser-like client: keeps cookies by hand, never follows redirects.
+#[derive(Clone)]
+struct Visitor {
+    http: reqwest::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+}
+
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Visitor {
+    fn new(server: &Server) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: server.base.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
+        let resp = req
+            .header(header::COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        for set in headers.get_all(header::SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let (pair, _) = set.split_once(';').unwrap_or((set, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || set.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        Answer {
+            status,
+            headers,
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Answer {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(encode(form));
+        self.send(req).await
+    }
+
+    /// The CSRF token in the first form of `path`.
+    async fn csrf(&mut self, path: &str) -> String {
+        let page = self.get(path).await;
+        let at = page
+            .body
+            .find(r#"name="csrf" value=""#)
+            .unwrap_or_else(|| panic!("no form on {path}: {}", page.body));
+        let rest = &page.body[at + r#"name="csrf" value=""#.len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    async fn sign_up(&mut self, name: &str) -> Answer {
+        let csrf = self.csrf("/signup").await;
+        let email = format!("{name}@example.org");
+        self.post(
+            "/signup",
+            &[
+                ("csrf", &csrf),
+                ("username", name),
+                ("email", &email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await
+    }
+
+    async fn log_in(&mut self, name: &str, password: &str) -> Answer {
+        let csrf = self.csrf("/login").await;
+        self.post(
+            "/login",
+            &[("csrf", &csrf), ("username", name), ("password", password)],
+        )
+        .await
+    }
+
+    async fn upvotes(&mut self, id: &str) -> i64 {
+        let page = self.get(&format!("/papers/{id}")).await;
+        let at = page.body.find(r#"class="vote-count">"#).unwrap();
+        let rest = &page.body[at + r#"class="vote-count">"#.len()..];
+        rest[..rest.find('<').unwrap()].parse().unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn votes_count_once_per_user_need_a_session_and_a_csrf_token_and_can_be_undone() {
+    let server = Server::start();
+    let mut ada = Visitor::new(&server);
+    let signed = ada.sign_up("ada").await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let set = signed
+        .headers
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        set.starts_with("pf_session=") && set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    let before = ada.upvotes(PAPER).await;
+    assert_eq!(before, 163);
+    let vote_path = format!("/papers/{PAPER}/upvote");
+
+    // Missing and wrong CSRF tokens are refused.
+    assert_eq!(ada.post(&vote_path, &[("action", "up")]).await.status, 403);
+    assert_eq!(
+        ada.post(&vote_path, &[("action", "up"), ("csrf", "forged")])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        ada.upvotes(PAPER).await,
+        before,
+        "a refused vote does not count"
+    );
+
+    // Repeated and concurrent votes by one user count once.
+    let csrf = ada.csrf(&format!("/papers/{PAPER}")).await;
+    let voted = ada
+        .post(&vote_path, &[("action", "up"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(voted.status, 303);
+    assert_eq!(
+        voted.headers[header::LOCATION],
+        format!("/papers/{PAPER}#vote")
+    );
+    let stuffing = (0..30).map(|_| {
+        let mut v = ada.clone();
+        let (path, csrf) = (vote_path.clone(), csrf.clone());
+        tokio::spawn(async move {
+            v.post(&path, &[("action", "up"), ("csrf", &csrf)])
+                .await
+                .status
+        })
+    });
+    for status in futures_join(stuffing).await {
+        assert!(status == 303 || status == 429, "{status}");
+    }
+    assert_eq!(ada.upvotes(PAPER).await, before + 1, "one user, one vote");
+
+    // Undo.
+    ada.post(&vote_path, &[("action", "undo"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(ada.upvotes(PAPER).await, before);
+
+    // A logged-out visitor is sent to log in and nothing changes.
+    let mut anon = Visitor::new(&server);
+    let refused = anon
+        .post(&vote_path, &[("action", "up"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(refused.status, 303);
+    assert!(
+        refused.headers[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with("/login?next=")
+    );
+    let refused = anon
+        .post(
+            &format!("/papers/{PAPER}/comments"),
+            &[("body", "hi"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(refused.status, 303);
+    assert_eq!(
+        anon.post("/submit", &[("arxiv_id", PAPER)]).await.status,
+        303
+    );
+    assert_eq!(anon.upvotes(PAPER).await, before);
+}
+
+async fn futures_join<T: Send + 'static>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for h in handles.collect::<Vec<_>>() {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logging_in_rotates_the_session_and_answers_the_same_for_unknown_users_and_wrong_passwords()
+{
+    let server = Server::start();
+    let mut ada = Visitor::new(&server);
+    assert_eq!(ada.sign_up("ada").await.status, 303);
+    let mut stranger = Visitor::new(&server);
+
+    // Wrong password and unknown user: the same status and the same page.
+    let wrong = stranger.log_in("ada", "not the password").await;
+    let unknown = stranger.log_in("nobody-here", "not the password").await;
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    let strip = |body: &str, name: &str| body.replace(&format!("value=\"{name}\""), "value=NAME");
+    assert_eq!(
+        strip(&wrong.body, "ada"),
+        strip(&unknown.body, "nobody-here")
+    );
+    assert!(wrong.body.contains("Wrong user name or password."));
+
+    // Session fixation: an id planted before log-in is never the one logged in.
+    let mut victim = Visitor::new(&server);
+    victim
+        .cookies
+        .insert("pf_session".into(), "planted-by-attacker".into());
+    assert_eq!(victim.log_in("ada", PASSWORD).await.status, 303);
+    let session = victim.cookies["pf_session"].clone();
+    assert_ne!(session, "planted-by-attacker");
+    let mut attacker = Visitor::new(&server);
+    attacker
+        .cookies
+        .insert("pf_session".into(), "planted-by-attacker".into());
+    assert!(
+        attacker.get("/account").await.status == 303,
+        "the planted id is not logged in"
+    );
+    assert_eq!(victim.get("/account").await.status, 200);
+    // Logging in again rotates the id and ends the old session.
+    assert_eq!(victim.log_in("ada", PASSWORD).await.status, 303);
+    assert_ne!(victim.cookies["pf_session"], session);
+    let mut old = Visitor::new(&server);
+    old.cookies.insert("pf_session".into(), session);
+    assert_eq!(old.get("/account").await.status, 303);
+
+    // Changing the password needs the current one; the new one then works.
+    let csrf = victim.csrf("/account/password").await;
+    let bad = victim
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "nope nope nope"),
+                ("password", "a brand new password"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    let ok = victim
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", PASSWORD),
+                ("password", "a brand new password"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, 303);
+    assert_eq!(
+        stranger.log_in("ada", "a brand new password").await.status,
+        303
+    );
+
+    // Log-in forms without the double-submit token are refused.
+    let mut bare = Visitor::new(&server);
+    assert_eq!(
+        bare.post("/login", &[("username", "ada"), ("password", PASSWORD)])
+            .await
+            .status,
+        403
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guessing_passwords_is_slowed_down_with_429_and_retry_after() {
+    let server = Server::start();
+    let mut guesser = Visitor::new(&server);
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        let answer = guesser.log_in("ada", "guess guess guess").await;
+        statuses.push(answer.status);
+        if answer.status == 429 {
+            let retry: u64 = answer.headers[header::RETRY_AFTER]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(retry >= 1);
+            return;
+        }
+    }
+    panic!("15 wrong guesses were never limited: {statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn comments_are_sanitised_and_only_their_author_edits_or_deletes_them() {
+    let server = Server::start();
+    let (mut ada, mut eve) = (Visitor::new(&server), Visitor::new(&server));
+    ada.sign_up("ada").await;
+    eve.sign_up("eve").await;
+    // A user name cannot carry markup.
+    let mut mallory = Visitor::new(&server);
+    let refused = mallory.sign_up("<script>x</script>").await;
+    assert_eq!(refused.status, 400);
+    assert!(!refused.body.contains("<script>x"), "{}", refused.body);
+
+    let paper = format!("/papers/{PAPER}");
+    let csrf = ada.csrf(&paper).await;
+    let xss = "**bold** <script>alert('xss')</script> <img src=x onerror=alert(1)> [x](javascript:alert(1))";
+    let posted = ada
+        .post(
+            &format!("{paper}/comments"),
+            &[("csrf", &csrf), ("body", xss)],
+        )
+        .await;
+    assert_eq!(posted.status, 303);
+    let location = posted.headers[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let comment_id: i64 = location.rsplit("comment-").next().unwrap().parse().unwrap();
+    let page = eve.get(&paper).await.body;
+    assert!(page.contains("<strong>bold</strong>"), "markdown renders");
+    for bad in ["<script>alert('xss')", "onerror", "javascript:alert"] {
+        assert!(!page.contains(bad), "{bad} reached the page");
+    }
+
+    // Eve cannot edit or delete Ada's comment, nor hide it.
+    let eve_csrf = eve.csrf(&paper).await;
+    for action in ["edit", "delete", "hide"] {
+        let answer = eve
+            .post(
+                &format!("/comments/{comment_id}/{action}"),
+                &[("csrf", &eve_csrf), ("body", "pwned")],
+            )
+            .await;
+        assert_eq!(answer.status, 403, "{action}");
+    }
+    assert!(!eve.get(&paper).await.body.contains("pwned"));
+    // Ada can.
+    let edited = ada
+        .post(
+            &format!("/comments/{comment_id}/edit"),
+            &[("csrf", &csrf), ("body", "second thoughts")],
+        )
+        .await;
+    assert_eq!(edited.status, 303);
+    assert!(eve.get(&paper).await.body.contains("second thoughts"));
+    assert_eq!(
+        ada.post(
+            &format!("/comments/{comment_id}/delete"),
+            &[("csrf", &csrf)]
+        )
+        .await
+        .status,
+        303
+    );
+    assert!(!eve.get(&paper).await.body.contains("second thoughts"));
+}
+
+fn run_cli(server_dir: &std::path::Path, args: &[&str], stdin: &str) -> String {
+    let mut child = bin()
+        .arg("--data-dir")
+        .arg(server_dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scripts_upvote_and_submit_with_an_api_token() {
+    let data = tempfile::tempdir().unwrap();
+    let atom = fixture(
+        "crates/paperfeed-ingest/tests/fixtures/query_cat-cs.RO_AND_neural_max2_2025-10-17.xml",
+    );
+    assert!(
+        ingest(data.path(), &[atom.to_str().unwrap()])
+            .status
+            .success()
+    );
+    run_cli(
+        data.path(),
+        &[
+            "user",
+            "add",
+            "bot",
+            "--email",
+            "bot@example.org",
+            "--password-stdin",
+        ],
+        "a long enough password\n",
+    );
+    let token = run_cli(data.path(), &["token", "create", "bot"], "")
+        .trim()
+        .to_owned();
+    assert!(token.starts_with("pf_"));
+    let window = std::ffi::OsString::from("3650");
+    let server = Server::start_with_env(
+        &[],
+        data,
+        &[("PAPERFEED_COMMUNITY__SUBMIT_WINDOW_DAYS", &window)],
+    );
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, auth: Option<&str>, body: Option<&str>| {
+        let mut req = http.request(method, server.url(path));
+        if let Some(t) = auth {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        if let Some(b) = body {
+            req = req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(b.to_owned());
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (
+                status,
+                serde_json::from_str::<serde_json::Value>(&resp.text().await.unwrap()).unwrap(),
+            )
+        }
+    };
+    // The store holds the ingested papers only (no sample), none with imported votes.
+    let path = "/api/papers/2510.14827/upvote";
+    let (status, _) = call(reqwest::Method::POST, path, None, None).await;
+    assert_eq!(status, 401, "no token, no vote");
+    let (status, _) = call(reqwest::Method::POST, path, Some("pf_wrong"), None).await;
+    assert_eq!(status, 401);
+    for _ in 0..3 {
+        let (status, json) = call(reqwest::Method::POST, path, Some(&token), None).await;
+        assert_eq!((status, json["upvotes"].as_i64()), (200, Some(1)), "{json}");
+    }
+    let (_, json) = call(reqwest::Method::DELETE, path, Some(&token), None).await;
+    assert_eq!(
+        (json["upvotes"].as_i64(), json["voted"].as_bool()),
+        (Some(0), Some(false))
+    );
+
+    // Submissions: an ingested paper not yet featured goes on today's feed with its submitter.
+    let submit = |id: &str| format!(r#"{{"arxivId": "{id}"}}"#);
+    let (status, _) = call(
+        reqwest::Method::POST,
+        "/api/papers/submit",
+        None,
+        Some(&submit("2510.14968")),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, json) = call(
+        reqwest::Method::POST,
+        "/api/papers/submit",
+        Some(&token),
+        Some(&submit("https://arxiv.org/abs/2510.14968v1")),
+    )
+    .await;
+    assert_eq!(status, 201, "{json}");
+    assert_eq!(
+        json["featuredOn"].as_str().unwrap(),
+        chrono::Utc::now().date_naive().to_string()
+    );
+    let (status, json) = call(
+        reqwest::Method::POST,
+        "/api/papers/submit",
+        Some(&token),
+        Some(&submit("2510.14968")),
+    )
+    .await;
+    assert_eq!(status, 409, "already featured");
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("/papers/2510.14968"),
+        "{json}"
+    );
+    let (status, json) = call(
+        reqwest::Method::POST,
+        "/api/papers/submit",
+        Some(&token),
+        Some(&submit("2511.99999")),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("not in this hub's store"),
+        "{json}"
+    );
+    let (status, json) = call(
+        reqwest::Method::POST,
+        "/api/papers/submit",
+        Some(&token),
+        Some(&submit("not an id")),
+    )
+    .await;
+    assert_eq!((status, json["parameter"].as_str()), (400, Some("arxivId")));
+    let (_, day) = crate::api::get_json(
+        &server,
+        &format!("/api/daily_papers?date={}", chrono::Utc::now().date_naive()),
+    )
+    .await;
+    assert_eq!(day[0]["submittedBy"]["name"].as_str(), Some("bot"), "{day}");
+}
