@@ -168,22 +168,36 @@ fn matches_topics(paper: &Paper, topics: &[String]) -> bool {
     })
 }
 
-/// The period's featured papers, most upvoted first, each once (its latest featured day).
-fn candidates(entries: Vec<FeedEntry>) -> Vec<FeedEntry> {
+/// The period's featured papers, each once (its latest featured day), by trending score as
+/// of the end of the period's last day: the same ranking a rerun gets, whenever it runs.
+fn candidates(entries: Vec<FeedEntry>, to: NaiveDate) -> Vec<FeedEntry> {
     let mut seen = HashSet::new();
-    let mut entries: Vec<FeedEntry> = entries
+    let entries: Vec<FeedEntry> = entries
         .into_iter()
         .filter(|e| seen.insert(e.paper.id.clone()))
         .collect();
-    // Most upvoted first; the community issue's trending score takes this place.
-    entries.sort_by(|a, b| {
-        b.paper
-            .upvotes
-            .cmp(&a.paper.upvotes)
-            .then(b.day.cmp(&a.day))
+    let as_of = (to + chrono::Duration::days(1))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let mut scored: Vec<(f64, FeedEntry)> = entries
+        .into_iter()
+        .map(|e| {
+            let terms = paperfeed_core::trending_score(
+                e.paper.upvotes,
+                e.paper.num_comments,
+                e.paper.github_stars,
+                e.day,
+                as_of,
+            );
+            (terms.score, e)
+        })
+        .collect();
+    scored.sort_by(|(sa, a), (sb, b)| {
+        sb.total_cmp(sa)
+            .then(b.paper.upvotes.cmp(&a.paper.upvotes))
             .then(a.paper.id.cmp(&b.paper.id))
     });
-    entries
+    scored.into_iter().map(|(_, e)| e).collect()
 }
 
 struct Run {
@@ -363,7 +377,7 @@ pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()
     let period = Period::new(args.period, date);
     let store = open_store(settings)?;
     let entries = store.featured_between(period.from, period.to).await?;
-    let candidates = candidates(entries);
+    let candidates = candidates(entries, period.to);
     if args.dry_run {
         println!(
             "dry run: {} digest for {} ({} .. {}) would draw from {} papers; nothing queued or sent",
