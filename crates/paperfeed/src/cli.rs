@@ -100,6 +100,25 @@ pub enum Command {
 pub enum SubscriberCommand {
     /// Add a subscriber, or update the preferences of an existing one.
     Add(SubscriberAddArgs),
+    /// Add every address of a file (one per line; blank lines and # comments skipped) with the
+    /// same options as `add`. Bad lines are reported with their line number; the rest go in.
+    Import(SubscriberImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SubscriberImportArgs {
+    /// The file of addresses
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// Skip the double opt-in: only for addresses whose owners asked you directly
+    #[arg(long)]
+    pub confirmed: bool,
+    /// How often to mail
+    #[arg(long, value_enum, default_value = "daily")]
+    pub frequency: Frequency,
+    /// Papers per digest
+    #[arg(long, default_value_t = 10)]
+    pub papers: u32,
 }
 
 #[derive(Debug, Args)]

@@ -20,7 +20,7 @@ use paperfeed_store::{
     DeliveryFailure, DigestJob, FeedEntry, MailStore, NewSubscriber, SqliteStore, Store,
 };
 
-use crate::cli::{DigestRunArgs, Frequency, SubscriberAddArgs};
+use crate::cli::{DigestRunArgs, Frequency, SubscriberAddArgs, SubscriberImportArgs};
 use crate::settings::Settings;
 
 /// Characters of abstract shown per paper.
@@ -78,6 +78,51 @@ pub async fn add_subscriber(settings: &Settings, args: &SubscriberAddArgs) -> an
         subscriber.topics.len()
     );
     Ok(())
+}
+
+/// Imports a file of addresses. Returns false when any line was refused (after storing the rest).
+pub async fn import_subscribers(
+    settings: &Settings,
+    args: &SubscriberImportArgs,
+) -> anyhow::Result<bool> {
+    anyhow::ensure!(
+        (1..=50).contains(&args.papers),
+        "--papers must be between 1 and 50, not {}",
+        args.papers
+    );
+    let content = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let store = open_store(settings)?;
+    let (mut added, mut refused) = (0u64, 0u64);
+    for (number, line) in (1..).zip(content.lines()) {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match parse_address(line) {
+            Ok(email) => {
+                store
+                    .upsert_subscriber(
+                        NewSubscriber {
+                            email,
+                            frequency: frequency_name(args.frequency).to_owned(),
+                            topics: Vec::new(),
+                            papers_per_digest: args.papers,
+                            confirmed: args.confirmed,
+                        },
+                        Utc::now(),
+                    )
+                    .await?;
+                added += 1;
+            }
+            Err(reason) => {
+                eprintln!("{}:{number}: {reason}", args.file.display());
+                refused += 1;
+            }
+        }
+    }
+    println!("imported {added} subscribers, refused {refused}");
+    Ok(refused == 0)
 }
 
 /// The hub's signing key: configured, else kept in the data directory (created once).

@@ -118,6 +118,13 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
             digest::add_subscriber(&settings, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Subscriber(SubscriberCommand::Import(args)) => {
+            Ok(if digest::import_subscribers(&settings, &args).await? {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Digest(DigestCommand::Run(args)) => {
             digest::run(&settings, &args).await?;
             Ok(ExitCode::SUCCESS)
