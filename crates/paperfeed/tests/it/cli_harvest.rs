@@ -269,3 +269,61 @@ fn a_source_flag_without_a_source_is_refused_and_files_stay_the_default() {
         .unwrap();
     assert!(text(&out.stderr).contains("arxiv"), "{}", text(&out.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_polls_a_source_enabled_in_the_config_with_the_same_harvest() {
+    let day = read_fixture("2024-03-12.json");
+    let server = ReplayServer::start(move |target| {
+        if target.starts_with("/api/daily_papers?date=") {
+            Reply::ok(day.clone())
+        } else {
+            Reply::status(404, "not recorded")
+        }
+    })
+    .await
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("paperfeed.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sources.hf]\nbase_url = \"{}\"\npoll = true\ndays = 2\npoliteness_seconds = 0\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    let hub = tokio::task::spawn_blocking(move || {
+        let config = config.into_os_string();
+        crate::harness::Server::start_with_env(
+            &["--no-sample"],
+            data,
+            &[("PAPERFEED_CONFIG", config.as_os_str())],
+        )
+    })
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored = rusqlite::Connection::open(hub.data_dir().join("paperfeed.sqlite3"))
+            .and_then(|c| c.query_row("select count(*) from papers", [], |r| r.get::<_, i64>(0)))
+            .unwrap_or(0);
+        if stored == 9 && server.requests().len() == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{stored} {:?}",
+            server.requests()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, _) = hub.get("/").await;
+    assert_eq!(status, 200);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "two days, polled once: {requests:?}");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.starts_with("/api/daily_papers?date="))
+    );
+}
