@@ -1,13 +1,18 @@
 //! Pure parsers from bytes to paper records, one module per source format, plus format
 //! detection.
 //!
-//! This crate never touches the store, the network or the file system: callers hand it bytes
+//! The parsers never touch the store, the network or the file system: callers hand them bytes
 //! (or a `BufRead` for JSON Lines) and get back `NewPaper` records and per-record errors that
 //! name where (line, entry index or byte offset) and why. A bad record never stops the good
 //! ones around it; a truncated file yields everything before the damage plus one error.
+//!
+//! [`fetch`] holds the thin HTTP clients of the live sources (arXiv API, OAI-PMH, Hugging
+//! Face daily feed): they fetch pages politely and return what the parsers read. Nothing in
+//! this crate writes the store.
 
 mod atom;
 mod detect;
+pub mod fetch;
 mod fields;
 mod hf_daily;
 mod json;

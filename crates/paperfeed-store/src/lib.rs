@@ -109,6 +109,16 @@ pub struct StoreStats {
     pub change_seq: i64,
 }
 
+/// Where the harvest of one live source stands, kept beside the papers it brought in.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HarvestPosition {
+    /// Where an unfinished harvest goes on (an OAI-PMH resumption token, an API offset);
+    /// opaque to the store. `None`: no harvest in flight.
+    pub cursor: Option<String>,
+    /// The last day a finished harvest covered, where the next one may start.
+    pub last_day: Option<NaiveDate>,
+}
+
 /// Whether a write batch is kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteMode {
@@ -127,6 +137,21 @@ pub trait Store: Send + Sync + 'static {
         batch: Vec<NewPaper>,
         mode: WriteMode,
     ) -> Result<Vec<UpsertOutcome>, StoreError>;
+
+    /// [`Store::upsert_papers`], and in the same transaction records where the harvest of
+    /// `source` stands after this batch: papers and position are kept together or not at all,
+    /// so a harvest killed mid-way resumes after the last batch kept, losing and repeating
+    /// nothing. A dry run keeps neither.
+    async fn upsert_harvest_batch(
+        &self,
+        source: &str,
+        batch: Vec<NewPaper>,
+        position: HarvestPosition,
+        mode: WriteMode,
+    ) -> Result<Vec<UpsertOutcome>, StoreError>;
+
+    /// The position last recorded for `source`, if any.
+    async fn harvest_position(&self, source: &str) -> Result<Option<HarvestPosition>, StoreError>;
 
     async fn get_paper(&self, id: &ArxivId) -> Result<Option<Paper>, StoreError>;
 

@@ -15,16 +15,19 @@ use paperfeed_core::{
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, params};
 
 use crate::{
-    ApiToken, ChangedPaper, Comment, EmbeddingJob, FeedEntry, FeedOrder, FeedQuery, NewComment,
-    NewSession, NewUser, PaperVector, Session, Store, StoreError, StoreStats, User, UserId,
-    VoteOutcome, WriteMode,
+    ApiToken, ChangedPaper, Comment, EmbeddingJob, FeedEntry, FeedOrder, FeedQuery,
+    HarvestPosition, NewComment, NewSession, NewUser, PaperVector, Session, Store, StoreError,
+    StoreStats, User, UserId, VoteOutcome, WriteMode,
 };
 
-/// Schema migrations, applied in order; never edit one that has landed.
+/// Schema migrations, applied in order; never edit one that has landed. Each one that a store
+/// has not recorded is applied, not only those above its highest: migrations written on
+/// parallel branches (a 0003 landing after a 0004) still reach every store.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_papers.sql")),
     (2, include_str!("../migrations/sqlite/0002_embeddings.sql")),
     (3, include_str!("../migrations/sqlite/0003_community.sql")),
+    (4, include_str!("../migrations/sqlite/0004_harvest.sql")),
     (5, include_str!("../migrations/sqlite/0005_digests.sql")),
 ];
 
@@ -161,22 +164,17 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
              applied_at text not null
          ) strict;",
     )?;
-    let current: i64 = conn.query_row(
-        "select coalesce(max(version), 0) from schema_migrations",
-        [],
-        |r| r.get(0),
-    )?;
-    let known = MIGRATIONS.last().map_or(0, |m| m.0);
-    if current > known {
-        return Err(StoreError::SchemaTooNew {
-            found: current,
-            known,
-        });
-    }
-    let applied: std::collections::HashSet<i64> = conn
+    let applied: Vec<i64> = conn
         .prepare("select version from schema_migrations")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if let Some(&found) = applied
+        .iter()
+        .find(|v| !MIGRATIONS.iter().any(|m| m.0 == **v))
+    {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
     // Every migration not applied yet, in order: numbers taken by work merged from different
     // branches may land out of order, and each still runs exactly once.
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !applied.contains(v)) {
@@ -377,9 +375,24 @@ fn write_paper(tx: &Transaction<'_>, paper: &Paper, seq: i64, now: &str) -> Resu
 fn upsert_batch(
     conn: &mut Connection,
     batch: Vec<NewPaper>,
+    position: Option<(String, HarvestPosition)>,
     mode: WriteMode,
 ) -> Result<Vec<UpsertOutcome>, StoreError> {
     let tx = conn.transaction()?;
+    if let Some((source, position)) = &position {
+        tx.execute(
+            "insert into harvest_positions (source, cursor, last_day, updated_at)
+             values (?1, ?2, ?3, ?4)
+             on conflict (source) do update set cursor = excluded.cursor,
+                 last_day = excluded.last_day, updated_at = excluded.updated_at",
+            params![
+                source,
+                position.cursor,
+                position.last_day.map(day_text),
+                now_text()
+            ],
+        )?;
+    }
     let seq: i64 = tx.query_row(
         "select value + 1 from store_counters where name = 'change_seq'",
         [],
@@ -422,8 +435,41 @@ impl Store for SqliteStore {
         batch: Vec<NewPaper>,
         mode: WriteMode,
     ) -> Result<Vec<UpsertOutcome>, StoreError> {
-        self.write(move |conn| upsert_batch(conn, batch, mode))
+        self.write(move |conn| upsert_batch(conn, batch, None, mode))
             .await
+    }
+
+    async fn upsert_harvest_batch(
+        &self,
+        source: &str,
+        batch: Vec<NewPaper>,
+        position: HarvestPosition,
+        mode: WriteMode,
+    ) -> Result<Vec<UpsertOutcome>, StoreError> {
+        let position = Some((source.to_owned(), position));
+        self.write(move |conn| upsert_batch(conn, batch, position, mode))
+            .await
+    }
+
+    async fn harvest_position(&self, source: &str) -> Result<Option<HarvestPosition>, StoreError> {
+        let source = source.to_owned();
+        self.read(move |conn| {
+            let row: Option<(Option<String>, Option<String>)> = conn
+                .query_row(
+                    "select cursor, last_day from harvest_positions where source = ?1",
+                    [&source],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            row.map(|(cursor, last_day)| {
+                Ok(HarvestPosition {
+                    cursor,
+                    last_day: last_day.as_deref().map(parse_day).transpose()?,
+                })
+            })
+            .transpose()
+        })
+        .await
     }
 
     async fn get_paper(&self, id: &ArxivId) -> Result<Option<Paper>, StoreError> {

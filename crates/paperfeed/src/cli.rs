@@ -64,11 +64,12 @@ pub enum Command {
     /// Serve the hub over HTTP. On first start with an empty store it loads the bundled sample
     /// of real Daily Papers days so there is something to browse.
     Serve(ServeArgs),
-    /// Ingest files or folders of papers. The format of each file is detected from its content
-    /// (Hugging Face daily_papers JSON, Kaggle arXiv JSON Lines, arXiv API Atom, OAI-PMH
-    /// ListRecords). Re-ingesting changes nothing; bad records are reported with file and
-    /// line/entry and the rest still goes in. Exits non-zero when any record or file was
-    /// rejected.
+    /// Ingest files or folders of papers, or fetch them from a live source (--source). The
+    /// format of each file is detected from its content (Hugging Face daily_papers JSON, Kaggle
+    /// arXiv JSON Lines, arXiv API Atom, OAI-PMH ListRecords). Re-ingesting changes nothing;
+    /// bad records are reported with file (or URL) and line/entry and the rest still goes in.
+    /// A live harvest stores each page with its position, so a harvest cut short resumes where
+    /// it stopped. Exits non-zero when any record, file or page was rejected.
     Ingest(IngestArgs),
     /// Print the effective configuration (defaults, config file, environment and flags
     /// merged) as TOML, with secrets masked.
@@ -236,11 +237,59 @@ pub struct ServeArgs {
     pub no_sample: bool,
 }
 
+/// A live source of papers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceKind {
+    /// The arXiv API: look-ups by id (--id) or a search listing (--query)
+    Arxiv,
+    /// OAI-PMH ListRecords harvesting (metadataPrefix=arXiv), resumable
+    Oai,
+    /// The Hugging Face daily feed, one day per request
+    Hf,
+}
+
+impl SourceKind {
+    pub const ALL: [SourceKind; 3] = [SourceKind::Arxiv, SourceKind::Oai, SourceKind::Hf];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Arxiv => "arxiv",
+            SourceKind::Oai => "oai",
+            SourceKind::Hf => "hf",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Files or folders (searched recursively) to ingest
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(
+        required_unless_present = "source",
+        conflicts_with = "source",
+        value_name = "PATH"
+    )]
     pub paths: Vec<PathBuf>,
+    /// Fetch from a live source instead of files
+    #[arg(long, value_enum)]
+    pub source: Option<SourceKind>,
+    /// The source's base URL [default: sources.<source>.base_url]
+    #[arg(long, requires = "source", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// oai: the set to harvest [default: sources.oai.set]
+    #[arg(long, requires = "source", value_name = "SET")]
+    pub set: Option<String>,
+    /// oai, hf: the first day [default: where the last harvest ended]
+    #[arg(long, requires = "source", value_name = "YYYY-MM-DD")]
+    pub from: Option<chrono::NaiveDate>,
+    /// oai, hf: the last day [default: today]
+    #[arg(long, requires = "source", value_name = "YYYY-MM-DD")]
+    pub until: Option<chrono::NaiveDate>,
+    /// arxiv: the search_query to list [default: sources.arxiv.query]
+    #[arg(long, requires = "source", value_name = "Q")]
+    pub query: Option<String>,
+    /// arxiv: look these papers up by id instead of listing
+    #[arg(long, requires = "source", num_args = 1.., value_name = "ID")]
+    pub id: Vec<String>,
     /// Force the input format instead of detecting it: hf, kaggle, atom or oai
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<paperfeed_ingest::Format>,

@@ -5,6 +5,7 @@
 mod accounts;
 mod cli;
 mod digest;
+mod harvest;
 mod indexer;
 mod ingest;
 mod sample;
@@ -53,6 +54,57 @@ fn main() -> ExitCode {
     }
 }
 
+/// `paperfeed ingest --source …`: one harvest, its summary, and an exit code.
+async fn ingest_source(
+    store: Arc<dyn Store>,
+    settings: &Settings,
+    kind: cli::SourceKind,
+    args: &cli::IngestArgs,
+) -> anyhow::Result<ExitCode> {
+    let ids = args
+        .id
+        .iter()
+        .map(|id| {
+            paperfeed_core::ArxivId::parse(id).map_err(|e| anyhow::anyhow!("--id {id:?}: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let request = harvest::HarvestRequest {
+        set: args.set.clone(),
+        from: args.from,
+        until: args.until,
+        query: args.query.clone(),
+        ids,
+    };
+    let mode = if args.dry_run {
+        WriteMode::DryRun
+    } else {
+        WriteMode::Commit
+    };
+    let started = std::time::Instant::now();
+    let summary = harvest::harvest(store, settings, kind, &request, mode).await?;
+    println!(
+        "{}ingested {summary} from {} in {:.2} s",
+        if args.dry_run {
+            "dry run, nothing written: "
+        } else {
+            ""
+        },
+        kind.name(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(reason) = &summary.failure {
+        eprintln!(
+            "error: stopped at a page that failed: {reason}\n(everything before it is stored; \
+             run the same command again to resume)"
+        );
+    }
+    Ok(if summary.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -74,6 +126,9 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
             let store = SqliteStore::open(&settings.store_path())
                 .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
             let store: Arc<dyn Store> = Arc::new(store);
+            if let Some(kind) = args.source {
+                return ingest_source(store, &settings, kind, &args).await;
+            }
             let sources = ingest::expand_paths(&args.paths)?;
             let options = ingest::IngestOptions {
                 format: args.format,

@@ -40,6 +40,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         embed_batch: settings.search.embed_batch,
     };
     tokio::spawn(indexer.run(Duration::from_secs(settings.search.poll_seconds)));
+    crate::harvest::spawn_polling(&store, settings);
     let listener = tokio::net::TcpListener::bind(settings.serve.bind)
         .await
         .with_context(|| format!("binding {}", settings.serve.bind))?;

@@ -9,7 +9,7 @@ use figment::Figment;
 use figment::providers::{Env, Format as _, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{Cli, Command, LogFormat};
+use crate::cli::{Cli, Command, LogFormat, SourceKind};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
@@ -22,6 +22,7 @@ pub struct Settings {
     pub mail: MailSettings,
     #[serde(default)]
     pub community: CommunityConfig,
+    pub sources: SourcesSettings,
 }
 
 /// A value that must never be printed: `paperfeed config` and Debug show a mask.
@@ -78,6 +79,91 @@ impl Default for CommunityConfig {
             submit_window_days: 14,
             rate_limits: paperfeed_web::RateLimits::default(),
         }
+    }
+}
+
+/// The live sources: `paperfeed ingest --source …` and the polling inside `serve`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourcesSettings {
+    /// Sent with every request; arXiv asks for a way to reach whoever runs a harvester.
+    pub user_agent: String,
+    pub arxiv: SourceSettings,
+    pub oai: SourceSettings,
+    pub hf: SourceSettings,
+}
+
+/// One live source. `query`, `page_size` and `max_results` are for `arxiv`, `set` for `oai`,
+/// `days` for `hf`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceSettings {
+    /// arxiv: the API's site (`/api/query` is appended); oai: the OAI-PMH endpoint itself;
+    /// hf: the hub's site (`/api/daily_papers` is appended).
+    pub base_url: String,
+    /// At least this long between two requests, in seconds.
+    pub politeness_seconds: f64,
+    /// For one whole request, in seconds.
+    pub timeout_seconds: u64,
+    /// Extra attempts after 5xx, 429, timeouts and broken connections (backoff doubles).
+    pub retries: u32,
+    /// Poll this source from `serve`.
+    pub poll: bool,
+    /// Minutes between two polls.
+    pub interval_minutes: u64,
+    /// arxiv: the `search_query` listed (categories and terms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// oai: the set harvested (`cs`, `math`, `physics:hep-th`); every record when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<String>,
+    /// arxiv: results per page.
+    pub page_size: u64,
+    /// arxiv: newest results read per run.
+    pub max_results: u64,
+    /// hf: days back mirrored when no `--from` is given and nothing was mirrored yet.
+    pub days: u32,
+}
+
+impl SourceSettings {
+    fn new(base_url: &str, politeness_seconds: f64, interval_minutes: u64) -> Self {
+        Self {
+            base_url: base_url.to_owned(),
+            politeness_seconds,
+            timeout_seconds: 60,
+            retries: 4,
+            poll: false,
+            interval_minutes,
+            query: None,
+            set: None,
+            page_size: 100,
+            max_results: 500,
+            days: 3,
+        }
+    }
+
+    fn validate(&self, name: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.base_url.starts_with("http://") || self.base_url.starts_with("https://"),
+            "sources.{name}.base_url must be an http(s) address, not {:?}",
+            self.base_url
+        );
+        anyhow::ensure!(
+            self.politeness_seconds.is_finite()
+                && (0.0..=3600.0).contains(&self.politeness_seconds),
+            "sources.{name}.politeness_seconds must be between 0 and 3600"
+        );
+        anyhow::ensure!(
+            self.timeout_seconds >= 1,
+            "sources.{name}.timeout_seconds must be at least 1"
+        );
+        anyhow::ensure!(
+            self.interval_minutes >= 1,
+            "sources.{name}.interval_minutes must be at least 1"
+        );
+        anyhow::ensure!(
+            (1..=2000).contains(&self.page_size),
+            "sources.{name}.page_size must be between 1 and 2000"
+        );
+        Ok(())
     }
 }
 
@@ -140,6 +226,18 @@ impl Default for Settings {
                 suspend_after: 3,
             },
             community: CommunityConfig::default(),
+            sources: SourcesSettings {
+                user_agent: paperfeed_ingest::fetch::HttpConfig::default_user_agent(),
+                arxiv: SourceSettings {
+                    query: Some("cat:cs.CL OR cat:cs.LG OR cat:cs.CV OR cat:cs.AI".into()),
+                    ..SourceSettings::new("https://export.arxiv.org", 3.0, 60)
+                },
+                oai: SourceSettings {
+                    set: Some("cs".into()),
+                    ..SourceSettings::new("https://oaipmh.arxiv.org/oai", 3.0, 1440)
+                },
+                hf: SourceSettings::new("https://huggingface.co", 1.0, 60),
+            },
         }
     }
 }
@@ -212,6 +310,9 @@ impl Settings {
                 if let Some(n) = args.batch_size {
                     settings.ingest.batch_size = n;
                 }
+                if let (Some(source), Some(url)) = (args.source, &args.base_url) {
+                    settings.sources.get_mut(source).base_url.clone_from(url);
+                }
             }
             Command::Config
             | Command::Reindex
@@ -261,6 +362,9 @@ impl Settings {
             "community.submit_window_days must be between 1 and 3650, not {}",
             self.community.submit_window_days
         );
+        for kind in SourceKind::ALL {
+            self.sources.get(kind).validate(kind.name())?;
+        }
         if let Some(url) = &self.serve.public_url {
             anyhow::ensure!(
                 (url.starts_with("https://") || url.starts_with("http://"))
@@ -293,6 +397,24 @@ impl Settings {
     /// `Secret` whose `Serialize` prints a mask.
     pub fn to_toml(&self) -> anyhow::Result<String> {
         toml::to_string_pretty(self).context("printing the configuration")
+    }
+}
+
+impl SourcesSettings {
+    pub fn get(&self, kind: SourceKind) -> &SourceSettings {
+        match kind {
+            SourceKind::Arxiv => &self.arxiv,
+            SourceKind::Oai => &self.oai,
+            SourceKind::Hf => &self.hf,
+        }
+    }
+
+    fn get_mut(&mut self, kind: SourceKind) -> &mut SourceSettings {
+        match kind {
+            SourceKind::Arxiv => &mut self.arxiv,
+            SourceKind::Oai => &mut self.oai,
+            SourceKind::Hf => &mut self.hf,
+        }
     }
 }
 

@@ -155,6 +155,7 @@ async fn a_reader_searches_from_the_header_box_and_pages_through_the_results() {
     };
     let client = &browser.client;
     let server = Server::start();
+    server.wait_for_index(false).await;
     client.goto(&server.url("/")).await.unwrap();
 
     let search_box = client.find(Locator::Css("header input#q")).await.unwrap();

@@ -9,6 +9,7 @@
 mod api;
 mod browser;
 mod cli_config;
+mod cli_harvest;
 mod cli_ingest;
 mod community;
 mod digest;
