@@ -277,3 +277,126 @@ async fn card_ids(client: &fantoccini::Client) -> Vec<String> {
     }
     ids
 }
+
+/// Waits until the text of `css` satisfies `ok`, re-reading it (the page may reload or a
+/// script may update it in place).
+async fn wait_for_text(
+    client: &fantoccini::Client,
+    css: &str,
+    ok: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(element) = client.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+            && ok(&text)
+        {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} never showed the expected text"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_signs_up_upvotes_and_comments_and_sees_the_counts_change() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let client = &browser.client;
+    let server = Server::start();
+
+    client.goto(&server.url("/signup")).await.unwrap();
+    for (field, value) in [
+        ("f-username", "ada_reader"),
+        ("f-email", "ada@example.test"),
+        ("f-password", "correct horse battery"),
+    ] {
+        client
+            .find(Locator::Id(field))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    client
+        .find(Locator::Css("form.stacked button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Signed up and logged in: the account page knows us.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while client.current_url().await.unwrap().path() == "/signup" {
+        assert!(Instant::now() < deadline, "sign-up never completed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client.goto(&server.url("/account")).await.unwrap();
+    assert_eq!(text_of(client, "h1#account-title").await, "ada_reader");
+
+    client
+        .goto(&server.url("/papers/2608.19880"))
+        .await
+        .unwrap();
+    let before: i64 = text_of(client, "form.upvote .vote-count")
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    client
+        .find(Locator::Css("form.upvote button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let after = wait_for_text(client, "form.upvote .vote-count", |t| {
+        t.trim().parse::<i64>().is_ok_and(|n| n == before + 1)
+    })
+    .await;
+    assert_eq!(after.trim(), (before + 1).to_string());
+
+    let comments_before = text_of(client, "#comments p.muted").await;
+    client
+        .find(Locator::Id("comment-body"))
+        .await
+        .unwrap()
+        .send_keys("Nice **work** <script>window.pwned = 1</script>")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#comment-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let body = wait_for_text(client, "#comments ol.comments", |t| t.contains("Nice work")).await;
+    assert!(body.contains("ada_reader"), "{body}");
+    let comments_after = text_of(client, "#comments p.muted").await;
+    assert_ne!(comments_before, comments_after, "the comment count moved");
+    let strong = text_of(client, ".comment-body strong").await;
+    assert_eq!(strong, "work", "markdown rendered");
+    let pwned = client
+        .execute("return window.pwned === undefined && document.querySelectorAll('.comment-body script').length === 0;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        pwned,
+        serde_json::Value::Bool(true),
+        "no script from a comment ran"
+    );
+    // The vote was kept: a fresh load shows it.
+    client.refresh().await.unwrap();
+    assert_eq!(
+        text_of(client, "form.upvote .vote-count").await.trim(),
+        (before + 1).to_string()
+    );
+    save_screenshot(client, "screenshot-community.png").await;
+    browser.client.clone().close().await.unwrap();
+}
