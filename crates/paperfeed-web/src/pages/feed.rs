@@ -1,7 +1,7 @@
 //! The daily feed: one day (the home page shows the latest), an ISO week or a month.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::NaiveDate;
 use paperfeed_core::Period;
@@ -22,7 +22,33 @@ struct FeedPage {
     prev: Option<Link>,
     next: Option<Link>,
     cards: Vec<CardView>,
+    /// Ranked by the trending score (`?sort=trending`) instead of votes.
+    trending: bool,
 }
+
+/// `?sort=` on feed pages: votes (default) or trending.
+#[derive(serde::Deserialize, Default)]
+pub struct FeedSort {
+    #[serde(default)]
+    sort: String,
+}
+
+impl FeedSort {
+    fn trending(
+        params: Result<Query<FeedSort>, axum::extract::rejection::QueryRejection>,
+    ) -> Result<bool, AppError> {
+        let Query(params) = params.map_err(|e| AppError::BadRequest(e.body_text()))?;
+        match params.sort.trim() {
+            "" | "votes" | "upvotes" => Ok(false),
+            "trending" => Ok(true),
+            other => Err(AppError::BadRequest(format!(
+                "sort={other:?} is not an order for this page: use votes or trending"
+            ))),
+        }
+    }
+}
+
+type SortQuery = Result<Query<FeedSort>, axum::extract::rejection::QueryRejection>;
 
 struct ViewTab {
     link: Link,
@@ -34,9 +60,13 @@ struct ViewTab {
 struct EmptyHubPage;
 
 /// `/`: the latest day with papers.
-pub async fn show_latest_day(State(state): State<AppState>) -> Result<Response, AppError> {
+pub async fn show_latest_day(
+    State(state): State<AppState>,
+    sort: SortQuery,
+) -> Result<Response, AppError> {
+    let trending = FeedSort::trending(sort)?;
     match state.store.latest_featured_day().await? {
-        Some(day) => render_period(&state, Period::Day(day)).await,
+        Some(day) => render_period(&state, Period::Day(day), trending).await,
         None => Ok(Html(EmptyHubPage.render().map_err(render_error)?).into_response()),
     }
 }
@@ -44,25 +74,28 @@ pub async fn show_latest_day(State(state): State<AppState>) -> Result<Response, 
 pub async fn show_day(
     State(state): State<AppState>,
     Path(day): Path<String>,
+    sort: SortQuery,
 ) -> Result<Response, AppError> {
     let period = Period::parse_day(&day).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    render_period(&state, period).await
+    render_period(&state, period, FeedSort::trending(sort)?).await
 }
 
 pub async fn show_week(
     State(state): State<AppState>,
     Path(week): Path<String>,
+    sort: SortQuery,
 ) -> Result<Response, AppError> {
     let period = Period::parse_week(&week).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    render_period(&state, period).await
+    render_period(&state, period, FeedSort::trending(sort)?).await
 }
 
 pub async fn show_month(
     State(state): State<AppState>,
     Path(month): Path<String>,
+    sort: SortQuery,
 ) -> Result<Response, AppError> {
     let period = Period::parse_month(&month).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    render_period(&state, period).await
+    render_period(&state, period, FeedSort::trending(sort)?).await
 }
 
 pub(crate) fn render_error(e: askama::Error) -> AppError {
@@ -101,7 +134,11 @@ fn describe(period: Period) -> (String, String) {
     }
 }
 
-async fn render_period(state: &AppState, period: Period) -> Result<Response, AppError> {
+async fn render_period(
+    state: &AppState,
+    period: Period,
+    trending: bool,
+) -> Result<Response, AppError> {
     let (first, last) = period.bounds();
     let store = &state.store;
     let mut entries = store.featured_between(first, last).await?;
@@ -145,6 +182,11 @@ async fn render_period(state: &AppState, period: Period) -> Result<Response, App
                 .then(b.day.cmp(&a.day))
         });
     }
+    if trending {
+        // The documented score (paperfeed_core::trending_score) as of now; each paper page
+        // shows its terms.
+        crate::community::sort_trending(&mut entries, chrono::Utc::now());
+    }
     let anchor_day = entries.first().map_or(first, |e: &FeedEntry| e.day);
     let anchor_day = if is_day { first } else { anchor_day };
     let tabs = [
@@ -176,6 +218,7 @@ async fn render_period(state: &AppState, period: Period) -> Result<Response, App
         prev,
         next,
         cards,
+        trending,
     };
     Ok(Html(page.render().map_err(render_error)?).into_response())
 }

@@ -245,3 +245,32 @@ async fn pages_follow_an_ingest_run_by_another_process_while_serving() {
     assert_eq!(status, 200);
     assert!(home.contains("Monday, Aug 24, 2026"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn feed_pages_rank_by_votes_or_by_the_trending_score() {
+    let server = Server::start();
+    let ids = |html: &str| -> Vec<String> {
+        html.match_indices("data-paper-id=\"")
+            .map(|(i, m)| html[i + m.len()..].split('"').next().unwrap().to_owned())
+            .collect()
+    };
+    let (status, by_votes) = server.get("/papers/week/2026-W34").await;
+    assert_eq!(status, 200);
+    let (status, trending) = server.get("/papers/week/2026-W34?sort=trending").await;
+    assert_eq!(status, 200);
+    assert!(
+        trending.contains("href=\"/papers/week/2026-W34?sort=trending\" aria-current=\"page\"")
+    );
+    let (votes_ids, trending_ids) = (ids(&by_votes), ids(&trending));
+    let mut a = votes_ids.clone();
+    let mut b = trending_ids.clone();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the same papers");
+    assert_ne!(
+        votes_ids, trending_ids,
+        "a newer day's papers rise under trending"
+    );
+    let (status, _) = server.get("/papers/week/2026-W34?sort=bogus").await;
+    assert_eq!(status, 400);
+}
