@@ -408,3 +408,25 @@ pub fn spawn_polling(store: &Arc<dyn Store>, settings: &Settings) {
         });
     }
 }
+
+/// Paper submission's look-up of papers not yet in the store: the arXiv API client, with the
+/// same politeness and retries as harvesting.
+pub struct ArxivLookup(ArxivClient);
+
+impl ArxivLookup {
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        let source = settings.sources.get(SourceKind::Arxiv);
+        let fetcher = fetcher(settings, source, Arc::new(TokioClock::default()))?;
+        Ok(Self(ArxivClient::new(&source.base_url, fetcher)?))
+    }
+}
+
+#[async_trait::async_trait]
+impl paperfeed_web::PaperLookup for ArxivLookup {
+    async fn lookup(
+        &self,
+        id: &paperfeed_core::ArxivId,
+    ) -> Result<Option<paperfeed_core::NewPaper>, String> {
+        self.0.lookup_one(id).await.map_err(|e| e.to_string())
+    }
+}

@@ -56,7 +56,11 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         listener,
         AppState::new(store, engine)
             .with_public_url(settings.serve.public_url.clone())
-            .with_community(settings.community()),
+            .with_community(settings.community())
+            .with_paper_lookup(Arc::new(
+                crate::harvest::ArxivLookup::from_settings(settings)
+                    .context("setting up arXiv look-ups for submissions")?,
+            )),
         shutdown_signal(),
     )
     .await

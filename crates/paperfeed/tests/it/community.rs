@@ -463,11 +463,34 @@ async fn scripts_upvote_and_submit_with_an_api_token() {
         .trim()
         .to_owned();
     assert!(token.starts_with("pf_"));
+    // arXiv, replayed on loopback: one paper the store does not hold, and no such paper.
+    let atom = String::from_utf8(std::fs::read(&atom).unwrap())
+        .unwrap()
+        .replace("2510.14968v1", "2511.00042v1");
+    let empty = r#"<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom" xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/"><title>arXiv Query</title><opensearch:totalResults>0</opensearch:totalResults><opensearch:startIndex>0</opensearch:startIndex><opensearch:itemsPerPage>1</opensearch:itemsPerPage></feed>"#;
+    let arxiv = paperfeed_ingest::fetch::replay::ReplayServer::start(move |target| {
+        use paperfeed_ingest::fetch::replay::Reply;
+        if target.starts_with("/api/query?id_list=2511.00042") {
+            Reply::ok(atom.clone())
+        } else if target.starts_with("/api/query?id_list=") {
+            Reply::ok(empty)
+        } else {
+            Reply::status(404, "not recorded")
+        }
+    })
+    .await
+    .unwrap();
     let window = std::ffi::OsString::from("3650");
+    let arxiv_url = std::ffi::OsString::from(arxiv.base_url());
+    let no_wait = std::ffi::OsString::from("0");
     let server = Server::start_with_env(
         &[],
         data,
-        &[("PAPERFEED_COMMUNITY__SUBMIT_WINDOW_DAYS", &window)],
+        &[
+            ("PAPERFEED_COMMUNITY__SUBMIT_WINDOW_DAYS", &window),
+            ("PAPERFEED_SOURCES__ARXIV__BASE_URL", &arxiv_url),
+            ("PAPERFEED_SOURCES__ARXIV__POLITENESS_SECONDS", &no_wait),
+        ],
     );
     let http = reqwest::Client::new();
     let call = |method: reqwest::Method, path: &str, auth: Option<&str>, body: Option<&str>| {
@@ -549,14 +572,18 @@ async fn scripts_upvote_and_submit_with_an_api_token() {
         Some(&submit("2511.99999")),
     )
     .await;
-    assert_eq!(status, 422);
-    assert!(
-        json["error"]
-            .as_str()
-            .unwrap()
-            .contains("not in this hub's store"),
-        "{json}"
-    );
+    assert_eq!(status, 422, "arXiv has no such paper: {json}");
+    // A paper the store does not hold comes from arXiv and is featured today.
+    let (status, json) = call(
+        reqwest::Method::POST,
+        "/api/papers/submit",
+        Some(&token),
+        Some(&submit("2511.00042")),
+    )
+    .await;
+    assert_eq!(status, 201, "{json}");
+    let (status, paper) = crate::api::get_json(&server, "/api/papers/2511.00042").await;
+    assert_eq!(status, 200, "{paper}");
     let (status, json) = call(
         reqwest::Method::POST,
         "/api/papers/submit",
