@@ -46,6 +46,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     pages: Arc<page_cache::PageCache>,
     first_seen: Arc<conditional::FirstSeen>,
+    /// Signed digest links (unsubscribe); `None` when the hub sends no mail.
+    mail_links: Option<Arc<pages::unsubscribe::MailLinks>>,
     community: Arc<community::Community>,
 }
 
@@ -57,6 +59,7 @@ impl AppState {
             public_url: None,
             pages: Arc::default(),
             first_seen: Arc::default(),
+            mail_links: None,
             community: Arc::new(community::Community::new(CommunitySettings::default())),
         }
     }
@@ -76,6 +79,16 @@ impl AppState {
         let mut community = community::Community::new(self.community.settings.clone());
         community.lookup = Some(lookup);
         self.community = Arc::new(community);
+        self
+    }
+
+    /// Lets `/unsubscribe` check the links digests carry and update the subscriber.
+    pub fn with_mail_links(
+        mut self,
+        signer: paperfeed_mail::LinkSigner,
+        store: Arc<dyn paperfeed_store::MailStore>,
+    ) -> Self {
+        self.mail_links = Some(Arc::new(pages::unsubscribe::MailLinks { signer, store }));
         self
     }
 
@@ -137,6 +150,10 @@ pub fn router(state: AppState) -> Router {
         .route("/search", get(search::redirect_search))
         .route("/status", get(misc::show_status))
         .route("/subscribe", get(misc::show_subscribe))
+        .route(
+            "/unsubscribe",
+            get(pages::unsubscribe::show).post(pages::unsubscribe::confirm),
+        )
         .route("/signup", get(account::show_signup).post(account::sign_up))
         .route("/login", get(account::show_login).post(account::log_in))
         .route("/logout", post(account::log_out))

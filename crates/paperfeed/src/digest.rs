@@ -126,7 +126,7 @@ pub async fn import_subscribers(
 }
 
 /// The hub's signing key: configured, else kept in the data directory (created once).
-fn signing_key(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+pub fn signing_key(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     if let Some(key) = &settings.mail.signing_key {
         anyhow::ensure!(
             key.0.len() >= 32,

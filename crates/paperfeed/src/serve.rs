@@ -15,7 +15,9 @@ use crate::settings::Settings;
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     let store = SqliteStore::open(&settings.store_path())
         .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let sqlite = Arc::new(store);
+    let mail_store: Arc<dyn paperfeed_store::MailStore> = sqlite.clone();
+    let store: Arc<dyn Store> = sqlite;
     let stats = store.stats().await?;
     if stats.papers == 0 && settings.serve.load_sample {
         tracing::info!("the store is empty: loading the bundled sample (use --no-sample to skip)");
@@ -57,6 +59,10 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         AppState::new(store, engine)
             .with_public_url(settings.serve.public_url.clone())
             .with_community(settings.community())
+            .with_mail_links(
+                paperfeed_mail::LinkSigner::new(&crate::digest::signing_key(settings)?),
+                mail_store,
+            )
             .with_paper_lookup(Arc::new(
                 crate::harvest::ArxivLookup::from_settings(settings)
                     .context("setting up arXiv look-ups for submissions")?,

@@ -7,3 +7,4 @@ pub mod feeds;
 pub mod misc;
 pub mod paper;
 pub mod search;
+pub mod unsubscribe;

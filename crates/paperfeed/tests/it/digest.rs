@@ -125,8 +125,8 @@ fn add(data: &Path, sink: &Sink, email: &str, extra: &[&str]) {
     run_ok(paperfeed(data, sink, &args));
 }
 
-#[test]
-fn a_digest_run_mails_each_confirmed_subscriber_once_with_unsubscribe_headers() {
+#[tokio::test(flavor = "multi_thread")]
+async fn a_digest_run_mails_each_confirmed_subscriber_once_and_one_click_unsubscribes() {
     let mail = tempfile::tempdir().unwrap();
     let Some(sink) = Sink::start(mail.path(), &["--reject-rcpt", "bounce"]) else {
         return;
