@@ -66,6 +66,30 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
     );
     assert_eq!(again.papers_per_digest, 5);
 
+    // Double opt-in: a request makes a pending subscriber and asks for one confirmation mail
+    // per interval; a confirmed address is never mailed again (and the caller answers the same).
+    let interval = Duration::minutes(10);
+    let (eve, send) = store
+        .request_subscription("eve@example.test", "daily", at(0), interval)
+        .await
+        .unwrap();
+    assert_eq!((eve.status, send), (SubscriberStatus::Pending, true));
+    let (_, send) = store
+        .request_subscription("EVE@example.test", "daily", at(5), interval)
+        .await
+        .unwrap();
+    assert!(!send, "within the interval: no second mail");
+    let (_, send) = store
+        .request_subscription("eve@example.test", "daily", at(11), interval)
+        .await
+        .unwrap();
+    assert!(send, "after the interval: one more");
+    let (same, send) = store
+        .request_subscription("ada@example.test", "daily", at(20), interval)
+        .await
+        .unwrap();
+    assert_eq!((same.status, send), (SubscriberStatus::Confirmed, false));
+
     // Only confirmed daily subscribers are queued, once however often the run repeats.
     assert_eq!(
         store

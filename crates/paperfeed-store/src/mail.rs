@@ -97,6 +97,19 @@ pub trait MailStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Subscriber, StoreError>;
 
+    /// Someone asked to subscribe `email` (the double opt-in's first step). A new or
+    /// unsubscribed address becomes pending; a pending one stays pending. Returns the subscriber
+    /// and whether to mail a confirmation now: yes when none went out in the last
+    /// `resend_after`; never for an address already confirmed (its owner just gets no mail, and
+    /// the page answers the same, so nobody learns who is subscribed).
+    async fn request_subscription(
+        &self,
+        email: &str,
+        frequency: &str,
+        now: DateTime<Utc>,
+        resend_after: chrono::Duration,
+    ) -> Result<(Subscriber, bool), StoreError>;
+
     async fn subscriber_by_email(&self, email: &str) -> Result<Option<Subscriber>, StoreError>;
 
     async fn set_subscriber_status(

@@ -91,6 +91,41 @@ impl MailStore for SqliteStore {
         .await
     }
 
+    async fn request_subscription(
+        &self,
+        email: &str,
+        frequency: &str,
+        now: DateTime<Utc>,
+        resend_after: chrono::Duration,
+    ) -> Result<(Subscriber, bool), StoreError> {
+        let (email, frequency) = (email.to_owned(), frequency.to_owned());
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "insert into subscribers (email, status, frequency, topics, papers_per_digest,
+                     created_at, updated_at)
+                 values (?1, 'pending', ?2, '[]', 10, ?3, ?3)
+                 on conflict (email) do update set
+                     status = case when subscribers.status = 'unsubscribed' then 'pending'
+                                   else subscribers.status end,
+                     updated_at = excluded.updated_at",
+                params![email, frequency, time(now)],
+            )?;
+            let due = time(now - resend_after);
+            let send = tx.execute(
+                "update subscribers set confirm_sent_at = ?2
+                  where email = ?1 and status = 'pending'
+                    and (confirm_sent_at is null or confirm_sent_at <= ?3)",
+                params![email, time(now), due],
+            )? > 0;
+            let stored = load_subscriber(&tx, &email)?
+                .ok_or_else(|| StoreError::Corrupt("a subscriber vanished on insert".into()))?;
+            tx.commit()?;
+            Ok((stored, send))
+        })
+        .await
+    }
+
     async fn subscriber_by_email(&self, email: &str) -> Result<Option<Subscriber>, StoreError> {
         let email = email.to_owned();
         self.read(move |conn| load_subscriber(conn, &email)).await

@@ -35,6 +35,7 @@ pub use community::auth::{hash_password, hash_secret, new_api_token};
 pub use community::rate_limit::{Limit, RateLimits};
 pub use community::{CommunitySettings, PaperLookup};
 pub use error::AppError;
+pub use pages::unsubscribe::MailLinks;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -83,12 +84,8 @@ impl AppState {
     }
 
     /// Lets `/unsubscribe` check the links digests carry and update the subscriber.
-    pub fn with_mail_links(
-        mut self,
-        signer: paperfeed_mail::LinkSigner,
-        store: Arc<dyn paperfeed_store::MailStore>,
-    ) -> Self {
-        self.mail_links = Some(Arc::new(pages::unsubscribe::MailLinks { signer, store }));
+    pub fn with_mail_links(mut self, links: MailLinks) -> Self {
+        self.mail_links = Some(Arc::new(links));
         self
     }
 
@@ -149,7 +146,11 @@ pub fn router(state: AppState) -> Router {
         .route("/trending/feed.atom", get(feeds::trending_atom))
         .route("/search", get(search::redirect_search))
         .route("/status", get(misc::show_status))
-        .route("/subscribe", get(misc::show_subscribe))
+        .route(
+            "/subscribe",
+            get(pages::subscribe::show).post(pages::subscribe::request),
+        )
+        .route("/confirm", get(pages::subscribe::confirm))
         .route(
             "/unsubscribe",
             get(pages::unsubscribe::show).post(pages::unsubscribe::confirm),

@@ -125,6 +125,38 @@ pub async fn import_subscribers(
     Ok(refused == 0)
 }
 
+/// The absolute base of links in mails: the public URL, else the bound address.
+pub fn base_url(settings: &Settings) -> String {
+    settings.serve.public_url.clone().map_or_else(
+        || format!("http://{}", settings.serve.bind),
+        |u| u.trim_end_matches('/').to_owned(),
+    )
+}
+
+/// What `serve` needs for the subscription pages: signing key, outbox, and the SMTP mailer
+/// when one is configured.
+pub fn mail_links(
+    settings: &Settings,
+    store: Arc<dyn MailStore>,
+) -> anyhow::Result<paperfeed_web::MailLinks> {
+    let mailer = settings
+        .mail
+        .smtp_url
+        .as_ref()
+        .map(|url| Mailer::from_url(&url.0, Duration::from_secs(settings.mail.timeout_seconds)))
+        .transpose()?;
+    Ok(paperfeed_web::MailLinks {
+        signer: LinkSigner::new(&signing_key(settings)?),
+        store,
+        mailer,
+        from: settings.mail.from.clone(),
+        base_url: base_url(settings),
+        resend_after: chrono::Duration::minutes(
+            i64::try_from(settings.mail.confirm_resend_minutes).unwrap_or(60),
+        ),
+    })
+}
+
 /// The hub's signing key: configured, else kept in the data directory (created once).
 pub fn signing_key(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     if let Some(key) = &settings.mail.signing_key {
@@ -451,10 +483,7 @@ pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()
     let queued = store
         .queue_digests(frequency_name(args.period), &period.key, Utc::now())
         .await?;
-    let base_url = settings.serve.public_url.clone().map_or_else(
-        || format!("http://{}", settings.serve.bind),
-        |u| u.trim_end_matches('/').to_owned(),
-    );
+    let base_url = base_url(settings);
     let run = Arc::new(Run {
         store: Arc::clone(&store),
         mailer,

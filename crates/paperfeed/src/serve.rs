@@ -59,10 +59,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         AppState::new(store, engine)
             .with_public_url(settings.serve.public_url.clone())
             .with_community(settings.community())
-            .with_mail_links(
-                paperfeed_mail::LinkSigner::new(&crate::digest::signing_key(settings)?),
-                mail_store,
-            )
+            .with_mail_links(crate::digest::mail_links(settings, mail_store)?)
             .with_paper_lookup(Arc::new(
                 crate::harvest::ArxivLookup::from_settings(settings)
                     .context("setting up arXiv look-ups for submissions")?,

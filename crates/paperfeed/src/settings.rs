@@ -61,6 +61,13 @@ pub struct MailSettings {
     pub lease_seconds: u64,
     /// Permanent delivery failures (5xx) before an address is suspended.
     pub suspend_after: u32,
+    /// A second confirmation mail to the same address only after this many minutes.
+    #[serde(default = "default_resend_minutes")]
+    pub confirm_resend_minutes: u64,
+}
+
+fn default_resend_minutes() -> u64 {
+    60
 }
 
 /// Accounts, votes, comments and submissions.
@@ -224,6 +231,7 @@ impl Default for Settings {
                 timeout_seconds: 30,
                 lease_seconds: 300,
                 suspend_after: 3,
+                confirm_resend_minutes: default_resend_minutes(),
             },
             community: CommunityConfig::default(),
             sources: SourcesSettings {

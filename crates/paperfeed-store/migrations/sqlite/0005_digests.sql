@@ -9,6 +9,7 @@ create table subscribers (
     topics              text not null,          -- JSON array of search queries
     papers_per_digest   integer not null,
     permanent_failures  integer not null default 0,
+    confirm_sent_at     text,                   -- last confirmation mail, for the resend interval
     created_at          text not null,
     updated_at          text not null
 ) strict;

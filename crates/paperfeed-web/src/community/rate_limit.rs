@@ -21,6 +21,7 @@ pub enum Action {
     Comment,
     Vote,
     Submit,
+    Subscribe,
 }
 
 /// The limit of each action.
@@ -31,6 +32,16 @@ pub struct RateLimits {
     pub comment: Limit,
     pub vote: Limit,
     pub submit: Limit,
+    /// Digest subscriptions, keyed by client address.
+    #[serde(default = "default_subscribe")]
+    pub subscribe: Limit,
+}
+
+fn default_subscribe() -> Limit {
+    Limit {
+        burst: 5,
+        per_minute: 2,
+    }
 }
 
 impl Default for RateLimits {
@@ -56,6 +67,7 @@ impl Default for RateLimits {
                 burst: 5,
                 per_minute: 2,
             },
+            subscribe: default_subscribe(),
         }
     }
 }
@@ -68,6 +80,7 @@ impl RateLimits {
             Action::Comment => self.comment,
             Action::Vote => self.vote,
             Action::Submit => self.submit,
+            Action::Subscribe => self.subscribe,
         }
     }
 }

@@ -76,7 +76,7 @@ fn safe_next(next: Option<&str>) -> String {
 
 /// The double-submit token of an anonymous form: the one in the visitor's cookie, or a new one
 /// with the `Set-Cookie` that gives it.
-fn anonymous_csrf(
+pub(crate) fn anonymous_csrf(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(String, Option<Response>), AppError> {
@@ -97,7 +97,7 @@ fn anonymous_csrf(
 }
 
 /// Sends `page` with the CSRF cookie when a new one was made.
-fn with_cookie(page: Response, set: Option<Response>) -> Response {
+pub(crate) fn with_cookie(page: Response, set: Option<Response>) -> Response {
     match set {
         Some(cookie_source) => {
             let mut page = page;
@@ -110,7 +110,7 @@ fn with_cookie(page: Response, set: Option<Response>) -> Response {
     }
 }
 
-fn check_anonymous_csrf(headers: &HeaderMap, sent: &str) -> Result<(), AppError> {
+pub(crate) fn check_anonymous_csrf(headers: &HeaderMap, sent: &str) -> Result<(), AppError> {
     match cookie(headers, CSRF_COOKIE) {
         Some(token) if token.len() >= 32 && same_secret(token, sent) => Ok(()),
         _ => Err(csrf_refused()),

@@ -21,9 +21,10 @@ struct NoticePage<'a> {
 
 pub async fn show_subscribe() -> Result<Response, AppError> {
     let page = NoticePage {
-        title: "Email digests are not available yet",
-        message: "This hub does not send digests yet, so there is nothing to subscribe to and no \
-                  address is collected. The daily pages are always here in the meantime.",
+        title: "Email digests are not available on this hub",
+        message: "This hub has no mail server configured, so there is nothing to subscribe to and \
+                  no address is collected. The daily pages and the RSS and Atom feeds are always \
+                  here.",
         query: "",
     };
     Ok(Html(page.render().map_err(render_error)?).into_response())

@@ -7,4 +7,5 @@ pub mod feeds;
 pub mod misc;
 pub mod paper;
 pub mod search;
+pub mod subscribe;
 pub mod unsubscribe;

@@ -21,16 +21,23 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::pages::feed::render_error;
 
-/// What the unsubscribe pages need: the key that signed the links and the outbox.
+/// What the subscription pages need: the key that signs links, the outbox, and (when the hub
+/// sends mail) the SMTP mailer for confirmation mails.
 pub struct MailLinks {
     pub signer: LinkSigner,
     pub store: Arc<dyn MailStore>,
+    pub mailer: Option<paperfeed_mail::Mailer>,
+    pub from: String,
+    /// Absolute base of links in mails.
+    pub base_url: String,
+    /// At most one confirmation mail per address per this long.
+    pub resend_after: chrono::Duration,
 }
 
 #[derive(Deserialize, Default)]
 pub struct TokenParam {
     #[serde(default)]
-    t: String,
+    pub(crate) t: String,
 }
 
 #[derive(Template)]
@@ -55,6 +62,11 @@ fn page(
     .render()
     .map_err(render_error)?;
     Ok((status, Html(html)).into_response())
+}
+
+/// A page with a title and a message, and no form.
+pub(crate) fn notice(status: StatusCode, title: &str, message: &str) -> Result<Response, AppError> {
+    page(status, title, message, None)
 }
 
 fn invalid() -> Result<Response, AppError> {

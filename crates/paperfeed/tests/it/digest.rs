@@ -288,3 +288,135 @@ fn a_digest_run_killed_midway_completes_on_rerun_with_exactly_one_mail_each() {
         "only messages in flight at the kill can repeat: {repeats}"
     );
 }
+
+/// The plain-text part of a mail as written on the wire, with quoted-printable undone enough
+/// to read links: soft line breaks joined and `=3D` back to `=`.
+fn readable(raw: &str) -> String {
+    raw.replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_visitor_subscribes_confirms_by_mail_and_gets_the_next_digest() {
+    let mail = tempfile::tempdir().unwrap();
+    let Some(sink) = Sink::start(mail.path(), &[]) else {
+        return;
+    };
+    let hub = hub_with_sample();
+    let data_dir = hub.path().to_owned();
+    let smtp = std::ffi::OsString::from(sink.url());
+    let server = crate::harness::Server::start_with_env(
+        &["--no-sample"],
+        hub,
+        &[("PAPERFEED_SMTP_URL", &smtp)],
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(server.url("/subscribe")).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Get trending papers in your email inbox"));
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let post = |body: String| {
+        http.post(server.url("/subscribe"))
+            .header("cookie", cookie.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let resp = post("email=eve%40example.test&frequency=daily".into())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403, "no CSRF token, no subscription");
+    let resp = post(format!("csrf={csrf}&email=not-an-address&frequency=daily"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("is not an email address")
+    );
+    let resp = post(format!(
+        "csrf={csrf}&email=eve%40example.test&frequency=daily"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    let thanks = resp.text().await.unwrap();
+    assert!(
+        thanks.contains("a confirmation mail is on its way"),
+        "{thanks}"
+    );
+
+    let received = sink.received();
+    let confirmation = readable(&received["eve@example.test"][0]);
+    assert!(confirmation.contains("Subject: Confirm your Daily Papers subscription"));
+    let path = confirmation
+        .split("/confirm?t=")
+        .nth(1)
+        .map(|rest| {
+            let token: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+                .collect();
+            format!("/confirm?t={token}")
+        })
+        .unwrap();
+    // Asking again within the interval: the same answer, no second mail.
+    let again = post(format!(
+        "csrf={csrf}&email=eve%40example.test&frequency=daily"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(again.text().await.unwrap(), thanks);
+    assert_eq!(sink.received()["eve@example.test"].len(), 1);
+
+    // Before confirming, a digest run sends eve nothing.
+    let out = run_ok(paperfeed(
+        &data_dir,
+        &sink,
+        &["digest", "run", "--date", "2026-08-21"],
+    ));
+    assert!(out.contains("queued 0 new jobs"), "{out}");
+    let (status, page) = server.get(&path).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("You are subscribed"), "{page}");
+    let (status, _) = server.get(&format!("{path}x")).await;
+    assert_eq!(status, 400, "a tampered link is invalid");
+
+    // Confirmed: the same request answers the same and mails nothing.
+    let again = post(format!(
+        "csrf={csrf}&email=eve%40example.test&frequency=daily"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(again.text().await.unwrap(), thanks);
+    assert_eq!(sink.received()["eve@example.test"].len(), 1);
+    let out = run_ok(paperfeed(
+        &data_dir,
+        &sink,
+        &["digest", "run", "--date", "2026-08-22"],
+    ));
+    assert!(out.contains("this run sent 1"), "{out}");
+    assert_eq!(
+        sink.received()["eve@example.test"].len(),
+        2,
+        "the confirmation and one digest"
+    );
+}

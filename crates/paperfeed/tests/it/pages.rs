@@ -132,11 +132,11 @@ async fn unknown_papers_and_dates_get_a_helpful_404_and_malformed_ones_a_400() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_subscribe_button_says_digests_are_not_built_yet() {
+async fn without_a_mail_server_the_subscribe_button_says_digests_are_not_available() {
     let server = Server::start();
     let (status, html) = server.get("/subscribe").await;
     assert_eq!(status, 200);
-    assert!(html.contains("not available yet"));
+    assert!(html.contains("not available on this hub"));
     // The header's search box leads to the search page; the old address redirects there.
     let (status, _) = server.get("/search?q=transformer").await;
     assert_eq!(status, 308);
