@@ -90,6 +90,22 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
         .unwrap();
     assert_eq!((same.status, send), (SubscriberStatus::Confirmed, false));
 
+    // Preferences change in place.
+    store
+        .update_preferences(eve.id, "weekly", vec!["robots".into()], 3, at(21))
+        .await
+        .unwrap();
+    let eve = store.subscriber(eve.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            eve.frequency.as_str(),
+            eve.topics.as_slice(),
+            eve.papers_per_digest
+        ),
+        ("weekly", &["robots".to_owned()][..], 3)
+    );
+    assert!(store.subscriber(999_999).await.unwrap().is_none());
+
     // Only confirmed daily subscribers are queued, once however often the run repeats.
     assert_eq!(
         store

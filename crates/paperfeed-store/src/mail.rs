@@ -112,6 +112,18 @@ pub trait MailStore: Send + Sync + 'static {
 
     async fn subscriber_by_email(&self, email: &str) -> Result<Option<Subscriber>, StoreError>;
 
+    async fn subscriber(&self, id: i64) -> Result<Option<Subscriber>, StoreError>;
+
+    /// Sets how often, about what and how much a subscriber is mailed.
+    async fn update_preferences(
+        &self,
+        id: i64,
+        frequency: &str,
+        topics: Vec<String>,
+        papers_per_digest: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     async fn set_subscriber_status(
         &self,
         id: i64,

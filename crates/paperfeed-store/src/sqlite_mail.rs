@@ -131,6 +131,41 @@ impl MailStore for SqliteStore {
         self.read(move |conn| load_subscriber(conn, &email)).await
     }
 
+    async fn subscriber(&self, id: i64) -> Result<Option<Subscriber>, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(&format!(
+                    "select {SUBSCRIBER_COLUMNS} from subscribers s where s.id = ?1"
+                ))?
+                .query_row([id], |r| subscriber(r, 0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn update_preferences(
+        &self,
+        id: i64,
+        frequency: &str,
+        topics: Vec<String>,
+        papers_per_digest: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let frequency = frequency.to_owned();
+        let topics = serde_json::to_string(&topics)
+            .map_err(|e| StoreError::Corrupt(format!("topics: {e}")))?;
+        self.write(move |conn| {
+            conn.execute(
+                "update subscribers set frequency = ?2, topics = ?3, papers_per_digest = ?4,
+                     updated_at = ?5
+                  where id = ?1",
+                params![id, frequency, topics, papers_per_digest, time(now)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn set_subscriber_status(
         &self,
         id: i64,

@@ -152,6 +152,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/confirm", get(pages::subscribe::confirm))
         .route(
+            "/subscription",
+            get(pages::preferences::show).post(pages::preferences::save),
+        )
+        .route(
             "/unsubscribe",
             get(pages::unsubscribe::show).post(pages::unsubscribe::confirm),
         )

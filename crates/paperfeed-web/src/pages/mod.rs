@@ -6,6 +6,7 @@ pub mod feed;
 pub mod feeds;
 pub mod misc;
 pub mod paper;
+pub mod preferences;
 pub mod search;
 pub mod subscribe;
 pub mod unsubscribe;
