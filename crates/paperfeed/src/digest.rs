@@ -450,6 +450,14 @@ impl Run {
 }
 
 pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()> {
+    let summary = run_period(settings, args).await?;
+    println!("{summary}");
+    Ok(())
+}
+
+/// One digest run, as `digest run` and the scheduler in `serve` do it; returns its summary.
+/// A dry run prints its listing itself and returns a one-line summary.
+pub async fn run_period(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<String> {
     let date = args.date.unwrap_or_else(|| Utc::now().date_naive());
     let period = Period::new(args.period, date);
     let store = open_store(settings)?;
@@ -470,7 +478,7 @@ pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()
                 e.paper.upvotes, e.paper.id, e.paper.title
             );
         }
-        return Ok(());
+        return Ok(format!("dry run of {}: nothing queued or sent", period.key));
     }
     let smtp_url = settings.mail.smtp_url.as_ref().context(
         "no SMTP server configured: set PAPERFEED_SMTP_URL, --smtp-url or mail.smtp_url",
@@ -508,7 +516,7 @@ pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()
     }
     let counts = store.digest_counts(&run.period.key).await?;
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    Ok(format!(
         "digest {}: queued {queued} new jobs; this run sent {} ({:.0} messages/s), {} had nothing new, \
          {} to retry later, {} failed; period total: {} sent, {} waiting, {} failed; in {secs:.1} s",
         run.period.key,
@@ -520,6 +528,78 @@ pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()
         counts.sent,
         counts.queued + counts.claimed,
         counts.failed,
-    );
-    Ok(())
+    ))
+}
+
+/// When the scheduler next runs: today at `hour` in the zone `offset`, or tomorrow when that
+/// has passed.
+pub fn next_run(
+    now: chrono::DateTime<Utc>,
+    hour: u32,
+    offset: chrono::FixedOffset,
+) -> chrono::DateTime<Utc> {
+    let local = now.with_timezone(&offset);
+    let at = |day: NaiveDate| {
+        day.and_hms_opt(hour, 0, 0)
+            .and_then(|t| t.and_local_timezone(offset).single())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    match at(local.date_naive()) {
+        Some(t) if t > now => t,
+        _ => at(local.date_naive() + chrono::Duration::days(1))
+            .unwrap_or(now + chrono::Duration::days(1)),
+    }
+}
+
+/// The digest scheduler inside `serve`: every day at the configured hour, the daily digest on
+/// weekdays (like Hugging Face's) and the weekly one on Mondays, through the same code as
+/// `digest run`. A second node running the same schedule queues nothing twice: jobs are
+/// unique per subscriber and period.
+pub async fn schedule(settings: Settings, hour: u32, offset: chrono::FixedOffset) {
+    loop {
+        let now = Utc::now();
+        let next = next_run(now, hour, offset);
+        tracing::info!(at = %next, "next digest run scheduled");
+        tokio::time::sleep((next - now).to_std().unwrap_or_default()).await;
+        let day = next.with_timezone(&offset).date_naive();
+        let mut periods = Vec::new();
+        if day.weekday().number_from_monday() <= 5 {
+            periods.push(Frequency::Daily);
+        }
+        if day.weekday() == chrono::Weekday::Mon {
+            periods.push(Frequency::Weekly);
+        }
+        for period in periods {
+            let args = DigestRunArgs {
+                period,
+                date: Some(day),
+                dry_run: false,
+            };
+            match run_period(&settings, &args).await {
+                Ok(summary) => tracing::info!(%summary, "scheduled digest run done"),
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "scheduled digest run failed"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_next_run_is_today_at_the_hour_in_the_zone_or_tomorrow() {
+        let cet = chrono::FixedOffset::east_opt(3600).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 5, 30, 0).unwrap(); // 06:30 in +01:00
+        assert_eq!(
+            next_run(now, 7, cet),
+            Utc.with_ymd_and_hms(2026, 11, 30, 6, 0, 0).unwrap()
+        );
+        assert_eq!(
+            next_run(now, 6, cet),
+            Utc.with_ymd_and_hms(2026, 12, 1, 5, 0, 0).unwrap(),
+            "06:00 has passed: tomorrow"
+        );
+    }
 }

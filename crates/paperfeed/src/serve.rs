@@ -43,6 +43,12 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     };
     tokio::spawn(indexer.run(Duration::from_secs(settings.search.poll_seconds)));
     crate::harvest::spawn_polling(&store, settings);
+    if let (Some(hour), Some(offset)) = (
+        settings.mail.schedule_hour,
+        crate::settings::parse_utc_offset(&settings.mail.schedule_utc_offset),
+    ) {
+        tokio::spawn(crate::digest::schedule(settings.clone(), hour, offset));
+    }
     let listener = tokio::net::TcpListener::bind(settings.serve.bind)
         .await
         .with_context(|| format!("binding {}", settings.serve.bind))?;

@@ -61,6 +61,13 @@ pub struct MailSettings {
     pub lease_seconds: u64,
     /// Permanent delivery failures (5xx) before an address is suspended.
     pub suspend_after: u32,
+    /// Run digests from `serve` every day at this hour (0–23): daily ones on weekdays, weekly
+    /// ones on Mondays. Unset: only `paperfeed digest run` sends digests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_hour: Option<u32>,
+    /// The zone of `schedule_hour`, as a UTC offset (`+01:00`, `-05:00`, `UTC`).
+    #[serde(default = "default_utc_offset")]
+    pub schedule_utc_offset: String,
     /// A second confirmation mail to the same address only after this many minutes.
     #[serde(default = "default_resend_minutes")]
     pub confirm_resend_minutes: u64,
@@ -68,6 +75,29 @@ pub struct MailSettings {
 
 fn default_resend_minutes() -> u64 {
     60
+}
+
+fn default_utc_offset() -> String {
+    "UTC".to_owned()
+}
+
+/// `UTC`, `Z` or `±HH:MM` as an offset.
+pub fn parse_utc_offset(text: &str) -> Option<chrono::FixedOffset> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("utc") || text == "Z" {
+        return chrono::FixedOffset::east_opt(0);
+    }
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+        return None;
+    }
+    chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60))
 }
 
 /// Accounts, votes, comments and submissions.
@@ -231,6 +261,8 @@ impl Default for Settings {
                 timeout_seconds: 30,
                 lease_seconds: 300,
                 suspend_after: 3,
+                schedule_hour: None,
+                schedule_utc_offset: default_utc_offset(),
                 confirm_resend_minutes: default_resend_minutes(),
             },
             community: CommunityConfig::default(),
@@ -357,6 +389,18 @@ impl Settings {
             (1..=64).contains(&self.mail.workers),
             "mail.workers must be between 1 and 64, not {}",
             self.mail.workers
+        );
+        if let Some(hour) = self.mail.schedule_hour {
+            anyhow::ensure!(hour <= 23, "mail.schedule_hour must be 0 to 23, not {hour}");
+            anyhow::ensure!(
+                self.mail.smtp_url.is_some(),
+                "mail.schedule_hour is set but no SMTP server is: set PAPERFEED_SMTP_URL"
+            );
+        }
+        anyhow::ensure!(
+            parse_utc_offset(&self.mail.schedule_utc_offset).is_some(),
+            "mail.schedule_utc_offset must be UTC or like +01:00, not {:?}",
+            self.mail.schedule_utc_offset
         );
         anyhow::ensure!(
             self.mail.lease_seconds > self.mail.timeout_seconds,

@@ -82,3 +82,46 @@ fn help_explains_every_subcommand() {
     let out = bin().args(["ingest", "--help"]).output().unwrap();
     assert!(text(&out.stdout).contains("--format"));
 }
+
+#[test]
+fn the_smtp_password_is_masked_and_a_digest_schedule_needs_a_mail_server() {
+    let out = bin()
+        .env(
+            "PAPERFEED_SMTP_URL",
+            "smtp+starttls://ada:s3cret@mail.example.test:587",
+        )
+        .env("PAPERFEED_MAIL__SCHEDULE_HOUR", "7")
+        .env("PAPERFEED_MAIL__SCHEDULE_UTC_OFFSET", "+01:00")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let toml = text(&out.stdout);
+    assert!(!toml.contains("s3cret"), "{toml}");
+    assert!(toml.contains("smtp_url = \"***\""), "{toml}");
+    assert!(toml.contains("schedule_hour = 7"), "{toml}");
+
+    let out = bin()
+        .env("PAPERFEED_MAIL__SCHEDULE_HOUR", "7")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no SMTP server"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = bin()
+        .env("PAPERFEED_SMTP_URL", "smtp://127.0.0.1:25")
+        .env("PAPERFEED_MAIL__SCHEDULE_UTC_OFFSET", "Europe/Paris")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("schedule_utc_offset"),
+        "{}",
+        text(&out.stderr)
+    );
+}
