@@ -397,3 +397,104 @@ async fn a_reader_signs_up_upvotes_and_comments_and_sees_the_counts_change() {
     save_screenshot(client, "screenshot-community.png").await;
     browser.client.clone().close().await.unwrap();
 }
+
+/// The path and query of the first `marker…` link in a mail (`/confirm?t=…`).
+fn link_in(mail: &str, marker: &str) -> String {
+    let mail = crate::digest::readable(mail);
+    let token: String = mail
+        .split(marker)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {marker} link in {mail}"))
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .collect();
+    format!("{marker}{token}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_subscribes_confirms_from_the_mail_and_unsubscribes_in_one_click() {
+    let mail = tempfile::tempdir().unwrap();
+    let Some(sink) = crate::digest::Sink::start(mail.path(), &[]) else {
+        return;
+    };
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let client = &browser.client;
+    let hub = crate::digest::hub_with_sample();
+    let data_dir = hub.path().to_owned();
+    let smtp = std::ffi::OsString::from(sink.url());
+    let server = Server::start_with_env(&["--no-sample"], hub, &[("PAPERFEED_SMTP_URL", &smtp)]);
+    let digest_run = |date: &str| {
+        crate::digest::run_ok(crate::digest::paperfeed(
+            &data_dir,
+            &sink,
+            &["digest", "run", "--date", date],
+        ))
+    };
+
+    // The header's Subscribe button leads to the form.
+    client.goto(&server.url("/")).await.unwrap();
+    client
+        .find(Locator::Css("header .cta a.button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("sub-email"))
+        .await
+        .unwrap()
+        .send_keys("reader@example.test")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form.stacked button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(client, "p.note", |t| {
+        t.contains("confirmation mail is on its way")
+    })
+    .await;
+    save_screenshot(client, "screenshot-subscribe.png").await;
+
+    let confirmation = sink.received()["reader@example.test"][0].clone();
+    client
+        .goto(&server.url(&link_in(&confirmation, "/confirm?t=")))
+        .await
+        .unwrap();
+    assert_eq!(text_of(client, "h1").await, "You are subscribed");
+
+    let out = digest_run("2026-08-21");
+    assert!(out.contains("this run sent 1"), "{out}");
+    let digest = sink.received()["reader@example.test"]
+        .iter()
+        .find(|m| m.contains("Subject: Daily Papers"))
+        .cloned()
+        .expect("the digest");
+    client
+        .goto(&server.url(&link_in(&digest, "/unsubscribe?t=")))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form.stacked button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(client, "h1", |t| t == "You are unsubscribed").await;
+
+    let out = digest_run("2026-08-22");
+    assert!(out.contains("queued 0 new jobs"), "{out}");
+    assert_eq!(
+        sink.received()["reader@example.test"].len(),
+        2,
+        "no mail after unsubscribing"
+    );
+    browser.client.clone().close().await.unwrap();
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::harness::{bin, fixture, ingest, text, workspace_root};
 
 /// The SMTP server, killed when dropped.
-struct Sink {
+pub(crate) struct Sink {
     child: Child,
     port: u16,
     folder: PathBuf,
@@ -25,7 +25,7 @@ impl Drop for Sink {
 
 impl Sink {
     /// Starts the sink, or `None` (a loud skip) outside CI when aiosmtpd is not installed.
-    fn start(folder: &Path, extra: &[&str]) -> Option<Sink> {
+    pub(crate) fn start(folder: &Path, extra: &[&str]) -> Option<Sink> {
         let python = workspace_root().join("target/tools/hf-venv/bin/python");
         let ready = python.is_file()
             && Command::new(&python)
@@ -64,12 +64,12 @@ impl Sink {
         })
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
     /// Every accepted message, by recipient.
-    fn received(&self) -> BTreeMap<String, Vec<String>> {
+    pub(crate) fn received(&self) -> BTreeMap<String, Vec<String>> {
         let mut by_rcpt: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for entry in std::fs::read_dir(&self.folder).unwrap() {
             let path = entry.unwrap().path();
@@ -88,7 +88,7 @@ impl Sink {
     }
 }
 
-fn paperfeed(data: &Path, sink: &Sink, args: &[&str]) -> Command {
+pub(crate) fn paperfeed(data: &Path, sink: &Sink, args: &[&str]) -> Command {
     let mut cmd = bin();
     cmd.arg("--data-dir")
         .arg(data)
@@ -98,7 +98,7 @@ fn paperfeed(data: &Path, sink: &Sink, args: &[&str]) -> Command {
     cmd
 }
 
-fn run_ok(mut cmd: Command) -> String {
+pub(crate) fn run_ok(mut cmd: Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
@@ -109,7 +109,7 @@ fn run_ok(mut cmd: Command) -> String {
     text(&out.stdout)
 }
 
-fn hub_with_sample() -> tempfile::TempDir {
+pub(crate) fn hub_with_sample() -> tempfile::TempDir {
     let data = tempfile::tempdir().unwrap();
     let out = ingest(
         data.path(),
@@ -291,7 +291,7 @@ fn a_digest_run_killed_midway_completes_on_rerun_with_exactly_one_mail_each() {
 
 /// The plain-text part of a mail as written on the wire, with quoted-printable undone enough
 /// to read links: soft line breaks joined and `=3D` back to `=`.
-fn readable(raw: &str) -> String {
+pub(crate) fn readable(raw: &str) -> String {
     raw.replace("=\r\n", "")
         .replace("=\n", "")
         .replace("=3D", "=")
