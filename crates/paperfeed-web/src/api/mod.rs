@@ -32,12 +32,33 @@ use crate::page_cache;
     ),
     paths(paper_markdown_doc),
     components(schemas(daily::DailySort)),
+    modifiers(&BearerScheme),
     tags(
         (name = "papers", description = "Daily papers and papers"),
         (name = "community", description = "Upvotes and submissions with `Authorization: Bearer TOKEN`")
     )
 )]
 struct ApiDoc;
+
+/// Defines the `bearer` security scheme the community routes name: API tokens from
+/// `paperfeed token create` or account settings, sent as `Authorization: Bearer TOKEN`.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token (`paperfeed token create NAME`)"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// A paper as Markdown: title, authors, dates, links, abstract. The paper page `/papers/{id}`
 /// answers the same to `Accept: text/markdown`.

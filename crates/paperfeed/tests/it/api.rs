@@ -395,6 +395,13 @@ async fn the_openapi_document_describes_every_api_route_with_its_parameters() {
     let (status, doc) = get_json(&server, "/api/openapi.json").await;
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    // The security scheme the community routes name is defined.
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"].as_str(),
+        Some("bearer"),
+        "{}",
+        doc["components"]
+    );
     let paths: BTreeSet<&str> = doc["paths"]
         .as_object()
         .unwrap()
