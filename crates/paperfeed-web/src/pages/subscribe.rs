@@ -15,6 +15,7 @@ use paperfeed_store::SubscriberStatus;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::community::auth::Viewer;
 use crate::community::client_ip;
 use crate::community::rate_limit::Action;
 use crate::error::AppError;
@@ -48,15 +49,26 @@ fn render(page: SubscribePage<'_>, status: StatusCode) -> Result<Response, AppEr
     Ok((status, Html(page.render().map_err(render_error)?)).into_response())
 }
 
-pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+) -> Result<Response, AppError> {
     if state.mail_links.as_ref().is_none_or(|m| m.mailer.is_none()) {
         return crate::pages::misc::show_subscribe().await;
     }
     let (csrf, set) = anonymous_csrf(&state, &headers)?;
+    // Logged in: the account's address is filled in, so subscribing is one click. It still
+    // gets the confirmation mail: account addresses are not verified, and nobody may sign
+    // someone else up for mail.
+    let email = viewer
+        .user()
+        .map(|u| u.email.as_str().to_owned())
+        .unwrap_or_default();
     let page = render(
         SubscribePage {
             csrf: &csrf,
-            email: "",
+            email: &email,
             error: None,
             done: None,
         },

@@ -599,3 +599,45 @@ async fn scripts_upvote_and_submit_with_an_api_token() {
     .await;
     assert_eq!(day[0]["submittedBy"]["name"].as_str(), Some("bot"), "{day}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_logged_in_reader_subscribes_their_account_address_in_one_click() {
+    let mail = tempfile::tempdir().unwrap();
+    let Some(sink) = crate::digest::Sink::start(mail.path(), &[]) else {
+        return;
+    };
+    let smtp = std::ffi::OsString::from(sink.url());
+    let server = Server::start_with_env(
+        &["--no-sample"],
+        tempfile::tempdir().unwrap(),
+        &[("PAPERFEED_SMTP_URL", &smtp)],
+    );
+    let mut carol = Visitor::new(&server);
+    carol.sign_up("carol").await;
+    let page = carol.get("/subscribe").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("value=\"carol@example.org\""),
+        "the account address is filled in: {}",
+        page.body
+    );
+    let csrf = carol.csrf("/subscribe").await;
+    let done = carol
+        .post(
+            "/subscribe",
+            &[
+                ("csrf", &csrf),
+                ("email", "carol@example.org"),
+                ("frequency", "weekly"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 200);
+    assert!(done.body.contains("confirmation mail is on its way"));
+    // Still a double opt-in: account addresses are not verified.
+    let received = sink.received();
+    assert!(
+        received["carol@example.org"][0].contains("Confirm your Daily Papers subscription"),
+        "{received:?}"
+    );
+}
