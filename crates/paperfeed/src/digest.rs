@@ -55,6 +55,8 @@ pub async fn add_subscriber(settings: &Settings, args: &SubscriberAddArgs) -> an
             "--topic must be 1 to 200 characters, not {:?}",
             topic
         );
+        paperfeed_search::KeywordQuery::parse(topic)
+            .map_err(|e| anyhow::anyhow!("--topic {topic:?} is not a search: {e}"))?;
     }
     anyhow::ensure!(args.topics.len() <= 20, "at most 20 topics");
     let store = open_store(settings)?;
@@ -231,18 +233,55 @@ impl Period {
     }
 }
 
-/// Whether `paper` matches any of `topics` (every word of a topic in its title or abstract).
-fn matches_topics(paper: &Paper, topics: &[String]) -> bool {
-    if topics.is_empty() {
-        return true;
+/// Topics matched by the search engine: the period's candidate papers in a small in-memory
+/// keyword index, so a topic means exactly what it means in the search box (stemmed words,
+/// `"phrases"`, `author:`, `category:`), without touching the shared index `serve` writes.
+struct TopicMatcher {
+    index: paperfeed_search::KeywordIndex,
+    cache: std::sync::Mutex<std::collections::HashMap<String, HashSet<ArxivId>>>,
+}
+
+impl TopicMatcher {
+    fn new(candidates: &[FeedEntry]) -> anyhow::Result<Self> {
+        let mut index = paperfeed_search::KeywordIndex::in_memory()?;
+        let papers: Vec<Paper> = candidates.iter().map(|e| e.paper.clone()).collect();
+        index.upsert(&papers)?;
+        index.commit(0)?;
+        Ok(Self {
+            index,
+            cache: std::sync::Mutex::default(),
+        })
     }
-    let text = format!("{} {}", paper.title, paper.abstract_text).to_lowercase();
-    topics.iter().any(|topic| {
-        topic
-            .to_lowercase()
-            .split_whitespace()
-            .all(|word| text.contains(word.trim_matches('"')))
-    })
+
+    /// The candidates one topic matches (a topic that does not parse is taken as plain words).
+    fn matching(&self, topic: &str) -> HashSet<ArxivId> {
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(found) = cache.get(topic) {
+            return found.clone();
+        }
+        let mut query = paperfeed_search::KeywordQuery::parse(topic)
+            .unwrap_or_else(|_| paperfeed_search::KeywordQuery::text(topic.replace('"', " ")));
+        query.limit = paperfeed_search::MAX_LIMIT;
+        let mut found = HashSet::new();
+        while let Ok(page) = self.index.search(&query) {
+            let n = page.hits.len();
+            found.extend(page.hits.into_iter().map(|h| h.id));
+            if n < query.limit || query.offset + n >= paperfeed_search::MAX_OFFSET {
+                break;
+            }
+            query.offset += n;
+        }
+        cache.insert(topic.to_owned(), found.clone());
+        found
+    }
+
+    /// Whether `paper` matches any of `topics` (no topics: every paper).
+    fn matches(&self, paper: &Paper, topics: &[String]) -> bool {
+        topics.is_empty() || topics.iter().any(|t| self.matching(t).contains(&paper.id))
+    }
 }
 
 /// The period's featured papers, each once (its latest featured day), by trending score as
@@ -285,6 +324,7 @@ struct Run {
     from: String,
     period: Period,
     candidates: Vec<FeedEntry>,
+    topics: TopicMatcher,
     lease: chrono::Duration,
     suspend_after: u32,
 }
@@ -303,7 +343,7 @@ impl Run {
         let matching: Vec<&FeedEntry> = self
             .candidates
             .iter()
-            .filter(|e| matches_topics(&e.paper, &subscriber.topics))
+            .filter(|e| self.topics.matches(&e.paper, &subscriber.topics))
             .collect();
         let ids: Vec<ArxivId> = matching.iter().map(|e| e.paper.id.clone()).collect();
         let mailed: HashSet<ArxivId> = self
@@ -499,6 +539,7 @@ pub async fn run_period(settings: &Settings, args: &DigestRunArgs) -> anyhow::Re
         base_url,
         from: settings.mail.from.clone(),
         period,
+        topics: TopicMatcher::new(&candidates)?,
         candidates,
         lease: chrono::Duration::seconds(i64::try_from(settings.mail.lease_seconds).unwrap_or(300)),
         suspend_after: settings.mail.suspend_after,

@@ -95,6 +95,11 @@ fn parse_topics(text: &str) -> Result<Vec<String>, String> {
             long.chars().take(40).collect::<String>()
         ));
     }
+    // A topic is a search: it must parse as one (the parser says what is wrong).
+    for topic in &topics {
+        paperfeed_search::KeywordQuery::parse(topic)
+            .map_err(|e| format!("topic {topic:?} is not a search: {e}"))?;
+    }
     Ok(topics)
 }
 
