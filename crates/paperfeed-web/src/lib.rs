@@ -146,6 +146,8 @@ pub fn router(state: AppState) -> Router {
         .route("/trending/feed.atom", get(feeds::trending_atom))
         .route("/search", get(search::redirect_search))
         .route("/status", get(misc::show_status))
+        .route("/healthz", get(pages::health::healthz))
+        .route("/readyz", get(pages::health::readyz))
         .route(
             "/subscribe",
             get(pages::subscribe::show).post(pages::subscribe::request),

@@ -274,3 +274,17 @@ async fn feed_pages_rank_by_votes_or_by_the_trending_score() {
     let (status, _) = server.get("/papers/week/2026-W34?sort=bogus").await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_readiness_answer_json_for_probes() {
+    let server = Server::start();
+    let (status, body) = server.get("/healthz").await;
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+    server.wait_for_index(false).await;
+    let (status, body) = server.get("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["index"]["caught_up"], true, "{body}");
+    assert!(ready["store"]["change_seq"].as_i64().unwrap() > 0);
+}
