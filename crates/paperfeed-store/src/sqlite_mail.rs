@@ -40,6 +40,15 @@ fn load_subscriber(conn: &Connection, email: &str) -> Result<Option<Subscriber>,
         .optional()?)
 }
 
+fn load_subscriber_by_id(conn: &Connection, id: i64) -> Result<Option<Subscriber>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "select {SUBSCRIBER_COLUMNS} from subscribers s where s.id = ?1"
+        ))?
+        .query_row([id], |r| subscriber(r, 0))
+        .optional()?)
+}
+
 /// A random claim token: 128 bits from the OS, hex.
 fn claim_token() -> Result<String, StoreError> {
     let mut bytes = [0u8; 16];
@@ -132,15 +141,7 @@ impl MailStore for SqliteStore {
     }
 
     async fn subscriber(&self, id: i64) -> Result<Option<Subscriber>, StoreError> {
-        self.read(move |conn| {
-            Ok(conn
-                .prepare_cached(&format!(
-                    "select {SUBSCRIBER_COLUMNS} from subscribers s where s.id = ?1"
-                ))?
-                .query_row([id], |r| subscriber(r, 0))
-                .optional()?)
-        })
-        .await
+        self.read(move |conn| load_subscriber_by_id(conn, id)).await
     }
 
     async fn update_preferences(
@@ -236,11 +237,8 @@ impl MailStore for SqliteStore {
             let Some((id, period, attempts, subscriber_id)) = claimed else {
                 return Ok(None);
             };
-            let subscriber = tx
-                .prepare_cached(&format!(
-                    "select {SUBSCRIBER_COLUMNS} from subscribers s where s.id = ?1"
-                ))?
-                .query_row([subscriber_id], |r| subscriber(r, 0))?;
+            let subscriber = load_subscriber_by_id(&tx, subscriber_id)?
+                .ok_or_else(|| StoreError::Corrupt("a claimed job's subscriber vanished".into()))?;
             tx.commit()?;
             Ok(Some(DigestJob {
                 id,

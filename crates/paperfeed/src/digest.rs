@@ -285,35 +285,19 @@ impl TopicMatcher {
 }
 
 /// The period's featured papers, each once (its latest featured day), by trending score as
-/// of the end of the period's last day: the same ranking a rerun gets, whenever it runs.
+/// of the end of the period's last day: the same ranking a rerun gets, whenever it runs. The
+/// ranking is the hub's one rule (`paperfeed_web::community::sort_trending`).
 fn candidates(entries: Vec<FeedEntry>, to: NaiveDate) -> Vec<FeedEntry> {
     let mut seen = HashSet::new();
-    let entries: Vec<FeedEntry> = entries
+    let mut entries: Vec<FeedEntry> = entries
         .into_iter()
         .filter(|e| seen.insert(e.paper.id.clone()))
         .collect();
     let as_of = (to + chrono::Duration::days(1))
         .and_time(chrono::NaiveTime::MIN)
         .and_utc();
-    let mut scored: Vec<(f64, FeedEntry)> = entries
-        .into_iter()
-        .map(|e| {
-            let terms = paperfeed_core::trending_score(
-                e.paper.upvotes,
-                e.paper.num_comments,
-                e.paper.github_stars,
-                e.day,
-                as_of,
-            );
-            (terms.score, e)
-        })
-        .collect();
-    scored.sort_by(|(sa, a), (sb, b)| {
-        sb.total_cmp(sa)
-            .then(b.paper.upvotes.cmp(&a.paper.upvotes))
-            .then(a.paper.id.cmp(&b.paper.id))
-    });
-    scored.into_iter().map(|(_, e)| e).collect()
+    paperfeed_web::community::sort_trending(&mut entries, as_of);
+    entries
 }
 
 struct Run {

@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use paperfeed_core::Paper;
 use paperfeed_search::{KeywordQuery, SortOrder};
-use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::AppError;
@@ -23,15 +22,8 @@ const FEED_ITEMS: usize = 100;
 /// Days of featured papers the daily and trending feeds cover, ending at the latest day.
 const FEED_DAYS: i64 = 7;
 
-#[derive(Deserialize, Default)]
-pub struct FeedParams {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    mode: String,
-    #[serde(default)]
-    sort: String,
-}
+/// A search feed takes the search page's parameters (`page` has no meaning in a feed).
+type FeedParams = crate::pages::search::SearchParams;
 
 pub async fn daily_rss(
     state: State<AppState>,

@@ -21,11 +21,11 @@ const MAX_PAGE: usize = 50;
 #[derive(Deserialize, Default)]
 pub struct SearchParams {
     #[serde(default)]
-    q: String,
+    pub(crate) q: String,
     #[serde(default)]
-    mode: String,
+    pub(crate) mode: String,
     #[serde(default)]
-    sort: String,
+    pub(crate) sort: String,
     #[serde(default)]
     page: Option<String>,
 }
