@@ -398,19 +398,6 @@ async fn a_reader_signs_up_upvotes_and_comments_and_sees_the_counts_change() {
     browser.client.clone().close().await.unwrap();
 }
 
-/// The path and query of the first `marker…` link in a mail (`/confirm?t=…`).
-fn link_in(mail: &str, marker: &str) -> String {
-    let mail = crate::digest::readable(mail);
-    let token: String = mail
-        .split(marker)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {marker} link in {mail}"))
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-        .collect();
-    format!("{marker}{token}")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reader_subscribes_confirms_from_the_mail_and_unsubscribes_in_one_click() {
     let mail = tempfile::tempdir().unwrap();
@@ -464,7 +451,7 @@ async fn a_reader_subscribes_confirms_from_the_mail_and_unsubscribes_in_one_clic
 
     let confirmation = sink.received()["reader@example.test"][0].clone();
     client
-        .goto(&server.url(&link_in(&confirmation, "/confirm?t=")))
+        .goto(&server.url(&crate::digest::link_in(&confirmation, "/confirm?t=")))
         .await
         .unwrap();
     assert_eq!(text_of(client, "h1").await, "You are subscribed");
@@ -477,7 +464,7 @@ async fn a_reader_subscribes_confirms_from_the_mail_and_unsubscribes_in_one_clic
         .cloned()
         .expect("the digest");
     client
-        .goto(&server.url(&link_in(&digest, "/unsubscribe?t=")))
+        .goto(&server.url(&crate::digest::link_in(&digest, "/unsubscribe?t=")))
         .await
         .unwrap();
     client

@@ -297,6 +297,19 @@ pub(crate) fn readable(raw: &str) -> String {
         .replace("=3D", "=")
 }
 
+/// The path and query of the first `marker…` link in a mail (`/confirm?t=…`).
+pub(crate) fn link_in(mail: &str, marker: &str) -> String {
+    let mail = readable(mail);
+    let token: String = mail
+        .split(marker)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {marker} link in {mail}"))
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .collect();
+    format!("{marker}{token}")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_visitor_subscribes_confirms_by_mail_and_gets_the_next_digest() {
     let mail = tempfile::tempdir().unwrap();
@@ -367,17 +380,7 @@ async fn a_visitor_subscribes_confirms_by_mail_and_gets_the_next_digest() {
     let received = sink.received();
     let confirmation = readable(&received["eve@example.test"][0]);
     assert!(confirmation.contains("Subject: Confirm your Daily Papers subscription"));
-    let path = confirmation
-        .split("/confirm?t=")
-        .nth(1)
-        .map(|rest| {
-            let token: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-                .collect();
-            format!("/confirm?t={token}")
-        })
-        .unwrap();
+    let path = link_in(&confirmation, "/confirm?t=");
     // Asking again within the interval: the same answer, no second mail.
     let again = post(format!(
         "csrf={csrf}&email=eve%40example.test&frequency=daily"
@@ -418,5 +421,65 @@ async fn a_visitor_subscribes_confirms_by_mail_and_gets_the_next_digest() {
         sink.received()["eve@example.test"].len(),
         2,
         "the confirmation and one digest"
+    );
+
+    // The digest's preferences link: no login, validated input, saved in place.
+    let digest = sink.received()["eve@example.test"]
+        .iter()
+        .find(|m| m.contains("Subject: Daily Papers"))
+        .cloned()
+        .unwrap();
+    let prefs = link_in(&digest, "/subscription?t=");
+    let token = prefs.trim_start_matches("/subscription?t=").to_owned();
+    let (status, page) = server.get(&prefs).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("For eve@example.test"), "{page}");
+    let save = |body: String| {
+        http.post(server.url("/subscription"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let bad = save(format!("t={token}&frequency=weekly&topics=agent&papers=0"))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("from 1 to 50"));
+    let ok = save(format!(
+        "t={token}&frequency=weekly&topics=agent%0Adiffusion&papers=3"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(ok.text().await.unwrap().contains("Saved."));
+    let forged = save(format!("t={token}x&frequency=daily&topics=&papers=3"))
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
+    // Weekly now: the daily run passes eve by; the weekly one mails at most 3 matching papers.
+    let out = run_ok(paperfeed(
+        &data_dir,
+        &sink,
+        &["digest", "run", "--date", "2026-08-24"],
+    ));
+    assert!(out.contains("queued 0 new jobs"), "{out}");
+    let out = run_ok(paperfeed(
+        &data_dir,
+        &sink,
+        &[
+            "digest",
+            "run",
+            "--period",
+            "weekly",
+            "--date",
+            "2026-08-24",
+        ],
+    ));
+    assert!(out.contains("queued 1 new jobs"), "{out}");
+    assert!(
+        sink.received()["eve@example.test"]
+            .iter()
+            .any(|m| m.contains("Subject: Weekly Papers: 3 trending papers")),
+        "a weekly digest of 3 papers"
     );
 }
