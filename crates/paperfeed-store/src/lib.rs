@@ -1,5 +1,6 @@
 //! Persistence for paperfeed: one [`Store`] trait and its backends. The embedded SQLite backend
-//! ([`SqliteStore`]) is the default; a PostgreSQL backend implements the same contract.
+//! ([`SqliteStore`]) is the default; the PostgreSQL backend ([`PostgresStore`]) implements the
+//! same contract for several nodes sharing one database.
 //!
 //! No SQL and no driver type leaves this crate: callers see domain types from
 //! `paperfeed-core` and [`StoreError`]. Every write of a batch is one transaction, so a process
@@ -9,8 +10,13 @@ mod community;
 mod contract;
 mod contract_mail;
 mod mail;
+mod postgres;
+mod postgres_mail;
 mod sqlite;
 mod sqlite_mail;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod transfer;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -26,7 +32,15 @@ pub use mail::{
     DeliveryFailure, DigestCounts, DigestJob, MailStore, NewSubscriber, Subscriber,
     SubscriberStatus,
 };
+pub use postgres::{PostgresStore, mask_password};
 pub use sqlite::SqliteStore;
+
+/// Everything a node keeps: papers and community ([`Store`]) and the mail outbox
+/// ([`MailStore`]), and copying it whole ([`transfer::Transfer`]). What the binary opens;
+/// `Arc<dyn Database>` upcasts to each of those traits.
+pub trait Database: Store + MailStore + transfer::Transfer {}
+
+impl<T: Store + MailStore + transfer::Transfer> Database for T {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -43,6 +57,13 @@ pub enum StoreError {
     /// A unique value is taken (a user name or email address); `field` names it.
     #[error("{field} is already taken")]
     Conflict { field: &'static str },
+    /// A row copied into this store was refused (`paperfeed migrate`).
+    #[error("{table} row {row} was refused: {reason}")]
+    Rejected {
+        table: &'static str,
+        row: String,
+        reason: String,
+    },
 }
 
 /// A paper as listed on a feed day.
@@ -302,4 +323,20 @@ pub trait Store: Send + Sync + 'static {
         paper: &ArxivId,
         featuring: Featuring,
     ) -> Result<bool, StoreError>;
+
+    // --- Leases: work that must run once across nodes sharing this store (periodic jobs).
+
+    /// Takes or renews the lease `name` for `holder` until `until`: granted when nobody holds
+    /// it, when the holder's lease ran out by `now`, or when `holder` already holds it. False
+    /// when someone else holds it. Atomic: of several nodes asking at once, one gets it.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives up the lease `name` if `holder` holds it; false when it does not.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
 }

@@ -2,6 +2,7 @@
 //! at open, one writer connection and a small pool of readers.
 
 mod community;
+mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/sqlite/0003_community.sql")),
     (4, include_str!("../migrations/sqlite/0004_harvest.sql")),
     (5, include_str!("../migrations/sqlite/0005_digests.sql")),
+    (6, include_str!("../migrations/sqlite/0006_leases.sql")),
 ];
 
 /// Readers kept open for reuse; more may be opened under load and are closed after use.
@@ -877,6 +879,44 @@ impl Store for SqliteStore {
         let paper = paper.clone();
         self.write(move |conn| community::feature_paper(conn, &paper, &featuring))
             .await
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.write(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "insert into leases (name, holder, until) values (?1, ?2, ?3)
+                     on conflict (name) do update set holder = excluded.holder,
+                         until = excluded.until
+                      where leases.until <= ?4 or leases.holder = excluded.holder
+                     returning 1",
+                )?
+                .query_row(
+                    params![name, holder, time_text(until), time_text(now)],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some())
+        })
+        .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "delete from leases where name = ?1 and holder = ?2",
+                params![name, holder],
+            )? > 0)
+        })
+        .await
     }
 }
 
