@@ -5,15 +5,13 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use paperfeed_core::{EmailAddress, Password, Username};
-use paperfeed_store::{NewUser, SqliteStore, Store};
+use paperfeed_store::{NewUser, Store};
 
 use crate::cli::{TokenCreateArgs, UserAddArgs};
 use crate::settings::Settings;
 
-fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
-    let store = SqliteStore::open(&settings.store_path())
-        .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
-    Ok(Arc::new(store))
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(crate::database::open(settings).await?)
 }
 
 pub async fn add_user(settings: &Settings, args: &UserAddArgs) -> anyhow::Result<()> {
@@ -30,7 +28,8 @@ pub async fn add_user(settings: &Settings, args: &UserAddArgs) -> anyhow::Result
             .await
             .context("hashing the password")?
             .map_err(|e| anyhow::anyhow!("hashing the password: {e:?}"))?;
-    let user = open_store(settings)?
+    let user = open_store(settings)
+        .await?
         .create_user(NewUser {
             username,
             email,
@@ -49,7 +48,7 @@ pub async fn add_user(settings: &Settings, args: &UserAddArgs) -> anyhow::Result
 }
 
 pub async fn create_token(settings: &Settings, args: &TokenCreateArgs) -> anyhow::Result<()> {
-    let store = open_store(settings)?;
+    let store = open_store(settings).await?;
     let user = store
         .user_by_name(&args.name)
         .await?

@@ -48,6 +48,16 @@ pub struct GlobalArgs {
         value_name = "URL"
     )]
     pub smtp_url: Option<String>,
+    /// Where the store lives: sqlite://PATH, or postgres://user@host:5432/database for several
+    /// nodes sharing one PostgreSQL database [default: sqlite://<data-dir>/paperfeed.sqlite3]
+    #[arg(
+        long,
+        global = true,
+        env = "PAPERFEED_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -95,6 +105,24 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Copy everything from one store to another (sqlite://PATH to postgres://…, or back):
+    /// papers, vectors, accounts, votes, comments, harvest positions, subscribers and digests,
+    /// with their ids. Idempotent: a second run copies nothing new. Stop every node writing to
+    /// either store first.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The store to copy from: sqlite://PATH or postgres://…
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The store to copy into (created and migrated if needed)
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// Rows per transaction
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub batch_size: usize,
 }
 
 #[derive(Debug, Subcommand)]

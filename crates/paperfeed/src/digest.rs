@@ -16,9 +16,7 @@ use chrono::{Datelike, NaiveDate, Utc};
 use paperfeed_core::{ArxivId, Paper};
 use paperfeed_mail::compose::{Digest, DigestItem, parse_address, shorten};
 use paperfeed_mail::{LinkPurpose, LinkSigner, Mailer, SendError};
-use paperfeed_store::{
-    DeliveryFailure, DigestJob, FeedEntry, MailStore, NewSubscriber, SqliteStore, Store,
-};
+use paperfeed_store::{Database, DeliveryFailure, DigestJob, FeedEntry, MailStore, NewSubscriber};
 
 use crate::cli::{DigestRunArgs, Frequency, SubscriberAddArgs, SubscriberImportArgs};
 use crate::settings::Settings;
@@ -35,11 +33,8 @@ fn frequency_name(f: Frequency) -> &'static str {
     }
 }
 
-fn open_store(settings: &Settings) -> anyhow::Result<Arc<SqliteStore>> {
-    Ok(Arc::new(
-        SqliteStore::open(&settings.store_path())
-            .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?,
-    ))
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Database>> {
+    crate::database::open(settings).await
 }
 
 pub async fn add_subscriber(settings: &Settings, args: &SubscriberAddArgs) -> anyhow::Result<()> {
@@ -59,7 +54,7 @@ pub async fn add_subscriber(settings: &Settings, args: &SubscriberAddArgs) -> an
             .map_err(|e| anyhow::anyhow!("--topic {topic:?} is not a search: {e}"))?;
     }
     anyhow::ensure!(args.topics.len() <= 20, "at most 20 topics");
-    let store = open_store(settings)?;
+    let store = open_store(settings).await?;
     let subscriber = store
         .upsert_subscriber(
             NewSubscriber {
@@ -94,7 +89,7 @@ pub async fn import_subscribers(
     );
     let content = std::fs::read_to_string(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
-    let store = open_store(settings)?;
+    let store = open_store(settings).await?;
     let (mut added, mut refused) = (0u64, 0u64);
     for (number, line) in (1..).zip(content.lines()) {
         let line = line.trim();
@@ -301,7 +296,7 @@ fn candidates(entries: Vec<FeedEntry>, to: NaiveDate) -> Vec<FeedEntry> {
 }
 
 struct Run {
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Database>,
     mailer: Mailer,
     signer: LinkSigner,
     base_url: String,
@@ -484,7 +479,7 @@ pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()
 pub async fn run_period(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<String> {
     let date = args.date.unwrap_or_else(|| Utc::now().date_naive());
     let period = Period::new(args.period, date);
-    let store = open_store(settings)?;
+    let store = open_store(settings).await?;
     let entries = store.featured_between(period.from, period.to).await?;
     let candidates = candidates(entries, period.to);
     if args.dry_run {

@@ -4,10 +4,12 @@
 
 mod accounts;
 mod cli;
+mod database;
 mod digest;
 mod harvest;
 mod indexer;
 mod ingest;
+mod migrate;
 mod sample;
 mod search_cmd;
 mod serve;
@@ -17,9 +19,8 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use clap::Parser as _;
-use paperfeed_store::{SqliteStore, Store, WriteMode};
+use paperfeed_store::{Store, WriteMode};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, DigestCommand, LogFormat, SubscriberCommand};
@@ -123,9 +124,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Ingest(args) => {
-            let store = SqliteStore::open(&settings.store_path())
-                .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
-            let store: Arc<dyn Store> = Arc::new(store);
+            let store: Arc<dyn Store> = database::open(&settings).await?;
             if let Some(kind) = args.source {
                 return ingest_source(store, &settings, kind, &args).await;
             }
@@ -190,6 +189,10 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
         }
         Command::Token(cli::TokenCommand::Create(args)) => {
             accounts::create_token(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate(args) => {
+            migrate::run(&args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Config => {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use paperfeed_search::{KeywordQuery, MODEL_NAME, SearchEngine, SearchMode};
-use paperfeed_store::{SqliteStore, Store};
+use paperfeed_store::Store;
 
 use crate::cli::{EvalArgs, SearchArgs};
 use crate::indexer::{Indexer, index_dir, open_engine};
@@ -31,10 +31,7 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 /// Opens the store and the engine, and brings the engine fully up to date: every changed
 /// paper indexed, every vector loaded and every missing one computed.
 async fn ready_engine(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Indexer)> {
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&settings.store_path())
-            .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?,
-    );
+    let store: Arc<dyn Store> = crate::database::open(settings).await?;
     let engine = Arc::new(open_engine(settings)?);
     let indexer = Indexer {
         store: Arc::clone(&store),

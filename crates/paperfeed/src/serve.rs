@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use paperfeed_store::{SqliteStore, Store, WriteMode};
+use paperfeed_store::{MailStore, Store, WriteMode};
 use paperfeed_web::AppState;
 
 use crate::indexer::{Indexer, open_engine};
@@ -13,11 +13,9 @@ use crate::sample;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&settings.store_path())
-        .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
-    let sqlite = Arc::new(store);
-    let mail_store: Arc<dyn paperfeed_store::MailStore> = sqlite.clone();
-    let store: Arc<dyn Store> = sqlite;
+    let database = crate::database::open(settings).await?;
+    let mail_store: Arc<dyn MailStore> = database.clone();
+    let store: Arc<dyn Store> = database;
     let stats = store.stats().await?;
     if stats.papers == 0 && settings.serve.load_sample {
         tracing::info!("the store is empty: loading the bundled sample (use --no-sample to skip)");

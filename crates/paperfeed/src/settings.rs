@@ -15,6 +15,10 @@ use crate::cli::{Cli, Command, LogFormat, SourceKind};
 pub struct Settings {
     /// Where the store and index files live.
     pub data_dir: PathBuf,
+    /// Where the store lives: `sqlite://PATH` or `postgres://user@host:port/database`.
+    /// Unset: `sqlite://<data_dir>/paperfeed.sqlite3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<DatabaseUrl>,
     pub log_format: LogFormat,
     pub serve: ServeSettings,
     pub ingest: IngestSettings,
@@ -39,6 +43,23 @@ impl std::fmt::Debug for Secret {
 impl Serialize for Secret {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str("***")
+    }
+}
+
+/// A database URL: printed (Debug, `paperfeed config`) with its password masked.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", paperfeed_store::mask_password(&self.0))
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&paperfeed_store::mask_password(&self.0))
     }
 }
 
@@ -240,6 +261,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("./paperfeed-data"),
+            database_url: None,
             log_format: LogFormat::Text,
             serve: ServeSettings {
                 bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -292,6 +314,7 @@ const ENV_NOT_SETTINGS: &[&str] = &[
     "log_format",
     "model_dir",
     "smtp_url",
+    "database_url",
 ];
 
 impl Settings {
@@ -337,6 +360,16 @@ impl Settings {
         if let Some(url) = &cli.global.smtp_url {
             settings.mail.smtp_url = Some(Secret(url.clone()));
         }
+        if let Some(url) = &cli.global.database_url {
+            settings.database_url = Some(DatabaseUrl(url.clone()));
+        }
+        // The effective store, shown by `paperfeed config`.
+        if settings.database_url.is_none() {
+            settings.database_url = Some(DatabaseUrl(format!(
+                "sqlite://{}",
+                settings.store_path().display()
+            )));
+        }
         match &cli.command {
             Command::Serve(args) => {
                 if let Some(bind) = args.bind {
@@ -360,13 +393,15 @@ impl Settings {
             | Command::Eval(_)
             | Command::Subscriber(_)
             | Command::Digest(_) => {}
-            Command::User(_) | Command::Token(_) => {}
+            Command::User(_) | Command::Token(_) | Command::Migrate(_) => {}
         }
         settings.validate()?;
         Ok(settings)
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        crate::database::Location::parse(self.database_url())
+            .context("database_url (--database-url, PAPERFEED_DATABASE_URL)")?;
         anyhow::ensure!(
             (1..=100_000).contains(&self.ingest.batch_size),
             "ingest.batch_size must be between 1 and 100000, not {}",
@@ -441,8 +476,17 @@ impl Settings {
         }
     }
 
-    pub fn store_path(&self) -> PathBuf {
+    fn store_path(&self) -> PathBuf {
         self.data_dir.join("paperfeed.sqlite3")
+    }
+
+    /// The database URL in effect (the default filled in at load).
+    pub fn database_url(&self) -> &str {
+        self.database_url
+            .as_ref()
+            .map_or("sqlite://./paperfeed-data/paperfeed.sqlite3", |u| {
+                u.0.as_str()
+            })
     }
 
     /// The effective configuration as TOML. No secret exists yet; when one does it is a

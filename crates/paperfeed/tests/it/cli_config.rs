@@ -56,6 +56,45 @@ fn each_configuration_layer_overrides_the_one_before() {
 }
 
 #[test]
+fn config_shows_the_database_url_with_its_password_masked() {
+    let out = bin()
+        .arg("--data-dir")
+        .arg("/srv/pf")
+        .arg("config")
+        .output()
+        .unwrap();
+    let toml = text(&out.stdout);
+    assert!(
+        toml.contains("database_url = \"sqlite:///srv/pf/paperfeed.sqlite3\""),
+        "the default is the SQLite file in the data dir: {toml}"
+    );
+    let out = bin()
+        .env(
+            "PAPERFEED_DATABASE_URL",
+            "postgres://pf:hunter2@127.0.0.1:5432/pf",
+        )
+        .arg("config")
+        .output()
+        .unwrap();
+    let toml = text(&out.stdout);
+    assert!(
+        toml.contains("database_url = \"postgres://pf:***@127.0.0.1:5432/pf\""),
+        "{toml}"
+    );
+    assert!(!toml.contains("hunter2"), "{toml}");
+    let out = bin()
+        .args(["--database-url", "mysql://x/y", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("database_url"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn invalid_configuration_is_refused_with_a_readable_message() {
     let out = bin()
         .env("PAPERFEED_INGEST__BATCH_SIZE", "0")

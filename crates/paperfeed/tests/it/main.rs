@@ -18,4 +18,5 @@ mod harness;
 mod hf_client;
 mod html_validity;
 mod pages;
+mod postgres;
 mod search;
