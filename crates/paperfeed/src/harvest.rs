@@ -362,7 +362,15 @@ impl Run {
 
 /// The polling loops of `serve`: one per source with `poll = true`, each running the same
 /// harvest as `paperfeed ingest --source …` every `interval_minutes`, the first at start-up.
+/// Several nodes on one database poll a source once per interval between them: a run first
+/// takes the store lease `poll:<source>` for the interval (its holder renews it; a dead
+/// holder's lease runs out).
 pub fn spawn_polling(store: &Arc<dyn Store>, settings: &Settings) {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    let node: String = std::iter::once(format!("{}-", std::process::id()))
+        .chain(bytes.iter().map(|b| format!("{b:02x}")))
+        .collect();
     for kind in SourceKind::ALL {
         let source = settings.sources.get(kind);
         if !source.poll {
@@ -370,6 +378,7 @@ pub fn spawn_polling(store: &Arc<dyn Store>, settings: &Settings) {
         }
         let store = Arc::clone(store);
         let settings = settings.clone();
+        let node = node.clone();
         let every = Duration::from_secs(source.interval_minutes.saturating_mul(60));
         tracing::info!(
             source = kind.name(),
@@ -381,6 +390,23 @@ pub fn spawn_polling(store: &Arc<dyn Store>, settings: &Settings) {
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
+                let now = chrono::Utc::now();
+                let until = chrono::Duration::from_std(every)
+                    .ok()
+                    .and_then(|d| now.checked_add_signed(d))
+                    .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+                let lease = format!("poll:{}", kind.name());
+                match store.try_lease(&lease, &node, until, now).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::info!(source = kind.name(), "another node polls this interval");
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(source = kind.name(), error = %e, "poll skipped: no lease");
+                        continue;
+                    }
+                }
                 let request = HarvestRequest::default();
                 match harvest(
                     Arc::clone(&store),

@@ -327,3 +327,60 @@ async fn serve_polls_a_source_enabled_in_the_config_with_the_same_harvest() {
             .all(|r| r.starts_with("/api/daily_papers?date="))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hubs_on_one_store_poll_a_source_once_per_interval_between_them() {
+    let day = read_fixture("2024-03-12.json");
+    let server = ReplayServer::start(move |target| {
+        if target.starts_with("/api/daily_papers?date=") {
+            Reply::ok(day.clone())
+        } else {
+            Reply::status(404, "not recorded")
+        }
+    })
+    .await
+    .unwrap();
+    let shared = tempfile::tempdir().unwrap();
+    let store = std::ffi::OsString::from(format!(
+        "sqlite://{}",
+        shared.path().join("paperfeed.sqlite3").display()
+    ));
+    let config = shared.path().join("paperfeed.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sources.hf]\nbase_url = \"{}\"\npoll = true\ndays = 2\npoliteness_seconds = 0\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    let config = config.into_os_string();
+    let start = |config: std::ffi::OsString, store: std::ffi::OsString| {
+        tokio::task::spawn_blocking(move || {
+            crate::harness::Server::start_with_env(
+                &["--no-sample"],
+                tempfile::tempdir().unwrap(),
+                &[
+                    ("PAPERFEED_CONFIG", config.as_os_str()),
+                    ("PAPERFEED_DATABASE_URL", store.as_os_str()),
+                ],
+            )
+        })
+    };
+    // One after the other: a new SQLite file is created and migrated by one process at a time.
+    let _a = start(config.clone(), store.clone()).await.unwrap();
+    let _b = start(config, store).await.unwrap();
+    // Both poll at start-up; the first holds the source's lease for the interval (an hour).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.requests().len() < 2 {
+        assert!(Instant::now() < deadline, "{:?}", server.requests());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let requests = server.requests();
+    assert_eq!(
+        requests.len(),
+        2,
+        "two days, polled by one hub: {requests:?}"
+    );
+}
