@@ -14,6 +14,7 @@
 mod community;
 mod transfer;
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -327,32 +328,8 @@ async fn load_paper<C: GenericClient>(c: &C, id: &str) -> Result<Option<Paper>, 
     .transpose()
 }
 
-/// A paper as its sources said it (without local votes and comments), its row locked for
-/// this transaction: what `merge` folds a record into.
-async fn lock_imported_paper<C: GenericClient>(
-    tx: &C,
-    id: &str,
-) -> Result<Option<Paper>, StoreError> {
-    let Some(locked) = query_opt(
-        tx,
-        "select local_upvotes, local_comments from papers where id = $1 for no key update",
-        &[&id],
-    )
-    .await?
-    else {
-        return Ok(None);
-    };
-    let (votes, comments): (i64, i64) = (locked.try_get(0)?, locked.try_get(1)?);
-    let Some(mut paper) = load_paper(tx, id).await? else {
-        return Ok(None);
-    };
-    paper.upvotes -= votes;
-    paper.num_comments -= comments;
-    Ok(Some(paper))
-}
-
 /// Writes a merged paper: a new row (false when another node inserted it meanwhile: merge
-/// again into theirs) or an update of the locked one.
+/// again into theirs) or an update of the row locked by the batch.
 async fn write_paper<C: GenericClient>(
     tx: &C,
     paper: &Paper,
@@ -438,45 +415,84 @@ async fn upsert_batch(
     mode: WriteMode,
 ) -> Result<Vec<UpsertOutcome>, StoreError> {
     let mut client = store.client().await?;
-    let tx = client.transaction().await?;
-    let now = ms(Utc::now());
-    // Papers are locked in id order (a stable sort keeps repeated ids in batch order, so they
-    // merge as in SQLite), which two batches sharing papers then agree on.
-    let mut order: Vec<usize> = (0..batch.len()).collect();
-    order.sort_by(|&a, &b| batch[a].id.as_str().cmp(batch[b].id.as_str()));
-    let mut outcomes = vec![UpsertOutcome::Unchanged; batch.len()];
-    let mut changed: Vec<String> = Vec::new();
-    for i in order {
-        let record = &batch[i];
-        let id = record.id.as_str();
-        let mut attempts = 0;
-        let outcome = loop {
-            attempts += 1;
-            let existing = lock_imported_paper(&tx, id).await?;
-            let merged = merge(existing.as_ref(), record.clone());
-            let outcome = match &existing {
-                None => UpsertOutcome::New,
-                Some(old) if *old == merged => UpsertOutcome::Unchanged,
-                Some(_) => UpsertOutcome::Updated,
-            };
-            if outcome == UpsertOutcome::Unchanged {
-                break outcome;
+    // A paper another node inserted between our look-up and our insert: the whole batch again,
+    // which then finds and locks it.
+    for _ in 0..3 {
+        let tx = client.transaction().await?;
+        if let Some(outcomes) = try_upsert_batch(&tx, &batch, position.as_ref()).await? {
+            match mode {
+                WriteMode::Commit => tx.commit().await?,
+                WriteMode::DryRun => tx.rollback().await?,
             }
-            if write_paper(&tx, &merged, existing.is_none(), now).await? {
-                changed.push(id.to_owned());
-                break outcome;
-            }
-            if attempts >= 3 {
-                return Err(StoreError::Unavailable(format!(
-                    "paper {id} kept being inserted by another writer"
-                )));
-            }
-        };
-        outcomes[i] = outcome;
+            return Ok(outcomes);
+        }
+        tx.rollback().await?;
     }
-    if let Some((source, position)) = &position {
+    Err(StoreError::Unavailable(
+        "a batch kept meeting papers inserted meanwhile by another writer".into(),
+    ))
+}
+
+/// One attempt at a batch in `tx`: `None` when a new paper turned out to be inserted by
+/// another writer meanwhile (roll back and try again).
+async fn try_upsert_batch<C: GenericClient>(
+    tx: &C,
+    batch: &[NewPaper],
+    position: Option<&(&str, HarvestPosition)>,
+) -> Result<Option<Vec<UpsertOutcome>>, StoreError> {
+    let now = ms(Utc::now());
+    let mut ids: Vec<&str> = batch.iter().map(|p| p.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    // One round trip: every stored paper of the batch, locked in id order (which any two
+    // batches sharing papers agree on), as its sources said it (without local votes and
+    // comments): what `merge` folds a record into.
+    let rows = query(
+        tx,
+        &format!(
+            "select {PAPER_COLUMNS}, p.local_upvotes, p.local_comments from papers p
+              where p.id = any($1) order by p.id for no key update of p"
+        ),
+        &[&ids],
+    )
+    .await?;
+    let mut current: HashMap<String, Paper> = HashMap::with_capacity(batch.len());
+    for row in &rows {
+        let mut paper = paper_from_row(row)?;
+        paper.upvotes -= row.try_get::<_, i64>(PAPER_COLUMN_COUNT)?;
+        paper.num_comments -= row.try_get::<_, i64>(PAPER_COLUMN_COUNT + 1)?;
+        current.insert(paper.id.as_str().to_owned(), paper);
+    }
+    let stored: HashSet<String> = current.keys().cloned().collect();
+    // Records fold in batch order (a paper twice in a batch merges twice, as in SQLite).
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    for record in batch {
+        let id = record.id.as_str();
+        let existing = current.get(id);
+        let merged = merge(existing, record.clone());
+        let outcome = match existing {
+            None => UpsertOutcome::New,
+            Some(old) if *old == merged => UpsertOutcome::Unchanged,
+            Some(_) => UpsertOutcome::Updated,
+        };
+        if outcome != UpsertOutcome::Unchanged {
+            changed.insert(id.to_owned());
+            current.insert(id.to_owned(), merged);
+        }
+        outcomes.push(outcome);
+    }
+    for id in &changed {
+        let paper = current
+            .get(id)
+            .ok_or_else(|| StoreError::Corrupt(format!("paper {id} vanished from its batch")))?;
+        if !write_paper(tx, paper, !stored.contains(id), now).await? {
+            return Ok(None);
+        }
+    }
+    if let Some((source, position)) = position {
         execute(
-            &tx,
+            tx,
             "insert into harvest_positions (source, cursor, last_day, updated_at)
              values ($1, $2, $3, $4)
              on conflict (source) do update set cursor = excluded.cursor,
@@ -485,20 +501,17 @@ async fn upsert_batch(
         )
         .await?;
     }
-    if !changed.is_empty() && mode == WriteMode::Commit {
-        let seq = next_change_seq(&tx).await?;
+    if !changed.is_empty() {
+        let seq = next_change_seq(tx).await?;
+        let changed: Vec<String> = changed.into_iter().collect();
         execute(
-            &tx,
+            tx,
             "update papers set change_seq = $1 where id = any($2)",
             &[&seq, &changed],
         )
         .await?;
     }
-    match mode {
-        WriteMode::Commit => tx.commit().await?,
-        WriteMode::DryRun => tx.rollback().await?,
-    }
-    Ok(outcomes)
+    Ok(Some(outcomes))
 }
 
 fn feed_entries(rows: &[Row]) -> Result<Vec<FeedEntry>, StoreError> {
