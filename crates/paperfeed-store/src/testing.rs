@@ -23,9 +23,10 @@ impl TestDatabase {
     /// Makes a fresh, uniquely named database. `None` (after printing `SKIPPED: …` to stderr)
     /// when no server answers, unless `CI` is set: then it panics, since CI must run these tests.
     pub async fn create() -> Option<Self> {
-        let admin_url = std::env::var(TEST_DATABASE_URL_VAR)
-            .ok()
-            .filter(|u| !u.is_empty())
+        // PAPERFEED_TEST_POSTGRES_URL: the name the style notes use.
+        let admin_url = [TEST_DATABASE_URL_VAR, "PAPERFEED_TEST_POSTGRES_URL"]
+            .iter()
+            .find_map(|var| std::env::var(var).ok().filter(|u| !u.is_empty()))
             .unwrap_or_else(|| DEFAULT_TEST_DATABASE_URL.to_owned());
         let masked = crate::mask_password(&admin_url);
         let client = match admin_client(&admin_url).await {

@@ -5,7 +5,9 @@ use bytes::BytesMut;
 use chrono::SubsecRound as _;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
-use super::{execute, query, query_one, query_opt};
+use deadpool_postgres::GenericClient as _;
+
+use super::{error_text, execute, query, query_one};
 use crate::transfer::{Copied, Kind, Table, Transfer, TransferRow, Value, page_sql, upsert_sql};
 use crate::{PostgresStore, StoreError};
 
@@ -149,16 +151,18 @@ impl Transfer for PostgresStore {
                 )
             })
         );
+        let stmt = tx.prepare_cached(&sql).await?;
         let mut copied = Copied::default();
         for row in &rows {
             let args: Vec<&(dyn ToSql + Sync)> =
                 row.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-            let written = query_opt(&tx, &sql, &args)
+            let written = tx
+                .query_opt(&stmt, &args)
                 .await
                 .map_err(|e| StoreError::Rejected {
                     table: table.name,
                     row: table.describe(row),
-                    reason: e.to_string(),
+                    reason: error_text(&e),
                 })?;
             match written {
                 None => copied.unchanged += 1,

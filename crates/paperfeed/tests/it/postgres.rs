@@ -350,3 +350,70 @@ fn migrate_refuses_a_missing_source_and_names_it() {
     assert!(err.contains("/no/such/store.sqlite3"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_names_the_table_and_row_a_target_refuses_and_keeps_none_of_its_page() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let sqlite_url = format!(
+        "sqlite://{}",
+        data.path().join("paperfeed.sqlite3").display()
+    );
+    for name in ["ada", "bob"] {
+        ok(run_on(
+            &sqlite_url,
+            &[
+                "user",
+                "add",
+                name,
+                "--email",
+                &format!("{name}@example.org"),
+                "--password-stdin",
+            ],
+            "a long enough password\n",
+        ));
+    }
+    // The target already has another account named ada (under id 2, bob's id in the source):
+    // copying the source's user 1 (ada) would give two accounts one name.
+    let target = PostgresStore::connect(db.url()).await.unwrap();
+    for name in ["carol", "ada"] {
+        target
+            .create_user(paperfeed_store::NewUser {
+                username: paperfeed_core::Username::parse(name).unwrap(),
+                email: paperfeed_core::EmailAddress::parse(&format!("{name}@other.org")).unwrap(),
+                password_hash: "x".into(),
+                is_admin: false,
+                created_at: Utc::now(),
+            })
+            .await
+            .unwrap();
+    }
+    let out = bin()
+        .args(["migrate", "--from", &sqlite_url, "--to", db.url()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("writing users into postgres://")
+            && err.contains("users row id=1 was refused"),
+        "{err}"
+    );
+    assert!(
+        err.contains("duplicate key value violates unique constraint \"users_username_key\""),
+        "{err}"
+    );
+    // The page with the refused row was rolled back whole.
+    assert_eq!(
+        target
+            .user_by_name("carol")
+            .await
+            .unwrap()
+            .unwrap()
+            .email
+            .as_str(),
+        "carol@other.org"
+    );
+}
