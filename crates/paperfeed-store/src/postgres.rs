@@ -416,8 +416,9 @@ async fn upsert_batch(
 ) -> Result<Vec<UpsertOutcome>, StoreError> {
     let mut client = store.client().await?;
     // A paper another node inserted between our look-up and our insert: the whole batch again,
-    // which then finds and locks it.
-    for _ in 0..3 {
+    // which then finds and locks it (each retry follows a commit of the other writer, so a few
+    // suffice even for several nodes loading the same files at once).
+    for _ in 0..8 {
         let tx = client.transaction().await?;
         if let Some(outcomes) = try_upsert_batch(&tx, &batch, position.as_ref()).await? {
             match mode {

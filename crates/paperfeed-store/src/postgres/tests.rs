@@ -270,3 +270,50 @@ async fn two_nodes_ingesting_the_same_paper_at_once_both_merge() {
         assert_eq!(p.upvotes, 42, "node b's record merged");
     }
 }
+
+#[tokio::test]
+async fn several_nodes_loading_the_same_files_at_once_all_succeed_with_one_copy_each() {
+    let Some((db, store)) = fresh().await else {
+        return;
+    };
+    let loads = (0..4).map(|node| {
+        let url = db.url().to_owned();
+        tokio::spawn(async move {
+            let node_store = PostgresStore::connect(&url).await.unwrap();
+            let mut new = 0;
+            for b in 0..5 {
+                // Each node walks the files in its own order, as restarts and retries would.
+                let b = (b + node) % 5;
+                let batch = (0..20)
+                    .map(|k| {
+                        let mut p = paper(&format!("2503.{:05}", b * 100 + k), "Loaded");
+                        p.upvotes = Some(i64::from(node));
+                        p
+                    })
+                    .collect();
+                let outcomes = node_store
+                    .upsert_papers(batch, WriteMode::Commit)
+                    .await
+                    .unwrap();
+                new += outcomes
+                    .iter()
+                    .filter(|o| **o == paperfeed_core::UpsertOutcome::New)
+                    .count();
+            }
+            new
+        })
+    });
+    let mut new = 0;
+    for load in futures_util::future::join_all(loads).await {
+        new += load.unwrap();
+    }
+    assert_eq!(new, 100, "each paper is new to exactly one node");
+    assert_eq!(store.stats().await.unwrap().papers, 100);
+    // Every node's record was merged: the most upvotes any node said.
+    let p = store
+        .get_paper(&ArxivId::parse("2503.00001").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.upvotes, 3);
+}
