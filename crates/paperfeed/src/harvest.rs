@@ -362,7 +362,15 @@ impl Run {
 
 /// The polling loops of `serve`: one per source with `poll = true`, each running the same
 /// harvest as `paperfeed ingest --source …` every `interval_minutes`, the first at start-up.
-pub fn spawn_polling(store: &Arc<dyn Store>, settings: &Settings) {
+/// Once `stop` is cancelled a loop ends, dropping a harvest in progress: every page stored so
+/// far is stored with its position, so the next start resumes after it.
+pub fn spawn_polling(
+    tasks: &mut crate::shutdown::Tasks,
+    store: &Arc<dyn Store>,
+    settings: &Settings,
+    metrics: &Arc<paperfeed_web::Metrics>,
+    stop: &tokio_util::sync::CancellationToken,
+) {
     for kind in SourceKind::ALL {
         let source = settings.sources.get(kind);
         if !source.poll {
@@ -370,41 +378,65 @@ pub fn spawn_polling(store: &Arc<dyn Store>, settings: &Settings) {
         }
         let store = Arc::clone(store);
         let settings = settings.clone();
+        let metrics = Arc::clone(metrics);
+        let stop = stop.clone();
         let every = Duration::from_secs(source.interval_minutes.saturating_mul(60));
         tracing::info!(
             source = kind.name(),
             interval_minutes = source.interval_minutes,
             "polling a live source"
         );
-        tokio::spawn(async move {
+        tasks.spawn(format!("{} polling", kind.name()), async move {
             let mut ticker = tokio::time::interval(every);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                ticker.tick().await;
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    () = stop.cancelled() => break,
+                }
                 let request = HarvestRequest::default();
-                match harvest(
+                let run = harvest(
                     Arc::clone(&store),
                     &settings,
                     kind,
                     &request,
                     WriteMode::Commit,
-                )
-                .await
-                {
-                    Ok(summary) => match &summary.failure {
-                        None => tracing::info!(source = kind.name(), %summary, "poll done"),
-                        Some(reason) => tracing::warn!(
+                );
+                let result = tokio::select! {
+                    result = run => result,
+                    () = stop.cancelled() => {
+                        tracing::info!(
                             source = kind.name(),
-                            %summary,
-                            %reason,
-                            "poll stopped early; the next one resumes"
-                        ),
-                    },
+                            "poll interrupted by shutdown; the next start resumes after the last stored page"
+                        );
+                        break;
+                    }
+                };
+                match result {
+                    Ok(summary) => {
+                        metrics.record_ingest_counts(
+                            kind.name(),
+                            summary.new,
+                            summary.updated,
+                            summary.unchanged,
+                            summary.rejected,
+                        );
+                        match &summary.failure {
+                            None => tracing::info!(source = kind.name(), %summary, "poll done"),
+                            Some(reason) => tracing::warn!(
+                                source = kind.name(),
+                                %summary,
+                                %reason,
+                                "poll stopped early; the next one resumes"
+                            ),
+                        }
+                    }
                     Err(e) => {
                         tracing::error!(source = kind.name(), error = %format!("{e:#}"), "poll failed")
                     }
                 }
             }
+            tracing::info!(source = kind.name(), "polling stopped");
         });
     }
 }

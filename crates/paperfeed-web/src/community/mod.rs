@@ -191,13 +191,18 @@ pub async fn submit_paper(
     match from_lookup {
         Some(mut found) => {
             found.featured = Some(featuring);
-            state
+            let outcomes = state
                 .store
                 .upsert_papers(vec![found], WriteMode::Commit)
                 .await?;
+            state.metrics.record_ingest("submission", &outcomes);
         }
         None => {
             state.store.feature_paper(&id, featuring).await?;
+            // A paper already stored, now on the daily feed: an update of its record.
+            state
+                .metrics
+                .record_ingest("submission", &[paperfeed_core::UpsertOutcome::Updated]);
         }
     }
     let paper = state

@@ -126,12 +126,17 @@ pub async fn request(
         match paperfeed_mail::compose::confirmation(&links.from, &email, &url) {
             Ok(message) => {
                 if let Err(e) = mailer.send(message).await {
-                    // Logged without the address; the visitor may ask again after the interval.
-                    tracing::warn!(subscriber = subscriber.id, error = %e, "confirmation mail not sent");
+                    // Logged without the address (the SMTP layer redacts replies); the visitor
+                    // may ask again after the interval.
+                    state
+                        .metrics
+                        .record_smtp_failure(crate::SmtpFailure::of(&e));
+                    tracing::warn!(subscriber.id = subscriber.id, error = %e, "confirmation mail not sent");
                 }
             }
             Err(e) => {
-                tracing::warn!(subscriber = subscriber.id, error = %e, "confirmation mail not built")
+                let error = paperfeed_mail::redact_addresses(&e.to_string());
+                tracing::warn!(subscriber.id = subscriber.id, %error, "confirmation mail not built")
             }
         }
     }
