@@ -17,5 +17,6 @@ mod feeds;
 mod harness;
 mod hf_client;
 mod html_validity;
+mod ops;
 mod pages;
 mod search;
