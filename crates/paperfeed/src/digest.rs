@@ -446,9 +446,16 @@ impl Run {
             };
             match self.mailer.send(message).await {
                 Ok(()) => {
+                    let n = papers.len();
                     self.store
                         .finish_digest(job.id, &job.claim_token, papers, Utc::now())
                         .await?;
+                    tracing::debug!(
+                        job = job.id,
+                        subscriber.id = job.subscriber.id,
+                        digest.papers = n,
+                        "digest sent"
+                    );
                     tally.sent += 1;
                 }
                 Err(SendError::Temporary(reason)) => {
@@ -456,7 +463,7 @@ impl Run {
                     // Back off: 1, 2, 4 … minutes, at most an hour.
                     let minutes = 1i64 << job.attempts.min(6);
                     let retry_at = Utc::now() + chrono::Duration::minutes(minutes);
-                    tracing::warn!(job = job.id, attempts = job.attempts, %reason, "digest delivery failed; will retry");
+                    tracing::warn!(job = job.id, subscriber.id = job.subscriber.id, attempts = job.attempts, %reason, "digest delivery failed; will retry");
                     self.store
                         .fail_digest(
                             job.id,
@@ -470,7 +477,7 @@ impl Run {
                 }
                 Err(SendError::Permanent(reason)) => {
                     self.metrics.record_smtp_failure(SmtpFailure::Permanent);
-                    tracing::warn!(job = job.id, %reason, "digest refused by the mail server");
+                    tracing::warn!(job = job.id, subscriber.id = job.subscriber.id, %reason, "digest refused by the mail server");
                     self.store
                         .fail_digest(
                             job.id,

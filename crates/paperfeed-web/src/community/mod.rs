@@ -210,6 +210,7 @@ pub async fn submit_paper(
         .get_paper(&id)
         .await?
         .ok_or_else(|| AppError::Internal(format!("submitted paper {id} vanished")))?;
+    tracing::info!(user.id = user.id.0, paper.id = %id, "paper submitted to today's feed");
     Ok(Ok(Submitted { paper, day: today }))
 }
 

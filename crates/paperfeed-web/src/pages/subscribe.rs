@@ -116,6 +116,12 @@ pub async fn request(
         .store
         .request_subscription(&email, frequency, Utc::now(), links.resend_after)
         .await?;
+    // The subscriber's id only: logs never hold addresses.
+    tracing::info!(
+        subscriber.id = subscriber.id,
+        confirmation.mail = send,
+        "subscription requested"
+    );
     if send {
         let token = links.signer.sign(
             subscriber.id,
@@ -177,6 +183,7 @@ pub async fn confirm(
         .store
         .set_subscriber_status(id, SubscriberStatus::Confirmed, Utc::now())
         .await?;
+    tracing::info!(subscriber.id = id, "subscription confirmed");
     crate::pages::unsubscribe::notice(
         StatusCode::OK,
         "You are subscribed",
