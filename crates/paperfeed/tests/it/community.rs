@@ -608,6 +608,19 @@ async fn scripts_upvote_and_submit_with_an_api_token() {
     )
     .await;
     assert_eq!(day[0]["submittedBy"]["name"].as_str(), Some("bot"), "{day}");
+    // Submissions are ingests of the serving process: one paper from arXiv (new), one already
+    // stored and now featured (updated).
+    let (_, metrics) = crate::ops::scrape(&server.url("/metrics")).await;
+    for (outcome, n) in [("new", 1.0), ("updated", 1.0), ("rejected", 0.0)] {
+        assert_eq!(
+            metrics.value(
+                "paperfeed_ingest_records_total",
+                &[("source", "submission"), ("outcome", outcome)]
+            ),
+            n,
+            "{outcome}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

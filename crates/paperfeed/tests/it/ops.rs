@@ -14,21 +14,21 @@ use crate::harness::Server;
 
 /// One sample line of an exposition.
 #[derive(Debug)]
-struct Sample {
+pub(crate) struct Sample {
     name: String,
     labels: BTreeMap<String, String>,
     value: f64,
 }
 
 /// A parsed exposition: the declared type of each family, and the samples in order.
-struct Exposition {
+pub(crate) struct Exposition {
     types: BTreeMap<String, String>,
     samples: Vec<Sample>,
 }
 
 impl Exposition {
     /// Samples named `name` whose labels include every pair of `labels`.
-    fn find(&self, name: &str, labels: &[(&str, &str)]) -> Vec<&Sample> {
+    pub(crate) fn find(&self, name: &str, labels: &[(&str, &str)]) -> Vec<&Sample> {
         self.samples
             .iter()
             .filter(|s| {
@@ -40,7 +40,7 @@ impl Exposition {
             .collect()
     }
 
-    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+    pub(crate) fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         let found = self.find(name, labels);
         assert_eq!(found.len(), 1, "one {name} {labels:?}: {found:?}");
         found[0].value
@@ -222,7 +222,7 @@ fn check_histograms(exposition: &Exposition) {
     }
 }
 
-async fn scrape(url: &str) -> (reqwest::header::HeaderMap, Exposition) {
+pub(crate) async fn scrape(url: &str) -> (reqwest::header::HeaderMap, Exposition) {
     let resp = reqwest::Client::new()
         .get(url)
         // A scrape answers in full even to a client holding a copy.
@@ -689,4 +689,87 @@ async fn sigint_stops_a_digest_run_between_messages_and_leaves_no_job_claimed() 
             "{email}: one digest, none twice"
         );
     }
+}
+
+#[test]
+fn the_metrics_address_and_the_grace_period_are_layered_settings_checked_at_start() {
+    let out = crate::harness::bin()
+        .env("PAPERFEED_SERVE__METRICS_BIND", "127.0.0.1:9100")
+        .env("PAPERFEED_SERVE__SHUTDOWN_GRACE_SECONDS", "30")
+        .arg("config")
+        .output()
+        .unwrap();
+    let toml = crate::harness::text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        crate::harness::text(&out.stderr)
+    );
+    assert!(toml.contains("metrics_bind = \"127.0.0.1:9100\""), "{toml}");
+    assert!(toml.contains("shutdown_grace_seconds = 30"), "{toml}");
+
+    let out = crate::harness::bin()
+        .env("PAPERFEED_SERVE__SHUTDOWN_GRACE_SECONDS", "86400")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        crate::harness::text(&out.stderr)
+            .contains("serve.shutdown_grace_seconds must be at most 3600"),
+        "{}",
+        crate::harness::text(&out.stderr)
+    );
+    let out = crate::harness::bin()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:8123",
+            "--metrics-bind",
+            "127.0.0.1:8123",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        crate::harness::text(&out.stderr).contains("must differ from serve.bind"),
+        "{}",
+        crate::harness::text(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn digest_jobs_of_the_current_period_are_gauges_read_at_scrape_time() {
+    let mail = tempfile::tempdir().unwrap();
+    let Some(sink) = Sink::start(mail.path(), &[]) else {
+        return;
+    };
+    let hub = hub_with_sample();
+    let data = hub.path().to_owned();
+    for email in ["gauge1@example.test", "gauge2@example.test"] {
+        crate::digest::run_ok(paperfeed(
+            &data,
+            &sink,
+            &["subscriber", "add", email, "--confirmed"],
+        ));
+    }
+    let smtp = std::ffi::OsString::from(sink.url());
+    let server = Server::start_with_env(&["--no-sample"], hub, &[("PAPERFEED_SMTP_URL", &smtp)]);
+    let jobs = |metrics: &Exposition, state| {
+        metrics.value(
+            "paperfeed_digest_jobs",
+            &[("frequency", "daily"), ("state", state)],
+        )
+    };
+    let (_, before) = scrape(&server.url("/metrics")).await;
+    assert_eq!(jobs(&before, "queued") + jobs(&before, "sent"), 0.0);
+    // Today's daily run (no --date: the period the gauges report), from another process.
+    crate::digest::run_ok(paperfeed(&data, &sink, &["digest", "run"]));
+    let (_, after) = scrape(&server.url("/metrics")).await;
+    let total: f64 = ["queued", "claimed", "sent", "failed"]
+        .iter()
+        .map(|s| jobs(&after, s))
+        .sum();
+    assert_eq!(total, 2.0, "one job per confirmed daily subscriber");
+    assert_eq!(jobs(&after, "queued") + jobs(&after, "claimed"), 0.0);
 }
