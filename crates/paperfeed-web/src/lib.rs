@@ -178,7 +178,8 @@ fn with_request_layers(router: Router) -> Router {
                      _span: &tracing::Span| {
                         tracing::info!(
                             http.status = response.status().as_u16(),
-                            duration_ms = latency.as_secs_f64() * 1000.0,
+                            // Microsecond precision is plenty in a log line.
+                            duration_ms = (latency.as_secs_f64() * 1e6).round() / 1e3,
                             "request answered"
                         );
                     },
