@@ -176,7 +176,11 @@ fn with_request_layers(router: Router) -> Router {
                     |response: &axum::http::Response<axum::body::Body>,
                      latency: std::time::Duration,
                      _span: &tracing::Span| {
-                        tracing::info!(
+                        // A target of its own: `RUST_LOG=info,paperfeed_web::access=warn`
+                        // keeps the other info lines without one line per request.
+                        tracing::event!(
+                            target: "paperfeed_web::access",
+                            tracing::Level::INFO,
                             http.status = response.status().as_u16(),
                             // Microsecond precision is plenty in a log line.
                             duration_ms = (latency.as_secs_f64() * 1e6).round() / 1e3,
