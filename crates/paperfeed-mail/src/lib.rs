@@ -6,8 +6,10 @@
 //! the hub's public address.
 
 pub mod compose;
+mod redact;
 mod smtp;
 mod token;
 
+pub use redact::redact_addresses;
 pub use smtp::{Mailer, SendError, SmtpUrlError, mask_password};
 pub use token::{InvalidLink, LinkPurpose, LinkSigner};

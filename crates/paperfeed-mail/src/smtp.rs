@@ -73,8 +73,13 @@ impl Mailer {
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-            Err(e) => Err(SendError::Temporary(e.to_string())),
+            // Replies often quote the recipient; the reason ends up in logs and the outbox.
+            Err(e) if e.is_permanent() => Err(SendError::Permanent(crate::redact_addresses(
+                &e.to_string(),
+            ))),
+            Err(e) => Err(SendError::Temporary(crate::redact_addresses(
+                &e.to_string(),
+            ))),
         }
     }
 }

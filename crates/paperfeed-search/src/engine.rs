@@ -88,6 +88,8 @@ pub struct SearchEngine {
     /// [`SearchEngine::progress`]).
     indexed_up_to: AtomicI64,
     vector_count: AtomicU64,
+    /// Papers searchable in the keyword index, mirrored for the same reason (metrics).
+    document_count: AtomicU64,
 }
 
 impl std::fmt::Debug for SearchEngine {
@@ -118,6 +120,7 @@ impl SearchEngine {
             Err(reason) => (None, Some(reason)),
         };
         let indexed_up_to = AtomicI64::new(keyword.watermark());
+        let document_count = AtomicU64::new(keyword.len() as u64);
         Self {
             keyword: RwLock::new(keyword),
             vectors: RwLock::new(VectorIndex::new(exact_vector_limit)),
@@ -125,6 +128,7 @@ impl SearchEngine {
             semantic_off,
             indexed_up_to,
             vector_count: AtomicU64::new(0),
+            document_count,
         }
     }
 
@@ -149,7 +153,14 @@ impl SearchEngine {
         keyword.commit(watermark)?;
         self.indexed_up_to
             .store(keyword.watermark(), Ordering::Release);
+        self.document_count
+            .store(keyword.len() as u64, Ordering::Release);
         Ok(())
+    }
+
+    /// Papers searchable in the keyword index now; lock-free like [`SearchEngine::progress`].
+    pub fn indexed_documents(&self) -> u64 {
+        self.document_count.load(Ordering::Acquire)
     }
 
     /// What searches can return depends on: the store change the keyword index is complete up

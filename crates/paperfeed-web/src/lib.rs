@@ -10,6 +10,7 @@ mod api;
 pub mod community;
 mod conditional;
 mod error;
+pub mod metrics;
 mod page_cache;
 mod pages;
 pub mod rich_text;
@@ -35,6 +36,7 @@ pub use community::auth::{hash_password, hash_secret, new_api_token};
 pub use community::rate_limit::{Limit, RateLimits};
 pub use community::{CommunitySettings, PaperLookup};
 pub use error::AppError;
+pub use metrics::{Metrics, SmtpFailure};
 pub use pages::unsubscribe::MailLinks;
 
 /// What every handler can reach.
@@ -50,6 +52,10 @@ pub struct AppState {
     /// Signed digest links (unsubscribe); `None` when the hub sends no mail.
     mail_links: Option<Arc<pages::unsubscribe::MailLinks>>,
     community: Arc<community::Community>,
+    /// The process's metrics, shared with the binary's background tasks.
+    pub metrics: Arc<Metrics>,
+    /// `/metrics` on the main router (true) or only on [`metrics_router`]'s own listener.
+    metrics_on_main: bool,
 }
 
 impl AppState {
@@ -62,7 +68,22 @@ impl AppState {
             first_seen: Arc::default(),
             mail_links: None,
             community: Arc::new(community::Community::new(CommunitySettings::default())),
+            metrics: Arc::default(),
+            metrics_on_main: true,
         }
+    }
+
+    /// Shares `metrics` with whoever else counts into it (background tasks).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Serves `/metrics` only from [`metrics_router`] (on its own listener): the main router
+    /// answers 404 for it.
+    pub fn with_metrics_elsewhere(mut self) -> Self {
+        self.metrics_on_main = false;
+        self
     }
 
     /// Cookie security, the submission window and rate limits. Resets the rate limiter and
@@ -110,17 +131,99 @@ impl MakeRequestId for CountingRequestIds {
     }
 }
 
+/// A request id a client sent is kept only when it is short and plain (letters, digits,
+/// `-_.:`): it goes into every log line of the request, which must carry no address or secret
+/// a client chose to put there.
+fn plain_request_id(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    (1..=64).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// The log span of one request: its id, method and path (never the query string: links in
+/// mails carry signed tokens there), and the matched route once routing knows it. Every
+/// event logged while the request is handled carries these fields.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "http",
+        request.id = %id,
+        http.method = %request.method(),
+        http.path = %request.uri().path(),
+        http.route = tracing::field::Empty,
+    )
+}
+
+/// The layers every router of the hub shares, outermost last: request ids (a client's plain
+/// id is kept, anything else replaced), the request span and log, the id echoed in the
+/// response.
+fn with_request_layers(router: Router) -> Router {
+    router
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        // The request log: one line per answered request, in its span.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span::<axum::body::Body>)
+                .on_request(())
+                .on_eos(())
+                .on_response(
+                    |response: &axum::http::Response<axum::body::Body>,
+                     latency: std::time::Duration,
+                     _span: &tracing::Span| {
+                        // A target of its own: `RUST_LOG=info,paperfeed_web::access=warn`
+                        // keeps the other info lines without one line per request.
+                        tracing::event!(
+                            target: "paperfeed_web::access",
+                            tracing::Level::INFO,
+                            http.status = response.status().as_u16(),
+                            // Microsecond precision is plenty in a log line.
+                            duration_ms = (latency.as_secs_f64() * 1e6).round() / 1e3,
+                            "request answered"
+                        );
+                    },
+                ),
+        )
+        .layer(SetRequestIdLayer::new(
+            REQUEST_ID,
+            CountingRequestIds::default(),
+        ))
+        .layer(axum::middleware::map_request(
+            |mut request: Request<axum::body::Body>| async move {
+                if request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .is_some_and(|v| !plain_request_id(v))
+                {
+                    request.headers_mut().remove(REQUEST_ID);
+                }
+                request
+            },
+        ))
+}
+
+/// `/metrics` alone, for a listener of its own (`serve.metrics_bind`).
+pub fn metrics_router(state: AppState) -> Router {
+    let registry = Arc::clone(&state.metrics);
+    with_request_layers(
+        Router::new()
+            .route("/metrics", get(metrics::show_metrics))
+            .with_state(state)
+            .layer(axum::middleware::from_fn_with_state(
+                registry,
+                metrics::track,
+            )),
+    )
+}
+
 /// Every route of the hub.
 pub fn router(state: AppState) -> Router {
     use pages::{account, community, feed, feeds, misc, paper, search};
-    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-        let id = request
-            .headers()
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-");
-        tracing::info_span!("http", request.id = %id, http.method = %request.method(), http.path = %request.uri().path())
-    });
     let pages = Router::new()
         .route("/", get(feed::show_latest_day))
         .route("/papers/date/{day}", get(feed::show_day))
@@ -134,7 +237,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             page_cache::serve_cached,
         ));
-    Router::new()
+    let app = Router::new()
         .merge(pages)
         .merge(api::router(state.clone()))
         .route("/papers", get(search::search_papers))
@@ -182,18 +285,28 @@ pub fn router(state: AppState) -> Router {
         .fallback(misc::not_found)
         .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            state.clone(),
             conditional::validate,
+        ));
+    // After the validators: a scrape never gets a 304 or an ETag.
+    let app = if state.metrics_on_main {
+        app.merge(
+            Router::new()
+                .route("/metrics", get(metrics::show_metrics))
+                .with_state(state.clone()),
+        )
+    } else {
+        app
+    };
+    with_request_layers(
+        app.layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            metrics::track,
         ))
-        // Level 4 for both: brotli's default (11) costs milliseconds per page; 4 keeps most of
-        // the saving at a fraction of the time.
-        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(trace)
-        .layer(SetRequestIdLayer::new(
-            REQUEST_ID,
-            CountingRequestIds::default(),
-        ))
+        // Level 4 for both: brotli's default (11) costs milliseconds per page; 4 keeps most
+        // of the saving at a fraction of the time.
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4))),
+    )
 }
 
 /// Serves the router on `listener` until `shutdown` resolves, then finishes in-flight requests.
@@ -209,4 +322,16 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// Serves only `/metrics` on `listener` (a separate, typically private, address) until
+/// `shutdown` resolves.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, metrics_router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

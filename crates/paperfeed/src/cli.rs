@@ -263,6 +263,9 @@ pub struct ServeArgs {
     /// Do not load the bundled sample into an empty store
     #[arg(long)]
     pub no_sample: bool,
+    /// Serve /metrics on this address only (not on --bind) [env: PAPERFEED_SERVE__METRICS_BIND]
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 /// A live source of papers.

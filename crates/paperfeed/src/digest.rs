@@ -5,6 +5,10 @@
 //! it and mark it sent together with the papers it carried. Killed at any point, a rerun
 //! queues nothing new and sends only the jobs not marked sent; a worker that died holding a
 //! job frees it when its lease runs out.
+//!
+//! Stopping (a signal to `serve` or to `digest run`): workers finish the message in hand and
+//! claim no more, so a stopped run leaves no job claimed; only a process killed outright
+//! leaves its claims to run out.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -17,6 +21,8 @@ use paperfeed_core::{ArxivId, Paper};
 use paperfeed_mail::compose::{Digest, DigestItem, parse_address, shorten};
 use paperfeed_mail::{LinkPurpose, LinkSigner, Mailer, SendError};
 use paperfeed_store::{Database, DeliveryFailure, DigestJob, FeedEntry, MailStore, NewSubscriber};
+use paperfeed_web::{Metrics, SmtpFailure};
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::{DigestRunArgs, Frequency, SubscriberAddArgs, SubscriberImportArgs};
 use crate::settings::Settings;
@@ -306,6 +312,8 @@ struct Run {
     topics: TopicMatcher,
     lease: chrono::Duration,
     suspend_after: u32,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
 }
 
 #[derive(Default)]
@@ -390,10 +398,14 @@ impl Run {
         Ok((papers, Some(digest)))
     }
 
-    /// Claims and sends jobs until none is due.
+    /// Claims and sends jobs until none is due, or until told to stop (between jobs: a job
+    /// claimed is always sent or failed, never left claimed).
     async fn work(self: Arc<Self>) -> anyhow::Result<Tally> {
         let mut tally = Tally::default();
         loop {
+            if self.stop.is_cancelled() {
+                return Ok(tally);
+            }
             let now = Utc::now();
             let Some(job) = self
                 .store
@@ -429,16 +441,24 @@ impl Run {
             };
             match self.mailer.send(message).await {
                 Ok(()) => {
+                    let n = papers.len();
                     self.store
                         .finish_digest(job.id, &job.claim_token, papers, Utc::now())
                         .await?;
+                    tracing::debug!(
+                        job = job.id,
+                        subscriber.id = job.subscriber.id,
+                        digest.papers = n,
+                        "digest sent"
+                    );
                     tally.sent += 1;
                 }
                 Err(SendError::Temporary(reason)) => {
+                    self.metrics.record_smtp_failure(SmtpFailure::Temporary);
                     // Back off: 1, 2, 4 … minutes, at most an hour.
                     let minutes = 1i64 << job.attempts.min(6);
                     let retry_at = Utc::now() + chrono::Duration::minutes(minutes);
-                    tracing::warn!(job = job.id, attempts = job.attempts, %reason, "digest delivery failed; will retry");
+                    tracing::warn!(job = job.id, subscriber.id = job.subscriber.id, attempts = job.attempts, %reason, "digest delivery failed; will retry");
                     self.store
                         .fail_digest(
                             job.id,
@@ -451,7 +471,8 @@ impl Run {
                     tally.retry_later += 1;
                 }
                 Err(SendError::Permanent(reason)) => {
-                    tracing::warn!(job = job.id, %reason, "digest refused by the mail server");
+                    self.metrics.record_smtp_failure(SmtpFailure::Permanent);
+                    tracing::warn!(job = job.id, subscriber.id = job.subscriber.id, %reason, "digest refused by the mail server");
                     self.store
                         .fail_digest(
                             job.id,
@@ -469,14 +490,22 @@ impl Run {
 }
 
 pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()> {
-    let summary = run_period(settings, args).await?;
+    // Ctrl-C: the messages being sent go out and are recorded, nothing more is claimed.
+    let stop = crate::shutdown::on_signals()?;
+    let summary = run_period(settings, args, &Arc::new(Metrics::new()), &stop).await?;
     println!("{summary}");
     Ok(())
 }
 
 /// One digest run, as `digest run` and the scheduler in `serve` do it; returns its summary.
-/// A dry run prints its listing itself and returns a one-line summary.
-pub async fn run_period(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<String> {
+/// A dry run prints its listing itself and returns a one-line summary. SMTP failures are
+/// counted in `metrics`; once `stop` is cancelled the workers end after the message in hand.
+pub async fn run_period(
+    settings: &Settings,
+    args: &DigestRunArgs,
+    metrics: &Arc<Metrics>,
+    stop: &CancellationToken,
+) -> anyhow::Result<String> {
     let date = args.date.unwrap_or_else(|| Utc::now().date_naive());
     let period = Period::new(args.period, date);
     let store = open_store(settings).await?;
@@ -522,6 +551,8 @@ pub async fn run_period(settings: &Settings, args: &DigestRunArgs) -> anyhow::Re
         candidates,
         lease: chrono::Duration::seconds(i64::try_from(settings.mail.lease_seconds).unwrap_or(300)),
         suspend_after: settings.mail.suspend_after,
+        metrics: Arc::clone(metrics),
+        stop: stop.clone(),
     });
     let workers: Vec<_> = (0..settings.mail.workers)
         .map(|_| tokio::spawn(Arc::clone(&run).work()))
@@ -536,8 +567,13 @@ pub async fn run_period(settings: &Settings, args: &DigestRunArgs) -> anyhow::Re
     }
     let counts = store.digest_counts(&run.period.key).await?;
     let secs = started.elapsed().as_secs_f64();
+    let stopped = if stop.is_cancelled() {
+        "stopped early (nothing left claimed; run again to send the rest): "
+    } else {
+        ""
+    };
     Ok(format!(
-        "digest {}: queued {queued} new jobs; this run sent {} ({:.0} messages/s), {} had nothing new, \
+        "{stopped}digest {}: queued {queued} new jobs; this run sent {} ({:.0} messages/s), {} had nothing new, \
          {} to retry later, {} failed; period total: {} sent, {} waiting, {} failed; in {secs:.1} s",
         run.period.key,
         tally.sent,
@@ -575,12 +611,24 @@ pub fn next_run(
 /// weekdays (like Hugging Face's) and the weekly one on Mondays, through the same code as
 /// `digest run`. A second node running the same schedule queues nothing twice: jobs are
 /// unique per subscriber and period.
-pub async fn schedule(settings: Settings, hour: u32, offset: chrono::FixedOffset) {
+pub async fn schedule(
+    settings: Settings,
+    hour: u32,
+    offset: chrono::FixedOffset,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) {
     loop {
         let now = Utc::now();
         let next = next_run(now, hour, offset);
         tracing::info!(at = %next, "next digest run scheduled");
-        tokio::time::sleep((next - now).to_std().unwrap_or_default()).await;
+        tokio::select! {
+            () = tokio::time::sleep((next - now).to_std().unwrap_or_default()) => {}
+            () = stop.cancelled() => {
+                tracing::info!("digest scheduler stopped");
+                return;
+            }
+        }
         let day = next.with_timezone(&offset).date_naive();
         let mut periods = Vec::new();
         if day.weekday().number_from_monday() <= 5 {
@@ -595,11 +643,31 @@ pub async fn schedule(settings: Settings, hour: u32, offset: chrono::FixedOffset
                 date: Some(day),
                 dry_run: false,
             };
-            match run_period(&settings, &args).await {
+            match run_period(&settings, &args, &metrics, &stop).await {
                 Ok(summary) => tracing::info!(%summary, "scheduled digest run done"),
                 Err(e) => tracing::error!(error = %format!("{e:#}"), "scheduled digest run failed"),
             }
+            if stop.is_cancelled() {
+                tracing::info!("digest scheduler stopped after the messages in hand");
+                return;
+            }
         }
+    }
+}
+
+/// The digest periods current at `now` (the day in the scheduler's zone), for the metrics
+/// of `serve`: `("daily", "2026-08-21")`, `("weekly", "2026-W34")`.
+pub fn current_periods(
+    settings: &Settings,
+) -> impl Fn(chrono::DateTime<Utc>) -> Vec<(String, String)> + Send + Sync + 'static {
+    let offset = crate::settings::parse_utc_offset(&settings.mail.schedule_utc_offset)
+        .unwrap_or_else(|| chrono::Offset::fix(&Utc));
+    move |now| {
+        let day = now.with_timezone(&offset).date_naive();
+        [Frequency::Daily, Frequency::Weekly]
+            .into_iter()
+            .map(|f| (frequency_name(f).to_owned(), Period::new(f, day).key))
+            .collect()
     }
 }
 

@@ -365,7 +365,15 @@ impl Run {
 /// Several nodes on one database poll a source once per interval between them: a run first
 /// takes the store lease `poll:<source>` for the interval (its holder renews it; a dead
 /// holder's lease runs out).
-pub fn spawn_polling(store: &Arc<dyn Store>, settings: &Settings) {
+/// Once `stop` is cancelled a loop ends, dropping a harvest in progress: every page stored so
+/// far is stored with its position, so the next start resumes after it.
+pub fn spawn_polling(
+    tasks: &mut crate::shutdown::Tasks,
+    store: &Arc<dyn Store>,
+    settings: &Settings,
+    metrics: &Arc<paperfeed_web::Metrics>,
+    stop: &tokio_util::sync::CancellationToken,
+) {
     let mut bytes = [0u8; 8];
     let _ = getrandom::fill(&mut bytes);
     let node: String = std::iter::once(format!("{}-", std::process::id()))
@@ -379,17 +387,22 @@ pub fn spawn_polling(store: &Arc<dyn Store>, settings: &Settings) {
         let store = Arc::clone(store);
         let settings = settings.clone();
         let node = node.clone();
+        let metrics = Arc::clone(metrics);
+        let stop = stop.clone();
         let every = Duration::from_secs(source.interval_minutes.saturating_mul(60));
         tracing::info!(
             source = kind.name(),
             interval_minutes = source.interval_minutes,
             "polling a live source"
         );
-        tokio::spawn(async move {
+        tasks.spawn(format!("{} polling", kind.name()), async move {
             let mut ticker = tokio::time::interval(every);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                ticker.tick().await;
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    () = stop.cancelled() => break,
+                }
                 let now = chrono::Utc::now();
                 let until = chrono::Duration::from_std(every)
                     .ok()
@@ -408,29 +421,48 @@ pub fn spawn_polling(store: &Arc<dyn Store>, settings: &Settings) {
                     }
                 }
                 let request = HarvestRequest::default();
-                match harvest(
+                let run = harvest(
                     Arc::clone(&store),
                     &settings,
                     kind,
                     &request,
                     WriteMode::Commit,
-                )
-                .await
-                {
-                    Ok(summary) => match &summary.failure {
-                        None => tracing::info!(source = kind.name(), %summary, "poll done"),
-                        Some(reason) => tracing::warn!(
+                );
+                let result = tokio::select! {
+                    result = run => result,
+                    () = stop.cancelled() => {
+                        tracing::info!(
                             source = kind.name(),
-                            %summary,
-                            %reason,
-                            "poll stopped early; the next one resumes"
-                        ),
-                    },
+                            "poll interrupted by shutdown; the next start resumes after the last stored page"
+                        );
+                        break;
+                    }
+                };
+                match result {
+                    Ok(summary) => {
+                        metrics.record_ingest_counts(
+                            kind.name(),
+                            summary.new,
+                            summary.updated,
+                            summary.unchanged,
+                            summary.rejected,
+                        );
+                        match &summary.failure {
+                            None => tracing::info!(source = kind.name(), %summary, "poll done"),
+                            Some(reason) => tracing::warn!(
+                                source = kind.name(),
+                                %summary,
+                                %reason,
+                                "poll stopped early; the next one resumes"
+                            ),
+                        }
+                    }
                     Err(e) => {
                         tracing::error!(source = kind.name(), error = %format!("{e:#}"), "poll failed")
                     }
                 }
             }
+            tracing::info!(source = kind.name(), "polling stopped");
         });
     }
 }

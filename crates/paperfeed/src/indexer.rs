@@ -13,6 +13,7 @@ use paperfeed_search::{
     Embedder, KeywordIndex, MODEL_NAME, OpenOutcome, SearchEngine, locate_model,
 };
 use paperfeed_store::{PaperVector, Store};
+use tokio_util::sync::CancellationToken;
 
 use crate::settings::Settings;
 
@@ -74,9 +75,24 @@ impl Indexer {
     /// papers were (re)indexed. A catch-up of several commits (a rebuild, a big ingest) ends
     /// with the index compacted, since searches visit every segment it left.
     pub async fn catch_up(&self, progress: &ProgressBar) -> anyhow::Result<usize> {
+        self.catch_up_until(progress, &CancellationToken::new())
+            .await
+    }
+
+    /// [`Indexer::catch_up`], stopping between batches once `stop` is cancelled (each batch is
+    /// committed as it is indexed, so stopping there leaves nothing unwritten; the rest is
+    /// indexed at the next start).
+    async fn catch_up_until(
+        &self,
+        progress: &ProgressBar,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<usize> {
         let mut done = 0;
         let mut commits = 0;
         loop {
+            if stop.is_cancelled() {
+                return Ok(done);
+            }
             let since = self.engine.watermark();
             let changed = self
                 .store
@@ -184,17 +200,32 @@ impl Indexer {
 
     /// The background loop of `serve`: catch up, then compute vectors a batch at a time,
     /// checking the store's change counter between batches; idle polls every `interval`.
-    pub async fn run(self, interval: Duration) {
+    /// Once `stop` is cancelled it finishes the batch in hand (indexed and committed, or
+    /// vectors computed and stored) and returns.
+    pub async fn run(self, interval: Duration, stop: CancellationToken) {
         match self.load_vectors().await {
             Ok(n) => tracing::info!(vectors = n, "loaded stored vectors"),
             Err(e) => tracing::error!(error = %format!("{e:#}"), "loading stored vectors failed"),
         }
         let mut seen_seq = i64::MIN;
         let mut reported_backlog = false;
+        let idle = |wait: Duration| {
+            let stop = stop.clone();
+            async move {
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = stop.cancelled() => {}
+                }
+            }
+        };
         loop {
+            if stop.is_cancelled() {
+                tracing::info!("indexer stopped: every batch it took is committed");
+                return;
+            }
             let seq = self.store.change_seq().await.unwrap_or(seen_seq);
             if seq != seen_seq {
-                match self.catch_up(&ProgressBar::hidden()).await {
+                match self.catch_up_until(&ProgressBar::hidden(), &stop).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(papers = n, "search index caught up"),
                     Err(e) => tracing::error!(error = %format!("{e:#}"), "indexing failed"),
@@ -207,7 +238,7 @@ impl Indexer {
                         tracing::info!("all papers have vectors");
                         reported_backlog = false;
                     }
-                    tokio::time::sleep(interval).await;
+                    idle(interval).await;
                 }
                 Ok(n) => {
                     if !reported_backlog || every_twentieth_batch(n) {
@@ -222,7 +253,7 @@ impl Indexer {
                 }
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "computing vectors failed");
-                    tokio::time::sleep(interval * 5).await;
+                    idle(interval * 5).await;
                 }
             }
         }

@@ -14,6 +14,7 @@ mod sample;
 mod search_cmd;
 mod serve;
 mod settings;
+mod shutdown;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -46,7 +47,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli, settings)) {
+    let result = runtime.block_on(run(cli, settings));
+    // A shutdown that reached its deadline may leave blocking work behind (an embedding
+    // batch, a store write whose transaction then never commits): it must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("paperfeed: {e:#}");

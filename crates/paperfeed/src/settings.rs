@@ -234,6 +234,13 @@ pub struct ServeSettings {
     /// in feeds. Unset: links use the host each request came to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// Serve `/metrics` on this address instead of `bind` (then `bind` answers 404 for it):
+    /// keeps the metrics off the public listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_bind: Option<SocketAddr>,
+    /// On SIGTERM/SIGINT, in-flight requests and background tasks get this many seconds to
+    /// finish before the process exits anyway.
+    pub shutdown_grace_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -267,6 +274,8 @@ impl Default for Settings {
                 bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 load_sample: true,
                 public_url: None,
+                metrics_bind: None,
+                shutdown_grace_seconds: 10,
             },
             ingest: IngestSettings { batch_size: 1000 },
             search: SearchSettings {
@@ -378,6 +387,9 @@ impl Settings {
                 if args.no_sample {
                     settings.serve.load_sample = false;
                 }
+                if let Some(bind) = args.metrics_bind {
+                    settings.serve.metrics_bind = Some(bind);
+                }
             }
             Command::Ingest(args) => {
                 if let Some(n) = args.batch_size {
@@ -416,6 +428,18 @@ impl Settings {
             "search.embed_batch must be between 1 and 1024, not {}",
             self.search.embed_batch
         );
+        anyhow::ensure!(
+            self.serve.shutdown_grace_seconds <= 3600,
+            "serve.shutdown_grace_seconds must be at most 3600, not {}",
+            self.serve.shutdown_grace_seconds
+        );
+        if let Some(metrics) = self.serve.metrics_bind {
+            anyhow::ensure!(
+                metrics != self.serve.bind || metrics.port() == 0,
+                "serve.metrics_bind ({metrics}) must differ from serve.bind: it is a listener of \
+                 its own"
+            );
+        }
         anyhow::ensure!(
             self.search.poll_seconds >= 1,
             "search.poll_seconds must be at least 1"

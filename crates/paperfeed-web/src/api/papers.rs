@@ -98,10 +98,13 @@ pub async fn search_papers(
     query.offset = 0;
     query.limit = limit;
     let engine = state.search.clone();
-    let results = tokio::task::spawn_blocking(move || engine.search(&query, SearchMode::Hybrid))
-        .await
-        .map_err(|e| ApiError::internal(format!("search task: {e}")))?
-        .map_err(|e| ApiError::internal(format!("search: {e}")))?;
+    let span = tracing::Span::current();
+    let results = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| engine.search(&query, SearchMode::Hybrid))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("search task: {e}")))?
+    .map_err(|e| ApiError::internal(format!("search: {e}")))?;
     let mut found = Vec::with_capacity(results.hits.len());
     for hit in &results.hits {
         // A hit whose paper vanished between index and store is skipped, not an error.

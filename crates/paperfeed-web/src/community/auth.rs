@@ -82,7 +82,8 @@ pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AppError> {
-    tokio::task::spawn_blocking(f)
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
         .await
         .map_err(|e| AppError::Internal(format!("password task failed: {e}")))
 }

@@ -191,13 +191,18 @@ pub async fn submit_paper(
     match from_lookup {
         Some(mut found) => {
             found.featured = Some(featuring);
-            state
+            let outcomes = state
                 .store
                 .upsert_papers(vec![found], WriteMode::Commit)
                 .await?;
+            state.metrics.record_ingest("submission", &outcomes);
         }
         None => {
             state.store.feature_paper(&id, featuring).await?;
+            // A paper already stored, now on the daily feed: an update of its record.
+            state
+                .metrics
+                .record_ingest("submission", &[paperfeed_core::UpsertOutcome::Updated]);
         }
     }
     let paper = state
@@ -205,6 +210,7 @@ pub async fn submit_paper(
         .get_paper(&id)
         .await?
         .ok_or_else(|| AppError::Internal(format!("submitted paper {id} vanished")))?;
+    tracing::info!(user.id = user.id.0, paper.id = %id, "paper submitted to today's feed");
     Ok(Ok(Submitted { paper, day: today }))
 }
 

@@ -351,6 +351,7 @@ pub async fn log_out(
 ) -> Result<Response, AppError> {
     let session = viewer.require_csrf(&form.csrf, "/")?;
     state.store.delete_session(&session.id_hash).await?;
+    tracing::info!(user.id = session.user.id.0, "logged out");
     let clear = set_cookie(
         SESSION_COOKIE,
         "",
@@ -424,6 +425,10 @@ pub async fn change_password(
         .store
         .set_password_hash(session.user.id, new_hash, Some(session.id_hash.clone()))
         .await?;
+    tracing::info!(
+        user.id = session.user.id.0,
+        "password changed; the user's other sessions ended"
+    );
     Ok(Redirect::to("/account").into_response())
 }
 
@@ -500,6 +505,7 @@ pub async fn create_token(
         .store
         .create_api_token(session.user.id, name.to_owned(), hash_secret(&token))
         .await?;
+    tracing::info!(user.id = session.user.id.0, "API token created");
     account_page(&state, &viewer, Some(token)).await
 }
 
@@ -511,5 +517,10 @@ pub async fn revoke_token(
 ) -> Result<Response, AppError> {
     let session = viewer.require_csrf(&form.csrf, "/account")?;
     state.store.revoke_api_token(session.user.id, id).await?;
+    tracing::info!(
+        user.id = session.user.id.0,
+        token.id = id,
+        "API token revoked"
+    );
     Ok(Redirect::to("/account").into_response())
 }

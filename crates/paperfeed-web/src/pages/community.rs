@@ -63,6 +63,7 @@ pub async fn paper_action(
                 .ok_or_else(|| {
                     AppError::not_found("No such paper", format!("Paper {id} is not on this hub."))
                 })?;
+            tracing::debug!(user.id = user.id.0, paper.id = %id, vote.up = up, "vote recorded");
             let wants_json = headers
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
@@ -92,6 +93,7 @@ pub async fn paper_action(
                 .ok_or_else(|| {
                     AppError::not_found("No such paper", format!("Paper {id} is not on this hub."))
                 })?;
+            tracing::debug!(user.id = user.id.0, paper.id = %id, comment.id = comment.id, "comment added");
             Ok(Redirect::to(&format!("{back}#comment-{}", comment.id)).into_response())
         }
         _ => Err(AppError::not_found(

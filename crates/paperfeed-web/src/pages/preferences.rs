@@ -181,6 +181,13 @@ pub async fn save(
                 Utc::now(),
             )
             .await?;
+        tracing::info!(
+            subscriber.id = s.id,
+            digest.weekly = weekly,
+            digest.topics = topics.len(),
+            digest.papers = papers,
+            "digest preferences saved"
+        );
     }
     render(
         PreferencesPage {

@@ -196,10 +196,13 @@ pub(crate) async fn find_papers(
     mode: SearchMode,
 ) -> Result<(SearchResults, Vec<(SearchHit, Paper)>), AppError> {
     let engine = state.search.clone();
-    let results = tokio::task::spawn_blocking(move || engine.search(&query, mode))
-        .await
-        .map_err(|e| AppError::Internal(format!("search task: {e}")))?
-        .map_err(|e| AppError::Internal(format!("search: {e}")))?;
+    // In the request's span, so what the engine logs carries the request id.
+    let span = tracing::Span::current();
+    let results =
+        tokio::task::spawn_blocking(move || span.in_scope(|| engine.search(&query, mode)))
+            .await
+            .map_err(|e| AppError::Internal(format!("search task: {e}")))?
+            .map_err(|e| AppError::Internal(format!("search: {e}")))?;
     let mut found = Vec::with_capacity(results.hits.len());
     for hit in &results.hits {
         // A hit whose paper vanished between index and store is skipped, not an error.

@@ -116,6 +116,12 @@ pub async fn request(
         .store
         .request_subscription(&email, frequency, Utc::now(), links.resend_after)
         .await?;
+    // The subscriber's id only: logs never hold addresses.
+    tracing::info!(
+        subscriber.id = subscriber.id,
+        confirmation.mail = send,
+        "subscription requested"
+    );
     if send {
         let token = links.signer.sign(
             subscriber.id,
@@ -126,12 +132,17 @@ pub async fn request(
         match paperfeed_mail::compose::confirmation(&links.from, &email, &url) {
             Ok(message) => {
                 if let Err(e) = mailer.send(message).await {
-                    // Logged without the address; the visitor may ask again after the interval.
-                    tracing::warn!(subscriber = subscriber.id, error = %e, "confirmation mail not sent");
+                    // Logged without the address (the SMTP layer redacts replies); the visitor
+                    // may ask again after the interval.
+                    state
+                        .metrics
+                        .record_smtp_failure(crate::SmtpFailure::of(&e));
+                    tracing::warn!(subscriber.id = subscriber.id, error = %e, "confirmation mail not sent");
                 }
             }
             Err(e) => {
-                tracing::warn!(subscriber = subscriber.id, error = %e, "confirmation mail not built")
+                let error = paperfeed_mail::redact_addresses(&e.to_string());
+                tracing::warn!(subscriber.id = subscriber.id, %error, "confirmation mail not built")
             }
         }
     }
@@ -172,6 +183,7 @@ pub async fn confirm(
         .store
         .set_subscriber_status(id, SubscriberStatus::Confirmed, Utc::now())
         .await?;
+    tracing::info!(subscriber.id = id, "subscription confirmed");
     crate::pages::unsubscribe::notice(
         StatusCode::OK,
         "You are subscribed",

@@ -124,6 +124,7 @@ pub async fn confirm(
         .store
         .set_subscriber_status(id, SubscriberStatus::Unsubscribed, Utc::now())
         .await?;
+    tracing::info!(subscriber.id = id, "unsubscribed");
     page(
         StatusCode::OK,
         "You are unsubscribed",

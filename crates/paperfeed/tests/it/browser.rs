@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{ClientBuilder, Locator};
 
-use crate::harness::{Server, workspace_root};
+use crate::harness::{Server, register_secret, workspace_root};
 
 struct Driver(Child);
 
@@ -305,6 +305,7 @@ async fn a_reader_signs_up_upvotes_and_comments_and_sees_the_counts_change() {
     };
     let client = &browser.client;
     let server = Server::start();
+    register_secret("correct horse battery");
 
     client.goto(&server.url("/signup")).await.unwrap();
     for (field, value) in [

@@ -1,6 +1,6 @@
 //! `paperfeed config`: defaults → config file → environment → flags.
 
-use crate::harness::{bin, text};
+use crate::harness::{bin, register_secret, text};
 
 #[test]
 fn config_prints_the_defaults() {
@@ -124,6 +124,7 @@ fn help_explains_every_subcommand() {
 
 #[test]
 fn the_smtp_password_is_masked_and_a_digest_schedule_needs_a_mail_server() {
+    register_secret("s3cret");
     let out = bin()
         .env(
             "PAPERFEED_SMTP_URL",

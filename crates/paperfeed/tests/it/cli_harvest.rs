@@ -317,6 +317,28 @@ async fn serve_polls_a_source_enabled_in_the_config_with_the_same_harvest() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // What the poll brought in is counted per source and outcome.
+    let ingested = |metrics: &crate::ops::Exposition, outcome| {
+        metrics.value(
+            "paperfeed_ingest_records_total",
+            &[("source", "hf"), ("outcome", outcome)],
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, metrics) = crate::ops::scrape(&hub.url("/metrics")).await;
+        if metrics
+            .find("paperfeed_ingest_records_total", &[("source", "hf")])
+            .len()
+            == 4
+        {
+            assert_eq!(ingested(&metrics, "new"), 9.0);
+            assert_eq!(ingested(&metrics, "rejected"), 0.0);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the poll was never counted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (status, _) = hub.get("/").await;
     assert_eq!(status, 200);
     let requests = server.requests();

@@ -8,7 +8,7 @@ use std::process::Stdio;
 
 use reqwest::header;
 
-use crate::harness::{Server, bin, fixture, ingest};
+use crate::harness::{Server, bin, fixture, ingest, register_secret};
 
 /// The sample's top paper on its latest day, with 163 imported upvotes.
 const PAPER: &str = "2608.19880";
@@ -76,6 +76,8 @@ impl Visitor {
             if v.is_empty() || set.contains("Max-Age=0") {
                 self.cookies.remove(k);
             } else {
+                // Session ids and CSRF tokens must never show in the server's logs.
+                register_secret(v);
                 self.cookies.insert(k.to_owned(), v.to_owned());
             }
         }
@@ -92,6 +94,11 @@ impl Visitor {
     }
 
     async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        for (field, value) in form {
+            if matches!(*field, "password" | "current" | "csrf") {
+                register_secret(value);
+            }
+        }
         let req = self
             .http
             .post(format!("{}{path}", self.base))
@@ -412,6 +419,8 @@ async fn comments_are_sanitised_and_only_their_author_edits_or_deletes_them() {
 }
 
 fn run_cli(server_dir: &std::path::Path, args: &[&str], stdin: &str) -> String {
+    // What goes in on stdin is a password (user add --password-stdin).
+    stdin.lines().for_each(register_secret);
     let mut child = bin()
         .arg("--data-dir")
         .arg(server_dir)
@@ -463,6 +472,7 @@ async fn scripts_upvote_and_submit_with_an_api_token() {
         .trim()
         .to_owned();
     assert!(token.starts_with("pf_"));
+    register_secret(&token);
     // arXiv, replayed on loopback: one paper the store does not hold, and no such paper.
     let atom = String::from_utf8(std::fs::read(&atom).unwrap())
         .unwrap()
@@ -598,6 +608,19 @@ async fn scripts_upvote_and_submit_with_an_api_token() {
     )
     .await;
     assert_eq!(day[0]["submittedBy"]["name"].as_str(), Some("bot"), "{day}");
+    // Submissions are ingests of the serving process: one paper from arXiv (new), one already
+    // stored and now featured (updated).
+    let (_, metrics) = crate::ops::scrape(&server.url("/metrics")).await;
+    for (outcome, n) in [("new", 1.0), ("updated", 1.0), ("rejected", 0.0)] {
+        assert_eq!(
+            metrics.value(
+                "paperfeed_ingest_records_total",
+                &[("source", "submission"), ("outcome", outcome)]
+            ),
+            n,
+            "{outcome}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

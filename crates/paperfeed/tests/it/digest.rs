@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{bin, fixture, ingest, text, workspace_root};
+use crate::harness::{bin, fixture, ingest, register_secret, text, workspace_root};
 
 /// The SMTP server, killed when dropped.
 pub(crate) struct Sink {
@@ -307,6 +307,8 @@ pub(crate) fn link_in(mail: &str, marker: &str) -> String {
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
         .collect();
+    // Signed links are credentials: they must never show in the server's logs.
+    register_secret(&token);
     format!("{marker}{token}")
 }
 

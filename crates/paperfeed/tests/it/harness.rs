@@ -1,19 +1,112 @@
 //! Starting the real binary: a temp data dir, `serve` on 127.0.0.1:0, ingest runs.
+//!
+//! Every process started through [`bin`] also writes its stdout and stderr to files under
+//! [`log_dir`], at debug level for paperfeed's own crates, and the secrets tests use are
+//! listed there ([`register_secret`]): `scripts/check-logs` reads them all after the run and
+//! fails on any address, password or token in a log line.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+/// Debug for every paperfeed crate (the strongest test of what logs may hold), warnings for
+/// the rest.
+const TEST_LOG_FILTER: &str = "warn,paperfeed=debug,paperfeed_web=debug,paperfeed_store=debug,\
+                               paperfeed_ingest=debug,paperfeed_search=debug,paperfeed_mail=debug,\
+                               tower_http=debug";
+
+/// Where the logs of the processes tests start go: `PAPERFEED_TEST_LOG_DIR` (scripts/test
+/// empties one per run), else `test-logs` in the target directory.
+pub fn log_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::var_os("PAPERFEED_TEST_LOG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                // CARGO_BIN_EXE_paperfeed is <target>/<profile>/paperfeed.
+                Path::new(env!("CARGO_BIN_EXE_paperfeed"))
+                    .ancestors()
+                    .nth(2)
+                    .unwrap()
+                    .join("test-logs")
+            });
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
+/// Notes a secret a test uses (a password, a token, a session id, a signed link) so that
+/// `scripts/check-logs` fails if it shows in any log.
+pub fn register_secret(secret: &str) {
+    let secret = secret.trim();
+    if secret.is_empty() {
+        return;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_dir().join("secrets.txt"))
+        .unwrap();
+    // One write per line: tests in parallel append whole lines.
+    file.write_all(format!("{secret}\n").as_bytes()).unwrap();
+}
+
+/// A file name for the next process of this test: the test's name (libtest names the thread
+/// after it), this test process and a counter.
+fn next_log_name() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let thread = std::thread::current();
+    let test: String = thread
+        .name()
+        .unwrap_or("it")
+        .replace("::", ".")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    format!(
+        "{test}.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 pub fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paperfeed"));
+    bin_logged().0
+}
+
+/// [`bin`] and the file its stderr (its log) is copied to.
+pub fn bin_logged() -> (Command, PathBuf) {
+    // The binary's stdout and stderr go where the caller sends them and, through tee, to the
+    // log files too (-p: a reader closing its pipe early does not stop the copy to the file).
+    // `exec` makes the child's pid the binary's own, so kill and signals reach it.
+    let name = next_log_name();
+    let stderr_log = log_dir().join(format!("{name}.stderr.log"));
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(
+            r#"out=$1 err=$2; shift 2
+exec "$@" > >(exec tee -p -a "$out") 2> >(exec tee -p -a "$err" >&2)"#,
+        )
+        .arg("paperfeed-with-logs")
+        .arg(log_dir().join(format!("{name}.stdout.log")))
+        .arg(&stderr_log)
+        .arg(env!("CARGO_BIN_EXE_paperfeed"));
     // Keep tests independent of the developer's environment and any ./paperfeed.toml.
     for (key, _) in std::env::vars() {
         if key.starts_with("PAPERFEED_") {
             cmd.env_remove(key);
         }
     }
-    cmd.env("RUST_LOG", "warn");
+    cmd.env("RUST_LOG", TEST_LOG_FILTER);
     // Nothing but loopback: paper submissions look unknown papers up on arXiv, so every test
     // server asks a closed local port unless a test points it at its replay server.
     cmd.env("PAPERFEED_SOURCES__ARXIV__BASE_URL", "http://127.0.0.1:9");
@@ -24,7 +117,7 @@ pub fn bin() -> Command {
         "PAPERFEED_MODEL_DIR",
         "/nonexistent/paperfeed-test-no-model",
     );
-    cmd
+    (cmd, stderr_log)
 }
 
 /// The embedding model fetched by scripts/fetch-model, when present. In CI it must be.
@@ -88,6 +181,9 @@ pub struct Server {
     child: Child,
     pub base: String,
     data_dir: tempfile::TempDir,
+    /// What the server printed on stdout before its `listening on` line.
+    pub announced: Vec<String>,
+    stderr_log: PathBuf,
 }
 
 impl Server {
@@ -105,7 +201,7 @@ impl Server {
         data_dir: tempfile::TempDir,
         envs: &[(&str, &std::ffi::OsStr)],
     ) -> Self {
-        let mut cmd = bin();
+        let (mut cmd, stderr_log) = bin_logged();
         for (k, v) in envs {
             cmd.env(k, v);
         }
@@ -120,6 +216,7 @@ impl Server {
             .expect("starting paperfeed serve");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
+        let mut announced = Vec::new();
         let base = loop {
             let line = lines
                 .next()
@@ -128,11 +225,63 @@ impl Server {
             if let Some(url) = line.strip_prefix("listening on ") {
                 break url.trim().to_owned();
             }
+            announced.push(line);
         };
         Self {
             child,
             base,
             data_dir,
+            announced,
+            stderr_log,
+        }
+    }
+
+    /// The server's log so far (its stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
+    }
+
+    /// Waits until the log has a line containing every one of `needles`; returns that line.
+    pub async fn wait_for_log_line(&self, needles: &[&str]) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(line) = self
+                .log()
+                .lines()
+                .find(|l| needles.iter().all(|n| l.contains(n)))
+            {
+                return line.to_owned();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line with {needles:?} in:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) to the server process with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits up to `limit` for the server to exit; its status, or `None` while it still runs.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

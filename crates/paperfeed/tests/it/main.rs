@@ -17,6 +17,7 @@ mod feeds;
 mod harness;
 mod hf_client;
 mod html_validity;
+mod ops;
 mod pages;
 mod postgres;
 mod search;
