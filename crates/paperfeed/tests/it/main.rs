@@ -20,3 +20,4 @@ mod html_validity;
 mod pages;
 mod postgres;
 mod search;
+mod two_nodes;
