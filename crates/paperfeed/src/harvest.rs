@@ -365,12 +365,7 @@ impl Run {
 /// Several nodes on one database poll a source once per interval between them: a run first
 /// takes the store lease `poll:<source>` for the interval (its holder renews it; a dead
 /// holder's lease runs out).
-pub fn spawn_polling(store: &Arc<dyn Store>, settings: &Settings) {
-    let mut bytes = [0u8; 8];
-    let _ = getrandom::fill(&mut bytes);
-    let node: String = std::iter::once(format!("{}-", std::process::id()))
-        .chain(bytes.iter().map(|b| format!("{b:02x}")))
-        .collect();
+pub fn spawn_polling(store: &Arc<dyn Store>, settings: &Settings, node: &str) {
     for kind in SourceKind::ALL {
         let source = settings.sources.get(kind);
         if !source.poll {
@@ -378,7 +373,7 @@ pub fn spawn_polling(store: &Arc<dyn Store>, settings: &Settings) {
         }
         let store = Arc::clone(store);
         let settings = settings.clone();
-        let node = node.clone();
+        let node = node.to_owned();
         let every = Duration::from_secs(source.interval_minutes.saturating_mul(60));
         tracing::info!(
             source = kind.name(),

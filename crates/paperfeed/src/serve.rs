@@ -39,13 +39,22 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         engine: Arc::clone(&engine),
         embed_batch: settings.search.embed_batch,
     };
-    tokio::spawn(indexer.run(Duration::from_secs(settings.search.poll_seconds)));
-    crate::harvest::spawn_polling(&store, settings);
+    let poll = Duration::from_secs(settings.search.poll_seconds);
+    let node = node_name();
+    // A dead holder's lease runs out after 30 polls (at least a minute); the holder renews it
+    // every round.
+    tokio::spawn(indexer.run(poll, node.clone(), (poll * 30).max(Duration::from_secs(60))));
+    crate::harvest::spawn_polling(&store, settings, &node);
     if let (Some(hour), Some(offset)) = (
         settings.mail.schedule_hour,
         crate::settings::parse_utc_offset(&settings.mail.schedule_utc_offset),
     ) {
-        tokio::spawn(crate::digest::schedule(settings.clone(), hour, offset));
+        tokio::spawn(crate::digest::schedule(
+            settings.clone(),
+            hour,
+            offset,
+            node.clone(),
+        ));
     }
     let listener = tokio::net::TcpListener::bind(settings.serve.bind)
         .await
@@ -74,6 +83,15 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     .context("serving HTTP")?;
     tracing::info!("paperfeed stopped");
     Ok(())
+}
+
+/// This process's name as a lease holder: unique across nodes and restarts.
+fn node_name() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    std::iter::once(format!("{}-", std::process::id()))
+        .chain(bytes.iter().map(|b| format!("{b:02x}")))
+        .collect()
 }
 
 async fn shutdown_signal() {

@@ -401,3 +401,91 @@ fn a_digest_run_on_two_nodes_at_once_with_one_killed_mails_each_subscriber_one_d
         "node B sent the rest"
     );
 }
+
+/// `on: N vectors` from a node's status page, and whether the store has a backlog.
+async fn vector_status(node: &Server) -> (u64, bool) {
+    let (_, html) = node.get("/status").await;
+    let line = html
+        .split("<dt>Semantic search</dt><dd>")
+        .nth(1)
+        .and_then(|r| r.split("</dd>").next())
+        .unwrap_or_else(|| panic!("no semantic search line on /status: {html}"));
+    let vectors = line
+        .strip_prefix("on: ")
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("semantic search is not on: {line}"));
+    (vectors.parse().unwrap(), line.contains("still to compute"))
+}
+
+/// Waits until `node` holds a vector for each of `papers` papers.
+async fn wait_for_vectors(node: &Server, papers: u64) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let (vectors, backlog) = vector_status(node).await;
+        if vectors == papers && !backlog {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never got all {papers} vectors: {vectors}",
+            node.base
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_node_computes_the_vectors_and_the_other_reads_them_from_the_store() {
+    let Some(model) = crate::harness::model_dir() else {
+        return;
+    };
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let logs = tempfile::tempdir().unwrap();
+    let model = model.to_str().unwrap().to_owned();
+    let (a, b) = two_nodes(db.url(), logs.path(), &[("PAPERFEED_MODEL_DIR", &model)]);
+    a.wait_for_index(false).await;
+    b.wait_for_index(false).await;
+    let (papers, _) = index_status(&a).await;
+    wait_for_vectors(&a, papers).await;
+    wait_for_vectors(&b, papers).await;
+
+    // One node took the lease `embed` and computed; the other only read.
+    let log = |name: &str| std::fs::read_to_string(logs.path().join(name)).unwrap();
+    let (log_a, log_b) = (log("a.log"), log("b.log"));
+    let computes = |log: &str| log.contains("this node computes missing vectors");
+    assert!(
+        computes(&log_a) != computes(&log_b),
+        "exactly one node computes vectors:\n--- a\n{log_a}\n--- b\n{log_b}"
+    );
+    let (holder, reader, holder_log, reader_log) = if computes(&log_a) {
+        (&a, &b, "a.log", "b.log")
+    } else {
+        (&b, &a, "b.log", "a.log")
+    };
+    let reader_text = log(reader_log);
+    assert!(!reader_text.contains("computing vectors"), "{reader_text}");
+    assert!(
+        reader_text.contains("read vectors computed by another node"),
+        "{reader_text}"
+    );
+
+    // New papers: the holder computes their vectors, the reader picks them up.
+    let day = fixture("crates/paperfeed-ingest/tests/fixtures/2024-03-12.json");
+    ok(run_on(db.url(), &["ingest", day.to_str().unwrap()], ""));
+    wait_for_vectors(holder, papers + 9).await;
+    wait_for_vectors(reader, papers + 9).await;
+    assert!(
+        !log(reader_log).contains("computing vectors"),
+        "{}",
+        log(reader_log)
+    );
+    assert!(log(holder_log).contains("computing vectors"));
+    // Semantic search alone (no keyword ranking) on the reader finds a new paper: its vector
+    // came from the store.
+    let (_, html) = reader
+        .get("/papers?q=stealing+part+of+a+production+language+model&mode=semantic")
+        .await;
+    assert!(html.contains("2403.06634"), "{html}");
+}
