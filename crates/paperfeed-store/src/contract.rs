@@ -487,6 +487,22 @@ async fn check_changes_and_embeddings(store: &dyn Store) {
     let stored = store.embeddings(MODEL).await.unwrap();
     assert_eq!(stored.len(), 2);
     assert_eq!(stored[0].vector, [0.25, -1.5, 3.0]);
+    // By id: only the asked-for papers that have a vector, none for unknown ids.
+    let asked = [
+        jobs[1].id.clone(),
+        ArxivId::parse("2101.99999").unwrap(),
+        all.iter()
+            .map(|c| c.paper.id.clone())
+            .find(|id| *id != jobs[0].id && *id != jobs[1].id)
+            .unwrap(),
+    ];
+    let some = store.embeddings_of(MODEL, &asked).await.unwrap();
+    assert_eq!(
+        some.iter().map(|v| v.id.clone()).collect::<Vec<_>>(),
+        [jobs[1].id.clone()]
+    );
+    assert_eq!(some[0].text_hash, jobs[1].text_hash);
+    assert!(store.embeddings_of(MODEL, &[]).await.unwrap().is_empty());
 
     // A vector for text that is no longer current is refused, and a text change makes the
     // paper's vector stale.

@@ -242,6 +242,14 @@ pub trait Store: Send + Sync + 'static {
     /// Every stored vector from `model` that matches its paper's current text.
     async fn embeddings(&self, model: &str) -> Result<Vec<PaperVector>, StoreError>;
 
+    /// The stored vectors from `model` of the papers `ids` that match their current text, by
+    /// id: how a node that does not compute vectors picks up those another node computed.
+    async fn embeddings_of(
+        &self,
+        model: &str,
+        ids: &[ArxivId],
+    ) -> Result<Vec<PaperVector>, StoreError>;
+
     // --- Community. Every write below that changes what a page shows (votes, comments,
     // featurings) moves `change_seq` in its own transaction, so caches refresh.
 

@@ -849,6 +849,35 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn embeddings_of(
+        &self,
+        model: &str,
+        ids: &[ArxivId],
+    ) -> Result<Vec<PaperVector>, StoreError> {
+        let ids: Vec<&str> = ids.iter().map(ArxivId::as_str).collect();
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "select e.paper_id, e.text_hash, e.vector from paper_embeddings e
+               join papers p on p.id = e.paper_id and p.text_hash = e.text_hash
+              where e.model = $1 and e.paper_id = any($2) order by e.paper_id",
+            &[&model, &ids],
+        )
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get(0)?;
+                let blob: Vec<u8> = row.try_get(2)?;
+                Ok(PaperVector {
+                    id: ArxivId::parse(&id)
+                        .map_err(|e| corrupt("paper_embeddings.paper_id", &e))?,
+                    text_hash: row.try_get(1)?,
+                    vector: vector_from_bytes(&blob)?,
+                })
+            })
+            .collect()
+    }
+
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
         community::create_user(&self.client().await?, &user).await
     }

@@ -741,6 +741,39 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn embeddings_of(
+        &self,
+        model: &str,
+        ids: &[ArxivId],
+    ) -> Result<Vec<PaperVector>, StoreError> {
+        let model = model.to_owned();
+        let ids = serde_json::to_string(&ids.iter().map(ArxivId::as_str).collect::<Vec<_>>())
+            .map_err(|e| StoreError::Corrupt(format!("paper ids as JSON: {e}")))?;
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "select e.paper_id, e.text_hash, e.vector from paper_embeddings e
+                   join papers p on p.id = e.paper_id and p.text_hash = e.text_hash
+                  where e.model = ?1 and e.paper_id in (select value from json_each(?2))
+                  order by e.paper_id",
+            )?;
+            let mut rows = stmt.query(rusqlite::params![model, ids])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                let blob: Vec<u8> = row.get(2)?;
+                out.push(PaperVector {
+                    id: ArxivId::parse(&id).map_err(|e| {
+                        StoreError::Corrupt(format!("paper_embeddings.paper_id: {e}"))
+                    })?,
+                    text_hash: row.get(1)?,
+                    vector: vector_from_bytes(&blob)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
         self.write(move |conn| community::create_user(conn, &user))
             .await

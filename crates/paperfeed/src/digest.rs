@@ -609,12 +609,12 @@ pub fn next_run(
 
 /// The digest scheduler inside `serve`: every day at the configured hour, the daily digest on
 /// weekdays (like Hugging Face's) and the weekly one on Mondays, through the same code as
-/// `digest run`. A second node running the same schedule queues nothing twice: jobs are
-/// unique per subscriber and period.
+/// `digest run`. Of several nodes on one store, one runs each period: see [`run_scheduled`].
 pub async fn schedule(
     settings: Settings,
     hour: u32,
     offset: chrono::FixedOffset,
+    node: String,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) {
@@ -643,9 +643,8 @@ pub async fn schedule(
                 date: Some(day),
                 dry_run: false,
             };
-            match run_period(&settings, &args, &metrics, &stop).await {
-                Ok(summary) => tracing::info!(%summary, "scheduled digest run done"),
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "scheduled digest run failed"),
+            if let Err(e) = run_scheduled(&settings, &args, &node, &metrics, &stop).await {
+                tracing::error!(error = %format!("{e:#}"), "scheduled digest run failed");
             }
             if stop.is_cancelled() {
                 tracing::info!("digest scheduler stopped after the messages in hand");
@@ -671,10 +670,131 @@ pub fn current_periods(
     }
 }
 
+/// How long nodes that did not get a period's lease keep watching for its holder to die.
+const TAKE_OVER_HOURS: i64 = 6;
+
+/// The name of the store lease for one scheduled period: `digest:daily:2026-11-30`.
+pub fn period_lease(frequency: Frequency, date: NaiveDate) -> String {
+    format!(
+        "digest:{}:{}",
+        frequency_name(frequency),
+        Period::new(frequency, date).key
+    )
+}
+
+/// One scheduled period, run by the one node that takes the store lease
+/// `digest:<frequency>:<period>`. The holder renews it while sending (every third of
+/// `mail.lease_seconds`) and, once done, keeps it for a day so the others skip the period. A
+/// holder that dies stops renewing: its lease runs out within `mail.lease_seconds`, and a node
+/// still watching takes over: it queues nothing new and sends what is left, the dead holder's
+/// claimed jobs too once their own leases run out. Sending stays exactly-once without the
+/// lease (jobs are unique per subscriber and period, claimed with leases); the lease keeps
+/// the other nodes from doing the same run's work at the same time.
+async fn run_scheduled(
+    settings: &Settings,
+    args: &DigestRunArgs,
+    node: &str,
+    metrics: &Arc<Metrics>,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
+    let date = args.date.unwrap_or_else(|| Utc::now().date_naive());
+    let name = period_lease(args.period, date);
+    let key = Period::new(args.period, date).key;
+    let store = open_store(settings).await?;
+    let lease =
+        chrono::Duration::seconds(i64::try_from(settings.mail.lease_seconds).unwrap_or(300));
+    let give_up = Utc::now() + chrono::Duration::hours(TAKE_OVER_HOURS);
+    loop {
+        let now = Utc::now();
+        if store.try_lease(&name, node, now + lease, now).await? {
+            break;
+        }
+        let counts = store.digest_counts(&key).await?;
+        if counts.queued + counts.claimed == 0 && counts.sent + counts.failed > 0 {
+            tracing::info!(lease = %name, "another node ran this digest");
+            return Ok(());
+        }
+        if now > give_up {
+            tracing::info!(lease = %name, "another node holds this digest run; not taking over");
+            return Ok(());
+        }
+        tokio::select! {
+            () = tokio::time::sleep(lease.to_std().unwrap_or(Duration::from_secs(300))) => {}
+            () = stop.cancelled() => return Ok(()),
+        }
+    }
+    tracing::info!(lease = %name, "this node runs the digest");
+    let renewer = {
+        let (store, name, node) = (Arc::clone(&store), name.clone(), node.to_owned());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep((lease / 3).to_std().unwrap_or(Duration::from_secs(100))).await;
+                let now = Utc::now();
+                if let Err(e) = store.try_lease(&name, &node, now + lease, now).await {
+                    tracing::warn!(lease = %name, error = %e, "renewing the digest lease failed");
+                }
+            }
+        })
+    };
+    let mut result = run_period(settings, args, metrics, stop).await;
+    // Jobs a dead earlier holder claimed are free only when their leases run out: wait for
+    // them (a few times at most) rather than leave them to the next period.
+    for _ in 0..3 {
+        if result.is_err() || stop.is_cancelled() || store.digest_counts(&key).await?.claimed == 0 {
+            break;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(lease.to_std().unwrap_or(Duration::from_secs(300))) => {}
+            () = stop.cancelled() => break,
+        }
+        result = run_period(settings, args, metrics, stop).await;
+    }
+    renewer.abort();
+    match result {
+        // Stopped part-way: what is left is another node's (or the next start's) to send.
+        Ok(summary) if stop.is_cancelled() => {
+            tracing::info!(%summary, lease = %name, "digest run stopped; lease given up");
+            store.release_lease(&name, node).await?;
+            Ok(())
+        }
+        Ok(summary) => {
+            tracing::info!(%summary, lease = %name, "scheduled digest run done");
+            let now = Utc::now();
+            store
+                .try_lease(&name, node, now + chrono::Duration::days(1), now)
+                .await?;
+            Ok(())
+        }
+        Err(e) => {
+            // Another node may try: a rerun sends only what is left.
+            store.release_lease(&name, node).await?;
+            Err(e)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_scheduled_period_has_one_lease_name_per_frequency_and_period() {
+        let monday = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        assert_eq!(
+            period_lease(Frequency::Daily, monday),
+            "digest:daily:2026-11-30"
+        );
+        assert_eq!(
+            period_lease(Frequency::Weekly, monday),
+            "digest:weekly:2026-W49"
+        );
+        assert_eq!(
+            period_lease(Frequency::Weekly, monday + chrono::Duration::days(3)),
+            "digest:weekly:2026-W49",
+            "one weekly run per ISO week, whichever day it is started"
+        );
+    }
 
     #[test]
     fn the_next_run_is_today_at_the_hour_in_the_zone_or_tomorrow() {

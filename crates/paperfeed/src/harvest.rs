@@ -371,14 +371,10 @@ pub fn spawn_polling(
     tasks: &mut crate::shutdown::Tasks,
     store: &Arc<dyn Store>,
     settings: &Settings,
+    node: &str,
     metrics: &Arc<paperfeed_web::Metrics>,
     stop: &tokio_util::sync::CancellationToken,
 ) {
-    let mut bytes = [0u8; 8];
-    let _ = getrandom::fill(&mut bytes);
-    let node: String = std::iter::once(format!("{}-", std::process::id()))
-        .chain(bytes.iter().map(|b| format!("{b:02x}")))
-        .collect();
     for kind in SourceKind::ALL {
         let source = settings.sources.get(kind);
         if !source.poll {
@@ -386,7 +382,7 @@ pub fn spawn_polling(
         }
         let store = Arc::clone(store);
         let settings = settings.clone();
-        let node = node.clone();
+        let node = node.to_owned();
         let metrics = Arc::clone(metrics);
         let stop = stop.clone();
         let every = Duration::from_secs(source.interval_minutes.saturating_mul(60));

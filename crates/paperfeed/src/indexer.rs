@@ -2,13 +2,19 @@
 //! since its watermark, and computes the vectors the store is missing, in small batches so
 //! serving never waits for it. `serve` runs [`Indexer::run`] in the background; `reindex` and
 //! `search` call the same steps to completion.
+//!
+//! Nodes sharing one store each keep their own index but compute each vector once: in `serve`
+//! only the holder of the store lease [`EMBED_LEASE`] computes missing vectors; the others read
+//! the vectors of papers they indexed from the store as they appear.
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use indicatif::ProgressBar;
+use paperfeed_core::{ArxivId, Paper};
 use paperfeed_search::{
     Embedder, KeywordIndex, MODEL_NAME, OpenOutcome, SearchEngine, locate_model,
 };
@@ -20,6 +26,12 @@ use crate::settings::Settings;
 /// Papers read from the store per keyword-index commit: big enough that a rebuild makes few
 /// segments, small enough to keep a batch of papers a few MB.
 const INDEX_BATCH: usize = 5000;
+
+/// The store lease held by the one node (of those sharing a store) that computes vectors.
+pub const EMBED_LEASE: &str = "embed";
+
+/// Papers whose vectors a node that does not compute them asks the store for at once.
+const FETCH_BATCH: usize = 1000;
 
 pub fn index_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("index").join("keyword")
@@ -75,16 +87,17 @@ impl Indexer {
     /// papers were (re)indexed. A catch-up of several commits (a rebuild, a big ingest) ends
     /// with the index compacted, since searches visit every segment it left.
     pub async fn catch_up(&self, progress: &ProgressBar) -> anyhow::Result<usize> {
-        self.catch_up_until(progress, &CancellationToken::new())
+        self.catch_up_seeing(progress, &mut |_| {}, &CancellationToken::new())
             .await
     }
 
-    /// [`Indexer::catch_up`], stopping between batches once `stop` is cancelled (each batch is
-    /// committed as it is indexed, so stopping there leaves nothing unwritten; the rest is
-    /// indexed at the next start).
-    async fn catch_up_until(
+    /// [`Indexer::catch_up`], showing `seen` every paper indexed, and stopping between
+    /// batches once `stop` is cancelled (each batch is committed as it is indexed, so stopping
+    /// there leaves nothing unwritten; the rest is indexed at the next start).
+    async fn catch_up_seeing(
         &self,
         progress: &ProgressBar,
+        seen: &mut (dyn FnMut(&Paper) + Send),
         stop: &CancellationToken,
     ) -> anyhow::Result<usize> {
         let mut done = 0;
@@ -110,6 +123,7 @@ impl Indexer {
                 return Ok(done);
             };
             let papers: Vec<_> = changed.into_iter().map(|c| c.paper).collect();
+            papers.iter().for_each(&mut *seen);
             let n = papers.len();
             let engine = Arc::clone(&self.engine);
             tokio::task::spawn_blocking(move || engine.index_papers(&papers, last))
@@ -129,20 +143,30 @@ impl Indexer {
             .embeddings(MODEL_NAME)
             .await
             .context("reading stored vectors")?;
-        let n = stored.len();
+        Ok(self.add_to_engine(stored).await?.len())
+    }
+
+    /// Hands vectors to the engine; returns which papers got one, for which text.
+    async fn add_to_engine(&self, stored: Vec<PaperVector>) -> anyhow::Result<Vec<(ArxivId, i64)>> {
+        let held = stored.iter().map(|v| (v.id.clone(), v.text_hash)).collect();
         let engine = Arc::clone(&self.engine);
         tokio::task::spawn_blocking(move || {
             engine.add_vectors(stored.into_iter().map(|v| (v.id, v.vector)));
         })
         .await
         .context("vector loading task")?;
-        Ok(n)
+        Ok(held)
     }
 
     /// Computes one batch of missing vectors. Returns how many (0: none missing, or no model).
     pub async fn embed_some(&self) -> anyhow::Result<usize> {
+        Ok(self.embed_batch().await?.len())
+    }
+
+    /// Computes one batch of missing vectors; returns which papers got one, for which text.
+    async fn embed_batch(&self) -> anyhow::Result<Vec<(ArxivId, i64)>> {
         let Some(embedder) = self.engine.embedder().cloned() else {
-            return Ok(0);
+            return Ok(Vec::new());
         };
         let jobs = self
             .store
@@ -150,7 +174,7 @@ impl Indexer {
             .await
             .context("reading the embedding backlog")?;
         if jobs.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let texts: Vec<String> = jobs.iter().map(|j| j.text.clone()).collect();
         let vectors = tokio::task::spawn_blocking(move || {
@@ -169,7 +193,10 @@ impl Indexer {
                 vector,
             })
             .collect();
-        let n = computed.len();
+        let held: Vec<(ArxivId, i64)> = computed
+            .iter()
+            .map(|v| (v.id.clone(), v.text_hash))
+            .collect();
         let engine = Arc::clone(&self.engine);
         let vectors: Vec<_> = computed
             .iter()
@@ -182,7 +209,7 @@ impl Indexer {
             .put_embeddings(MODEL_NAME, computed)
             .await
             .context("storing vectors")?;
-        Ok(n)
+        Ok(held)
     }
 
     /// Computes every missing vector.
@@ -200,15 +227,37 @@ impl Indexer {
 
     /// The background loop of `serve`: catch up, then compute vectors a batch at a time,
     /// checking the store's change counter between batches; idle polls every `interval`.
-    /// Once `stop` is cancelled it finishes the batch in hand (indexed and committed, or
-    /// vectors computed and stored) and returns.
-    pub async fn run(self, interval: Duration, stop: CancellationToken) {
-        match self.load_vectors().await {
-            Ok(n) => tracing::info!(vectors = n, "loaded stored vectors"),
-            Err(e) => tracing::error!(error = %format!("{e:#}"), "loading stored vectors failed"),
+    /// Vectors are computed only while this node (`node`) holds the store lease
+    /// [`EMBED_LEASE`] (taken and renewed each round, for `lease`); otherwise the vectors of
+    /// papers it indexed are read from the store as the holder stores them. Once `stop` is
+    /// cancelled it finishes the batch in hand (indexed and committed, or vectors computed and
+    /// stored), gives the lease up so another node takes over at once, and returns.
+    pub async fn run(
+        self,
+        interval: Duration,
+        node: String,
+        lease: Duration,
+        stop: CancellationToken,
+    ) {
+        // The text each vector in the engine was computed from, by paper.
+        let mut held: HashMap<ArxivId, i64> = HashMap::new();
+        match self.store.embeddings(MODEL_NAME).await {
+            Ok(stored) => match self.add_to_engine(stored).await {
+                Ok(loaded) => {
+                    tracing::info!(vectors = loaded.len(), "loaded stored vectors");
+                    held.extend(loaded);
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "loading stored vectors failed")
+                }
+            },
+            Err(e) => tracing::error!(error = %e, "loading stored vectors failed"),
         }
+        // Papers indexed whose current text has no vector in the engine (yet).
+        let mut pending: BTreeSet<ArxivId> = BTreeSet::new();
         let mut seen_seq = i64::MIN;
         let mut reported_backlog = false;
+        let mut computing = false;
         let idle = |wait: Duration| {
             let stop = stop.clone();
             async move {
@@ -220,27 +269,62 @@ impl Indexer {
         };
         loop {
             if stop.is_cancelled() {
+                if computing && let Err(e) = self.store.release_lease(EMBED_LEASE, &node).await {
+                    tracing::warn!(error = %e, lease = EMBED_LEASE, "giving up the lease failed");
+                }
                 tracing::info!("indexer stopped: every batch it took is committed");
                 return;
             }
             let seq = self.store.change_seq().await.unwrap_or(seen_seq);
             if seq != seen_seq {
-                match self.catch_up_until(&ProgressBar::hidden(), &stop).await {
+                let mut seen = |paper: &Paper| {
+                    if held.get(&paper.id) != Some(&paper.text_fingerprint()) {
+                        pending.insert(paper.id.clone());
+                    }
+                };
+                match self
+                    .catch_up_seeing(&ProgressBar::hidden(), &mut seen, &stop)
+                    .await
+                {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(papers = n, "search index caught up"),
                     Err(e) => tracing::error!(error = %format!("{e:#}"), "indexing failed"),
                 }
                 seen_seq = seq;
             }
-            match self.embed_some().await {
-                Ok(0) => {
+            let holder = self.engine.embedder().is_some() && self.take_lease(&node, lease).await;
+            if holder != computing {
+                computing = holder;
+                if holder {
+                    tracing::info!(lease = EMBED_LEASE, "this node computes missing vectors");
+                }
+            }
+            if !holder {
+                // Another node computes (or no model here): pick up what it stored.
+                if let Err(e) = self.fetch_pending(&mut pending, &mut held).await {
+                    tracing::error!(error = %format!("{e:#}"), "reading computed vectors failed");
+                }
+                idle(interval).await;
+                continue;
+            }
+            match self.embed_batch().await {
+                Ok(computed) if computed.is_empty() => {
                     if reported_backlog {
                         tracing::info!("all papers have vectors");
                         reported_backlog = false;
                     }
+                    // What another node computed before this one took the lease.
+                    if let Err(e) = self.fetch_pending(&mut pending, &mut held).await {
+                        tracing::error!(error = %format!("{e:#}"), "reading computed vectors failed");
+                    }
                     idle(interval).await;
                 }
-                Ok(n) => {
+                Ok(computed) => {
+                    let n = computed.len();
+                    for (id, hash) in computed {
+                        pending.remove(&id);
+                        held.insert(id, hash);
+                    }
                     if !reported_backlog || every_twentieth_batch(n) {
                         let left = self
                             .store
@@ -257,6 +341,53 @@ impl Indexer {
                 }
             }
         }
+    }
+
+    /// Takes or renews [`EMBED_LEASE`] for `node`; false when another node holds it (or the
+    /// store does not answer: then nobody computes this round, which is safe).
+    async fn take_lease(&self, node: &str, lease: Duration) -> bool {
+        let now = chrono::Utc::now();
+        let until = chrono::Duration::from_std(lease)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(now);
+        match self.store.try_lease(EMBED_LEASE, node, until, now).await {
+            Ok(granted) => granted,
+            Err(e) => {
+                tracing::error!(error = %e, lease = EMBED_LEASE, "taking the lease failed");
+                false
+            }
+        }
+    }
+
+    /// Reads the stored vectors of up to [`FETCH_BATCH`] pending papers into the engine.
+    /// Papers still without one stay pending (at the back, so all get their turn).
+    async fn fetch_pending(
+        &self,
+        pending: &mut BTreeSet<ArxivId>,
+        held: &mut HashMap<ArxivId, i64>,
+    ) -> anyhow::Result<()> {
+        if pending.is_empty() || self.engine.embedder().is_none() {
+            return Ok(());
+        }
+        let ids: Vec<ArxivId> = pending.iter().take(FETCH_BATCH).cloned().collect();
+        let stored = self
+            .store
+            .embeddings_of(MODEL_NAME, &ids)
+            .await
+            .context("reading vectors computed by another node")?;
+        let found = self.add_to_engine(stored).await?;
+        if !found.is_empty() {
+            tracing::info!(
+                vectors = found.len(),
+                "read vectors computed by another node"
+            );
+        }
+        for (id, hash) in found {
+            pending.remove(&id);
+            held.insert(id, hash);
+        }
+        Ok(())
     }
 }
 

@@ -53,14 +53,20 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         engine: Arc::clone(&engine),
         embed_batch: settings.search.embed_batch,
     };
+    let poll = Duration::from_secs(settings.search.poll_seconds);
+    let node = node_name();
+    // A dead holder's lease runs out after 30 polls (at least a minute); the holder renews it
+    // every round.
     tasks.spawn(
         "indexer",
         indexer.run(
-            Duration::from_secs(settings.search.poll_seconds),
+            poll,
+            node.clone(),
+            (poll * 30).max(Duration::from_secs(60)),
             stop.clone(),
         ),
     );
-    crate::harvest::spawn_polling(&mut tasks, &store, settings, &metrics, &stop);
+    crate::harvest::spawn_polling(&mut tasks, &store, settings, &node, &metrics, &stop);
     if let (Some(hour), Some(offset)) = (
         settings.mail.schedule_hour,
         crate::settings::parse_utc_offset(&settings.mail.schedule_utc_offset),
@@ -71,6 +77,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
                 settings.clone(),
                 hour,
                 offset,
+                node.clone(),
                 Arc::clone(&metrics),
                 stop.clone(),
             ),
@@ -156,4 +163,13 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     }
     tracing::info!("paperfeed stopped");
     Ok(())
+}
+
+/// This process's name as a lease holder: unique across nodes and restarts.
+fn node_name() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    std::iter::once(format!("{}-", std::process::id()))
+        .chain(bytes.iter().map(|b| format!("{b:02x}")))
+        .collect()
 }

@@ -201,6 +201,16 @@ impl Server {
         data_dir: tempfile::TempDir,
         envs: &[(&str, &std::ffi::OsStr)],
     ) -> Self {
+        Self::start_logged(extra, data_dir, envs, Stdio::inherit())
+    }
+
+    /// Like [`Server::start_with_env`], with the server's log (stderr) going to `log` too.
+    pub fn start_logged(
+        extra: &[&str],
+        data_dir: tempfile::TempDir,
+        envs: &[(&str, &std::ffi::OsStr)],
+        log: impl Into<Stdio>,
+    ) -> Self {
         let (mut cmd, stderr_log) = bin_logged();
         for (k, v) in envs {
             cmd.env(k, v);
@@ -211,7 +221,7 @@ impl Server {
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("starting paperfeed serve");
         let stdout = child.stdout.take().unwrap();

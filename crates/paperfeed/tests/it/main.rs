@@ -21,3 +21,4 @@ mod ops;
 mod pages;
 mod postgres;
 mod search;
+mod two_nodes;
