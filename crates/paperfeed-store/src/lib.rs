@@ -26,7 +26,7 @@ pub use mail::{
     DeliveryFailure, DigestCounts, DigestJob, MailStore, NewSubscriber, Subscriber,
     SubscriberStatus,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{BackupPace, BackupReport, SqliteStore, StoreCounts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1,7 +1,10 @@
 //! The embedded SQLite backend: one file in the data directory, WAL mode, migrations applied
 //! at open, one writer connection and a small pool of readers.
 
+mod backup;
 mod community;
+
+pub use backup::{BackupPace, BackupReport, StoreCounts};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};

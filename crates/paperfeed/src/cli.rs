@@ -95,6 +95,34 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Write a consistent snapshot of the store to FILE, while `serve` keeps running (SQLite's
+    /// online backup API, a few pages at a time). The mail signing key, when kept in the data
+    /// directory, is copied beside it as FILE.mail-signing.key. PostgreSQL: use pg_dump.
+    Backup(BackupArgs),
+    /// Bring a backup made by `paperfeed backup` back into an empty data directory. The file is
+    /// checked first (a paperfeed store, SQLite's integrity check); the search index is rebuilt
+    /// from it at the next start.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the snapshot (a single SQLite file)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Replace FILE if it exists
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A snapshot written by `paperfeed backup`
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Replace the store of a data directory that is not empty (stop `serve` first)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

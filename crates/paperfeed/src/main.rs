@@ -3,6 +3,7 @@
 //! for configuration.
 
 mod accounts;
+mod backup;
 mod cli;
 mod digest;
 mod harvest;
@@ -190,6 +191,14 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
         }
         Command::Token(cli::TokenCommand::Create(args)) => {
             accounts::create_token(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup(args) => {
+            backup::backup(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore(args) => {
+            backup::restore(&settings, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Config => {
