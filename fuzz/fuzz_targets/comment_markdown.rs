@@ -11,7 +11,17 @@ use libfuzzer_sys::fuzz_target;
 use paperfeed_web::rich_text::render_comment;
 
 const ALLOWED: &[&str] = &[
-    "p", "br", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "a",
+    "p",
+    "br",
+    "em",
+    "strong",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -22,15 +32,26 @@ fuzz_target!(|data: &[u8]| {
     let out = rendered.as_str();
     let tags = html::tags(out).unwrap_or_else(|e| panic!("{e} in {out:?}"));
     for tag in tags {
-        assert!(ALLOWED.contains(&tag.name.as_str()), "element {} in {out:?}", tag.name);
+        assert!(
+            ALLOWED.contains(&tag.name.as_str()),
+            "element {} in {out:?}",
+            tag.name
+        );
         for (key, value) in &tag.attributes {
             match (tag.name.as_str(), key.as_str()) {
                 ("a", "rel") => assert_eq!(value, "nofollow noopener noreferrer ugc"),
                 ("a", "href") => {
-                    let scheme = value.split(':').next().unwrap_or_default().to_ascii_lowercase();
+                    let scheme = value
+                        .split(':')
+                        .next()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
                     assert!(
-                        !value.contains(':') || ["http", "https", "mailto"].contains(&scheme.as_str())
-                            || value.starts_with('/') || value.starts_with('#') || value.starts_with('?')
+                        !value.contains(':')
+                            || ["http", "https", "mailto"].contains(&scheme.as_str())
+                            || value.starts_with('/')
+                            || value.starts_with('#')
+                            || value.starts_with('?')
                             || scheme.contains(['/', '?', '#']),
                         "link {value:?} in {out:?}"
                     );

@@ -3,7 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paperfeed_ingest::{Format, KaggleLines, detect_format, parse_arxiv_atom, parse_hf_daily, parse_oai_pmh};
+use paperfeed_ingest::{
+    Format, KaggleLines, detect_format, parse_arxiv_atom, parse_hf_daily, parse_oai_pmh,
+};
 
 fuzz_target!(|data: &[u8]| {
     let head = &data[..data.len().min(4096)];

@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(p) = Password::parse(input) {
         assert_eq!(p.expose(), input);
-        let mask = format!("{:?}", Password::parse("0123456789").expect("a valid password"));
+        let mask = format!(
+            "{:?}",
+            Password::parse("0123456789").expect("a valid password")
+        );
         assert_eq!(format!("{p:?}"), mask, "Debug shows no password");
     }
 });

@@ -12,7 +12,10 @@ fuzz_target!(|data: &[u8]| {
     for (line, record) in KaggleLines::new(std::io::Cursor::new(data)) {
         items += 1;
         assert!(items <= newlines + 1, "the iterator must end");
-        assert!(line > last && line <= newlines + 1, "line {line} after {last}");
+        assert!(
+            line > last && line <= newlines + 1,
+            "line {line} after {last}"
+        );
         last = line;
         match record {
             Ok(p) => assert!(!p.id.as_str().is_empty()),

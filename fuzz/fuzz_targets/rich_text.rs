@@ -26,7 +26,10 @@ fn check(out: &str) {
         );
         for (key, _) in &tag.attributes {
             assert!(!key.starts_with("on"), "event handler {key} in {out:?}");
-            assert!(!key.contains("href") && key != "src", "a link {key} in {out:?}");
+            assert!(
+                !key.contains("href") && key != "src",
+                "a link {key} in {out:?}"
+            );
         }
     }
 }

@@ -32,7 +32,10 @@ fn index() -> &'static KeywordIndex {
 }
 
 fn markup_free(html: &str) -> bool {
-    !html.replace("<mark>", "").replace("</mark>", "").contains(['<', '>'])
+    !html
+        .replace("<mark>", "")
+        .replace("</mark>", "")
+        .contains(['<', '>'])
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -50,11 +53,17 @@ fuzz_target!(|data: &[u8]| {
     if query.author.is_none() && query.category.is_none() {
         let _ = KeywordQuery::parse(&query.text);
     }
-    let results = index().search(&query).expect("searching an in-memory index");
+    let results = index()
+        .search(&query)
+        .expect("searching an in-memory index");
     assert!(results.hits.len() <= query.limit);
     assert!(results.hits.len() <= results.total);
     for hit in &results.hits {
         assert!(markup_free(&hit.title_html), "title {:?}", hit.title_html);
-        assert!(markup_free(&hit.snippet_html), "snippet {:?}", hit.snippet_html);
+        assert!(
+            markup_free(&hit.snippet_html),
+            "snippet {:?}",
+            hit.snippet_html
+        );
     }
 });

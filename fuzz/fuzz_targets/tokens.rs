@@ -34,8 +34,8 @@ fuzz_target!(|data: &[u8]| {
     // Sign what the bytes describe, then check it and its mutations.
     if data.len() >= 17 {
         let id = i64::from_le_bytes(data[..8].try_into().expect("8 bytes"));
-        let expires = i64::from_le_bytes(data[8..16].try_into().expect("8 bytes"))
-            .rem_euclid(8_000_000_000);
+        let expires =
+            i64::from_le_bytes(data[8..16].try_into().expect("8 bytes")).rem_euclid(8_000_000_000);
         let purpose = PURPOSES[usize::from(data[16]) % 3];
         if let Some(expires) = DateTime::<Utc>::from_timestamp(expires, 0) {
             let token = signer.sign(id, purpose, expires);

@@ -44,7 +44,10 @@ pub fn tags(html: &str) -> Result<Vec<Tag>, String> {
                 Some(_) => {}
             }
             let key_start = j;
-            while j < bytes.len() && !matches!(bytes[j], b'=' | b'>' | b'/') && !bytes[j].is_ascii_whitespace() {
+            while j < bytes.len()
+                && !matches!(bytes[j], b'=' | b'>' | b'/')
+                && !bytes[j].is_ascii_whitespace()
+            {
                 j += 1;
             }
             let key = html[key_start..j].to_ascii_lowercase();
