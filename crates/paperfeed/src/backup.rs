@@ -71,6 +71,7 @@ pub async fn backup(settings: &Settings, args: &BackupArgs) -> anyhow::Result<()
         started.elapsed().as_secs_f64(),
         match report.restarts {
             0 => String::new(),
+            1 => " (the store changed during the copy; restarted once)".to_owned(),
             n => format!(" (the store changed during the copy; restarted {n} times)"),
         }
     );
