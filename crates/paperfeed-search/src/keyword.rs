@@ -449,16 +449,48 @@ impl KeywordIndex {
         // Pinned papers keep their BM25 score for callers that fuse rankings; they come first
         // whatever it is.
         let relevance = plan.sort == SortOrder::Relevance;
-        let scores: HashMap<DocAddress, f32> = ranked.iter().map(|(s, a)| (*a, *s)).collect();
+        let mut scores: HashMap<DocAddress, f32> = ranked.iter().map(|(s, a)| (*a, *s)).collect();
+        if let Some(ranked) = plan.ranked.as_ref().filter(|_| relevance)
+            && pinned.iter().any(|a| !scores.contains_key(a))
+        {
+            // Pinned papers below the ranked window: their BM25 score from one search of the
+            // ranked query limited to the exact terms (not `Weight::explain`, which trips a
+            // debug assertion of tantivy's on a query part that matches nothing).
+            let exact: Vec<(Occur, Box<dyn Query>)> = plan
+                .exact
+                .iter()
+                .map(|term| {
+                    let q: Box<dyn Query> =
+                        Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic));
+                    (Occur::Should, q)
+                })
+                .collect();
+            let only_pinned = BooleanQuery::new(vec![
+                (Occur::Must, ranked.box_clone()),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(
+                        Box::new(BooleanQuery::new(exact)),
+                        0.0,
+                    )),
+                ),
+            ]);
+            let found = searcher
+                .search(
+                    &only_pinned,
+                    &TopDocs::with_limit(pinned.len()).order_by_score(),
+                )
+                .map_err(SearchError::index("searched"))?;
+            for (score, address) in found {
+                scores.entry(address).or_insert(score);
+            }
+        }
         let mut page: Vec<(f32, DocAddress)> = Vec::with_capacity(window);
         for &address in &pinned {
-            let score = match &plan.ranked {
-                Some(ranked) if relevance => scores.get(&address).copied().unwrap_or_else(|| {
-                    ranked
-                        .explain(&searcher, address)
-                        .map_or(0.0, |explanation| explanation.value())
-                }),
-                _ => 0.0,
+            let score = if relevance {
+                scores.get(&address).copied().unwrap_or(0.0)
+            } else {
+                0.0
             };
             page.push((score, address));
         }

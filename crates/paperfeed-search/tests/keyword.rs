@@ -794,3 +794,15 @@ fn a_fresh_index_on_disk_has_watermark_zero_and_lists_nothing() {
     assert_eq!(index.watermark(), 0);
     assert_eq!(search(&index, "").total, 0);
 }
+
+/// Found by `scripts/fuzz` (target `search_query`, minimised): an exact id pinned first while
+/// the rest of the query (a quoted one-letter phrase) matches nothing. Scoring the pinned paper
+/// asked tantivy to explain a match against an empty scorer, whose debug assertion panicked.
+#[test]
+fn an_exact_id_beside_a_phrase_that_matches_nothing_is_still_pinned() {
+    let (index, _) = fixture_index();
+    for input in ["2403.06634\"u\"", "2403.06634 \"u\"", "\"u\" 2403.06634"] {
+        let results = search(&index, input);
+        assert_eq!(ids(&results).first(), Some(&"2403.06634"), "{input}");
+    }
+}

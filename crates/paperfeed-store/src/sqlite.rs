@@ -1,8 +1,11 @@
 //! The embedded SQLite backend: one file in the data directory, WAL mode, migrations applied
 //! at open, one writer connection and a small pool of readers.
 
+mod backup;
 mod community;
 mod transfer;
+
+pub use backup::{BackupPace, BackupReport, StoreCounts};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};

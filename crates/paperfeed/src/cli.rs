@@ -110,6 +110,14 @@ pub enum Command {
     /// with their ids. Idempotent: a second run copies nothing new. Stop every node writing to
     /// either store first.
     Migrate(MigrateArgs),
+    /// Write a consistent snapshot of the store to FILE, while `serve` keeps running (SQLite's
+    /// online backup API, a few pages at a time). The mail signing key, when kept in the data
+    /// directory, is copied beside it as FILE.mail-signing.key. PostgreSQL: use pg_dump.
+    Backup(BackupArgs),
+    /// Bring a backup made by `paperfeed backup` back into an empty data directory. The file is
+    /// checked first (a paperfeed store, SQLite's integrity check); the search index is rebuilt
+    /// from it at the next start.
+    Restore(RestoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +131,26 @@ pub struct MigrateArgs {
     /// Rows per transaction
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub batch_size: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the snapshot (a single SQLite file)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Replace FILE if it exists
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A snapshot written by `paperfeed backup`
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Replace the store of a data directory that is not empty (stop `serve` first)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

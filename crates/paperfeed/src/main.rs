@@ -3,6 +3,7 @@
 //! for configuration.
 
 mod accounts;
+mod backup;
 mod cli;
 mod database;
 mod digest;
@@ -198,6 +199,14 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate(args) => {
             migrate::run(&args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup(args) => {
+            backup::backup(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore(args) => {
+            backup::restore(&settings, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Config => {

@@ -169,16 +169,20 @@ impl FromRequestParts<AppState> for Viewer {
 
 /// The user an `Authorization: Bearer` API token belongs to.
 pub async fn bearer_user(state: &AppState, headers: &HeaderMap) -> Result<Option<User>, AppError> {
-    let Some(token) = headers
+    let Some(token) = bearer_token(headers) else {
+        return Ok(None);
+    };
+    Ok(state.store.user_by_api_token(&hash_secret(token)).await?)
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header, trimmed; `None` when absent or empty.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-    else {
-        return Ok(None);
-    };
-    Ok(state.store.user_by_api_token(&hash_secret(token)).await?)
 }
 
 #[cfg(test)]

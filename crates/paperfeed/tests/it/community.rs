@@ -12,7 +12,7 @@ use crate::harness::{Server, bin, fixture, ingest, register_secret};
 
 /// The sample's top paper on its latest day, with 163 imported upvotes.
 const PAPER: &str = "2608.19880";
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 fn encode(pairs: &[(&str, &str)]) -> String {
     pairs
@@ -29,20 +29,20 @@ fn encode(pairs: &[(&str, &str)]) -> String {
 
 /// A browser-like client: keeps cookies by hand, never follows redirects.
 #[derive(Clone)]
-struct Visitor {
+pub(crate) struct Visitor {
     http: reqwest::Client,
     base: String,
     cookies: HashMap<String, String>,
 }
 
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Visitor {
-    fn new(server: &Server) -> Self {
+    pub(crate) fn new(server: &Server) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -88,7 +88,7 @@ impl Visitor {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Answer {
+    pub(crate) async fn get(&mut self, path: &str) -> Answer {
         let req = self.http.get(format!("{}{path}", self.base));
         self.send(req).await
     }
@@ -133,7 +133,7 @@ impl Visitor {
         .await
     }
 
-    async fn log_in(&mut self, name: &str, password: &str) -> Answer {
+    pub(crate) async fn log_in(&mut self, name: &str, password: &str) -> Answer {
         let csrf = self.csrf("/login").await;
         self.post(
             "/login",
@@ -418,7 +418,7 @@ async fn comments_are_sanitised_and_only_their_author_edits_or_deletes_them() {
     assert!(!eve.get(&paper).await.body.contains("second thoughts"));
 }
 
-fn run_cli(server_dir: &std::path::Path, args: &[&str], stdin: &str) -> String {
+pub(crate) fn run_cli(server_dir: &std::path::Path, args: &[&str], stdin: &str) -> String {
     // What goes in on stdin is a password (user add --password-stdin).
     stdin.lines().for_each(register_secret);
     let mut child = bin()

@@ -7,6 +7,7 @@
 )]
 
 mod api;
+mod backup;
 mod browser;
 mod cli_config;
 mod cli_harvest;

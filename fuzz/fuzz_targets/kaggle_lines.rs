@@ -1,0 +1,27 @@
+//! `KaggleLines`: the Kaggle arXiv snapshot, one JSON record per line, streamed. Invariants:
+//! never panics; the iterator ends; line numbers only grow and never pass the line count.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use paperfeed_ingest::KaggleLines;
+
+fuzz_target!(|data: &[u8]| {
+    let newlines = data.iter().filter(|&&b| b == b'\n').count() as u64;
+    let mut last = 0u64;
+    let mut items = 0u64;
+    for (line, record) in KaggleLines::new(std::io::Cursor::new(data)) {
+        items += 1;
+        assert!(items <= newlines + 1, "the iterator must end");
+        assert!(
+            line > last && line <= newlines + 1,
+            "line {line} after {last}"
+        );
+        last = line;
+        match record {
+            Ok(p) => assert!(!p.id.as_str().is_empty()),
+            Err(e) => {
+                let _ = e.to_string();
+            }
+        }
+    }
+});

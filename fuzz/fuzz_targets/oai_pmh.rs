@@ -1,0 +1,24 @@
+//! `parse_oai_pmh`: one OAI-PMH `ListRecords` page (records, deletions, resumption token, OAI
+//! errors). Invariants: never panics, every accepted record has an id, every error prints.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use paperfeed_ingest::parse_oai_pmh;
+
+fuzz_target!(|data: &[u8]| {
+    let page = parse_oai_pmh(data);
+    for record in &page.parsed.records {
+        match record {
+            Ok(p) => assert!(!p.id.as_str().is_empty()),
+            Err(e) => {
+                let _ = e.to_string();
+            }
+        }
+    }
+    if let Some(e) = &page.parsed.fatal {
+        let _ = e.to_string();
+    }
+    if let Some(token) = &page.resumption_token {
+        let _ = token.is_end();
+    }
+});
