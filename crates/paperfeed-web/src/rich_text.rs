@@ -208,6 +208,46 @@ mod tests {
         );
     }
 
+    /// Found by `scripts/fuzz` (target `rich_text`, minimised to `$\\emph\x01$`): math-core
+    /// writes `\\emph`, `\\textbf` … runs as HTML styles inside `<mtext>`. Those elements are
+    /// its own; the text inside stays escaped.
+    #[test]
+    fn tex_text_styles_are_html_inside_mtext_with_their_text_escaped() {
+        let s = render_inline("$\\emph\u{1}$").to_string();
+        assert!(s.contains("<mtext><em>\u{1}</em></mtext>"), "{s}");
+        let s = render_inline("$\\emph{<script>alert(1)</script>}$ $\\textbf{<img src=x>}$")
+            .to_string();
+        assert!(s.contains("<em>&lt;script&gt;"), "{s}");
+        assert!(!s.contains("<script") && !s.contains("<img"), "{s}");
+    }
+
+    /// Found by `scripts/fuzz` (target `comment_markdown`): `java%7Bcript:` is no scheme (`%`
+    /// cannot be in one), so the link stays, as a harmless relative one; the real schemes
+    /// hidden by entities, tabs or case are removed.
+    #[test]
+    fn comment_links_are_http_mailto_or_relative_however_a_scheme_is_disguised() {
+        let html = render_comment("[a](java%7Bcript:alert(1))");
+        assert!(
+            html.as_str().contains(r#"href="java%7Bcript:alert(1)""#),
+            "{html}"
+        );
+        // A tab inside the scheme is percent-encoded by the Markdown renderer: relative too.
+        let html = render_comment("[d](<java\tscript:alert(1)>)");
+        assert!(
+            html.as_str().contains(r#"href="java%09script:alert(1)""#),
+            "{html}"
+        );
+        for disguised in [
+            "[b](java&#115;cript:alert(1))",
+            "[c](JaVaScRiPt:alert(1))",
+            "[e](data:text/html,<script>alert(1)</script>)",
+            "[f](vbscript:msgbox(1))",
+        ] {
+            let html = render_comment(disguised);
+            assert!(!html.as_str().contains("href"), "{disguised}: {html}");
+        }
+    }
+
     #[test]
     fn paragraphs_become_p_elements() {
         assert_eq!(
