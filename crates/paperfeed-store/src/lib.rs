@@ -9,6 +9,7 @@
 mod community;
 mod contract;
 mod contract_mail;
+mod encoding;
 mod mail;
 mod postgres;
 mod postgres_mail;

@@ -14,6 +14,7 @@
 mod community;
 mod transfer;
 
+use crate::encoding::{vector_bytes, vector_from_bytes};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
@@ -524,24 +525,6 @@ fn feed_entries(rows: &[Row]) -> Result<Vec<FeedEntry>, StoreError> {
             })
         })
         .collect()
-}
-
-/// Vectors are stored as little-endian f32s, as in SQLite.
-fn vector_bytes(vector: &[f32]) -> Vec<u8> {
-    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn vector_from_bytes(bytes: &[u8]) -> Result<Vec<f32>, StoreError> {
-    if !bytes.len().is_multiple_of(4) {
-        return Err(StoreError::Corrupt(format!(
-            "a stored vector has {} bytes, not a multiple of 4",
-            bytes.len()
-        )));
-    }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
 }
 
 fn limit_of(n: usize) -> i64 {

@@ -2,6 +2,7 @@
 //! digest at once: jobs are claimed with `for update skip locked`, so each job goes to one
 //! worker, and a claim holds only for its lease and its claim token.
 
+use crate::encoding::claim_token;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -59,14 +60,6 @@ async fn load_subscriber_by_id<C: GenericClient>(
     .await?
     .map(|r| subscriber(&r, 0))
     .transpose()
-}
-
-/// A random claim token: 128 bits from the OS, hex.
-fn claim_token() -> Result<String, StoreError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| StoreError::Unavailable(format!("no randomness for a claim token: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[async_trait]

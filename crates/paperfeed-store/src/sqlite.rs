@@ -7,6 +7,7 @@ mod transfer;
 
 pub use backup::{BackupPace, BackupReport, StoreCounts};
 
+use crate::encoding::{vector_bytes, vector_from_bytes};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -954,24 +955,6 @@ impl Store for SqliteStore {
         })
         .await
     }
-}
-
-/// Vectors are stored as little-endian f32s.
-fn vector_bytes(vector: &[f32]) -> Vec<u8> {
-    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn vector_from_bytes(bytes: &[u8]) -> Result<Vec<f32>, StoreError> {
-    if !bytes.len().is_multiple_of(4) {
-        return Err(StoreError::Corrupt(format!(
-            "a stored vector has {} bytes, not a multiple of 4",
-            bytes.len()
-        )));
-    }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
 }
 
 fn read_change_seq(conn: &Connection) -> Result<i64, StoreError> {

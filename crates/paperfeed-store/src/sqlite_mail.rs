@@ -1,5 +1,6 @@
 //! [`MailStore`] on SQLite.
 
+use crate::encoding::claim_token;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use paperfeed_core::ArxivId;
@@ -47,14 +48,6 @@ fn load_subscriber_by_id(conn: &Connection, id: i64) -> Result<Option<Subscriber
         ))?
         .query_row([id], |r| subscriber(r, 0))
         .optional()?)
-}
-
-/// A random claim token: 128 bits from the OS, hex.
-fn claim_token() -> Result<String, StoreError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| StoreError::Unavailable(format!("no randomness for a claim token: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[async_trait]
