@@ -343,3 +343,35 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Runs the binary on the database at `url` with `args`, `stdin` on its standard input.
+pub fn run_on(url: &str, args: &[&str], stdin: &str) -> Output {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--database-url", url])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}

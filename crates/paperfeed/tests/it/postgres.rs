@@ -3,9 +3,6 @@
 //! PAPERFEED_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) and drops it
 //! at the end; with no server, they say SKIPPED (and fail in CI).
 
-use std::io::Write as _;
-use std::process::{Output, Stdio};
-
 use chrono::Utc;
 use paperfeed_core::ArxivId;
 use paperfeed_store::testing::TestDatabase;
@@ -13,42 +10,10 @@ use paperfeed_store::{
     MailStore, NewComment, PaperVector, PostgresStore, SqliteStore, Store, WriteMode,
 };
 
-use crate::harness::{Server, bin, fixture, ingest, text};
+use crate::harness::{Server, bin, fixture, ingest, ok, run_on, text};
 
 /// The sample's top paper on its latest day, with 163 imported upvotes.
 const PAPER: &str = "2608.19880";
-
-/// Runs the binary on the database at `url` with `args`, `stdin` on its standard input.
-fn run_on(url: &str, args: &[&str], stdin: &str) -> Output {
-    let data = tempfile::tempdir().unwrap();
-    let mut child = bin()
-        .arg("--data-dir")
-        .arg(data.path())
-        .args(["--database-url", url])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hub_on_postgres_serves_the_sample_counts_an_api_upvote_and_shows_a_cli_ingest() {

@@ -5,52 +5,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use paperfeed_store::testing::TestDatabase;
 
 use crate::digest::Sink;
-use crate::harness::{Server, bin, fixture, text};
+use crate::harness::{Server, fixture, ok, run_on};
 
 /// The sample's top paper on its latest day, with 163 imported upvotes.
 const PAPER: &str = "2608.19880";
 /// One signing key for every node: a link signed by one must verify on the other.
 const SIGNING_KEY: &str = "two-nodes-test-signing-key-0123456789abcdef";
-
-/// The binary on the database at `url`, with its own data directory, `stdin` fed in.
-fn run_on(url: &str, args: &[&str], stdin: &str) -> Output {
-    let data = tempfile::tempdir().unwrap();
-    let mut child = bin()
-        .arg("--data-dir")
-        .arg(data.path())
-        .env("PAPERFEED_DATABASE_URL", url)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
 
 /// A node: `serve` on 127.0.0.1:0 on the shared database, its data directory its own, its log
 /// (paperfeed's own lines at info) in `log`.
