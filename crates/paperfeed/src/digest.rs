@@ -492,7 +492,8 @@ impl Run {
 pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()> {
     // Ctrl-C: the messages being sent go out and are recorded, nothing more is claimed.
     let stop = crate::shutdown::on_signals()?;
-    let summary = run_period(settings, args, &Arc::new(Metrics::new()), &stop).await?;
+    let store = open_store(settings).await?;
+    let summary = run_period(settings, &store, args, &Arc::new(Metrics::new()), &stop).await?;
     println!("{summary}");
     Ok(())
 }
@@ -502,13 +503,13 @@ pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()
 /// counted in `metrics`; once `stop` is cancelled the workers end after the message in hand.
 pub async fn run_period(
     settings: &Settings,
+    store: &Arc<dyn Database>,
     args: &DigestRunArgs,
     metrics: &Arc<Metrics>,
     stop: &CancellationToken,
 ) -> anyhow::Result<String> {
     let date = args.date.unwrap_or_else(|| Utc::now().date_naive());
     let period = Period::new(args.period, date);
-    let store = open_store(settings).await?;
     let entries = store.featured_between(period.from, period.to).await?;
     let candidates = candidates(entries, period.to);
     if args.dry_run {
@@ -541,7 +542,7 @@ pub async fn run_period(
         .await?;
     let base_url = base_url(settings);
     let run = Arc::new(Run {
-        store: Arc::clone(&store),
+        store: Arc::clone(store),
         mailer,
         signer: LinkSigner::new(&signing_key(settings)?),
         base_url,
@@ -736,7 +737,7 @@ async fn run_scheduled(
             }
         })
     };
-    let mut result = run_period(settings, args, metrics, stop).await;
+    let mut result = run_period(settings, &store, args, metrics, stop).await;
     // Jobs a dead earlier holder claimed are free only when their leases run out: wait for
     // them (a few times at most) rather than leave them to the next period.
     for _ in 0..3 {
@@ -747,7 +748,7 @@ async fn run_scheduled(
             () = tokio::time::sleep(lease.to_std().unwrap_or(Duration::from_secs(300))) => {}
             () = stop.cancelled() => break,
         }
-        result = run_period(settings, args, metrics, stop).await;
+        result = run_period(settings, &store, args, metrics, stop).await;
     }
     renewer.abort();
     match result {

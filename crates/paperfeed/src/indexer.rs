@@ -136,14 +136,14 @@ impl Indexer {
         }
     }
 
-    /// Loads every stored vector into the engine. Returns how many.
-    pub async fn load_vectors(&self) -> anyhow::Result<usize> {
+    /// Loads every stored vector into the engine. Returns which papers got one, for which text.
+    pub async fn load_vectors(&self) -> anyhow::Result<Vec<(ArxivId, i64)>> {
         let stored = self
             .store
             .embeddings(MODEL_NAME)
             .await
             .context("reading stored vectors")?;
-        Ok(self.add_to_engine(stored).await?.len())
+        self.add_to_engine(stored).await
     }
 
     /// Hands vectors to the engine; returns which papers got one, for which text.
@@ -241,17 +241,12 @@ impl Indexer {
     ) {
         // The text each vector in the engine was computed from, by paper.
         let mut held: HashMap<ArxivId, i64> = HashMap::new();
-        match self.store.embeddings(MODEL_NAME).await {
-            Ok(stored) => match self.add_to_engine(stored).await {
-                Ok(loaded) => {
-                    tracing::info!(vectors = loaded.len(), "loaded stored vectors");
-                    held.extend(loaded);
-                }
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "loading stored vectors failed")
-                }
-            },
-            Err(e) => tracing::error!(error = %e, "loading stored vectors failed"),
+        match self.load_vectors().await {
+            Ok(loaded) => {
+                tracing::info!(vectors = loaded.len(), "loaded stored vectors");
+                held.extend(loaded);
+            }
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "loading stored vectors failed"),
         }
         // Papers indexed whose current text has no vector in the engine (yet).
         let mut pending: BTreeSet<ArxivId> = BTreeSet::new();
