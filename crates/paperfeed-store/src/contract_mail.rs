@@ -121,8 +121,12 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
             .unwrap(),
         0
     );
+    // Two processes claiming, each registered with a lock that lives as long as it does.
+    let a = store.register_claimer("worker a", at(3)).await.unwrap();
+    let b = store.register_claimer("worker b", at(3)).await.unwrap();
+    assert_ne!(a.id(), b.id());
     let job = store
-        .claim_digest("2026-11-30", at(3), at(8))
+        .claim_digest(&a, "2026-11-30", at(3), at(8))
         .await
         .unwrap()
         .expect("ada's job");
@@ -130,15 +134,28 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
     assert_eq!(job.attempts, 1);
     assert!(
         store
-            .claim_digest("2026-11-30", at(4), at(9))
+            .claim_digest(&b, "2026-11-30", at(4), at(9))
             .await
             .unwrap()
             .is_none(),
-        "a claimed job under lease is nobody else's"
+        "a job claimed by a live claimer under lease is nobody else's"
     );
-    // The worker died: after the lease, another claims it, and the first can no longer finish.
+    let holders = store.live_holders(&b, "2026-11-30", at(4)).await.unwrap();
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert!(holders[0].claimer.contains("worker a"), "{holders:?}");
+    assert_eq!(holders[0].jobs, 1);
+    assert!(
+        store
+            .live_holders(&a, "2026-11-30", at(4))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a claimer's own jobs are not another's"
+    );
+    // The fallback: a claimer that looks alive but let its lease run out (a node cut off from
+    // the store) loses the job to the next claimer, and can no longer finish it.
     let second = store
-        .claim_digest("2026-11-30", at(8), at(13))
+        .claim_digest(&b, "2026-11-30", at(8), at(13))
         .await
         .unwrap()
         .expect("free again after the lease");
@@ -168,11 +185,75 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
     );
     assert!(
         store
-            .claim_digest("2026-11-30", at(20), at(25))
+            .claim_digest(&b, "2026-11-30", at(20), at(25))
             .await
             .unwrap()
             .is_none()
     );
+
+    // A claimer that dies (its lock goes with its process) leaves its jobs to the next claimer
+    // at once, long before their leases run out.
+    store
+        .queue_digests("daily", "2026-11-29", at(20))
+        .await
+        .unwrap();
+    let doomed = store.register_claimer("doomed run", at(20)).await.unwrap();
+    let lost = store
+        .claim_digest(&doomed, "2026-11-29", at(20), at(80))
+        .await
+        .unwrap()
+        .expect("ada's job of the 29th");
+    assert!(
+        store
+            .claim_digest(&b, "2026-11-29", at(21), at(81))
+            .await
+            .unwrap()
+            .is_none(),
+        "alive, so its claim holds"
+    );
+    drop(doomed); // as in a SIGKILL: nothing released, the lock just goes
+    // PostgreSQL drops a session's locks a moment after its connection closes.
+    let mut taken = None;
+    for _ in 0..100 {
+        taken = store
+            .claim_digest(&b, "2026-11-29", at(21), at(81))
+            .await
+            .unwrap();
+        if taken.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let taken = taken.expect("the dead claimer's job, taken over before its lease ran out");
+    assert_eq!(taken.id, lost.id);
+    assert!(
+        store
+            .live_holders(&a, "2026-11-29", at(21))
+            .await
+            .unwrap()
+            .iter()
+            .all(|h| !h.claimer.contains("doomed")),
+        "a dead claimer holds nothing"
+    );
+    assert!(
+        !store
+            .finish_digest(lost.id, &lost.claim_token, vec![], at(22))
+            .await
+            .unwrap(),
+        "the dead claimer's token no longer finishes the job"
+    );
+    assert!(
+        store
+            .finish_digest(taken.id, &taken.claim_token, vec![], at(22))
+            .await
+            .unwrap()
+    );
+    // A claimer that ends cleanly: released, its registration and lock are gone.
+    store.release_claimer(a).await.unwrap();
+    let a_again = store
+        .register_claimer("worker a again", at(23))
+        .await
+        .unwrap();
 
     // Temporary failure: queued again, due at the retry time.
     store
@@ -180,7 +261,7 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
         .await
         .unwrap();
     let job = store
-        .claim_digest("2026-12-01", at(30), at(35))
+        .claim_digest(&b, "2026-12-01", at(30), at(35))
         .await
         .unwrap()
         .unwrap();
@@ -196,13 +277,13 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
         .unwrap();
     assert!(
         store
-            .claim_digest("2026-12-01", at(39), at(45))
+            .claim_digest(&b, "2026-12-01", at(39), at(45))
             .await
             .unwrap()
             .is_none()
     );
     let retry = store
-        .claim_digest("2026-12-01", at(40), at(45))
+        .claim_digest(&b, "2026-12-01", at(40), at(45))
         .await
         .unwrap()
         .unwrap();
@@ -250,9 +331,11 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
         .unwrap();
     assert!(
         store
-            .claim_digest("2026-W49", at(62), at(70))
+            .claim_digest(&a_again, "2026-W49", at(62), at(70))
             .await
             .unwrap()
             .is_none()
     );
+    store.release_claimer(a_again).await.unwrap();
+    store.release_claimer(b).await.unwrap();
 }

@@ -28,3 +28,14 @@ pub(crate) fn claim_token() -> Result<String, StoreError> {
         .map_err(|e| StoreError::Unavailable(format!("no randomness for a claim token: {e}")))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
+
+/// A random id for a digest claimer, never reused (unlike a sequence, which a restored backup
+/// can wind back): positive and below 2^62, so it is also the claimer's PostgreSQL advisory
+/// lock key and reads back unchanged from `pg_locks` (two unsigned 32-bit halves).
+pub(crate) fn claimer_id() -> Result<i64, StoreError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| StoreError::Unavailable(format!("no randomness for a claimer id: {e}")))?;
+    let id = i64::from_le_bytes(bytes) & ((1 << 62) - 1);
+    Ok(id.max(1))
+}

@@ -14,6 +14,7 @@ mod mail;
 mod postgres;
 mod postgres_mail;
 mod sqlite;
+mod sqlite_claimers;
 mod sqlite_mail;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -30,8 +31,8 @@ pub use community::{
 pub use contract::run_store_contract;
 pub use contract_mail::run_mail_contract;
 pub use mail::{
-    DeliveryFailure, DigestCounts, DigestJob, MailStore, NewSubscriber, Subscriber,
-    SubscriberStatus,
+    DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore, NewSubscriber,
+    Subscriber, SubscriberStatus,
 };
 pub use postgres::{PostgresStore, mask_password};
 pub use sqlite::{BackupPace, BackupReport, SqliteStore, StoreCounts};

@@ -3,9 +3,14 @@
 //!
 //! A digest run queues jobs under a unique (subscriber, period) key, so running it twice, or
 //! again after a crash, queues nothing new. Workers claim one job at a time with a lease and a
-//! claim token; only the holder of the token can mark it sent, and a job whose lease ran out
-//! (its worker died) can be claimed again. Marking sent and recording the mailed papers is one
-//! transaction.
+//! claim token; only the holder of the token can mark it sent. Marking sent and recording the
+//! mailed papers is one transaction.
+//!
+//! Claims are tied to the liveness of the process that made them: each claiming process
+//! registers as a [`DigestClaimer`] holding a lock that dies with it, and each claim records
+//! its claimer. A job whose claimer's lock is free (the process was killed) is claimed again at
+//! once; the lease is the fallback for a claimer whose liveness cannot be disproved (a node cut
+//! off from the database whose session lingers).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -78,6 +83,61 @@ pub struct DigestJob {
     pub subscriber: Subscriber,
 }
 
+/// A process that claims digest jobs, registered with [`MailStore::register_claimer`]. While
+/// this value lives it holds a lock that the operating system or the database drops when the
+/// process dies: on SQLite an exclusive lock on `<database>-claimers/<id>.lock`, on PostgreSQL a
+/// session-level advisory lock (key: the id) on a connection of its own. Give it back with
+/// [`MailStore::release_claimer`]; dropped without that, it counts as dead at once.
+pub struct DigestClaimer {
+    pub(crate) id: i64,
+    pub(crate) lock: Box<dyn ClaimerLock>,
+}
+
+impl DigestClaimer {
+    /// The id recorded on its claims (for logs).
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// Refuses to claim for a claimer whose lock is gone: others may be taking over its jobs.
+    pub(crate) fn ensure_held(&self) -> Result<(), StoreError> {
+        if self.lock.held() {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(format!(
+                "digest claimer {} lost its lock (its database session ended); it claims no more",
+                self.id
+            )))
+        }
+    }
+}
+
+impl std::fmt::Debug for DigestClaimer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestClaimer")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The backend's half of a [`DigestClaimer`]: the lock that says the claimer is alive.
+#[async_trait]
+pub(crate) trait ClaimerLock: Send + Sync + 'static {
+    /// Whether the lock still holds: a PostgreSQL session can end under a live process, and
+    /// then others may already be taking over its claims.
+    fn held(&self) -> bool;
+    /// Gives the lock up (and removes what it kept on disk).
+    async fn release(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// Another claimer, still alive, that holds jobs of a period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveHolder {
+    /// As registered ("digest run, pid 1234 on host-a"), with when it started.
+    pub claimer: String,
+    pub jobs: u64,
+}
+
 /// Jobs of one period by state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DigestCounts {
@@ -140,10 +200,24 @@ pub trait MailStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
 
-    /// Claims the next job of `period` that is due: queued, or claimed with its lease run
-    /// out. Jobs of subscribers no longer confirmed are skipped (and stay unsent).
+    /// Registers this process as a claimer of digest jobs (`label` says who, for messages)
+    /// and takes its liveness lock. Also forgets claimers found dead.
+    async fn register_claimer(
+        &self,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DigestClaimer, StoreError>;
+
+    /// Unregisters a claimer and gives up its lock; jobs it still holds are free at once.
+    async fn release_claimer(&self, claimer: DigestClaimer) -> Result<(), StoreError>;
+
+    /// Claims for `claimer` the next job of `period` that is due: queued, or claimed by a
+    /// claimer that is dead (its lock is free) or whose lease ran out. Jobs of subscribers no
+    /// longer confirmed are skipped (and stay unsent). Fails when the claimer's own lock no
+    /// longer holds.
     async fn claim_digest(
         &self,
+        claimer: &DigestClaimer,
         period: &str,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
@@ -178,6 +252,15 @@ pub trait MailStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     async fn digest_counts(&self, period: &str) -> Result<DigestCounts, StoreError>;
+
+    /// The claimers other than `me` that are alive and hold jobs of `period` under a lease
+    /// that has not run out: the work a run cannot finish itself.
+    async fn live_holders(
+        &self,
+        me: &DigestClaimer,
+        period: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LiveHolder>, StoreError>;
 }
 
 /// How a delivery attempt failed.

@@ -35,7 +35,13 @@ use crate::{
 
 /// Schema migrations, applied in order at open; never edit one that has landed. Numbered on
 /// their own (not the SQLite ones); applied by version set like SQLite's.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_schema.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_schema.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_digest_claimers.sql"),
+    ),
+];
 
 /// The advisory lock key that serialises migrations between nodes ("paperfee" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7061_7065_7266_6565;

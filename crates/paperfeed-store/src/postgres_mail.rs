@@ -1,18 +1,19 @@
 //! [`MailStore`] on PostgreSQL, mirroring `sqlite_mail.rs`. Several nodes may run the same
 //! digest at once: jobs are claimed with `for update skip locked`, so each job goes to one
-//! worker, and a claim holds only for its lease and its claim token.
+//! worker, and a claim holds only while its claimer is alive (its session-level advisory lock
+//! shows in `pg_locks`) and its lease runs, and only for its claim token.
 
-use crate::encoding::claim_token;
+use crate::encoding::{claim_token, claimer_id};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
+use chrono::{DateTime, SecondsFormat, Utc};
+use deadpool_postgres::{ClientWrapper, GenericClient};
 use paperfeed_core::ArxivId;
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
 
 use crate::mail::{
-    DeliveryFailure, DigestCounts, DigestJob, MailStore, NewSubscriber, Subscriber,
-    SubscriberStatus,
+    ClaimerLock, DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore,
+    NewSubscriber, Subscriber, SubscriberStatus,
 };
 use crate::postgres::{execute, ms, query, query_opt};
 use crate::{PostgresStore, StoreError};
@@ -60,6 +61,36 @@ async fn load_subscriber_by_id<C: GenericClient>(
     .await?
     .map(|r| subscriber(&r, 0))
     .transpose()
+}
+
+/// The claimers alive now, as a `with` query: the holders of session-level advisory locks in
+/// this database. A lock's 64-bit key shows in `pg_locks` as two unsigned 32-bit halves;
+/// claimer ids are below 2^62, so they add back up without sign trouble.
+const LIVE_CLAIMERS: &str = "live as (
+    select l.classid::bigint * 4294967296 + l.objid::bigint as id from pg_locks l
+     where l.locktype = 'advisory' and l.objsubid = 1 and l.granted
+       and l.database = (select oid from pg_database where datname = current_database()))";
+
+/// A live claimer's lock: a connection of its own, taken out of the pool for the claimer's
+/// life, whose session holds the advisory lock keyed by the claimer's id.
+struct AdvisoryLock {
+    client: ClientWrapper,
+    id: i64,
+}
+
+#[async_trait]
+impl ClaimerLock for AdvisoryLock {
+    fn held(&self) -> bool {
+        !self.client.is_closed()
+    }
+
+    async fn release(self: Box<Self>) -> Result<(), StoreError> {
+        // Closing the session would drop the lock too; unlocking first makes it immediate.
+        self.client
+            .execute("select pg_advisory_unlock($1)", &[&self.id])
+            .await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -208,35 +239,98 @@ impl MailStore for PostgresStore {
         .await
     }
 
+    async fn register_claimer(
+        &self,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DigestClaimer, StoreError> {
+        let id = claimer_id()?;
+        let client = deadpool_postgres::Object::take(self.client().await?);
+        // The server ends a session whose node stopped answering within about two minutes
+        // (instead of the OS default of hours), and with it the lock.
+        client
+            .batch_execute(
+                "set tcp_keepalives_idle = 60; set tcp_keepalives_interval = 10;
+                 set tcp_keepalives_count = 6",
+            )
+            .await?;
+        let locked: bool = client
+            .query_one("select pg_try_advisory_lock($1)", &[&id])
+            .await?
+            .try_get(0)?;
+        if !locked {
+            return Err(StoreError::Unavailable(format!(
+                "digest claimer id {id} is taken; try again"
+            )));
+        }
+        let pooled = self.client().await?;
+        execute(
+            &pooled,
+            "insert into digest_claimers (id, label, started_at) values ($1, $2, $3)",
+            &[&id, &label, &ms(now)],
+        )
+        .await?;
+        // Forget the claimers that died without releasing (their claims are free anyway).
+        execute(
+            &pooled,
+            &format!(
+                "with {LIVE_CLAIMERS}
+                 delete from digest_claimers where id <> $1 and id not in (select id from live)"
+            ),
+            &[&id],
+        )
+        .await?;
+        Ok(DigestClaimer {
+            id,
+            lock: Box::new(AdvisoryLock { client, id }),
+        })
+    }
+
+    async fn release_claimer(&self, claimer: DigestClaimer) -> Result<(), StoreError> {
+        execute(
+            &self.client().await?,
+            "delete from digest_claimers where id = $1",
+            &[&claimer.id],
+        )
+        .await?;
+        claimer.lock.release().await
+    }
+
     async fn claim_digest(
         &self,
+        claimer: &DigestClaimer,
         period: &str,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Option<DigestJob>, StoreError> {
+        claimer.ensure_held()?;
         let token = claim_token()?;
         // `skip locked`: a job another worker (on any node) is claiming right now is passed
-        // over instead of waited for; a job it has claimed is no longer due until its lease
-        // runs out. One statement, so the claim and the job it returns are the same.
+        // over instead of waited for; a job it has claimed is no longer due while its claimer
+        // lives and its lease runs. One statement, so the claim and the job it returns are
+        // the same.
         let row = query_opt(
             &self.client().await?,
             &format!(
-                "with next as (
+                "with {LIVE_CLAIMERS},
+                 next as (
                      select j.id from digest_jobs j join subscribers s on s.id = j.subscriber_id
                       where j.period = $1 and s.status = 'confirmed'
                         and ((j.state = 'queued' and j.next_attempt_at <= $2)
-                          or (j.state = 'claimed' and j.lease_until <= $2))
+                          or (j.state = 'claimed' and (j.lease_until <= $2
+                              or (j.claimed_by <> $5
+                                  and j.claimed_by not in (select id from live)))))
                       order by j.id limit 1
                       for update of j skip locked),
                  claimed as (
                      update digest_jobs d set state = 'claimed', lease_until = $3,
-                            claim_token = $4, attempts = d.attempts + 1
+                            claim_token = $4, claimed_by = $5, attempts = d.attempts + 1
                        from next where d.id = next.id
                      returning d.id, d.period, d.attempts, d.subscriber_id)
                  select c.id, c.period, c.attempts, {SUBSCRIBER_COLUMNS}
                    from claimed c join subscribers s on s.id = c.subscriber_id"
             ),
-            &[&period, &ms(now), &ms(lease_until), &token],
+            &[&period, &ms(now), &ms(lease_until), &token, &claimer.id],
         )
         .await?;
         let Some(row) = row else {
@@ -376,5 +470,44 @@ impl MailStore for PostgresStore {
             }
         }
         Ok(counts)
+    }
+
+    async fn live_holders(
+        &self,
+        me: &DigestClaimer,
+        period: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LiveHolder>, StoreError> {
+        let rows = query(
+            &self.client().await?,
+            &format!(
+                "with {LIVE_CLAIMERS}
+                 select c.label, c.started_at, count(*) from digest_jobs j
+                   left join digest_claimers c on c.id = j.claimed_by
+                  where j.period = $1 and j.state = 'claimed' and j.lease_until > $2
+                    and (j.claimed_by is null
+                      or (j.claimed_by <> $3 and j.claimed_by in (select id from live)))
+                  group by j.claimed_by, c.label, c.started_at"
+            ),
+            &[&period, &ms(now), &me.id],
+        )
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let label: Option<String> = row.try_get(0)?;
+                let started: Option<DateTime<Utc>> = row.try_get(1)?;
+                let jobs: i64 = row.try_get(2)?;
+                Ok(LiveHolder {
+                    claimer: match (label, started) {
+                        (Some(label), Some(started)) => format!(
+                            "{label}, started {}",
+                            started.to_rfc3339_opts(SecondsFormat::Millis, true)
+                        ),
+                        _ => "a claimer of unknown identity, until its lease runs out".to_owned(),
+                    },
+                    jobs: u64::try_from(jobs).unwrap_or(0),
+                })
+            })
+            .collect()
     }
 }

@@ -35,6 +35,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/sqlite/0004_harvest.sql")),
     (5, include_str!("../migrations/sqlite/0005_digests.sql")),
     (6, include_str!("../migrations/sqlite/0006_leases.sql")),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_digest_claimers.sql"),
+    ),
 ];
 
 /// Readers kept open for reuse; more may be opened under load and are closed after use.

@@ -1,15 +1,18 @@
 //! [`MailStore`] on SQLite.
 
-use crate::encoding::claim_token;
+use std::path::Path;
+
+use crate::encoding::{claim_token, claimer_id};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use paperfeed_core::ArxivId;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::mail::{
-    DeliveryFailure, DigestCounts, DigestJob, MailStore, NewSubscriber, Subscriber,
-    SubscriberStatus,
+    DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore, NewSubscriber,
+    Subscriber, SubscriberStatus,
 };
+use crate::sqlite_claimers::{FileLock, claimers_dir, forget, is_alive};
 use crate::{SqliteStore, StoreError};
 
 fn time(t: DateTime<Utc>) -> String {
@@ -48,6 +51,36 @@ fn load_subscriber_by_id(conn: &Connection, id: i64) -> Result<Option<Subscriber
         ))?
         .query_row([id], |r| subscriber(r, 0))
         .optional()?)
+}
+
+/// The other claimers holding jobs of `period` under a lease still running, each with how
+/// many jobs and whether it is alive (by its lock file). Claims made before claimers existed
+/// (no claimer recorded) come as `None`, held by their lease alone.
+fn holders(
+    conn: &Connection,
+    dir: &Path,
+    me: i64,
+    period: &str,
+    now: &str,
+) -> Result<Vec<(Option<i64>, u64, bool)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "select claimed_by, count(*) from digest_jobs
+          where period = ?1 and state = 'claimed' and lease_until > ?2
+            and (claimed_by is null or claimed_by <> ?3)
+          group by claimed_by",
+    )?;
+    let rows = stmt
+        .query_map(params![period, now, me], |r| {
+            Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, jobs)| {
+            let alive = id.is_none_or(|id| is_alive(dir, id));
+            (id, u64::try_from(jobs).unwrap_or(0), alive)
+        })
+        .collect())
 }
 
 #[async_trait]
@@ -195,37 +228,94 @@ impl MailStore for SqliteStore {
         .await
     }
 
+    async fn register_claimer(
+        &self,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DigestClaimer, StoreError> {
+        let label = label.to_owned();
+        let dir = claimers_dir(self.path());
+        let id = claimer_id()?;
+        self.write(move |conn| {
+            let lock = FileLock::acquire(&dir, id)?;
+            let tx = conn.transaction()?;
+            tx.execute(
+                "insert into digest_claimers (id, label, started_at) values (?1, ?2, ?3)",
+                params![id, label, time(now)],
+            )?;
+            // Forget the claimers that died without releasing (their claims are free anyway).
+            let others = tx
+                .prepare("select id from digest_claimers where id <> ?1")?
+                .query_map([id], |r| r.get::<_, i64>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            for other in others.into_iter().filter(|&o| !is_alive(&dir, o)) {
+                tx.execute("delete from digest_claimers where id = ?1", [other])?;
+                forget(&dir, other);
+            }
+            tx.commit()?;
+            Ok(DigestClaimer {
+                id,
+                lock: Box::new(lock),
+            })
+        })
+        .await
+    }
+
+    async fn release_claimer(&self, claimer: DigestClaimer) -> Result<(), StoreError> {
+        let id = claimer.id;
+        self.write(move |conn| {
+            conn.execute("delete from digest_claimers where id = ?1", [id])?;
+            Ok(())
+        })
+        .await?;
+        claimer.lock.release().await
+    }
+
     async fn claim_digest(
         &self,
+        claimer: &DigestClaimer,
         period: &str,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Option<DigestJob>, StoreError> {
+        claimer.ensure_held()?;
         let period = period.to_owned();
         let token = claim_token()?;
+        let (me, dir) = (claimer.id, claimers_dir(self.path()));
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            // Immediate: the claimers tested below are the ones whose jobs this claims.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = time(now);
+            let dead: Vec<i64> = holders(&tx, &dir, me, &period, &now)?
+                .into_iter()
+                .filter_map(|(id, _, alive)| id.filter(|_| !alive))
+                .collect();
+            let dead = serde_json::to_string(&dead)
+                .map_err(|e| StoreError::Corrupt(format!("claimer ids: {e}")))?;
             let claimed = tx
                 .prepare_cached(
                     "update digest_jobs set state = 'claimed', lease_until = ?3, claim_token = ?4,
-                         attempts = attempts + 1
+                         claimed_by = ?5, attempts = attempts + 1
                       where id = (
                          select j.id from digest_jobs j join subscribers s on s.id = j.subscriber_id
                           where j.period = ?1 and s.status = 'confirmed'
                             and ((j.state = 'queued' and j.next_attempt_at <= ?2)
-                              or (j.state = 'claimed' and j.lease_until <= ?2))
+                              or (j.state = 'claimed' and (j.lease_until <= ?2
+                                  or j.claimed_by in (select value from json_each(?6)))))
                           order by j.id limit 1)
                    returning id, period, attempts, subscriber_id",
                 )?
-                .query_row(params![period, now, time(lease_until), token], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, u32>(2)?,
-                        r.get::<_, i64>(3)?,
-                    ))
-                })
+                .query_row(
+                    params![period, now, time(lease_until), token, me, dead],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, u32>(2)?,
+                            r.get::<_, i64>(3)?,
+                        ))
+                    },
+                )
                 .optional()?;
             let Some((id, period, attempts, subscriber_id)) = claimed else {
                 return Ok(None);
@@ -366,6 +456,43 @@ impl MailStore for SqliteStore {
                 }
             }
             Ok(counts)
+        })
+        .await
+    }
+
+    async fn live_holders(
+        &self,
+        me: &DigestClaimer,
+        period: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LiveHolder>, StoreError> {
+        let (me, period) = (me.id, period.to_owned());
+        let dir = claimers_dir(self.path());
+        self.read(move |conn| {
+            let mut live = Vec::new();
+            for (id, jobs, alive) in holders(conn, &dir, me, &period, &time(now))? {
+                if !alive {
+                    continue;
+                }
+                let who: Option<(String, String)> = match id {
+                    Some(id) => conn
+                        .query_row(
+                            "select label, started_at from digest_claimers where id = ?1",
+                            [id],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )
+                        .optional()?,
+                    None => None,
+                };
+                live.push(LiveHolder {
+                    claimer: who.map_or_else(
+                        || "a claimer of unknown identity, until its lease runs out".to_owned(),
+                        |(label, started)| format!("{label}, started {started}"),
+                    ),
+                    jobs,
+                });
+            }
+            Ok(live)
         })
         .await
     }

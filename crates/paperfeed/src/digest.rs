@@ -3,12 +3,16 @@
 //! A run queues one job per confirmed subscriber for the period (a unique key in the store),
 //! then workers claim jobs one at a time under a lease, build that subscriber's digest, send
 //! it and mark it sent together with the papers it carried. Killed at any point, a rerun
-//! queues nothing new and sends only the jobs not marked sent; a worker that died holding a
-//! job frees it when its lease runs out.
+//! queues nothing new and sends only the jobs not marked sent.
+//!
+//! Each run registers with the store as a claimer holding a lock that dies with its process
+//! (`MailStore::register_claimer`), and its claims record it. So a rerun right after a crash
+//! takes over the dead run's claimed jobs at once and finishes the period; a run that ends
+//! while another live run still holds jobs of the period says so and fails (`digest run` exits
+//! non-zero); a claim's lease is only the fallback for a claimer whose death cannot be seen.
 //!
 //! Stopping (a signal to `serve` or to `digest run`): workers finish the message in hand and
-//! claim no more, so a stopped run leaves no job claimed; only a process killed outright
-//! leaves its claims to run out.
+//! claim no more, so a stopped run leaves no job claimed.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -20,7 +24,10 @@ use chrono::{Datelike, NaiveDate, Utc};
 use paperfeed_core::{ArxivId, Paper};
 use paperfeed_mail::compose::{Digest, DigestItem, parse_address, shorten};
 use paperfeed_mail::{LinkPurpose, LinkSigner, Mailer, SendError};
-use paperfeed_store::{Database, DeliveryFailure, DigestJob, FeedEntry, MailStore, NewSubscriber};
+use paperfeed_store::{
+    Database, DeliveryFailure, DigestClaimer, DigestJob, FeedEntry, LiveHolder, MailStore,
+    NewSubscriber,
+};
 use paperfeed_web::{Metrics, SmtpFailure};
 use tokio_util::sync::CancellationToken;
 
@@ -303,6 +310,8 @@ fn candidates(entries: Vec<FeedEntry>, to: NaiveDate) -> Vec<FeedEntry> {
 
 struct Run {
     store: Arc<dyn Database>,
+    /// This run as the store knows it: its claims are tied to its life.
+    claimer: DigestClaimer,
     mailer: Mailer,
     signer: LinkSigner,
     base_url: String,
@@ -322,6 +331,15 @@ struct Tally {
     empty: u64,
     retry_later: u64,
     failed: u64,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.sent += other.sent;
+        self.empty += other.empty;
+        self.retry_later += other.retry_later;
+        self.failed += other.failed;
+    }
 }
 
 impl Run {
@@ -409,7 +427,7 @@ impl Run {
             let now = Utc::now();
             let Some(job) = self
                 .store
-                .claim_digest(&self.period.key, now, now + self.lease)
+                .claim_digest(&self.claimer, &self.period.key, now, now + self.lease)
                 .await?
             else {
                 return Ok(tally);
@@ -493,21 +511,88 @@ pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()
     // Ctrl-C: the messages being sent go out and are recorded, nothing more is claimed.
     let stop = crate::shutdown::on_signals()?;
     let store = open_store(settings).await?;
-    let summary = run_period(settings, &store, args, &Arc::new(Metrics::new()), &stop).await?;
-    println!("{summary}");
-    Ok(())
+    let report = run_period(
+        settings,
+        &store,
+        args,
+        RunMode::QueueAndSend,
+        &Arc::new(Metrics::new()),
+        &stop,
+    )
+    .await?;
+    println!("{}", report.summary);
+    match report.held_elsewhere() {
+        Some(held) => Err(anyhow::anyhow!(held)),
+        None => Ok(()),
+    }
 }
 
-/// One digest run, as `digest run` and the scheduler in `serve` do it; returns its summary.
+/// Whether a run queues the period's jobs first or only sends what is waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunMode {
+    /// `digest run` and the scheduled run: queue a job per subscriber, then send.
+    QueueAndSend,
+    /// The scheduler's sweep: send what earlier runs left unsent, queue nothing.
+    SendWaiting,
+}
+
+/// What one run did, and what it could not do because another live run holds it.
+pub struct RunReport {
+    pub period: String,
+    pub summary: String,
+    pub sent: u64,
+    /// Live claimers other than this run still holding jobs of the period.
+    pub held: Vec<LiveHolder>,
+}
+
+impl RunReport {
+    /// Says who still holds jobs of the period, when another live run does.
+    pub fn held_elsewhere(&self) -> Option<String> {
+        if self.held.is_empty() {
+            return None;
+        }
+        let jobs: u64 = self.held.iter().map(|h| h.jobs).sum();
+        let who: Vec<String> = self
+            .held
+            .iter()
+            .map(|h| format!("{} ({} jobs)", h.claimer, h.jobs))
+            .collect();
+        Some(format!(
+            "{jobs} digests of {} are held by another digest run that is still alive: {}; it \
+             sends them, and this run did not wait for it (run again after it ends to check)",
+            self.period,
+            who.join("; ")
+        ))
+    }
+}
+
+/// Who a claimer is, for the messages of other runs: what, process id and host.
+fn claimer_label(what: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "an unnamed host".to_owned());
+    format!("{what}, pid {} on {host}", std::process::id())
+}
+
+/// A claimer that died a moment ago can still look alive for the moment its store session
+/// takes to close (PostgreSQL drops its locks when it notices): how long a run waits before
+/// its last look.
+const LAST_LOOK: Duration = Duration::from_secs(1);
+
+/// One digest run, as `digest run` and the scheduler in `serve` do it; returns its report.
 /// A dry run prints its listing itself and returns a one-line summary. SMTP failures are
 /// counted in `metrics`; once `stop` is cancelled the workers end after the message in hand.
 pub async fn run_period(
     settings: &Settings,
     store: &Arc<dyn Database>,
     args: &DigestRunArgs,
+    mode: RunMode,
     metrics: &Arc<Metrics>,
     stop: &CancellationToken,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<RunReport> {
     let date = args.date.unwrap_or_else(|| Utc::now().date_naive());
     let period = Period::new(args.period, date);
     let entries = store.featured_between(period.from, period.to).await?;
@@ -527,7 +612,12 @@ pub async fn run_period(
                 e.paper.upvotes, e.paper.id, e.paper.title
             );
         }
-        return Ok(format!("dry run of {}: nothing queued or sent", period.key));
+        return Ok(RunReport {
+            summary: format!("dry run of {}: nothing queued or sent", period.key),
+            period: period.key,
+            sent: 0,
+            held: Vec::new(),
+        });
     }
     let smtp_url = settings.mail.smtp_url.as_ref().context(
         "no SMTP server configured: set PAPERFEED_SMTP_URL, --smtp-url or mail.smtp_url",
@@ -537,12 +627,27 @@ pub async fn run_period(
         Duration::from_secs(settings.mail.timeout_seconds),
     )?;
     let started = std::time::Instant::now();
-    let queued = store
-        .queue_digests(frequency_name(args.period), &period.key, Utc::now())
+    let queued = match mode {
+        RunMode::QueueAndSend => {
+            store
+                .queue_digests(frequency_name(args.period), &period.key, Utc::now())
+                .await?
+        }
+        RunMode::SendWaiting => 0,
+    };
+    let claimer = store
+        .register_claimer(
+            &claimer_label(match mode {
+                RunMode::QueueAndSend => "digest run",
+                RunMode::SendWaiting => "serve's digest sweep",
+            }),
+            Utc::now(),
+        )
         .await?;
     let base_url = base_url(settings);
     let run = Arc::new(Run {
         store: Arc::clone(store),
+        claimer,
         mailer,
         signer: LinkSigner::new(&signing_key(settings)?),
         base_url,
@@ -555,16 +660,16 @@ pub async fn run_period(
         metrics: Arc::clone(metrics),
         stop: stop.clone(),
     });
-    let workers: Vec<_> = (0..settings.mail.workers)
-        .map(|_| tokio::spawn(Arc::clone(&run).work()))
-        .collect();
-    let mut tally = Tally::default();
-    for worker in workers {
-        let t = worker.await.context("digest worker")??;
-        tally.sent += t.sent;
-        tally.empty += t.empty;
-        tally.retry_later += t.retry_later;
-        tally.failed += t.failed;
+    let mut tally = run_workers(&run, settings.mail.workers).await?;
+    let mut held = store
+        .live_holders(&run.claimer, &run.period.key, Utc::now())
+        .await?;
+    if !held.is_empty() && !stop.is_cancelled() {
+        tokio::time::sleep(LAST_LOOK).await;
+        tally.add(run_workers(&run, settings.mail.workers).await?);
+        held = store
+            .live_holders(&run.claimer, &run.period.key, Utc::now())
+            .await?;
     }
     let counts = store.digest_counts(&run.period.key).await?;
     let secs = started.elapsed().as_secs_f64();
@@ -573,7 +678,7 @@ pub async fn run_period(
     } else {
         ""
     };
-    Ok(format!(
+    let summary = format!(
         "{stopped}digest {}: queued {queued} new jobs; this run sent {} ({:.0} messages/s), {} had nothing new, \
          {} to retry later, {} failed; period total: {} sent, {} waiting, {} failed; in {secs:.1} s",
         run.period.key,
@@ -585,7 +690,31 @@ pub async fn run_period(
         counts.sent,
         counts.queued + counts.claimed,
         counts.failed,
-    ))
+    );
+    let period = run.period.key.clone();
+    // The workers are done with it: give the claimer back (were that to fail, its lock would
+    // still go with the process).
+    if let Ok(run) = Arc::try_unwrap(run) {
+        store.release_claimer(run.claimer).await?;
+    }
+    Ok(RunReport {
+        period,
+        summary,
+        sent: tally.sent,
+        held,
+    })
+}
+
+/// Runs `workers` workers on `run` until none finds a job due, and adds up what they did.
+async fn run_workers(run: &Arc<Run>, workers: usize) -> anyhow::Result<Tally> {
+    let handles: Vec<_> = (0..workers)
+        .map(|_| tokio::spawn(Arc::clone(run).work()))
+        .collect();
+    let mut tally = Tally::default();
+    for handle in handles {
+        tally.add(handle.await.context("digest worker")??);
+    }
+    Ok(tally)
 }
 
 /// When the scheduler next runs: today at `hour` in the zone `offset`, or tomorrow when that
@@ -611,6 +740,9 @@ pub fn next_run(
 /// The digest scheduler inside `serve`: every day at the configured hour, the daily digest on
 /// weekdays (like Hugging Face's) and the weekly one on Mondays, through the same code as
 /// `digest run`. Of several nodes on one store, one runs each period: see [`run_scheduled`].
+/// In between, at start and then every `mail.lease_seconds` (at least a minute), it sweeps the
+/// current periods: it sends what earlier runs left unsent (a run killed part-way, deliveries
+/// to retry), queueing nothing.
 pub async fn schedule(
     settings: Settings,
     hour: u32,
@@ -619,16 +751,38 @@ pub async fn schedule(
     metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) {
+    let store = match open_store(&settings).await {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "digest scheduler could not open the store");
+            return;
+        }
+    };
+    let sweep_every = chrono::Duration::seconds(
+        i64::try_from(settings.mail.lease_seconds)
+            .unwrap_or(300)
+            .max(60),
+    );
+    let mut next = next_run(Utc::now(), hour, offset);
+    tracing::info!(at = %next, "next digest run scheduled");
+    let mut next_sweep = Utc::now();
     loop {
-        let now = Utc::now();
-        let next = next_run(now, hour, offset);
-        tracing::info!(at = %next, "next digest run scheduled");
+        let wake = next.min(next_sweep);
         tokio::select! {
-            () = tokio::time::sleep((next - now).to_std().unwrap_or_default()) => {}
+            () = tokio::time::sleep((wake - Utc::now()).to_std().unwrap_or_default()) => {}
             () = stop.cancelled() => {
                 tracing::info!("digest scheduler stopped");
                 return;
             }
+        }
+        if Utc::now() < next {
+            sweep(&settings, &store, offset, &metrics, &stop).await;
+            next_sweep = Utc::now() + sweep_every;
+            if stop.is_cancelled() {
+                tracing::info!("digest scheduler stopped after the messages in hand");
+                return;
+            }
+            continue;
         }
         let day = next.with_timezone(&offset).date_naive();
         let mut periods = Vec::new();
@@ -644,13 +798,57 @@ pub async fn schedule(
                 date: Some(day),
                 dry_run: false,
             };
-            if let Err(e) = run_scheduled(&settings, &args, &node, &metrics, &stop).await {
+            if let Err(e) = run_scheduled(&settings, &store, &args, &node, &metrics, &stop).await {
                 tracing::error!(error = %format!("{e:#}"), "scheduled digest run failed");
             }
             if stop.is_cancelled() {
                 tracing::info!("digest scheduler stopped after the messages in hand");
                 return;
             }
+        }
+        next = next_run(Utc::now(), hour, offset);
+        tracing::info!(at = %next, "next digest run scheduled");
+    }
+}
+
+/// Sends what is waiting in the current periods (today's daily digest, this week's weekly
+/// one, in the scheduler's zone): jobs a killed run left claimed, deliveries to retry, jobs a
+/// run queued but never got to. Nothing is queued, so a period nobody ran stays unsent until
+/// its run. Cheap when nothing waits: one count per period.
+async fn sweep(
+    settings: &Settings,
+    store: &Arc<dyn Database>,
+    offset: chrono::FixedOffset,
+    metrics: &Arc<Metrics>,
+    stop: &CancellationToken,
+) {
+    let day = Utc::now().with_timezone(&offset).date_naive();
+    for frequency in [Frequency::Daily, Frequency::Weekly] {
+        let key = Period::new(frequency, day).key;
+        match store.digest_counts(&key).await {
+            Ok(counts) if counts.queued + counts.claimed > 0 => {}
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, period = %key, "digest sweep could not count jobs");
+                continue;
+            }
+        }
+        let args = DigestRunArgs {
+            period: frequency,
+            date: Some(day),
+            dry_run: false,
+        };
+        match run_period(settings, store, &args, RunMode::SendWaiting, metrics, stop).await {
+            Ok(report) if report.sent > 0 => {
+                tracing::info!(summary = %report.summary, "sent digests earlier runs left unsent");
+            }
+            Ok(report) => tracing::debug!(summary = %report.summary, "digest sweep"),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), period = %key, "digest sweep failed");
+            }
+        }
+        if stop.is_cancelled() {
+            return;
         }
     }
 }
@@ -688,11 +886,12 @@ pub fn period_lease(frequency: Frequency, date: NaiveDate) -> String {
 /// `mail.lease_seconds`) and, once done, keeps it for a day so the others skip the period. A
 /// holder that dies stops renewing: its lease runs out within `mail.lease_seconds`, and a node
 /// still watching takes over: it queues nothing new and sends what is left, the dead holder's
-/// claimed jobs too once their own leases run out. Sending stays exactly-once without the
-/// lease (jobs are unique per subscriber and period, claimed with leases); the lease keeps
-/// the other nodes from doing the same run's work at the same time.
+/// claimed jobs too (a dead claimer's claims are free at once). Sending stays exactly-once
+/// without the lease (jobs are unique per subscriber and period, claims tied to live
+/// claimers); the lease keeps the other nodes from doing the same run's work at the same time.
 async fn run_scheduled(
     settings: &Settings,
+    store: &Arc<dyn Database>,
     args: &DigestRunArgs,
     node: &str,
     metrics: &Arc<Metrics>,
@@ -701,7 +900,6 @@ async fn run_scheduled(
     let date = args.date.unwrap_or_else(|| Utc::now().date_naive());
     let name = period_lease(args.period, date);
     let key = Period::new(args.period, date).key;
-    let store = open_store(settings).await?;
     let lease =
         chrono::Duration::seconds(i64::try_from(settings.mail.lease_seconds).unwrap_or(300));
     let give_up = Utc::now() + chrono::Duration::hours(TAKE_OVER_HOURS);
@@ -726,7 +924,7 @@ async fn run_scheduled(
     }
     tracing::info!(lease = %name, "this node runs the digest");
     let renewer = {
-        let (store, name, node) = (Arc::clone(&store), name.clone(), node.to_owned());
+        let (store, name, node) = (Arc::clone(store), name.clone(), node.to_owned());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep((lease / 3).to_std().unwrap_or(Duration::from_secs(100))).await;
@@ -737,29 +935,33 @@ async fn run_scheduled(
             }
         })
     };
-    let mut result = run_period(settings, &store, args, metrics, stop).await;
-    // Jobs a dead earlier holder claimed are free only when their leases run out: wait for
-    // them (a few times at most) rather than leave them to the next period.
+    let mut result = run_period(settings, store, args, RunMode::QueueAndSend, metrics, stop).await;
+    // Jobs another live run holds (a `digest run` started by hand): wait for it a few times
+    // at most, then send what it left, rather than leave that to the sweeps.
     for _ in 0..3 {
-        if result.is_err() || stop.is_cancelled() || store.digest_counts(&key).await?.claimed == 0 {
-            break;
+        match &result {
+            Ok(report) if !report.held.is_empty() && !stop.is_cancelled() => {}
+            _ => break,
         }
         tokio::select! {
             () = tokio::time::sleep(lease.to_std().unwrap_or(Duration::from_secs(300))) => {}
             () = stop.cancelled() => break,
         }
-        result = run_period(settings, &store, args, metrics, stop).await;
+        result = run_period(settings, store, args, RunMode::SendWaiting, metrics, stop).await;
     }
     renewer.abort();
     match result {
         // Stopped part-way: what is left is another node's (or the next start's) to send.
-        Ok(summary) if stop.is_cancelled() => {
-            tracing::info!(%summary, lease = %name, "digest run stopped; lease given up");
+        Ok(report) if stop.is_cancelled() => {
+            tracing::info!(summary = %report.summary, lease = %name, "digest run stopped; lease given up");
             store.release_lease(&name, node).await?;
             Ok(())
         }
-        Ok(summary) => {
-            tracing::info!(%summary, lease = %name, "scheduled digest run done");
+        Ok(report) => {
+            if let Some(held) = report.held_elsewhere() {
+                tracing::info!(lease = %name, "{held}");
+            }
+            tracing::info!(summary = %report.summary, lease = %name, "scheduled digest run done");
             let now = Utc::now();
             store
                 .try_lease(&name, node, now + chrono::Duration::days(1), now)

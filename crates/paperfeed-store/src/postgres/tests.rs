@@ -114,8 +114,12 @@ async fn many_workers_on_two_nodes_never_claim_the_same_digest_job_twice() {
         let store = Arc::clone(&nodes[w % 2]);
         tokio::spawn(async move {
             let mut claimed = Vec::new();
+            let claimer = store
+                .register_claimer(&format!("worker {w}"), now)
+                .await
+                .unwrap();
             while let Some(job) = store
-                .claim_digest("2026-11-30", now, now + Duration::minutes(5))
+                .claim_digest(&claimer, "2026-11-30", now, now + Duration::minutes(5))
                 .await
                 .unwrap()
             {
@@ -127,6 +131,7 @@ async fn many_workers_on_two_nodes_never_claim_the_same_digest_job_twice() {
                 );
                 claimed.push(job.subscriber.id);
             }
+            store.release_claimer(claimer).await.unwrap();
             claimed
         })
     });

@@ -217,56 +217,19 @@ async fn a_digest_run_mails_each_confirmed_subscriber_once_and_one_click_unsubsc
     );
 }
 
-#[test]
-fn a_digest_run_killed_midway_completes_on_rerun_with_exactly_one_mail_each() {
-    let mail = tempfile::tempdir().unwrap();
-    // Each message takes 0.2 s to be accepted: the run is still sending when it is killed.
-    let Some(sink) = Sink::start(mail.path(), &["--delay", "0.2"]) else {
-        return;
-    };
-    let data = hub_with_sample();
-    let data = data.path();
-    let subscribers: Vec<String> = (0..40)
-        .map(|i| format!("reader{i:02}@example.test"))
-        .collect();
-    for email in &subscribers {
-        add(data, &sink, email, &["--confirmed"]);
-    }
-    let mut run = paperfeed(data, &sink, &["digest", "run", "--date", "2026-08-21"])
-        .env("PAPERFEED_MAIL__LEASE_SECONDS", "3")
-        .env("PAPERFEED_MAIL__TIMEOUT_SECONDS", "2")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while sink.received().values().map(Vec::len).sum::<usize>() < 8 {
-        assert!(Instant::now() < deadline, "the run never got going");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    run.kill().unwrap(); // SIGKILL: no cleanup, claimed jobs keep their leases
-    run.wait().unwrap();
-    let before = sink.received().values().map(Vec::len).sum::<usize>();
-    assert!(before < subscribers.len(), "killed midway: {before} sent");
+/// Total messages the sink accepted.
+fn total(sink: &Sink) -> usize {
+    sink.received().values().map(Vec::len).sum()
+}
 
-    // Leases of the dead run's claimed jobs run out after 3 s; rerun until all are done.
-    std::thread::sleep(Duration::from_secs(4));
-    let mut rerun = paperfeed(data, &sink, &["digest", "run", "--date", "2026-08-21"]);
-    rerun
-        .env("PAPERFEED_MAIL__LEASE_SECONDS", "3")
-        .env("PAPERFEED_MAIL__TIMEOUT_SECONDS", "2");
-    let out = run_ok(rerun);
-    assert!(out.contains("queued 0 new jobs"), "{out}");
-    assert!(
-        out.contains(&format!("period total: {} sent", subscribers.len())),
-        "{out}"
-    );
-    // A message the server accepted in the last milliseconds before the kill, before the run
-    // recorded it as sent, is sent again: no sender can know. It carries the same Message-ID,
-    // so the receiving side sees one digest. At most one such message per worker in flight.
+/// Each of `subscribers` got exactly one digest (one distinct Message-ID); returns how many
+/// physical repeats there were. A message the server accepted in the last milliseconds before
+/// a kill, before the run recorded it as sent, is sent again: no sender can know. It carries
+/// the same Message-ID, so the receiving side sees one digest.
+pub(crate) fn one_digest_each(sink: &Sink, subscribers: &[String]) -> usize {
     let received = sink.received();
     let mut repeats = 0;
-    for email in &subscribers {
+    for email in subscribers {
         let copies = received.get(email).map(Vec::as_slice).unwrap_or_default();
         let ids: std::collections::BTreeSet<&str> = copies
             .iter()
@@ -283,6 +246,207 @@ fn a_digest_run_killed_midway_completes_on_rerun_with_exactly_one_mail_each() {
         );
         repeats += copies.len() - 1;
     }
+    repeats
+}
+
+#[test]
+fn a_digest_run_killed_midway_completes_on_an_immediate_rerun_with_exactly_one_mail_each() {
+    let mail = tempfile::tempdir().unwrap();
+    // Each message takes 0.2 s to be accepted: the run is still sending when it is killed.
+    let Some(sink) = Sink::start(mail.path(), &["--delay", "0.2"]) else {
+        return;
+    };
+    let data = hub_with_sample();
+    let data = data.path();
+    let subscribers: Vec<String> = (0..40)
+        .map(|i| format!("reader{i:02}@example.test"))
+        .collect();
+    for email in &subscribers {
+        add(data, &sink, email, &["--confirmed"]);
+    }
+    // The default lease (5 minutes): only the dead run's lock going with it frees its jobs.
+    let mut run = paperfeed(data, &sink, &["digest", "run", "--date", "2026-08-21"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while total(&sink) < 8 {
+        assert!(Instant::now() < deadline, "the run never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.kill().unwrap(); // SIGKILL: no cleanup; its claimed jobs stay claimed, leased 5 minutes
+    run.wait().unwrap();
+    let before = total(&sink);
+    assert!(before < subscribers.len(), "killed midway: {before} sent");
+
+    // At once: the rerun takes over the dead run's claims and sends everything left.
+    let out = run_ok(paperfeed(
+        data,
+        &sink,
+        &["digest", "run", "--date", "2026-08-21"],
+    ));
+    assert!(out.contains("queued 0 new jobs"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "period total: {} sent, 0 waiting",
+            subscribers.len()
+        )),
+        "{out}"
+    );
+    let repeats = one_digest_each(&sink, &subscribers);
+    assert!(
+        repeats <= 4,
+        "only messages in flight at the kill can repeat: {repeats}"
+    );
+}
+
+#[test]
+fn a_digest_run_while_another_is_alive_says_so_and_exits_non_zero() {
+    let mail = tempfile::tempdir().unwrap();
+    // Each message takes 5 s to be accepted: the first run holds all four jobs a while.
+    let Some(sink) = Sink::start(mail.path(), &["--delay", "5"]) else {
+        return;
+    };
+    let data = hub_with_sample();
+    let data = data.path();
+    let subscribers: Vec<String> = (0..4).map(|i| format!("patient{i}@example.test")).collect();
+    for email in &subscribers {
+        add(data, &sink, email, &["--confirmed"]);
+    }
+    let first = paperfeed(data, &sink, &["digest", "run", "--date", "2026-08-21"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until its four workers hold the four jobs.
+    let store = paperfeed_store::SqliteStore::open(&data.join("paperfeed.sqlite3")).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let counts = runtime
+            .block_on(paperfeed_store::MailStore::digest_counts(
+                &store,
+                "2026-08-21",
+            ))
+            .unwrap();
+        if counts.claimed == 4 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first run never claimed: {counts:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let second = paperfeed(data, &sink, &["digest", "run", "--date", "2026-08-21"])
+        .output()
+        .unwrap();
+    let (out, err) = (text(&second.stdout), text(&second.stderr));
+    assert!(!second.status.success(), "{out}\n{err}");
+    assert!(out.contains("this run sent 0"), "{out}");
+    assert!(
+        err.contains("4 digests of 2026-08-21 are held by another digest run that is still alive")
+            && err.contains(&format!("digest run, pid {}", first.id())),
+        "{err}"
+    );
+
+    // The first run finishes them: one digest each, exit 0.
+    let first = first.wait_with_output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}\n{}",
+        text(&first.stdout),
+        text(&first.stderr)
+    );
+    assert!(
+        text(&first.stdout).contains("period total: 4 sent, 0 waiting"),
+        "{}",
+        text(&first.stdout)
+    );
+    assert_eq!(one_digest_each(&sink, &subscribers), 0);
+}
+
+/// A copy of the sample's latest day featured today (UTC) instead, so the current periods of
+/// `serve`'s scheduler have papers: returns the folder holding it.
+fn papers_featured_today() -> tempfile::TempDir {
+    let source = fixture("sample/hf_daily_papers/2026-08-21.json");
+    let mut entries: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(source).unwrap()).unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let at = format!("{today}T00:00:00.000Z");
+    for entry in entries.as_array_mut().unwrap() {
+        entry["publishedAt"] = at.clone().into();
+        entry["paper"]["submittedOnDailyAt"] = at.clone().into();
+    }
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(
+        folder.path().join(format!("{today}.json")),
+        serde_json::to_string(&entries).unwrap(),
+    )
+    .unwrap();
+    folder
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_sends_at_start_what_a_killed_digest_run_left_unsent() {
+    let mail = tempfile::tempdir().unwrap();
+    let Some(sink) = Sink::start(mail.path(), &["--delay", "0.3"]) else {
+        return;
+    };
+    let hub = tempfile::tempdir().unwrap();
+    let today = papers_featured_today();
+    let out = ingest(hub.path(), &[today.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let subscribers: Vec<String> = (0..12)
+        .map(|i| format!("early{i:02}@example.test"))
+        .collect();
+    for email in &subscribers {
+        add(hub.path(), &sink, email, &["--confirmed"]);
+    }
+    // Today's run (no --date), killed after a few messages.
+    let mut run = paperfeed(hub.path(), &sink, &["digest", "run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while total(&sink) < 2 {
+        assert!(Instant::now() < deadline, "the run never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let before = total(&sink);
+    assert!(before < subscribers.len(), "killed midway: {before} sent");
+
+    // A node starts with the scheduler on, its hour far off: its first sweep sends the rest.
+    // The same public URL as the run's, so a message re-sent has the same Message-ID.
+    let hour = (chrono::Timelike::hour(&chrono::Utc::now()) + 12) % 24;
+    let smtp = std::ffi::OsString::from(sink.url());
+    let hour = std::ffi::OsString::from(hour.to_string());
+    let public_url = std::ffi::OsString::from("https://papers.example.test");
+    let _server = crate::harness::Server::start_with_env(
+        &["--no-sample"],
+        hub,
+        &[
+            ("PAPERFEED_SMTP_URL", &smtp),
+            ("PAPERFEED_MAIL__SCHEDULE_HOUR", &hour),
+            ("PAPERFEED_SERVE__PUBLIC_URL", &public_url),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sink.received().len() < subscribers.len() {
+        assert!(
+            Instant::now() < deadline,
+            "serve never sent the rest: {} of {} subscribers have a digest",
+            sink.received().len(),
+            subscribers.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let repeats = one_digest_each(&sink, &subscribers);
     assert!(
         repeats <= 4,
         "only messages in flight at the kill can repeat: {repeats}"

@@ -168,8 +168,13 @@ async fn migrate_copies_a_sqlite_store_into_postgres_once_and_a_second_run_chang
         .queue_digests("daily", "2026-11-30", Utc::now())
         .await
         .unwrap();
+    let claimer = source
+        .register_claimer("migration test", Utc::now())
+        .await
+        .unwrap();
     let claimed = source
         .claim_digest(
+            &claimer,
             "2026-11-30",
             Utc::now(),
             Utc::now() + chrono::Duration::minutes(5),
