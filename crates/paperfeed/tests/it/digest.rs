@@ -314,22 +314,34 @@ fn a_digest_run_while_another_is_alive_says_so_and_exits_non_zero() {
     for email in &subscribers {
         add(data, &sink, email, &["--confirmed"]);
     }
-    let first = paperfeed(data, &sink, &["digest", "run", "--date", "2026-08-21"])
+    let store = paperfeed_store::SqliteStore::open(&data.join("paperfeed.sqlite3")).unwrap();
+    a_second_run_while_the_first_is_alive_fails(
+        || paperfeed(data, &sink, &["digest", "run", "--date", "2026-08-21"]),
+        &store,
+        &sink,
+        &subscribers,
+    );
+}
+
+/// Starts a run of 2026-08-21 (`run()`) for four `subscribers` against a slow `sink`, waits
+/// until its four workers hold the four jobs (read in `store`), then runs again: the second
+/// run sends nothing, names the first and exits non-zero; the first finishes them, exit 0.
+pub(crate) fn a_second_run_while_the_first_is_alive_fails(
+    run: impl Fn() -> Command,
+    store: &dyn paperfeed_store::MailStore,
+    sink: &Sink,
+    subscribers: &[String],
+) {
+    assert_eq!(subscribers.len(), 4, "one job per worker");
+    let first = run()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until its four workers hold the four jobs.
-    let store = paperfeed_store::SqliteStore::open(&data.join("paperfeed.sqlite3")).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let counts = runtime
-            .block_on(paperfeed_store::MailStore::digest_counts(
-                &store,
-                "2026-08-21",
-            ))
-            .unwrap();
+        let counts = runtime.block_on(store.digest_counts("2026-08-21")).unwrap();
         if counts.claimed == 4 {
             break;
         }
@@ -340,9 +352,7 @@ fn a_digest_run_while_another_is_alive_says_so_and_exits_non_zero() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let second = paperfeed(data, &sink, &["digest", "run", "--date", "2026-08-21"])
-        .output()
-        .unwrap();
+    let second = run().output().unwrap();
     let (out, err) = (text(&second.stdout), text(&second.stderr));
     assert!(!second.status.success(), "{out}\n{err}");
     assert!(out.contains("this run sent 0"), "{out}");
@@ -352,20 +362,18 @@ fn a_digest_run_while_another_is_alive_says_so_and_exits_non_zero() {
         "{err}"
     );
 
-    // The first run finishes them: one digest each, exit 0.
     let first = first.wait_with_output().unwrap();
+    let first_out = text(&first.stdout);
     assert!(
         first.status.success(),
-        "{}\n{}",
-        text(&first.stdout),
+        "{first_out}\n{}",
         text(&first.stderr)
     );
     assert!(
-        text(&first.stdout).contains("period total: 4 sent, 0 waiting"),
-        "{}",
-        text(&first.stdout)
+        first_out.contains("period total: 4 sent, 0 waiting"),
+        "{first_out}"
     );
-    assert_eq!(one_digest_each(&sink, &subscribers), 0);
+    assert_eq!(one_digest_each(sink, subscribers), 0);
 }
 
 /// A copy of the sample's latest day featured today (UTC) instead, so the current periods of
@@ -427,7 +435,9 @@ async fn serve_sends_at_start_what_a_killed_digest_run_left_unsent() {
     let smtp = std::ffi::OsString::from(sink.url());
     let hour = std::ffi::OsString::from(hour.to_string());
     let public_url = std::ffi::OsString::from("https://papers.example.test");
-    let _server = crate::harness::Server::start_with_env(
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("serve.log");
+    let _server = crate::harness::Server::start_logged(
         &["--no-sample"],
         hub,
         &[
@@ -435,6 +445,7 @@ async fn serve_sends_at_start_what_a_killed_digest_run_left_unsent() {
             ("PAPERFEED_MAIL__SCHEDULE_HOUR", &hour),
             ("PAPERFEED_SERVE__PUBLIC_URL", &public_url),
         ],
+        std::fs::File::create(&log).unwrap(),
     );
     let deadline = Instant::now() + Duration::from_secs(60);
     while sink.received().len() < subscribers.len() {
@@ -451,6 +462,15 @@ async fn serve_sends_at_start_what_a_killed_digest_run_left_unsent() {
         repeats <= 4,
         "only messages in flight at the kill can repeat: {repeats}"
     );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(&log).unwrap();
+        if log.contains("sent digests earlier runs left unsent") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{log}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The plain-text part of a mail as written on the wire, with quoted-printable undone enough

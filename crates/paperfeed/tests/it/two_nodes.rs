@@ -362,6 +362,51 @@ fn a_digest_run_on_two_nodes_at_once_with_one_killed_mails_each_subscriber_one_d
     );
 }
 
+#[test]
+fn a_digest_run_while_another_node_runs_it_says_so_and_exits_non_zero() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = runtime.block_on(TestDatabase::create()) else {
+        return;
+    };
+    let mail = tempfile::tempdir().unwrap();
+    // Each message takes 5 s to be accepted: the first run holds all four jobs a while.
+    let Some(sink) = Sink::start(mail.path(), &["--delay", "5"]) else {
+        return;
+    };
+    let sample = fixture("sample/hf_daily_papers");
+    ok(run_on(db.url(), &["ingest", sample.to_str().unwrap()], ""));
+    let subscribers: Vec<String> = (0..4).map(|i| format!("patient{i}@example.test")).collect();
+    let list = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(list.path(), subscribers.join("\n")).unwrap();
+    ok(run_on(
+        db.url(),
+        &[
+            "subscriber",
+            "import",
+            list.path().to_str().unwrap(),
+            "--confirmed",
+        ],
+        "",
+    ));
+    let store = runtime
+        .block_on(paperfeed_store::PostgresStore::connect(db.url()))
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    crate::digest::a_second_run_while_the_first_is_alive_fails(
+        || {
+            digest_run(
+                db.url(),
+                &sink,
+                data.path(),
+                "Daily Papers <digest@node-a.example.test>",
+            )
+        },
+        &store,
+        &sink,
+        &subscribers,
+    );
+}
+
 /// `on: N vectors` from a node's status page, and whether the store has a backlog.
 async fn vector_status(node: &Server) -> (u64, bool) {
     let (_, html) = node.get("/status").await;
