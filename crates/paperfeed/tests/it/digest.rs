@@ -304,8 +304,8 @@ fn a_digest_run_killed_midway_completes_on_an_immediate_rerun_with_exactly_one_m
 #[test]
 fn a_digest_run_while_another_is_alive_says_so_and_exits_non_zero() {
     let mail = tempfile::tempdir().unwrap();
-    // Each message takes 5 s to be accepted: the first run holds all four jobs a while.
-    let Some(sink) = Sink::start(mail.path(), &["--delay", "5"]) else {
+    // Each message takes 10 s to be accepted: the first run holds all four jobs a while.
+    let Some(sink) = Sink::start(mail.path(), &["--delay", "10"]) else {
         return;
     };
     let data = hub_with_sample();

@@ -369,8 +369,8 @@ fn a_digest_run_while_another_node_runs_it_says_so_and_exits_non_zero() {
         return;
     };
     let mail = tempfile::tempdir().unwrap();
-    // Each message takes 5 s to be accepted: the first run holds all four jobs a while.
-    let Some(sink) = Sink::start(mail.path(), &["--delay", "5"]) else {
+    // Each message takes 10 s to be accepted: the first run holds all four jobs a while.
+    let Some(sink) = Sink::start(mail.path(), &["--delay", "10"]) else {
         return;
     };
     let sample = fixture("sample/hf_daily_papers");
