@@ -695,6 +695,7 @@ async fn a_submission_arxiv_cannot_answer_gets_503_and_retry_after_within_second
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         let json: serde_json::Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+        eprintln!("arXiv {what}: the API answered {status} after {waited:?}");
         assert_eq!(status, 503, "arXiv {what}: {json}");
         assert!(
             retry_after.is_some_and(|s| s > 0),
@@ -710,6 +711,25 @@ async fn a_submission_arxiv_cannot_answer_gets_503_and_retry_after_within_second
         );
         let (status, _) = crate::api::get_json(&server, "/api/papers/2611.00042").await;
         assert_eq!(status, 404, "arXiv {what}: nothing stored");
+        // The submission form says the same, as a page.
+        let mut visitor = Visitor::new(&server);
+        assert_eq!(visitor.log_in("bot", PASSWORD).await.status, 303);
+        let csrf = visitor.csrf("/submit").await;
+        let started = std::time::Instant::now();
+        let page = visitor
+            .post("/submit", &[("csrf", &csrf), ("arxiv_id", "2611.00042")])
+            .await;
+        assert_eq!(page.status, 503, "arXiv {what}: {}", page.body);
+        assert!(
+            page.headers.contains_key(header::RETRY_AFTER),
+            "arXiv {what}"
+        );
+        assert!(page.body.contains("again"), "arXiv {what}: {}", page.body);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "arXiv {what}: the form answered after {:?}",
+            started.elapsed()
+        );
     }
 }
 
