@@ -412,6 +412,21 @@ async fn undeclared_methods_get_405_with_the_methods_that_are() {
         let json: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
         assert!(json["error"].is_string(), "{method} {path}: {json}");
     }
+    // A paper's Markdown shares its route with the paper pages' form posts, which answered
+    // other methods with 415 (no form) instead of 405.
+    for method in ["POST", "PUT", "DELETE", "OPTIONS"] {
+        let resp = client
+            .request(method.parse().unwrap(), server.url("/papers/2608.19880.md"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status().as_u16(),
+            405,
+            "{method} /papers/2608.19880.md"
+        );
+        assert_eq!(resp.headers()["allow"], "GET, HEAD", "{method}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
