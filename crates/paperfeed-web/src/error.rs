@@ -25,6 +25,14 @@ pub enum AppError {
     LogInFirst { next: String },
     /// A rate limit: 429 with `Retry-After`.
     TooManyRequests { retry_after_secs: u64 },
+    /// A request body over the hub's limit: 413.
+    PayloadTooLarge { limit_bytes: usize },
+    /// Something the answer needs (arXiv, for a submission) cannot be reached just now: 503
+    /// with `Retry-After`. The message is safe to show and says what to do.
+    Unavailable {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// We failed. Logged where it happened; the page only shows a reference.
     Internal(String),
 }
@@ -64,6 +72,7 @@ struct ErrorPage<'a> {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let too_many;
+        let too_large;
         let (status, title, message, suggestions) = match &self {
             AppError::LogInFirst { next } => {
                 let to = format!("/login?next={}", crate::pages::search::encode(next));
@@ -81,6 +90,24 @@ impl IntoResponse for AppError {
                     &[][..],
                 )
             }
+            AppError::PayloadTooLarge { limit_bytes } => {
+                too_large = format!(
+                    "The request is larger than this hub accepts ({limit_bytes} bytes). \
+                     Please shorten it and send it again."
+                );
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Too large",
+                    too_large.as_str(),
+                    &[][..],
+                )
+            }
+            AppError::Unavailable { message, .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again shortly",
+                message.as_str(),
+                &[][..],
+            ),
             AppError::Forbidden(message) => (
                 StatusCode::FORBIDDEN,
                 "Not allowed",
@@ -123,7 +150,11 @@ impl IntoResponse for AppError {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, message.to_owned()).into_response(),
         };
-        if let AppError::TooManyRequests { retry_after_secs } = self {
+        if let AppError::TooManyRequests { retry_after_secs }
+        | AppError::Unavailable {
+            retry_after_secs, ..
+        } = self
+        {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());

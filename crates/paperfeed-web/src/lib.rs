@@ -7,6 +7,7 @@
 //! ready [`AppState`] and a bound listener. All data comes through the `Store` trait.
 
 mod api;
+mod body_limit;
 pub mod community;
 mod conditional;
 mod error;
@@ -236,7 +237,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             page_cache::serve_cached,
-        ));
+        ))
+        .route_layer(axum::middleware::from_fn(api::markdown::only_read_markdown));
     let app = Router::new()
         .merge(pages)
         .merge(api::router(state.clone()))
@@ -287,7 +289,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             conditional::validate,
-        ));
+        ))
+        // Outside the validators and every handler: an oversized body is refused (413)
+        // before anything reads it.
+        .layer(axum::middleware::from_fn(body_limit::limit_body));
     // After the validators: a scrape never gets a 304 or an ETag.
     let app = if state.metrics_on_main {
         app.merge(

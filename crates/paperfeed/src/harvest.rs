@@ -463,14 +463,27 @@ pub fn spawn_polling(
     }
 }
 
-/// Paper submission's look-up of papers not yet in the store: the arXiv API client, with the
-/// same politeness and retries as harvesting.
+/// Paper submission's look-up of papers not yet in the store: the arXiv API client, as polite
+/// as harvesting but without its retries.
 pub struct ArxivLookup(ArxivClient);
 
 impl ArxivLookup {
+    /// The configured arXiv source, made for the request path: one attempt, bounded by the
+    /// submission's own deadline, and no waiting out a long `Retry-After`. Someone is waiting
+    /// for the answer, and a failed lookup is answered "try again" (503) at once rather than
+    /// retried with backoff for minutes as harvests do.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let source = settings.sources.get(SourceKind::Arxiv);
-        let fetcher = fetcher(settings, source, Arc::new(TokioClock::default()))?;
+        let deadline = paperfeed_web::community::LOOKUP_DEADLINE;
+        let config = HttpConfig {
+            user_agent: settings.sources.user_agent.clone(),
+            timeout: Duration::from_secs(source.timeout_seconds).min(deadline),
+            politeness_gap: Duration::from_secs_f64(source.politeness_seconds),
+            retries: 0,
+            max_retry_after: deadline,
+            ..HttpConfig::default()
+        };
+        let fetcher = Arc::new(Fetcher::new(config, Arc::new(TokioClock::default()))?);
         Ok(Self(ArxivClient::new(&source.base_url, fetcher)?))
     }
 }

@@ -2,16 +2,17 @@
 //! created in account settings or with `paperfeed token create NAME`).
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
-use paperfeed_core::ArxivId;
 use paperfeed_store::User;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::api::error::{ApiError, ErrorJson};
+use crate::api::params;
 use crate::community::auth::bearer_user;
 use crate::community::rate_limit::Action;
 use crate::community::{SubmitRefusal, submit_paper};
@@ -43,7 +44,7 @@ async fn vote(
     up: bool,
 ) -> Result<Json<UpvoteJson>, ApiError> {
     let user = caller(&state, &headers).await?;
-    let id = ArxivId::parse(&raw_id).map_err(|e| ApiError::bad_parameter("id", e.to_string()))?;
+    let id = params::arxiv_id("id", &raw_id)?;
     state
         .community
         .limit(Action::Vote, &user.id.0.to_string())?;
@@ -68,9 +69,12 @@ async fn vote(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The paper's new vote count", body = UpvoteJson),
+        (status = 400, description = "`id` is not an arXiv id", body = ErrorJson),
         (status = 401, description = "No valid API token", body = ErrorJson),
         (status = 404, description = "No such paper", body = ErrorJson),
-        (status = 429, description = "Too many votes; see Retry-After", body = ErrorJson),
+        (status = 413, description = "A request body over the hub's limit (this route reads none)", body = ErrorJson),
+        (status = 429, description = "Too many votes", body = ErrorJson,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
     )
 )]
 pub async fn upvote_paper(
@@ -90,8 +94,11 @@ pub async fn upvote_paper(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The paper's new vote count", body = UpvoteJson),
+        (status = 400, description = "`id` is not an arXiv id", body = ErrorJson),
         (status = 401, description = "No valid API token", body = ErrorJson),
         (status = 404, description = "No such paper", body = ErrorJson),
+        (status = 429, description = "Too many votes", body = ErrorJson,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
     )
 )]
 pub async fn withdraw_upvote(
@@ -105,7 +112,7 @@ pub async fn withdraw_upvote(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubmitJson {
-    /// An arXiv id or abs/pdf URL.
+    /// An arXiv id (optionally `arXiv:`-prefixed, with a version) or its arXiv abs/pdf URL.
     #[schema(example = "2608.19880")]
     arxiv_id: String,
 }
@@ -129,23 +136,30 @@ pub struct SubmittedJson {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Featured today", body = SubmittedJson),
-        (status = 400, description = "Not an arXiv id or URL", body = ErrorJson),
+        (status = 400, description = "The body is not `{\"arxivId\": ...}` with an arXiv id or URL", body = ErrorJson),
         (status = 401, description = "No valid API token", body = ErrorJson),
         (status = 409, description = "Already featured; the error says where", body = ErrorJson),
-        (status = 422, description = "Outside the submission window, or not found", body = ErrorJson),
+        (status = 413, description = "The body is over the hub's limit", body = ErrorJson),
+        (status = 415, description = "The body is not sent as `Content-Type: application/json`", body = ErrorJson),
+        (status = 422, description = "Published longer ago than the submission window, or arXiv has no such paper", body = ErrorJson),
+        (status = 429, description = "Too many submissions", body = ErrorJson,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "The paper is not on this hub and arXiv could not be asked in time; nothing was changed", body = ErrorJson,
+            headers(("retry-after" = u64, description = "Seconds to wait before sending the same request again"))),
     )
 )]
 pub async fn submit_paper_api(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Json<SubmitJson>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<SubmitJson>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SubmittedJson>), ApiError> {
     let user = caller(&state, &headers).await?;
-    let Json(body) = body.map_err(|e| ApiError::bad_parameter("arxivId", e.body_text()))?;
+    let Json(body) = body.map_err(body_refused)?;
+    let id = params::submitted_id("arxivId", &body.arxiv_id)?;
     state
         .community
         .limit(Action::Submit, &user.id.0.to_string())?;
-    match submit_paper(&state, &user, &body.arxiv_id, Utc::now()).await? {
+    match submit_paper(&state, &user, id.as_str(), Utc::now()).await? {
         Ok(done) => Ok((
             StatusCode::CREATED,
             Json(SubmittedJson {
@@ -164,5 +178,21 @@ pub async fn submit_paper_api(
                 ApiError::with_status(StatusCode::UNPROCESSABLE_ENTITY, refusal.message())
             }
         }),
+    }
+}
+
+/// Why the submit body was refused, with the status axum chose for it: 415 for a body not sent
+/// as JSON, 413 for one over the limit, 400 for JSON that is not `{"arxivId": "..."}`.
+fn body_refused(rejection: JsonRejection) -> ApiError {
+    use axum::extract::rejection::JsonRejection as R;
+    match &rejection {
+        R::MissingJsonContentType(_) => ApiError::with_status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as Content-Type: application/json",
+        ),
+        R::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::payload_too_large(crate::body_limit::MAX_BODY_BYTES)
+        }
+        _ => ApiError::bad_parameter("arxivId", rejection.body_text()),
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use paperfeed_core::Period;
+use chrono::NaiveDate;
 use paperfeed_store::{FeedOrder, FeedQuery};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -31,17 +31,18 @@ pub enum DailySort {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DailyPapersParams {
-    /// A featured day, YYYY-MM-DD. At most one of `date`, `week` and `month`; with none, the
-    /// latest featured papers across days.
+    /// A featured day, YYYY-MM-DD (a day the calendar lacks gets a 404). `date`, `week` and
+    /// `month` may be combined: the days in all of them are listed (none when they do not
+    /// overlap); with none of them, the latest featured papers across days.
     #[param(value_type = Option<String>, example = "2026-08-21")]
     date: Option<String>,
-    /// An ISO week, YYYY-Www.
+    /// An ISO week, YYYY-Www (week 53 of a year that has 52 gets a 404).
     #[param(value_type = Option<String>, example = "2026-W34")]
     week: Option<String>,
     /// A month, YYYY-MM.
     #[param(value_type = Option<String>, example = "2026-08")]
     month: Option<String>,
-    /// Only papers put on the feed by this user name.
+    /// Only papers put on the feed by this user name (empty: anyone's).
     #[param(value_type = Option<String>, example = "akhaliq")]
     submitter: Option<String>,
     /// `publishedAt` (default): newest featured day first, then most upvoted. `trending`: by
@@ -57,32 +58,54 @@ pub struct DailyPapersParams {
     limit: Option<String>,
 }
 
-impl DailyPapersParams {
-    /// The featured-day span asked for: at most one of `date`, `week`, `month`.
-    fn period(&self) -> Result<Option<Period>, ApiError> {
-        type Parse = fn(&str) -> Result<Period, paperfeed_core::PeriodError>;
-        let kinds: [(&str, &Option<String>, Parse); 3] = [
-            ("date", &self.date, Period::parse_day),
-            ("week", &self.week, Period::parse_week),
-            ("month", &self.month, Period::parse_month),
-        ];
-        let mut found: Option<(&str, Period)> = None;
-        for (name, value, parse) in kinds {
-            let Some(value) = given(value) else { continue };
-            if let Some((first, _)) = found {
-                return Err(ApiError::bad_parameter(
-                    name,
-                    format!("{first} and {name} cannot be combined: give one of date, week, month"),
-                ));
-            }
-            let period = parse(value).map_err(|e| ApiError::bad_parameter(name, e.to_string()))?;
-            found = Some((name, period));
+/// The featured days a request selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Days {
+    /// No period given: every day.
+    All,
+    /// From the first to the last day, both included.
+    Between(NaiveDate, NaiveDate),
+    /// Periods given that do not overlap.
+    NoneOf,
+}
+
+impl Days {
+    /// The days both in `self` and in `start..=end`.
+    fn within(self, start: NaiveDate, end: NaiveDate) -> Self {
+        let (from, to) = match self {
+            Days::All => (start, end),
+            Days::Between(s, e) => (s.max(start), e.min(end)),
+            Days::NoneOf => return Days::NoneOf,
+        };
+        if from <= to {
+            Days::Between(from, to)
+        } else {
+            Days::NoneOf
         }
-        Ok(found.map(|(_, p)| p))
+    }
+}
+
+impl DailyPapersParams {
+    /// The featured days asked for: those in every one of `date`, `week` and `month` that is
+    /// given (so `date=2026-08-21&month=2026-08` is that day, and periods that do not overlap
+    /// select nothing), all days when none is.
+    fn days(&self) -> Result<Days, ApiError> {
+        let mut days = Days::All;
+        for (name, value) in [
+            ("date", &self.date),
+            ("week", &self.week),
+            ("month", &self.month),
+        ] {
+            if let Some(value) = value {
+                let (start, end) = params::period(name, value)?.bounds();
+                days = days.within(start, end);
+            }
+        }
+        Ok(days)
     }
 
     fn order(&self) -> Result<FeedOrder, ApiError> {
-        match given(&self.sort) {
+        match self.sort.as_deref() {
             None | Some("publishedAt") => Ok(FeedOrder::Newest),
             // Ranked by trending score in `list_daily_papers`, over the newest entries.
             Some("trending") => Ok(FeedOrder::MostUpvoted),
@@ -96,18 +119,25 @@ impl DailyPapersParams {
         }
     }
 
-    fn query(&self) -> Result<FeedQuery, ApiError> {
-        let period = self.period()?;
+    /// The store's query, `None` when the periods asked for do not overlap.
+    fn query(&self) -> Result<Option<FeedQuery>, ApiError> {
+        // Every parameter is checked, even when the periods already select nothing.
+        let days = self.days()?;
         let order = self.order()?;
         let limit = params::limit(&self.limit)?;
         let page = params::page(&self.p)?;
-        Ok(FeedQuery {
-            days: period.map(Period::bounds),
+        let days = match days {
+            Days::All => None,
+            Days::Between(start, end) => Some((start, end)),
+            Days::NoneOf => return Ok(None),
+        };
+        Ok(Some(FeedQuery {
+            days,
             submitter: given(&self.submitter).map(str::to_owned),
             order,
             offset: page.saturating_mul(limit),
             limit,
-        })
+        }))
     }
 }
 
@@ -120,13 +150,16 @@ impl DailyPapersParams {
     responses(
         (status = 200, description = "Featured entries, one per paper and featured day", body = Vec<DailyPaperJson>),
         (status = 400, description = "A parameter is malformed; `parameter` names it", body = ErrorJson),
+        (status = 404, description = "`date` or `week` has the right shape but the calendar has no such day or week; `parameter` names it", body = ErrorJson),
     )
 )]
 pub async fn list_daily_papers(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<DailyPapersParams>,
 ) -> Result<Json<Vec<DailyPaperJson>>, ApiError> {
-    let mut query = params.query()?;
+    let Some(mut query) = params.query()? else {
+        return Ok(Json(Vec::new()));
+    };
     let entries = if query.order == FeedOrder::MostUpvoted {
         let (offset, limit) = (query.offset, query.limit);
         query.order = FeedOrder::Newest;

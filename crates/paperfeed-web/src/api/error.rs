@@ -48,6 +48,33 @@ impl ApiError {
         Self::with_status(StatusCode::NOT_FOUND, error)
     }
 
+    /// A 404 for a period that has the right shape but is not on the calendar (`2026-02-30`,
+    /// week 53 of a 52-week year): well formed, so not a 400; there is nothing there.
+    pub fn no_such_period(parameter: &str, error: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            body: ErrorJson {
+                error: error.into(),
+                parameter: Some(parameter.to_owned()),
+            },
+            retry_after_secs: None,
+        }
+    }
+
+    /// A 413 for a request body over `limit_bytes`.
+    pub fn payload_too_large(limit_bytes: usize) -> Self {
+        Self::with_status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than this hub accepts ({limit_bytes} bytes)"),
+        )
+    }
+
+    /// The status this error answers with.
+    #[cfg(test)]
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     /// An error with `status` and no parameter at fault.
     pub fn with_status(status: StatusCode, error: impl Into<String>) -> Self {
         Self {
@@ -125,6 +152,14 @@ impl From<crate::error::AppError> for ApiError {
                 StatusCode::UNAUTHORIZED,
                 "send Authorization: Bearer TOKEN (create one in your account settings)",
             ),
+            AppError::PayloadTooLarge { limit_bytes } => Self::payload_too_large(limit_bytes),
+            AppError::Unavailable {
+                message,
+                retry_after_secs,
+            } => Self {
+                retry_after_secs: Some(retry_after_secs),
+                ..Self::with_status(StatusCode::SERVICE_UNAVAILABLE, message)
+            },
             AppError::Internal(detail) => Self::internal(detail),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use paperfeed_core::Paper;
 
@@ -66,6 +66,25 @@ pub fn markdown_response(paper: &Paper) -> Response {
             (header::VARY, HeaderValue::from_static("accept")),
         ],
         paper_markdown(paper),
+    )
+        .into_response()
+}
+
+/// `/papers/{id}.md` is read-only: it shares its route with the paper pages' form posts
+/// (`/papers/{id}/upvote`), so another method would reach the form handler and be refused
+/// for the wrong reason. This layer answers those with 405 and `Allow`, as the document says.
+pub async fn only_read_markdown(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let read = matches!(*request.method(), Method::GET | Method::HEAD);
+    if read || !request.uri().path().ends_with(".md") {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, HeaderValue::from_static("GET, HEAD"))],
+        "a paper's Markdown can only be read (GET)",
     )
         .into_response()
 }

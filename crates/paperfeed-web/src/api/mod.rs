@@ -66,10 +66,13 @@ impl utoipa::Modify for BearerScheme {
     get,
     path = "/papers/{id}.md",
     tag = "papers",
-    params(("id" = String, Path, description = "An arXiv id", example = "2608.19880")),
+    params(("id" = String, Path, description = "An arXiv id in canonical form (no prefix or version)", example = "2608.19880")),
     responses(
         (status = 200, description = "Title, authors, links and abstract", content_type = "text/markdown", body = String),
-        (status = 404, description = "No such paper on this hub"),
+        (status = 308, description = "A versioned or prefixed id: the canonical address is in `Location`",
+            headers(("location" = String, description = "`/papers/{id}.md` with the canonical id"))),
+        (status = 400, description = "Not an arXiv id (an HTML page saying why)", content_type = "text/html", body = String),
+        (status = 404, description = "No such paper on this hub (an HTML page)", content_type = "text/html", body = String),
     )
 )]
 #[expect(
@@ -77,6 +80,54 @@ impl utoipa::Modify for BearerScheme {
     reason = "carries the OpenAPI description of a route served elsewhere"
 )]
 fn paper_markdown_doc() {}
+
+/// A page error met outside the API's handlers (the body limit) in the API's error shape.
+pub fn error_response(error: crate::AppError) -> axum::response::Response {
+    error::ApiError::from(error).into_response()
+}
+
+/// States in the document the pattern each id and period is checked against (`params.rs`),
+/// from the same constants, so the two cannot drift apart (utoipa takes only literals).
+fn with_patterns(mut doc: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let operations = item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|i| i.values_mut());
+            for operation in operations {
+                let parameters = operation
+                    .get_mut("parameters")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten();
+                for parameter in parameters {
+                    let pattern = match parameter.get("name").and_then(Value::as_str) {
+                        Some("id") if path.ends_with(".md") => params::CANONICAL_ID_PATTERN,
+                        Some("id") => params::ID_PATTERN,
+                        Some("cursor") => params::CANONICAL_ID_PATTERN,
+                        Some("date") => params::DATE_PATTERN,
+                        Some("week") => params::WEEK_PATTERN,
+                        Some("month") => params::MONTH_PATTERN,
+                        _ => continue,
+                    };
+                    if let Some(schema) = parameter.get_mut("schema").and_then(Value::as_object_mut)
+                    {
+                        schema.insert("pattern".to_owned(), pattern.into());
+                    }
+                }
+            }
+        }
+    }
+    if let Some(arxiv_id) = doc
+        .pointer_mut("/components/schemas/SubmitJson/properties/arxivId")
+        .and_then(Value::as_object_mut)
+    {
+        arxiv_id.insert("pattern".to_owned(), params::SUBMIT_PATTERN.into());
+    }
+    doc
+}
 
 /// The API routes (and their document at `/api/openapi.json`), to merge into the hub's router.
 pub fn router(state: AppState) -> Router<AppState> {
@@ -97,10 +148,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         .split_for_parts();
     let mut doc = cached_doc;
     doc.merge(uncached_doc);
-    let document = Bytes::from(doc.to_pretty_json().unwrap_or_else(|e| {
-        tracing::error!(error = %e, "the OpenAPI document does not serialize");
-        String::new()
-    }));
+    let document = Bytes::from(
+        serde_json::to_value(&doc)
+            .map(with_patterns)
+            .and_then(|doc| serde_json::to_string_pretty(&doc))
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "the OpenAPI document does not serialize");
+                String::new()
+            }),
+    );
     cached
         .merge(uncached)
         .route(

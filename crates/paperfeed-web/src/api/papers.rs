@@ -16,10 +16,6 @@ use crate::api::error::{ApiError, ApiQuery, ErrorJson};
 use crate::api::json::{DailyPaperJson, PaperDetailJson};
 use crate::api::params::{self, given};
 
-fn parse_id(parameter: &str, raw: &str) -> Result<ArxivId, ApiError> {
-    ArxivId::parse(raw).map_err(|e| ApiError::bad_parameter(parameter, e.to_string()))
-}
-
 /// One paper.
 #[utoipa::path(
     get,
@@ -37,7 +33,7 @@ pub async fn get_paper(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<PaperDetailJson>, ApiError> {
     let Path(raw) = id?;
-    let id = parse_id("id", &raw)?;
+    let id = params::arxiv_id("id", &raw)?;
     match state.store.get_paper(&id).await? {
         Some(paper) => Ok(Json(PaperDetailJson::new(&paper))),
         None => Err(ApiError::not_found(format!(
@@ -50,7 +46,9 @@ pub async fn get_paper(
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// What to look for: words, `"phrases"`, an arXiv id or title, and filters such as
-    /// `author:`, `category:`, `published:2024-03`. Empty lists the latest featured papers.
+    /// `author:`, `category:`, `published:2024-03`. Empty or absent lists the latest featured
+    /// papers; text the filter syntax cannot read (an unclosed quote, `published:2024-13`) is
+    /// searched as plain words.
     #[param(value_type = Option<String>, example = "agent environments")]
     q: Option<String>,
     /// Results, 1 to 100 (default 50).
@@ -93,8 +91,9 @@ pub async fn search_papers(
                 .collect(),
         ));
     };
-    let mut query =
-        KeywordQuery::parse(text).map_err(|e| ApiError::bad_parameter("q", e.to_string()))?;
+    // Any text is a query: what the filter syntax cannot read is searched as plain words, so
+    // every string the document allows gets results rather than a 400.
+    let mut query = KeywordQuery::parse(text).unwrap_or_else(|_| KeywordQuery::text(text));
     query.offset = 0;
     query.limit = limit;
     let engine = state.search.clone();
@@ -147,8 +146,10 @@ pub async fn list_papers(
     ApiQuery(params): ApiQuery<ListPapersParams>,
 ) -> Result<Response, ApiError> {
     let limit = params::limit(&params.limit)?;
-    let cursor = given(&params.cursor)
-        .map(|c| parse_id("cursor", c))
+    let cursor = params
+        .cursor
+        .as_deref()
+        .map(|c| params::canonical_arxiv_id("cursor", c))
         .transpose()?;
     let papers = state.store.papers_page(cursor, limit).await?;
     let body: Vec<PaperDetailJson> = papers.iter().map(PaperDetailJson::new).collect();

@@ -21,10 +21,21 @@ use rate_limit::{Action, RateLimiter, RateLimits};
 /// Finds a paper that is not in the store yet (the arXiv API client implements it).
 #[async_trait]
 pub trait PaperLookup: Send + Sync {
-    /// The paper's metadata, `Ok(None)` when arXiv has no such paper, `Err` with a reason
-    /// safe to show when arXiv could not be asked.
+    /// The paper's metadata, `Ok(None)` when arXiv has no such paper, `Err` with the reason
+    /// (for the log) when arXiv could not be asked or gave no usable answer. Called on the
+    /// request path: [`submit_paper`] gives up after [`LOOKUP_DEADLINE`], so an implementation
+    /// should not retry for longer.
     async fn lookup(&self, id: &ArxivId) -> Result<Option<NewPaper>, String>;
 }
+
+/// How long a submission waits for the lookup of a paper the store lacks. A person or a script
+/// is waiting on the answer: past this, arXiv counts as unreachable (503 with `Retry-After`)
+/// and nothing is stored.
+pub const LOOKUP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// When to try again after arXiv could not be asked: its API asks clients to keep a few
+/// seconds apart and recovers from most outages within a minute.
+const LOOKUP_RETRY_AFTER_SECS: u64 = 30;
 
 /// What the binary configures about the community.
 #[derive(Clone, Debug)]
@@ -164,19 +175,18 @@ pub async fn submit_paper(
                     id,
                 }));
             };
-            match lookup.lookup(&id).await {
-                Ok(Some(found)) => (found.published_at, Some(found)),
-                Ok(None) => {
+            match tokio::time::timeout(LOOKUP_DEADLINE, lookup.lookup(&id)).await {
+                Ok(Ok(Some(found))) => (found.published_at, Some(found)),
+                Ok(Ok(None)) => {
                     return Ok(Err(SubmitRefusal::NotFound {
                         reason: format!("arXiv has no paper {id}."),
                         id,
                     }));
                 }
-                Err(reason) => {
-                    return Ok(Err(SubmitRefusal::NotFound {
-                        reason: format!("Paper {id} could not be looked up on arXiv: {reason}"),
-                        id,
-                    }));
+                Ok(Err(reason)) => return Err(arxiv_unreachable(&id, &reason)),
+                Err(_) => {
+                    let reason = format!("no answer within {} s", LOOKUP_DEADLINE.as_secs());
+                    return Err(arxiv_unreachable(&id, &reason));
                 }
             }
         }
@@ -212,6 +222,19 @@ pub async fn submit_paper(
         .ok_or_else(|| AppError::Internal(format!("submitted paper {id} vanished")))?;
     tracing::info!(user.id = user.id.0, paper.id = %id, "paper submitted to today's feed");
     Ok(Ok(Submitted { paper, day: today }))
+}
+
+/// The answer to a submission whose lookup failed: not "unknown to arXiv", which nobody
+/// knows, but "try again", with nothing stored.
+fn arxiv_unreachable(id: &ArxivId, reason: &str) -> AppError {
+    tracing::warn!(paper.id = %id, reason, "arXiv lookup for a submission failed");
+    AppError::Unavailable {
+        message: format!(
+            "Paper {id} is not on this hub yet and arXiv could not be asked just now; nothing \
+             was changed. Please submit it again in {LOOKUP_RETRY_AFTER_SECS} seconds."
+        ),
+        retry_after_secs: LOOKUP_RETRY_AFTER_SECS,
+    }
 }
 
 /// Orders feed entries by trending score (see `paperfeed_core::trending_score`), highest first,

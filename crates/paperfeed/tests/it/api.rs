@@ -252,20 +252,15 @@ async fn bad_parameters_get_one_json_error_shape_naming_the_parameter() {
     let server = Server::start();
     for (path, parameter, why) in [
         (
-            "/api/daily_papers?date=2026-02-30",
+            "/api/daily_papers?date=2026-8-21",
             "date",
-            "not a valid date",
+            "is not YYYY-MM-DD",
         ),
-        (
-            "/api/daily_papers?week=2026-W54",
-            "week",
-            "not a valid ISO week",
-        ),
-        (
-            "/api/daily_papers?month=2026-13",
-            "month",
-            "not a valid month",
-        ),
+        ("/api/daily_papers?date=", "date", "is not YYYY-MM-DD"),
+        ("/api/daily_papers?week=2026-W54", "week", "is not YYYY-Www"),
+        ("/api/daily_papers?month=2026-13", "month", "is not YYYY-MM"),
+        ("/api/daily_papers?limit=", "limit", "from 1 to 100"),
+        ("/api/daily_papers?limit=%2B5", "limit", "from 1 to 100"),
         ("/api/daily_papers?limit=0", "limit", "from 1 to 100"),
         ("/api/daily_papers?limit=1000", "limit", "from 1 to 100"),
         ("/api/daily_papers?p=-1", "p", "whole number"),
@@ -274,17 +269,17 @@ async fn bad_parameters_get_one_json_error_shape_naming_the_parameter() {
             "sort",
             "publishedAt or trending",
         ),
-        (
-            "/api/daily_papers?date=2026-08-21&week=2026-W34",
-            "week",
-            "cannot be combined",
-        ),
         ("/api/daily_papers?limit=5&limit=6", "limit", "duplicate"),
         ("/api/papers?cursor=not-an-id", "cursor", "arXiv"),
         ("/api/papers?limit=101", "limit", "from 1 to 100"),
-        ("/api/papers/search?q=%22unclosed", "q", "never closed"),
         ("/api/papers/search?q=x&limit=0", "limit", "from 1 to 100"),
         ("/api/papers/not-an-id", "id", "arXiv"),
+        ("/api/papers/%202608.19880", "id", "arXiv"),
+        (
+            "/api/papers?cursor=2608.19880v2",
+            "cursor",
+            "without prefix or version",
+        ),
     ] {
         let (status, json) = get_json(&server, path).await;
         assert_eq!(status, 400, "{path}: {json}");
@@ -302,6 +297,135 @@ async fn bad_parameters_get_one_json_error_shape_naming_the_parameter() {
         let (status, json) = get_json(&server, path).await;
         assert_eq!(status, 404, "{path}");
         assert!(json["error"].is_string(), "{path}: {json}");
+    }
+    // Periods of the documented shape that the calendar lacks: nothing there, not malformed.
+    for (path, parameter) in [
+        ("/api/daily_papers?date=2026-02-30", "date"),
+        ("/api/daily_papers?week=2021-W53", "week"),
+    ] {
+        let (status, json) = get_json(&server, path).await;
+        assert_eq!(
+            (status, json["parameter"].as_str()),
+            (404, Some(parameter)),
+            "{path}: {json}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_the_document_allows_the_server_answers() {
+    let server = Server::start();
+    // `date`, `week` and `month` together select the days in all of them.
+    let (_, day) = get_json(&server, "/api/daily_papers?date=2026-08-21").await;
+    assert!(!day.as_array().unwrap().is_empty());
+    for path in [
+        "/api/daily_papers?date=2026-08-21&week=2026-W34",
+        "/api/daily_papers?date=2026-08-21&week=2026-W34&month=2026-08",
+    ] {
+        let (status, json) = get_json(&server, path).await;
+        assert_eq!((status, &json), (200, &day), "{path}");
+    }
+    let (status, json) = get_json(&server, "/api/daily_papers?date=2026-08-21&month=2026-07").await;
+    assert_eq!(
+        (status, json),
+        (200, Value::Array(vec![])),
+        "periods that do not overlap"
+    );
+    let (_, week) = get_json(&server, "/api/daily_papers?week=2026-W34&limit=100").await;
+    let (_, both) = get_json(
+        &server,
+        "/api/daily_papers?week=2026-W34&month=2026-08&limit=100",
+    )
+    .await;
+    assert_eq!(ids(&both), ids(&week), "week 34 of 2026 lies in August");
+    // Any text is a search: what the filter syntax cannot read is searched as words.
+    for q in ["%22unclosed", "published%3A2024-13", "sort%3Avotes%20x"] {
+        let (status, json) = get_json(&server, &format!("/api/papers/search?q={q}")).await;
+        assert_eq!(status, 200, "{q}: {json}");
+    }
+    // Ids in every form the pattern admits.
+    for id in ["2608.19880", "2608.19880v3", "arXiv:2608.19880"] {
+        let (status, json) = get_json(&server, &format!("/api/papers/{id}")).await;
+        assert_eq!(
+            (status, json["id"].as_str()),
+            (200, Some("2608.19880")),
+            "{id}"
+        );
+    }
+    // The document states those patterns.
+    let (_, doc) = get_json(&server, "/api/openapi.json").await;
+    let pattern = |path: &str, method: &str, name: &str| -> String {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .and_then(|p| p["schema"]["pattern"].as_str())
+            .unwrap_or_else(|| panic!("{method} {path} {name} has no pattern"))
+            .to_owned()
+    };
+    for name in ["date", "week", "month"] {
+        assert!(pattern("/api/daily_papers", "get", name).starts_with("^[0-9]{4}-"));
+    }
+    for (path, method) in [
+        ("/api/papers/{id}", "get"),
+        ("/api/papers/{id}/upvote", "post"),
+        ("/api/papers/{id}/upvote", "delete"),
+        ("/papers/{id}.md", "get"),
+    ] {
+        assert!(pattern(path, method, "id").contains("[0-9]{5}"), "{path}");
+    }
+    assert!(pattern("/api/papers", "get", "cursor").contains("[0-9]{5}"));
+    assert!(
+        doc["components"]["schemas"]["SubmitJson"]["properties"]["arxivId"]["pattern"]
+            .as_str()
+            .unwrap()
+            .contains("arxiv[.]org")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn undeclared_methods_get_405_with_the_methods_that_are() {
+    let server = Server::start();
+    let client = reqwest::Client::new();
+    for (method, path, allowed) in [
+        ("PUT", "/api/daily_papers", "GET,HEAD"),
+        ("POST", "/api/papers/2608.19880", "GET,HEAD"),
+        ("PATCH", "/api/papers/2608.19880/upvote", "POST,DELETE"),
+        ("GET", "/api/papers/submit", "POST"),
+        ("DELETE", "/api/openapi.json", "GET,HEAD"),
+    ] {
+        let resp = client
+            .request(method.parse().unwrap(), server.url(path))
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 405, "{method} {path}");
+        let allow = resp.headers()["allow"].to_str().unwrap().replace(' ', "");
+        let mut allow: Vec<&str> = allow.split(',').collect();
+        allow.sort_unstable();
+        let mut want: Vec<&str> = allowed.split(',').collect();
+        want.sort_unstable();
+        assert_eq!(allow, want, "{method} {path}");
+        let json: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+        assert!(json["error"].is_string(), "{method} {path}: {json}");
+    }
+    // A paper's Markdown shares its route with the paper pages' form posts, which answered
+    // other methods with 415 (no form) instead of 405.
+    for method in ["POST", "PUT", "DELETE", "OPTIONS"] {
+        let resp = client
+            .request(method.parse().unwrap(), server.url("/papers/2608.19880.md"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status().as_u16(),
+            405,
+            "{method} /papers/2608.19880.md"
+        );
+        assert_eq!(resp.headers()["allow"], "GET, HEAD", "{method}");
     }
 }
 
@@ -455,4 +579,145 @@ async fn the_openapi_document_describes_every_api_route_with_its_parameters() {
     ] {
         assert!(schemas.contains_key(name), "{name} is described");
     }
+}
+
+/// Sends a request head by hand on a fresh connection, then `chunks` of body (chunked
+/// transfer when the head says so) until the server answers or the chunks run out; the status
+/// line and the rest of the answer.
+async fn raw_request(server: &Server, head: &str, chunk: &[u8], chunks: usize) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = server
+        .base
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    write.write_all(head.as_bytes()).await.unwrap();
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let sender = {
+        let chunk = chunk.to_vec();
+        tokio::spawn(async move {
+            for _ in 0..chunks {
+                let sent = if chunked {
+                    let framed = [
+                        format!("{:x}\r\n", chunk.len()).into_bytes(),
+                        chunk.clone(),
+                        b"\r\n".to_vec(),
+                    ]
+                    .concat();
+                    write.write_all(&framed).await
+                } else {
+                    write.write_all(&chunk).await
+                };
+                // The server answered and closed: the rest is not read.
+                if sent.is_err() {
+                    return;
+                }
+            }
+            if chunked {
+                let _ = write.write_all(b"0\r\n\r\n").await;
+            }
+            // Dropping the write half would half-close the connection, which the server reads
+            // as the client gone: hold it until the answer is in (the task is aborted then).
+            std::future::pending::<()>().await;
+            drop(write);
+        })
+    };
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 8192];
+    let read_answer = async {
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) => break,
+                Err(e) => {
+                    eprintln!("reading the answer: {e}");
+                    break;
+                }
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&answer);
+                    // Head and a short body are in: enough to judge.
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length: ")
+                                    .map(str::to_owned)
+                            })
+                            .and_then(|n| n.trim().parse::<usize>().ok());
+                        if length.is_some_and(|n| body.len() >= n) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), read_answer)
+        .await
+        .expect("the server answers an oversized body within seconds");
+    sender.abort();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{head}: no status line in {text:?}"));
+    (status, text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_bodies_get_413_whether_declared_or_chunked() {
+    let server = Server::start();
+    let host = server
+        .base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mb = vec![b'a'; 1 << 20];
+    for (path, content_type, api) in [
+        ("/api/papers/submit", "application/json", true),
+        ("/api/papers/2608.19880/upvote", "application/json", true),
+        ("/login", "application/x-www-form-urlencoded", false),
+        ("/submit", "application/x-www-form-urlencoded", false),
+        (
+            "/papers/2608.19880/comments",
+            "application/x-www-form-urlencoded",
+            false,
+        ),
+    ] {
+        // 100 MB announced: refused before a byte of it is read.
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer pf_whoever\r\n\
+             Content-Type: {content_type}\r\nContent-Length: 104857600\r\n\r\n"
+        );
+        let (status, answer) = raw_request(&server, &head, &mb, 0).await;
+        assert_eq!(status, 413, "declared, {path}: {answer}");
+        assert_eq!(answer.contains("\"error\""), api, "{path}: {answer}");
+        // Chunked, no length announced: refused once it grows past the limit.
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer pf_whoever\r\n\
+             Content-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        let (status, answer) = raw_request(&server, &head, &mb, 100).await;
+        assert_eq!(status, 413, "chunked, {path}: {answer}");
+        assert_eq!(answer.contains("\"error\""), api, "{path}: {answer}");
+    }
+    // A body within the limit still reaches the handler: a small JSON body without a token.
+    let (status, _) = raw_request(
+        &server,
+        &format!(
+            "POST /api/papers/submit HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+             Transfer-Encoding: chunked\r\n\r\n"
+        ),
+        br#"{"arxivId": "2608.19880"}"#,
+        1,
+    )
+    .await;
+    assert_eq!(status, 401);
+    // The server is fine afterwards.
+    assert_eq!(server.get("/api/daily_papers?limit=1").await.0, 200);
 }

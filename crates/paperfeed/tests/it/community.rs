@@ -623,6 +623,116 @@ async fn scripts_upvote_and_submit_with_an_api_token() {
     }
 }
 
+/// arXiv asked on the request path must not hold the caller: whether it refuses connections
+/// or accepts and never answers, a submission of a paper the hub lacks is answered within
+/// seconds with 503 and `Retry-After` (not 422 "unknown to arXiv", which nobody knows), and
+/// nothing is stored. The source is configured as harvests use it (5 attempts, 60 s each):
+/// those retries belong to harvests, not to someone waiting for an answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_submission_arxiv_cannot_answer_gets_503_and_retry_after_within_seconds() {
+    use paperfeed_ingest::fetch::replay::{ReplayServer, Reply};
+    let silent = ReplayServer::start(|_| {
+        Reply::Slow(
+            std::time::Duration::from_secs(600),
+            Box::new(Reply::status(500, "")),
+        )
+    })
+    .await
+    .unwrap();
+    let failing = ReplayServer::start(|_| Reply::status(503, "down for maintenance"))
+        .await
+        .unwrap();
+    for (what, arxiv) in [
+        ("refusing connections", "http://127.0.0.1:9".to_owned()),
+        ("never answering", silent.base_url()),
+        ("answering 503", failing.base_url()),
+    ] {
+        let arxiv = std::ffi::OsString::from(arxiv);
+        let (retries, timeout) = (
+            std::ffi::OsString::from("4"),
+            std::ffi::OsString::from("60"),
+        );
+        let server = Server::start_with_env(
+            &[],
+            tempfile::tempdir().unwrap(),
+            &[
+                ("PAPERFEED_SOURCES__ARXIV__BASE_URL", &arxiv),
+                ("PAPERFEED_SOURCES__ARXIV__RETRIES", &retries),
+                ("PAPERFEED_SOURCES__ARXIV__TIMEOUT_SECONDS", &timeout),
+            ],
+        );
+        run_cli(
+            server.data_dir(),
+            &[
+                "user",
+                "add",
+                "bot",
+                "--email",
+                "bot@example.org",
+                "--password-stdin",
+            ],
+            &format!("{PASSWORD}\n"),
+        );
+        let token = run_cli(server.data_dir(), &["token", "create", "bot"], "")
+            .trim()
+            .to_owned();
+        register_secret(&token);
+        let started = std::time::Instant::now();
+        let resp = reqwest::Client::new()
+            .post(server.url("/api/papers/submit"))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(r#"{"arxivId": "2611.00042"}"#)
+            .timeout(std::time::Duration::from_secs(60))
+            .send()
+            .await
+            .unwrap();
+        let waited = started.elapsed();
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let json: serde_json::Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+        eprintln!("arXiv {what}: the API answered {status} after {waited:?}");
+        assert_eq!(status, 503, "arXiv {what}: {json}");
+        assert!(
+            retry_after.is_some_and(|s| s > 0),
+            "arXiv {what}: Retry-After"
+        );
+        assert!(
+            waited < std::time::Duration::from_secs(10),
+            "arXiv {what}: answered after {waited:?}"
+        );
+        assert!(
+            json["error"].as_str().unwrap().contains("again"),
+            "arXiv {what}: {json}"
+        );
+        let (status, _) = crate::api::get_json(&server, "/api/papers/2611.00042").await;
+        assert_eq!(status, 404, "arXiv {what}: nothing stored");
+        // The submission form says the same, as a page.
+        let mut visitor = Visitor::new(&server);
+        assert_eq!(visitor.log_in("bot", PASSWORD).await.status, 303);
+        let csrf = visitor.csrf("/submit").await;
+        let started = std::time::Instant::now();
+        let page = visitor
+            .post("/submit", &[("csrf", &csrf), ("arxiv_id", "2611.00042")])
+            .await;
+        assert_eq!(page.status, 503, "arXiv {what}: {}", page.body);
+        assert!(
+            page.headers.contains_key(header::RETRY_AFTER),
+            "arXiv {what}"
+        );
+        assert!(page.body.contains("again"), "arXiv {what}: {}", page.body);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "arXiv {what}: the form answered after {:?}",
+            started.elapsed()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_logged_in_reader_subscribes_their_account_address_in_one_click() {
     let mail = tempfile::tempdir().unwrap();

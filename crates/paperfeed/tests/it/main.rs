@@ -21,5 +21,6 @@ mod html_validity;
 mod ops;
 mod pages;
 mod postgres;
+mod schemathesis;
 mod search;
 mod two_nodes;
