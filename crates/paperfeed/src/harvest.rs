@@ -215,7 +215,7 @@ impl Run {
             .upsert_papers(papers, self.mode)
             .await
             .context("storing looked-up papers")?;
-        summary.count(&outcomes, &[], &self.base);
+        summary.count(&outcomes, &Rejections::default(), &self.base);
         Ok(())
     }
 

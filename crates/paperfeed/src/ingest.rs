@@ -20,7 +20,7 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use paperfeed_core::{NewPaper, UpsertOutcome};
-use paperfeed_ingest::{Format, KaggleLines, RecordError, RecordResult, detect_format};
+use paperfeed_ingest::{Format, KaggleLines, Location, RecordError, RecordResult, detect_format};
 use paperfeed_store::{Store, WriteMode};
 use tokio::sync::mpsc;
 
@@ -228,8 +228,13 @@ enum Item {
     Papers(Vec<NewPaper>),
     /// A rejection to print with its reason (the first ones of a file).
     Rejected(RecordError),
-    /// Rejections only counted, their reasons dropped.
-    RejectedUnlisted(u64),
+    /// Rejections only counted, their reasons dropped: how many, and where the first and last
+    /// of them are.
+    RejectedUnlisted {
+        count: u64,
+        first: Location,
+        last: Location,
+    },
     /// The file could not be read at all or stopped early.
     FileFailed(String),
     Progress(u64),
@@ -267,7 +272,8 @@ pub async fn ingest(
         let batch_size = options.batch_size;
         let producer =
             tokio::task::spawn_blocking(move || produce(source, format, batch_size, &tx));
-        let mut unlisted = 0u64;
+        // Rejections not listed: how many, and the first and last of them.
+        let mut unlisted: Option<(u64, Location, Location)> = None;
         let mut file_failed = false;
         while let Some(item) = rx.recv().await {
             match item {
@@ -296,9 +302,10 @@ pub async fn ingest(
                     summary.rejected += 1;
                     progress.suspend(|| eprintln!("rejected {name}: {err}"));
                 }
-                Item::RejectedUnlisted(count) => {
+                Item::RejectedUnlisted { count, first, last } => {
                     summary.rejected += count;
-                    unlisted += count;
+                    let (total, first, _) = unlisted.unwrap_or((0, first, last));
+                    unlisted = Some((total + count, first, last));
                 }
                 Item::FileFailed(reason) => {
                     file_failed = true;
@@ -310,12 +317,17 @@ pub async fn ingest(
         producer
             .await
             .with_context(|| format!("parsing {name} stopped unexpectedly"))?;
-        if unlisted > 0 {
+        if let Some((count, first, last)) = unlisted {
+            let which = if first == last {
+                format!("{first}")
+            } else {
+                format!("{first} to {last}")
+            };
             progress.suspend(|| {
                 eprintln!(
-                    "rejected {name}: … and {} more rejected record{} not listed",
-                    thousands(unlisted),
-                    if unlisted == 1 { "" } else { "s" }
+                    "rejected {name}: … and {} more rejected record{} not listed ({which})",
+                    thousands(count),
+                    if count == 1 { "" } else { "s" }
                 );
             });
         }
@@ -393,7 +405,7 @@ fn produce(source: Source, forced: Option<Format>, batch_size: usize, tx: &mpsc:
         batch_size,
         batch_bytes: 0,
         listed: 0,
-        unlisted: 0,
+        unlisted: None,
         count: &count,
         reported: 0,
         since_progress: 0,
@@ -429,7 +441,8 @@ struct Batches<'a> {
     /// Text held by `batch`, roughly.
     batch_bytes: usize,
     listed: usize,
-    unlisted: u64,
+    /// Rejections not listed since the last report, and where the first and last are.
+    unlisted: Option<(u64, Location, Location)>,
     count: &'a AtomicU64,
     reported: u64,
     /// Records taken since progress was last reported.
@@ -457,7 +470,10 @@ impl Batches<'_> {
                 self.listed += 1;
                 self.send(Item::Rejected(e))?;
             }
-            Err(_) => self.unlisted += 1,
+            Err(e) => {
+                let (count, first, _) = self.unlisted.unwrap_or((0, e.location, e.location));
+                self.unlisted = Some((count + 1, first, e.location));
+            }
         }
         self.since_progress += 1;
         if self.since_progress >= 64 * 1024 {
@@ -477,9 +493,8 @@ impl Batches<'_> {
 
     fn progress(&mut self) -> ControlFlow<()> {
         self.since_progress = 0;
-        if self.unlisted > 0 {
-            let unlisted = std::mem::take(&mut self.unlisted);
-            self.send(Item::RejectedUnlisted(unlisted))?;
+        if let Some((count, first, last)) = self.unlisted.take() {
+            self.send(Item::RejectedUnlisted { count, first, last })?;
         }
         let read = self.count.load(Ordering::Relaxed);
         if read > self.reported {

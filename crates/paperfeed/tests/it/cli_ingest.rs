@@ -437,7 +437,7 @@ fn an_invalid_utf8_byte_early_in_a_json_lines_file_rejects_only_its_line() {
     let stderr = text(&out.stderr);
     assert!(!out.status.success(), "a rejection gives a non-zero exit");
     assert!(
-        stderr.contains("line 2: the line is not valid UTF-8 (bad byte at column 42)"),
+        stderr.contains("line 2: the line is not valid UTF-8 (bad byte at column 32)"),
         "{stderr}"
     );
     assert!(!stderr.contains("binary"), "{stderr}");
