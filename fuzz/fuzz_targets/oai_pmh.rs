@@ -1,24 +1,50 @@
-//! `parse_oai_pmh`: one OAI-PMH `ListRecords` page (records, deletions, resumption token, OAI
-//! errors). Invariants: never panics, every accepted record has an id, every error prints.
+//! `parse_oai_pmh` and `read_oai_pmh`: one OAI-PMH `ListRecords` page (records, deletions,
+//! resumption token, OAI errors). Invariants: never panics, every accepted record has an id,
+//! every error prints, the stream read through a tiny buffer gives what the in-memory parse
+//! gives. Bounded memory per input: at most `Parsed::MAX_KEPT_ERRORS` rejections and
+//! `OaiPage::MAX_KEPT_DELETED` deletions are kept, no reason is longer than
+//! `RecordError::MAX_REASON_BYTES`, and no more records come out than `<record` tags fit in it.
 #![no_main]
 
+use std::io::BufReader;
+use std::ops::ControlFlow;
+
 use libfuzzer_sys::fuzz_target;
-use paperfeed_ingest::parse_oai_pmh;
+use paperfeed_ingest::{OaiPage, Parsed, RecordError, RecordResult, parse_oai_pmh, read_oai_pmh};
 
 fuzz_target!(|data: &[u8]| {
     let page = parse_oai_pmh(data);
+    let mut kept = 0;
     for record in &page.parsed.records {
         match record {
             Ok(p) => assert!(!p.id.as_str().is_empty()),
             Err(e) => {
+                kept += 1;
+                assert!(e.reason.len() <= RecordError::MAX_REASON_BYTES);
                 let _ = e.to_string();
             }
         }
     }
+    assert!(kept <= Parsed::MAX_KEPT_ERRORS);
+    assert!(page.deleted.len() <= OaiPage::MAX_KEPT_DELETED);
+    assert!(page.deleted.len() as u64 <= page.deleted_count);
+    // The shortest record is `<record/>`, 9 bytes.
+    let total = page.parsed.records.len() as u64 + page.parsed.rejected_not_kept;
+    assert!(total + page.deleted_count <= data.len() as u64 / 9);
     if let Some(e) = &page.parsed.fatal {
         let _ = e.to_string();
     }
     if let Some(token) = &page.resumption_token {
         let _ = token.is_end();
     }
+
+    let mut streamed = Vec::new();
+    let mut sink = |r: RecordResult| {
+        streamed.push(r.ok().map(|p| p.id.to_string()));
+        ControlFlow::Continue(())
+    };
+    let chunk = 1 + data.first().map_or(0, |b| usize::from(b % 7));
+    let fatal = read_oai_pmh(BufReader::with_capacity(chunk, data), &mut sink);
+    assert_eq!(fatal.is_some(), page.parsed.fatal.is_some());
+    assert_eq!(streamed.len() as u64, total);
 });

@@ -4,7 +4,11 @@
 //! Elements are matched by local name within their parent, so it does not matter whether the
 //! `opensearch:`/`arxiv:` prefixes are declared on the root (newer API) or on each element
 //! (classic API), nor which prefix a file picks; only the root is checked to be an Atom `feed`.
-//! Text is collected only for the elements kept, into reused buffers.
+//! Text is collected only for the elements kept, into reused buffers. The feed is read as a
+//! stream; an entry longer than the record limit is rejected without keeping what it says.
+
+use std::io::BufRead;
+use std::ops::ControlFlow;
 
 use chrono::{DateTime, Utc};
 use paperfeed_core::{Author, NewPaper, PaperVersion, VersionedArxivId};
@@ -12,9 +16,9 @@ use quick_xml::events::BytesStart;
 
 use crate::detect::root_namespace;
 use crate::fields::{push_category, quote, title_and_abstract};
-use crate::lines::LineCounter;
-use crate::xml::{XmlHandler, attribute, drive, rejected};
-use crate::{Location, Parsed, RecordError};
+use crate::record::{MAX_RECORD_BYTES, RecordSink, describe_limit};
+use crate::xml::{At, XmlHandler, attribute, drive, rejected};
+use crate::{Location, Parsed, RecordError, RecordResult};
 
 const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 const EXPECTED: &str = "an arXiv API Atom <feed>";
@@ -56,9 +60,10 @@ enum Field {
 }
 
 /// What an `<entry>` said so far; buffers are reused from entry to entry.
-#[derive(Default)]
 struct Draft {
-    start: u64,
+    start: At,
+    /// The entry is over the record limit: nothing more of it is kept.
+    oversized: bool,
     id: String,
     updated: String,
     published: String,
@@ -69,9 +74,27 @@ struct Draft {
     categories: Vec<String>,
 }
 
+impl Default for Draft {
+    fn default() -> Self {
+        Self {
+            start: At { offset: 0, line: 1 },
+            oversized: false,
+            id: String::new(),
+            updated: String::new(),
+            published: String::new(),
+            title: String::new(),
+            summary: String::new(),
+            authors: Vec::new(),
+            primary: None,
+            categories: Vec::new(),
+        }
+    }
+}
+
 impl Draft {
-    fn reset(&mut self, start: u64) {
+    fn reset(&mut self, start: At) {
         self.start = start;
+        self.oversized = false;
         self.id.clear();
         self.updated.clear();
         self.published.clear();
@@ -83,22 +106,42 @@ impl Draft {
     }
 }
 
-/// Parses one arXiv API answer. Never fails as a whole: an API error entry, a wrong root or
-/// damaged XML end up in `parsed.fatal`, after every complete entry before the damage.
+/// Parses one arXiv API answer held in memory. Never fails as a whole: an API error entry, a
+/// wrong root or damaged XML end up in `parsed.fatal`, after every complete entry before the
+/// damage.
 pub fn parse_arxiv_atom(bytes: &[u8]) -> AtomPage {
+    let mut parsed = Parsed::default();
+    let mut page = read_atom(bytes, MAX_RECORD_BYTES, &mut parsed.collect());
+    page.parsed.records = parsed.records;
+    page.parsed.rejected_not_kept = parsed.rejected_not_kept;
+    page
+}
+
+/// Reads an arXiv API answer from a stream, handing each entry's record to `sink` as soon as
+/// it is read; returns the error that stopped the feed early, if any. Memory holds one entry;
+/// an entry over [`MAX_RECORD_BYTES`] is rejected.
+pub fn read_arxiv_atom(reader: impl BufRead, sink: RecordSink<'_>) -> Option<RecordError> {
+    read_atom(reader, MAX_RECORD_BYTES, sink).parsed.fatal
+}
+
+/// The feed's paging numbers and fatal error; the records went to `sink`.
+fn read_atom(reader: impl BufRead, max_entry: usize, sink: RecordSink<'_>) -> AtomPage {
     let mut parser = AtomParser {
         page: AtomPage::default(),
-        lines: LineCounter::new(bytes),
+        sink,
+        max_entry,
         draft: Draft::default(),
         entries: 0,
     };
-    drive(&mut parser, bytes, EXPECTED, "feed");
+    drive(&mut parser, reader, EXPECTED, "feed", max_entry);
     parser.page
 }
 
-struct AtomParser<'a> {
+struct AtomParser<'s> {
+    /// The paging numbers and the fatal error; records go to `sink`.
     page: AtomPage,
-    lines: LineCounter<'a>,
+    sink: RecordSink<'s>,
+    max_entry: usize,
     draft: Draft,
     /// Entries seen so far, for `Location::Entry`.
     entries: usize,
@@ -127,12 +170,14 @@ impl XmlHandler for AtomParser<'_> {
         }
     }
 
-    fn open(&mut self, parent: Node, e: &BytesStart<'_>, end_of_tag: u64) -> Node {
+    fn open(&mut self, parent: Node, e: &BytesStart<'_>, at: At) -> Node {
+        if parent != Node::Feed && self.oversized(at.offset) {
+            return Node::Other;
+        }
         let name = e.local_name();
         match (parent, name.as_ref()) {
             (Node::Feed, "entry") => {
-                // The tag is already read; its start is enough to point a reader at it.
-                self.draft.reset(end_of_tag.saturating_sub(1));
+                self.draft.reset(at);
                 Node::Entry
             }
             (Node::Feed, "totalResults") => Node::Text(Field::TotalResults),
@@ -168,12 +213,13 @@ impl XmlHandler for AtomParser<'_> {
         matches!(node, Node::Text(_))
     }
 
-    fn close(&mut self, node: Node, text: &str) {
+    fn close(&mut self, node: Node, text: &str, end: u64) -> ControlFlow<()> {
         match node {
-            Node::Entry => self.finish_entry(),
+            Node::Entry => return self.finish_entry(end),
             Node::Text(field) => self.store(field, text),
             Node::Feed | Node::Author | Node::Other => {}
         }
+        ControlFlow::Continue(())
     }
 
     /// Keeps the first fatal error: an API error entry is the cause, later damage a
@@ -181,15 +227,32 @@ impl XmlHandler for AtomParser<'_> {
     fn set_fatal(&mut self, fatal: RecordError) {
         self.page.parsed.fatal.get_or_insert(fatal);
     }
-
-    fn line_at(&mut self, offset: u64) -> u64 {
-        self.lines.line_at(offset)
-    }
 }
 
 impl AtomParser<'_> {
+    /// Whether the entry being read has grown past the limit by `offset`.
+    fn oversized(&mut self, offset: u64) -> bool {
+        let draft = &mut self.draft;
+        if !draft.oversized && offset - draft.start.offset > self.max_entry as u64 {
+            draft.oversized = true;
+            draft.summary = String::new();
+            draft.title = String::new();
+            draft.authors = Vec::new();
+            draft.categories = Vec::new();
+        }
+        draft.oversized
+    }
+
     fn store(&mut self, field: Field, text: &str) {
         let draft = &mut self.draft;
+        if draft.oversized
+            && !matches!(
+                field,
+                Field::TotalResults | Field::StartIndex | Field::ItemsPerPage
+            )
+        {
+            return;
+        }
         match field {
             Field::Id => replace(&mut draft.id, text),
             Field::Updated => replace(&mut draft.updated, text),
@@ -208,9 +271,18 @@ impl AtomParser<'_> {
         }
     }
 
-    fn finish_entry(&mut self) {
+    fn finish_entry(&mut self, end: u64) -> ControlFlow<()> {
         let index = self.entries;
         self.entries += 1;
+        let start = self.draft.start;
+        let length = end - start.offset;
+        if self.oversized(end) {
+            let reason = format!(
+                "the entry is {length} bytes long, over the {} limit; skipped",
+                describe_limit(self.max_entry)
+            );
+            return (self.sink)(Err(rejected(index, "entry", start.line, &reason)));
+        }
         let id = self.draft.id.trim();
         // The API reports a bad query as a feed with one entry whose id is an error URL.
         if id.contains("arxiv.org/api/errors") {
@@ -219,13 +291,12 @@ impl AtomParser<'_> {
                 Location::Entry(index),
                 format!("arXiv API error: {message}"),
             ));
-            return;
+            return ControlFlow::Continue(());
         }
-        let result = self.build_entry().map_err(|reason| {
-            let line = self.lines.line_at(self.draft.start);
-            rejected(index, "entry", line, &reason)
-        });
-        self.page.parsed.records.push(result);
+        let result: RecordResult = self
+            .build_entry()
+            .map_err(|reason| rejected(index, "entry", start.line, &reason));
+        (self.sink)(result)
     }
 
     fn build_entry(&mut self) -> Result<NewPaper, String> {
@@ -567,5 +638,51 @@ mod tests {
             let fatal = page.parsed.fatal.unwrap_or_else(|| panic!("{input:?}"));
             assert!(fatal.reason.contains(want), "{input:?}: {fatal}");
         }
+    }
+
+    #[test]
+    fn a_flood_of_empty_entries_keeps_a_bounded_number_of_reasons() {
+        let xml = feed(&format!(
+            "{}{}",
+            "<entry/>".repeat(20_000),
+            entry("2403.06634v1")
+        ));
+        let page = parse_arxiv_atom(xml.as_bytes());
+        assert_eq!(page.parsed.fatal, None);
+        assert_eq!(page.parsed.records.len(), Parsed::MAX_KEPT_ERRORS + 1);
+        assert_eq!(page.parsed.rejected(), 20_000);
+        assert!(page.parsed.records.last().is_some_and(Result::is_ok));
+    }
+
+    #[test]
+    fn an_entry_over_the_limit_is_rejected_and_the_next_one_read() {
+        let many = "<category term=\"cs.RO\"/>".repeat(200);
+        let long = entry("2403.06635v1").replace("</entry>", &format!("{many}</entry>"));
+        let xml = feed(&format!(
+            "{}{long}{}",
+            entry("2403.06634v1"),
+            entry("2403.06636v1")
+        ));
+        let mut got = Vec::new();
+        let mut sink = |r: RecordResult| {
+            got.push(r.map(|p| p.id.to_string()).map_err(|e| e.reason));
+            ControlFlow::Continue(())
+        };
+        let page = read_atom(
+            std::io::BufReader::with_capacity(5, xml.as_bytes()),
+            2048,
+            &mut sink,
+        );
+        assert_eq!(page.parsed.fatal, None);
+        assert_eq!(page.total_results, Some(7));
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0], Ok("2403.06634".to_owned()));
+        assert!(
+            got[1]
+                .as_ref()
+                .is_err_and(|e| e.contains("over the 2048 bytes limit; skipped")),
+            "{got:?}"
+        );
+        assert_eq!(got[2], Ok("2403.06636".to_owned()));
     }
 }

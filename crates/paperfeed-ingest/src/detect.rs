@@ -102,33 +102,41 @@ const EXPECTED: &str = "a Hugging Face daily_papers JSON array, Kaggle arXiv sna
      Lines, an arXiv API Atom feed or an OAI-PMH ListRecords page (metadataPrefix=arXiv)";
 
 /// Guesses the format of a file from its first bytes (pass up to 64 KiB).
+///
+/// Only what tells the formats apart is looked at: the first character, the first line of
+/// JSON Lines, the XML root. An invalid UTF-8 byte further on is the business of the parser,
+/// which rejects the one record holding it, not the whole file.
 pub fn detect_format(head: &[u8]) -> Result<Format, DetectError> {
     let head = head.strip_prefix(UTF8_BOM).unwrap_or(head);
-    check_text(head)?;
     let start = head
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .ok_or(DetectError::Empty)?;
     let text = &head[start..];
+    // A NUL byte on the first line is the mark of binary data; no text format has one.
+    let first_line = text.split(|&b| b == b'\n').next().unwrap_or(text);
+    if let Some(at) = memchr::memchr(0, first_line) {
+        return Err(DetectError::Binary {
+            what: "a NUL byte",
+            offset: start + at,
+        });
+    }
     match text[0] {
         b'[' => Ok(Format::HfDailyPapers),
         b'{' => detect_json_lines(text),
         b'<' => detect_xml(text),
-        _ => Err(DetectError::Unknown {
-            found: format!("text starting with {:?}", snippet(text)),
-        }),
+        _ => {
+            check_text(head)?;
+            Err(DetectError::Unknown {
+                found: format!("text starting with {:?}", snippet(text)),
+            })
+        }
     }
 }
 
-/// Rejects NUL bytes and invalid UTF-8; a multi-byte character cut by the end of the head is
-/// fine, since callers cut the head at an arbitrary byte.
+/// Rejects invalid UTF-8; a multi-byte character cut by the end of the head is fine, since
+/// callers cut the head at an arbitrary byte.
 fn check_text(head: &[u8]) -> Result<(), DetectError> {
-    if let Some(offset) = memchr::memchr(0, head) {
-        return Err(DetectError::Binary {
-            what: "a NUL byte",
-            offset,
-        });
-    }
     match std::str::from_utf8(head) {
         Err(e) if e.error_len().is_some() => Err(DetectError::Binary {
             what: "invalid UTF-8",
@@ -288,6 +296,19 @@ mod tests {
             detect_format(b"\x89PNG\r\n\x1a\n"),
             Err(DetectError::Binary { offset: 0, .. })
         ));
+    }
+
+    #[test]
+    fn an_invalid_byte_after_the_first_line_does_not_hide_the_format() {
+        let mut kaggle = b"{\"id\": \"0704.0001\", \"title\": \"x\"}\n".to_vec();
+        kaggle.extend_from_slice(b"{\"id\": \"0704.0002\", \"title\": \"\xff\"}\n");
+        assert_eq!(detect_format(&kaggle), Ok(Format::KaggleJsonl));
+        let oai = b"<?xml version=\"1.0\"?>\n<OAI-PMH><ListRecords><record>caf\xe9</record>";
+        assert_eq!(detect_format(oai), Ok(Format::OaiPmh));
+        assert_eq!(
+            detect_format(b"[{\"paper\": {\"title\": \"\xff\"}}]"),
+            Ok(Format::HfDailyPapers)
+        );
     }
 
     #[test]

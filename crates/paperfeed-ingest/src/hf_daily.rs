@@ -1,123 +1,102 @@
 //! Hugging Face `daily_papers?date=…` answers: a JSON array of feed entries, one `NewPaper` each.
 //!
-//! The array is split lazily: each element is first taken as raw JSON, then typed on its own,
-//! so an entry with a wrong type costs only that entry, and a file cut short still yields every
-//! entry before the cut. Unknown fields are ignored, since the API adds and drops fields over
-//! the years.
+//! The array is read as a stream and split into entries ([`crate::json_array`]), each typed on
+//! its own, so memory holds one entry at a time, an entry with a wrong type or broken JSON
+//! costs only that entry, and a file cut short still yields every entry before the cut.
+//! Unknown fields are ignored, since the API adds and drops fields over the years.
 
-use std::fmt;
+use std::io::BufRead;
+use std::ops::ControlFlow;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use paperfeed_core::{ArxivId, Author, Featuring, NewPaper, Submitter};
 use serde::Deserialize;
-use serde::de::{Deserializer as _, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
-use crate::detect::UTF8_BOM;
 use crate::fields::title_and_abstract;
 use crate::json::{Text, field_error, split_position};
-use crate::lines::LineCounter;
+use crate::json_array::{ArrayEntries, Piece};
+use crate::record::{MAX_RECORD_BYTES, RecordSink};
 use crate::{Location, Parsed, RecordError};
 
-/// Parses one `daily_papers` answer. `feed_date` is the `date=` the file answered (callers take
-/// it from a file name like `2024-03-12.json`); it is the featured day of entries that do not
-/// carry one themselves.
-pub fn parse_hf_daily(bytes: &[u8], feed_date: Option<NaiveDate>) -> Parsed {
-    let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
-    let mut parsed = Parsed::default();
-    let Some(first) = bytes.iter().position(|b| !b.is_ascii_whitespace()) else {
-        parsed.fatal = Some(RecordError::new(
-            Location::File,
-            "the file is empty: expected a JSON array of daily-paper entries",
-        ));
-        return parsed;
-    };
-    if bytes[first] != b'[' {
-        parsed.fatal = Some(RecordError::new(
-            Location::File,
-            format!(
-                "expected a JSON array of daily-paper entries, found {}",
-                json_kind(bytes[first])
-            ),
-        ));
-        return parsed;
-    }
+const EXPECTED: &str = "a JSON array of daily-paper entries";
 
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let mut lines = LineCounter::new(bytes);
-    let visitor = Entries {
-        bytes,
-        feed_date,
-        lines: &mut lines,
-        records: &mut parsed.records,
-    };
-    // Entries are pushed as they are read, so what was read before an error is kept.
-    let result = deserializer
-        .deserialize_seq(visitor)
-        .and_then(|()| deserializer.end());
-    if let Err(e) = result {
-        parsed.fatal = Some(RecordError::new(
-            Location::Line(e.line() as u64),
-            format!("truncated or malformed JSON: {e}"),
-        ));
-    }
+/// Parses one `daily_papers` answer held in memory. `feed_date` is the `date=` the file
+/// answered (callers take it from a file name like `2024-03-12.json`); it is the featured day
+/// of entries that do not carry one themselves.
+pub fn parse_hf_daily(bytes: &[u8], feed_date: Option<NaiveDate>) -> Parsed {
+    let mut parsed = Parsed::default();
+    let fatal = read_hf_daily(bytes, feed_date, &mut parsed.collect());
+    parsed.fatal = fatal;
     parsed
 }
 
-fn json_kind(first: u8) -> &'static str {
-    match first {
-        b'{' => "an object",
-        b'"' => "a string",
-        b't' | b'f' => "a boolean",
-        b'n' => "null",
-        b'-' | b'0'..=b'9' => "a number",
-        _ => "something that is not JSON",
-    }
-}
-
-/// Visits the top-level array, typing each element on its own.
-struct Entries<'a, 'b> {
-    bytes: &'a [u8],
+/// Reads a `daily_papers` answer from a stream, handing each entry's record to `sink` as soon
+/// as it is read; returns the error that stopped the file early, if any. Memory holds one
+/// entry; an entry over [`MAX_RECORD_BYTES`] is rejected unread.
+pub fn read_hf_daily(
+    reader: impl BufRead,
     feed_date: Option<NaiveDate>,
-    lines: &'b mut LineCounter<'a>,
-    records: &'b mut Vec<crate::RecordResult>,
+    sink: RecordSink<'_>,
+) -> Option<RecordError> {
+    read_with_limit(reader, feed_date, MAX_RECORD_BYTES, sink)
 }
 
-impl<'de, 'b> Visitor<'de> for Entries<'de, 'b> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of daily-paper entries")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0;
-        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
-            let record = entry_record(raw, self.feed_date).map_err(|reason| {
-                // `raw` borrows from `bytes`, so the address difference is its offset.
-                let offset =
-                    (raw.get().as_ptr() as usize).saturating_sub(self.bytes.as_ptr() as usize);
-                let line = self.lines.line_at(offset as u64);
-                RecordError::new(
-                    Location::Entry(index),
-                    format!("{reason} (entry at line {line})"),
-                )
-            });
-            self.records.push(record);
-            index += 1;
+fn read_with_limit(
+    reader: impl BufRead,
+    feed_date: Option<NaiveDate>,
+    max_entry: usize,
+    sink: RecordSink<'_>,
+) -> Option<RecordError> {
+    let mut entries = ArrayEntries::new(reader, max_entry, EXPECTED);
+    loop {
+        let limit = entries.limit();
+        let record = match entries.next_piece() {
+            Piece::End => return None,
+            Piece::Fatal(fatal) => return Some(fatal),
+            Piece::Element { index, line, bytes } => {
+                entry_record(bytes, feed_date).map_err(|reason| rejected(index, line, &reason))
+            }
+            Piece::TooLong {
+                index,
+                line,
+                length,
+            } => Err(rejected(
+                index,
+                line,
+                &format!("the entry is {length} bytes long, over the {limit} limit; skipped"),
+            )),
+        };
+        if sink(record) == ControlFlow::Break(()) {
+            return None;
         }
-        Ok(())
     }
+}
+
+/// serde_json's error without its position, which counts inside the entry (the caller adds
+/// the entry's line), and with the field path for typing errors.
+fn describe(path: &str, e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let message = split_position(&message).0;
+    if e.is_data() {
+        field_error(path, message)
+    } else {
+        format!("malformed JSON: {message}")
+    }
+}
+
+fn rejected(index: usize, line: u64, reason: &str) -> RecordError {
+    RecordError::new(
+        Location::Entry(index),
+        format!("{reason} (entry at line {line})"),
+    )
 }
 
 /// Types one raw entry and maps it; the error names the field path.
-fn entry_record(raw: &RawValue, feed_date: Option<NaiveDate>) -> Result<NewPaper, String> {
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    let entry: HfEntry<'_> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let message = e.inner().to_string();
-        // The position serde_json gives is inside the entry; the caller adds the entry's line.
-        field_error(&e.path().to_string(), split_position(&message).0)
-    })?;
+fn entry_record(raw: &[u8], feed_date: Option<NaiveDate>) -> Result<NewPaper, String> {
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    let entry: HfEntry<'_> = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| describe(&e.path().to_string(), e.inner()))?;
+    de.end().map_err(|e| describe("", &e))?;
     entry.into_paper(feed_date)
 }
 
@@ -513,7 +492,7 @@ mod tests {
 
     #[test]
     fn a_byte_order_mark_is_skipped() {
-        let mut bytes = UTF8_BOM.to_vec();
+        let mut bytes = crate::detect::UTF8_BOM.to_vec();
         bytes.extend_from_slice(MARCH_2024);
         assert_eq!(ok(&parse_hf_daily(&bytes, None)).len(), 9);
     }
@@ -537,11 +516,88 @@ mod tests {
                 b"[1, 2] trailing",
                 "truncated or malformed JSON: trailing characters",
             ),
-            (b"[{\"paper\": \"\xff\"}]", "truncated or malformed JSON"),
         ] {
             let parsed = parse_hf_daily(input, None);
             let fatal = parsed.fatal.unwrap_or_else(|| panic!("{input:?}"));
             assert!(fatal.reason.contains(want), "{input:?}: {fatal}");
         }
+        // Invalid UTF-8 inside an entry costs that entry only.
+        let parsed = parse_hf_daily(b"[{\"paper\": \"\xff\"}, 2]", None);
+        assert_eq!(parsed.fatal, None);
+        let reasons: Vec<String> = parsed
+            .records
+            .iter()
+            .map(|r| {
+                r.as_ref()
+                    .map_or_else(ToString::to_string, |p| p.id.to_string())
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "entry 0: malformed JSON: invalid unicode code point (entry at line 1)",
+                "entry 1: invalid type: integer `2`, expected struct HfEntry (entry at line 1)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_flood_of_empty_entries_keeps_a_bounded_number_of_reasons_and_the_good_entry() {
+        let good = r#"{"paper":{"id":"2403.06634","title":"T","summary":"S"}}"#;
+        let mut json = "[".to_owned();
+        json.push_str(&"{},".repeat(30_000));
+        json.push_str(good);
+        json.push(']');
+        let parsed = parse_hf_daily(json.as_bytes(), None);
+        assert_eq!(parsed.fatal, None);
+        assert_eq!(parsed.records.len(), Parsed::MAX_KEPT_ERRORS + 1);
+        assert_eq!(parsed.rejected(), 30_000);
+        assert_eq!(
+            parsed.rejected_not_kept,
+            30_000 - Parsed::MAX_KEPT_ERRORS as u64
+        );
+        let last = parsed.records.last().and_then(|r| r.as_ref().ok());
+        assert_eq!(last.map(|p| p.id.as_str()), Some("2403.06634"));
+    }
+
+    #[test]
+    fn an_entry_over_the_limit_is_skipped_unread_and_the_next_one_kept() {
+        let good = |id: &str| format!(r#"{{"paper":{{"id":"{id}","title":"T","summary":"S"}}}}"#);
+        let json = format!(
+            "[{},\n{{\"paper\":{{\"summary\":\"{}\"}}}},\n{}]",
+            good("2403.06634"),
+            "x".repeat(5000),
+            good("2403.06635")
+        );
+        let mut got = Vec::new();
+        let mut sink = |r: crate::RecordResult| {
+            got.push(r.map(|p| p.id.to_string()).map_err(|e| e.to_string()));
+            ControlFlow::Continue(())
+        };
+        let reader = std::io::BufReader::with_capacity(64, json.as_bytes());
+        let fatal = read_with_limit(reader, None, 1024, &mut sink);
+        assert_eq!(fatal, None);
+        assert_eq!(
+            got,
+            [
+                Ok("2403.06634".to_owned()),
+                Err("entry 1: the entry is 5024 bytes long, over the 1024 bytes limit; skipped (entry at line 2)".to_owned()),
+                Ok("2403.06635".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn broken_json_inside_an_entry_costs_only_that_entry() {
+        let json = r#"[{"paper": {"id": "2403.06634" "title": "T"}},
+{"paper":{"id":"2403.06635","title":"T","summary":"S"}}]"#;
+        let parsed = parse_hf_daily(json.as_bytes(), None);
+        assert_eq!(parsed.fatal, None);
+        let first = parsed.records[0].as_ref().expect_err("broken");
+        assert_eq!(
+            first.to_string(),
+            "entry 0: malformed JSON: expected `,` or `}` (entry at line 1)"
+        );
+        assert!(parsed.records[1].is_ok());
     }
 }

@@ -15,6 +15,7 @@ use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use crate::detect::UTF8_BOM;
 use crate::fields::{arxiv_author_name, quote, split_categories, title_and_abstract};
 use crate::json::{Text, field_error, split_position};
+use crate::record::{MAX_RECORD_BYTES, describe_limit};
 use crate::{Location, RecordError, RecordResult};
 
 /// Reads papers from Kaggle snapshot JSON Lines, yielding each non-blank line's 1-based number
@@ -39,9 +40,8 @@ enum LineRead {
 }
 
 impl<R: BufRead> KaggleLines<R> {
-    /// Lines longer than this are rejected unread: the longest real record is a few hundred
-    /// KiB, so anything this long is damage, and buffering it whole could exhaust memory.
-    pub const MAX_LINE_BYTES: usize = 16 << 20;
+    /// Lines longer than this are rejected unread (see [`MAX_RECORD_BYTES`]).
+    pub const MAX_LINE_BYTES: usize = MAX_RECORD_BYTES;
 
     pub fn new(reader: R) -> Self {
         Self::with_line_limit(reader, Self::MAX_LINE_BYTES)
@@ -123,11 +123,7 @@ impl<R: BufRead> Iterator for KaggleLines<R> {
                 Ok(LineRead::Eof) => self.done = true,
                 Ok(LineRead::TooLong(length)) => {
                     self.line = line;
-                    let limit = if self.max_line.is_multiple_of(1 << 20) {
-                        format!("{} MiB", self.max_line >> 20)
-                    } else {
-                        format!("{} bytes", self.max_line)
-                    };
+                    let limit = describe_limit(self.max_line);
                     return error(format!(
                         "the line is {length} bytes long, over the {limit} limit; skipped"
                     ));

@@ -3,16 +3,20 @@
 //!
 //! Elements are matched by local name within their parent (`OAI-PMH > ListRecords > record >
 //! metadata > arXiv > …`), so namespace prefixes do not matter. Text is collected only for the
-//! elements kept, into buffers reused from record to record.
+//! elements kept, into buffers reused from record to record. The page is read as a stream; a
+//! record longer than the record limit is rejected without keeping what it says.
+
+use std::io::BufRead;
+use std::ops::ControlFlow;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use paperfeed_core::{ArxivId, Author, NewPaper};
 use quick_xml::events::BytesStart;
 
 use crate::fields::{arxiv_author_name, quote, split_categories, title_and_abstract};
-use crate::lines::LineCounter;
-use crate::xml::{XmlHandler, attribute, drive, rejected};
-use crate::{Location, Parsed, RecordError};
+use crate::record::{MAX_RECORD_BYTES, RecordSink, describe_limit};
+use crate::xml::{At, XmlHandler, attribute, drive, rejected};
+use crate::{Location, Parsed, RecordError, RecordResult};
 
 const EXPECTED: &str = "an OAI-PMH <OAI-PMH> response";
 
@@ -24,8 +28,10 @@ pub struct OaiPage {
     /// last page.
     pub resumption_token: Option<ResumptionToken>,
     /// Header identifiers (`oai:arXiv.org:0704.0002`) of records with `status="deleted"`:
-    /// withdrawn from the repository, not errors.
+    /// withdrawn from the repository, not errors. Only the first [`OaiPage::MAX_KEPT_DELETED`]
+    /// are kept, so a flood of them costs no memory; `deleted_count` counts all.
     pub deleted: Vec<String>,
+    pub deleted_count: u64,
 }
 
 /// Where a harvest goes on.
@@ -35,6 +41,11 @@ pub struct ResumptionToken {
     pub token: String,
     pub cursor: Option<u64>,
     pub complete_list_size: Option<u64>,
+}
+
+impl OaiPage {
+    /// Deleted identifiers kept per page; a real page lists at most a few hundred.
+    pub const MAX_KEPT_DELETED: usize = 10_000;
 }
 
 impl ResumptionToken {
@@ -76,9 +87,10 @@ enum Field {
 }
 
 /// What a `<record>` said so far; buffers are reused from record to record.
-#[derive(Default)]
 struct Draft {
-    start: u64,
+    start: At,
+    /// The record is over the limit: nothing more of it is kept.
+    oversized: bool,
     deleted: bool,
     has_arxiv: bool,
     identifier: String,
@@ -93,9 +105,31 @@ struct Draft {
     suffix: String,
 }
 
+impl Default for Draft {
+    fn default() -> Self {
+        Self {
+            start: At { offset: 0, line: 1 },
+            oversized: false,
+            deleted: false,
+            has_arxiv: false,
+            identifier: String::new(),
+            id: String::new(),
+            created: String::new(),
+            title: String::new(),
+            categories: String::new(),
+            abstract_text: String::new(),
+            authors: Vec::new(),
+            keyname: String::new(),
+            forenames: String::new(),
+            suffix: String::new(),
+        }
+    }
+}
+
 impl Draft {
-    fn reset(&mut self, start: u64) {
+    fn reset(&mut self, start: At) {
         self.start = start;
+        self.oversized = false;
         self.deleted = false;
         self.has_arxiv = false;
         for s in [
@@ -112,24 +146,43 @@ impl Draft {
     }
 }
 
-/// Parses one `ListRecords` answer. Never fails as a whole: an OAI-PMH `<error>` (other than
-/// `noRecordsMatch`, which is an empty harvest), a wrong root or damaged XML end up in
-/// `parsed.fatal`, after every complete record before the damage.
+/// Parses one `ListRecords` answer held in memory. Never fails as a whole: an OAI-PMH
+/// `<error>` (other than `noRecordsMatch`, which is an empty harvest), a wrong root or damaged
+/// XML end up in `parsed.fatal`, after every complete record before the damage.
 pub fn parse_oai_pmh(bytes: &[u8]) -> OaiPage {
+    let mut parsed = Parsed::default();
+    let mut page = read_oai(bytes, MAX_RECORD_BYTES, &mut parsed.collect());
+    page.parsed.records = parsed.records;
+    page.parsed.rejected_not_kept = parsed.rejected_not_kept;
+    page
+}
+
+/// Reads a `ListRecords` answer from a stream, handing each record to `sink` as soon as it is
+/// read; returns the error that stopped the page early, if any. Memory holds one record; a
+/// record over [`MAX_RECORD_BYTES`] is rejected.
+pub fn read_oai_pmh(reader: impl BufRead, sink: RecordSink<'_>) -> Option<RecordError> {
+    read_oai(reader, MAX_RECORD_BYTES, sink).parsed.fatal
+}
+
+/// The page's token, deletions and fatal error; the records went to `sink`.
+fn read_oai(reader: impl BufRead, max_record: usize, sink: RecordSink<'_>) -> OaiPage {
     let mut parser = OaiParser {
         page: OaiPage::default(),
-        lines: LineCounter::new(bytes),
+        sink,
+        max_record,
         draft: Draft::default(),
         records: 0,
         error_code: None,
     };
-    drive(&mut parser, bytes, EXPECTED, "OAI-PMH");
+    drive(&mut parser, reader, EXPECTED, "OAI-PMH", max_record);
     parser.page
 }
 
-struct OaiParser<'a> {
+struct OaiParser<'s> {
+    /// The token, deletions and fatal error; records go to `sink`.
     page: OaiPage,
-    lines: LineCounter<'a>,
+    sink: RecordSink<'s>,
+    max_record: usize,
     draft: Draft,
     /// Records seen so far, for `Location::Entry`.
     records: usize,
@@ -144,7 +197,10 @@ impl XmlHandler for OaiParser<'_> {
         Ok(Node::Root)
     }
 
-    fn open(&mut self, parent: Node, e: &BytesStart<'_>, end_of_tag: u64) -> Node {
+    fn open(&mut self, parent: Node, e: &BytesStart<'_>, at: At) -> Node {
+        if !matches!(parent, Node::Root | Node::List) && self.oversized(at.offset) {
+            return Node::Other;
+        }
         let name = e.local_name();
         match (parent, name.as_ref()) {
             // GetRecord has the same shape, so one record fetched by id reads alike.
@@ -154,8 +210,7 @@ impl XmlHandler for OaiParser<'_> {
                 Node::Text(Field::Error)
             }
             (Node::List, "record") => {
-                // The tag is already read; its start is enough to point a reader at it.
-                self.draft.reset(end_of_tag.saturating_sub(1));
+                self.draft.reset(at);
                 Node::Record
             }
             (Node::List, "resumptionToken") => {
@@ -200,9 +255,9 @@ impl XmlHandler for OaiParser<'_> {
         matches!(node, Node::Text(_))
     }
 
-    fn close(&mut self, node: Node, text: &str) {
+    fn close(&mut self, node: Node, text: &str, end: u64) -> ControlFlow<()> {
         match node {
-            Node::Record => self.finish_record(),
+            Node::Record => return self.finish_record(end),
             Node::Author => {
                 let d = &mut self.draft;
                 let name = arxiv_author_name(&d.keyname, &d.forenames, &d.suffix);
@@ -219,19 +274,28 @@ impl XmlHandler for OaiParser<'_> {
             | Node::Authors
             | Node::Other => {}
         }
+        ControlFlow::Continue(())
     }
 
     /// Keeps the first fatal error: an OAI `<error>` is the cause, later damage a consequence.
     fn set_fatal(&mut self, fatal: RecordError) {
         self.page.parsed.fatal.get_or_insert(fatal);
     }
-
-    fn line_at(&mut self, offset: u64) -> u64 {
-        self.lines.line_at(offset)
-    }
 }
 
 impl OaiParser<'_> {
+    /// Whether the record being read has grown past the limit by `offset`.
+    fn oversized(&mut self, offset: u64) -> bool {
+        let d = &mut self.draft;
+        if !d.oversized && offset - d.start.offset > self.max_record as u64 {
+            d.oversized = true;
+            d.abstract_text = String::new();
+            d.title = String::new();
+            d.authors = Vec::new();
+        }
+        d.oversized
+    }
+
     fn store(&mut self, field: Field, text: &str) {
         let d = &mut self.draft;
         let slot = match field {
@@ -268,19 +332,30 @@ impl OaiParser<'_> {
         slot.push_str(text);
     }
 
-    fn finish_record(&mut self) {
+    fn finish_record(&mut self, end: u64) -> ControlFlow<()> {
         let index = self.records;
         self.records += 1;
-        if self.draft.deleted {
-            let identifier = self.draft.identifier.trim().to_owned();
-            self.page.deleted.push(identifier);
-            return;
+        let start = self.draft.start;
+        if self.oversized(end) {
+            let reason = format!(
+                "the record is {} bytes long, over the {} limit; skipped",
+                end - start.offset,
+                describe_limit(self.max_record)
+            );
+            return (self.sink)(Err(rejected(index, "record", start.line, &reason)));
         }
-        let result = self.build_record().map_err(|reason| {
-            let line = self.lines.line_at(self.draft.start);
-            rejected(index, "record", line, &reason)
-        });
-        self.page.parsed.records.push(result);
+        if self.draft.deleted {
+            self.page.deleted_count += 1;
+            if self.page.deleted.len() < OaiPage::MAX_KEPT_DELETED {
+                let identifier = self.draft.identifier.trim().to_owned();
+                self.page.deleted.push(identifier);
+            }
+            return ControlFlow::Continue(());
+        }
+        let result: RecordResult = self
+            .build_record()
+            .map_err(|reason| rejected(index, "record", start.line, &reason));
+        (self.sink)(result)
     }
 
     fn build_record(&mut self) -> Result<NewPaper, String> {
@@ -593,5 +668,112 @@ mod tests {
             let fatal = page.parsed.fatal.unwrap_or_else(|| panic!("{input:?}"));
             assert!(fatal.reason.contains(want), "{input:?}: {fatal}");
         }
+    }
+
+    #[test]
+    fn an_invalid_utf8_byte_late_in_a_page_is_reported_where_it_is() {
+        let good = record("0704.0002");
+        let bad = record("0704.0003").replace("Streinu", "Stre\u{fffd}nu");
+        let xml = page(&format!("{good}\n{bad}"), "");
+        let mut bytes = xml.into_bytes();
+        // Turn the replacement character (EF BF BD) into one invalid byte and two spaces.
+        let at = memchr::memmem::find(&bytes, "\u{fffd}".as_bytes()).expect("marker");
+        bytes[at..at + 3].copy_from_slice(b"\xff  ");
+        let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
+        let parsed = parse_oai_pmh(&bytes);
+        assert_eq!(ok(&parsed).len(), 1, "the record before the damage is kept");
+        let fatal = parsed.parsed.fatal.expect("fatal");
+        assert_eq!(fatal.location, Location::Line(line), "{fatal}");
+        assert_eq!(
+            fatal.reason,
+            format!("truncated or malformed XML at byte {at}: invalid UTF-8")
+        );
+        assert!(line > 20);
+    }
+
+    /// A sink that keeps everything, for the streaming reader.
+    fn stream(bytes: &[u8], max_record: usize) -> (Vec<RecordResult>, OaiPage) {
+        let mut records = Vec::new();
+        let mut sink = |r| {
+            records.push(r);
+            ControlFlow::Continue(())
+        };
+        let page = read_oai(
+            std::io::BufReader::with_capacity(7, bytes),
+            max_record,
+            &mut sink,
+        );
+        (records, page)
+    }
+
+    #[test]
+    fn a_record_over_the_limit_is_rejected_and_the_next_one_read() {
+        // Long through many short elements, each well under the limit.
+        let many = "<author><keyname>X</keyname></author>".repeat(100);
+        let long = record("0704.0003").replace("<authors>", &format!("<authors>{many}"));
+        let xml = page(
+            &format!("{}\n{long}\n{}", record("0704.0002"), record("0704.0004")),
+            "",
+        );
+        let (records, page) = stream(xml.as_bytes(), 2048);
+        assert_eq!(page.parsed.fatal, None);
+        let got: Vec<String> = records
+            .iter()
+            .map(|r| match r {
+                Ok(p) => p.id.to_string(),
+                Err(e) => e.to_string(),
+            })
+            .collect();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0], "0704.0002");
+        assert_eq!(
+            got[1],
+            "entry 1: the record is 4397 bytes long, over the 2048 bytes limit; skipped (record at line 19)"
+        );
+        assert_eq!(got[2], "0704.0004");
+    }
+
+    #[test]
+    fn one_tag_or_text_over_the_limit_ends_the_page_where_it_starts() {
+        let long = record("0704.0003").replace("pebble game", &"pebble ".repeat(400));
+        let xml = page(&format!("{}\n{long}", record("0704.0002")), "");
+        let (records, page) = stream(xml.as_bytes(), 1024);
+        assert_eq!(records.len(), 1);
+        let fatal = page.parsed.fatal.expect("fatal");
+        assert!(
+            fatal
+                .reason
+                .ends_with("one tag or text is over the 1024 bytes limit; the rest is not read"),
+            "{fatal}"
+        );
+        assert_eq!(fatal.location, Location::Line(28), "{fatal}");
+    }
+
+    #[test]
+    fn a_flood_of_empty_records_keeps_a_bounded_number_of_reasons() {
+        let mut xml = "<OAI-PMH><ListRecords>".to_owned();
+        xml.push_str(&"<record/>".repeat(50_000));
+        xml.push_str(
+            "<record><header status=\"deleted\"/></record>"
+                .repeat(20_000)
+                .as_str(),
+        );
+        xml.push_str("</ListRecords></OAI-PMH>");
+        let page = parse_oai_pmh(xml.as_bytes());
+        assert_eq!(page.parsed.fatal, None);
+        assert_eq!(page.parsed.records.len(), Parsed::MAX_KEPT_ERRORS);
+        assert_eq!(page.parsed.rejected(), 50_000);
+        assert_eq!(page.deleted.len(), OaiPage::MAX_KEPT_DELETED);
+        assert_eq!(page.deleted_count, 20_000);
+    }
+
+    #[test]
+    fn nesting_deeper_than_any_feed_ends_the_page() {
+        let xml = format!("<OAI-PMH>{}", "<a>".repeat(10_000));
+        let fatal = parse_oai_pmh(xml.as_bytes()).parsed.fatal.expect("fatal");
+        assert!(
+            fatal.reason.ends_with("elements nested over 256 deep"),
+            "{fatal}"
+        );
     }
 }

@@ -1,18 +1,38 @@
 //! What the Atom and OAI-PMH readers share on top of quick-xml: the event loop that walks a
-//! document and hands each element to a format's [`XmlHandler`], collecting an element's text
-//! (entities included), reading one attribute, and the errors for damaged documents.
+//! document read as a stream and hands each element to a format's [`XmlHandler`], collecting an
+//! element's text (entities included), reading one attribute, and the errors for damaged
+//! documents.
+//!
+//! Memory is bounded whatever the input: quick-xml buffers one event at a time and an event
+//! (a tag or a run of text) over the record limit ends the document; nesting deeper than any
+//! real feed ends it too; collected text stops growing at the record limit, and the handlers
+//! reject a record longer than the limit instead of keeping what it says.
 
 use std::borrow::Cow;
+use std::io::{self, BufRead};
+use std::ops::ControlFlow;
 
 use quick_xml::Reader;
 use quick_xml::escape::{resolve_predefined_entity, unescape};
 use quick_xml::events::{BytesStart, Event};
 
 use crate::fields::quote;
+use crate::record::describe_limit;
 use crate::{Location, RecordError};
 
+/// Elements nested deeper than this end the document: real feeds nest 7 deep, and every open
+/// element costs memory (quick-xml keeps its name to check the end tag).
+pub(crate) const MAX_DEPTH: usize = 256;
+
+/// Where a tag starts: its byte offset and 1-based line.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct At {
+    pub(crate) offset: u64,
+    pub(crate) line: u64,
+}
+
 /// One XML format's reader, driven by [`drive`]: it classifies elements into its own `Node`s,
-/// keeps what they say, and collects the results and errors itself.
+/// keeps what they say, and hands on the results and errors itself.
 pub(crate) trait XmlHandler {
     /// Where an element sits, as far as the reader cares.
     type Node: Copy;
@@ -22,53 +42,120 @@ pub(crate) trait XmlHandler {
     fn root(&mut self, element: &BytesStart<'_>) -> Result<Self::Node, RecordError>;
 
     /// Classifies a child of `parent` and reads what an element tells through its attributes.
-    /// `end_of_tag` is the byte offset just past its start tag.
-    fn open(&mut self, parent: Self::Node, element: &BytesStart<'_>, end_of_tag: u64)
-    -> Self::Node;
+    /// `at` is where its start tag begins.
+    fn open(&mut self, parent: Self::Node, element: &BytesStart<'_>, at: At) -> Self::Node;
 
     /// Whether the character data directly inside `node` is collected for [`Self::close`].
     fn collects_text(node: Self::Node) -> bool;
 
     /// Finishes an element: `text` is what it held if it [`collects_text`](Self::collects_text),
-    /// else empty.
-    fn close(&mut self, node: Self::Node, text: &str);
+    /// else empty; `end` is the byte offset just past it. `Break` stops the reading.
+    fn close(&mut self, node: Self::Node, text: &str, end: u64) -> ControlFlow<()>;
 
     /// Records an error that ends the document. Implementations keep the first one, since
     /// later errors are usually its consequences.
     fn set_fatal(&mut self, fatal: RecordError);
-
-    /// The 1-based line number of byte `offset`.
-    fn line_at(&mut self, offset: u64) -> u64;
 }
 
-/// Walks `bytes` as one XML document whose root element must have the local name `root_name`
-/// (`expected` describes the document in errors), handing every element to `handler`. Stops
-/// at the first damage, at a wrong root or at the end of the input, and tells `handler` why
-/// through [`XmlHandler::set_fatal`] unless the root closed normally. Elements after the root
-/// are ignored.
-pub(crate) fn drive<H: XmlHandler>(handler: &mut H, bytes: &[u8], expected: &str, root_name: &str) {
-    let mut reader = Reader::from_reader(bytes);
+/// A reader that counts the bytes and lines consumed, and refuses to go on once one event has
+/// taken more than `max_event` bytes, so that quick-xml's event buffer stays bounded.
+struct Metered<R> {
+    inner: R,
+    consumed: u64,
+    newlines: u64,
+    event_start: u64,
+    max_event: u64,
+}
+
+/// The marker of [`Metered`]'s refusal, told apart from real read errors.
+#[derive(Debug, thiserror::Error)]
+#[error("event over the limit")]
+struct EventTooLong;
+
+impl<R: BufRead> io::Read for Metered<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Metered<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.consumed - self.event_start > self.max_event {
+            return Err(io::Error::other(EventTooLong));
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        if let Ok(available) = self.inner.fill_buf() {
+            let n = n.min(available.len());
+            self.newlines += memchr::memchr_iter(b'\n', &available[..n]).count() as u64;
+        }
+        self.inner.consume(n);
+        self.consumed += n as u64;
+    }
+}
+
+/// Walks the document read from `input`, whose root element must have the local name
+/// `root_name` (`expected` describes the document in errors), handing every element to
+/// `handler`. Stops at the first damage, at a wrong root, at the end of the input or when the
+/// handler says so, and tells `handler` why through [`XmlHandler::set_fatal`] unless the root
+/// closed normally. Elements after the root are ignored. `max_record` bounds one event and
+/// the text collected for one element.
+pub(crate) fn drive<H: XmlHandler>(
+    handler: &mut H,
+    input: impl BufRead,
+    expected: &str,
+    root_name: &str,
+    max_record: usize,
+) {
+    let metered = Metered {
+        inner: input,
+        consumed: 0,
+        newlines: 0,
+        event_start: 0,
+        max_event: max_record as u64,
+    };
+    let mut reader = Reader::from_reader(metered);
+    let mut buf = Vec::with_capacity(8 * 1024);
     let mut stack: Vec<H::Node> = Vec::with_capacity(16);
     // The text of the innermost element that collects text.
     let mut text = String::new();
     let mut root_closed = false;
+    let mut seen_anything = false;
     loop {
-        let event = match reader.read_event() {
+        buf.clear();
+        if buf.capacity() > 64 * 1024 {
+            // One long event should not keep its buffer for the rest of the file.
+            buf = Vec::with_capacity(8 * 1024);
+        }
+        let start = reader.buffer_position();
+        let start_line = reader.get_ref().newlines + 1;
+        reader.get_mut().event_start = reader.get_ref().consumed;
+        let at = At {
+            offset: start,
+            line: start_line,
+        };
+        let event = match reader.read_event_into(&mut buf) {
             Ok(event) => event,
             Err(e) => {
-                let offset = reader.error_position();
-                let fatal = broken_xml(handler.line_at(offset), offset, e);
+                let fatal = read_failure(&e, &reader, at, &buf, max_record);
                 handler.set_fatal(fatal);
                 return;
             }
         };
         match &event {
             Event::Start(e) | Event::Empty(e) => {
+                seen_anything = true;
                 if root_closed {
                     continue;
                 }
                 let node = if let Some(&parent) = stack.last() {
-                    handler.open(parent, e, reader.buffer_position())
+                    handler.open(parent, e, at)
                 } else {
                     match check_root(e, expected, root_name).and_then(|()| handler.root(e)) {
                         Ok(node) => node,
@@ -82,21 +169,38 @@ pub(crate) fn drive<H: XmlHandler>(handler: &mut H, bytes: &[u8], expected: &str
                     text.clear();
                 }
                 if matches!(event, Event::Start(_)) {
+                    if stack.len() >= MAX_DEPTH {
+                        let what = format!("elements nested over {MAX_DEPTH} deep");
+                        handler.set_fatal(broken_xml(at.line, at.offset, what));
+                        return;
+                    }
                     stack.push(node);
                 } else {
-                    close(handler, node, &text);
+                    let end = reader.buffer_position();
+                    if close(handler, node, &text, end).is_break() {
+                        return;
+                    }
                     root_closed = stack.is_empty();
                 }
             }
             Event::End(_) => {
                 if let Some(node) = stack.pop() {
-                    close(handler, node, &text);
+                    let end = reader.buffer_position();
+                    if close(handler, node, &text, end).is_break() {
+                        return;
+                    }
                     root_closed = stack.is_empty();
                 }
             }
             Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => {
+                if let Event::Text(t) = &event
+                    && !t.trim().is_empty()
+                {
+                    seen_anything = true;
+                }
                 if let Some(&node) = stack.last()
                     && H::collects_text(node)
+                    && text.len() < max_record
                 {
                     push_text(&mut text, &event);
                 }
@@ -104,24 +208,58 @@ pub(crate) fn drive<H: XmlHandler>(handler: &mut H, bytes: &[u8], expected: &str
             Event::Eof => {
                 if !root_closed {
                     let fatal = if stack.is_empty() {
-                        no_root(expected, bytes)
+                        no_root(expected, seen_anything)
                     } else {
-                        let offset = reader.buffer_position();
                         let what = format!("the document ends before </{root_name}>");
-                        broken_xml(handler.line_at(offset), offset, what)
+                        let line = reader.get_ref().newlines + 1;
+                        broken_xml(line, reader.buffer_position(), what)
                     };
                     handler.set_fatal(fatal);
                 }
                 return;
             }
-            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {
+                seen_anything = true;
+            }
         }
     }
 }
 
+/// The error for an event quick-xml could not read, placed where the damage is: quick-xml
+/// points at markup errors itself, but not at invalid UTF-8, which is found in the bytes of
+/// the event that began at `at`.
+fn read_failure<R>(
+    e: &quick_xml::Error,
+    reader: &Reader<R>,
+    at: At,
+    event_bytes: &[u8],
+    max_record: usize,
+) -> RecordError {
+    let (offset, what) = match e {
+        quick_xml::Error::Io(io) if io.get_ref().is_some_and(|i| i.is::<EventTooLong>()) => {
+            let what = format!(
+                "one tag or text is over the {} limit; the rest is not read",
+                describe_limit(max_record)
+            );
+            return broken_xml(at.line, at.offset, what);
+        }
+        quick_xml::Error::Encoding(quick_xml::encoding::EncodingError::Utf8(utf8)) => {
+            let bad = at.offset + utf8.valid_up_to() as u64;
+            (bad, "invalid UTF-8".to_owned())
+        }
+        other => (reader.error_position().max(at.offset), other.to_string()),
+    };
+    // The event's bytes start at (or, for markup, just after) `at`; count lines up to the
+    // damage within them.
+    let within = usize::try_from(offset - at.offset).unwrap_or(usize::MAX);
+    let newlines =
+        memchr::memchr_iter(b'\n', &event_bytes[..within.min(event_bytes.len())]).count();
+    broken_xml(at.line + newlines as u64, offset, what)
+}
+
 /// Hands `node` its text, or nothing when it does not collect any.
-fn close<H: XmlHandler>(handler: &mut H, node: H::Node, text: &str) {
-    handler.close(node, if H::collects_text(node) { text } else { "" });
+fn close<H: XmlHandler>(handler: &mut H, node: H::Node, text: &str, end: u64) -> ControlFlow<()> {
+    handler.close(node, if H::collects_text(node) { text } else { "" }, end)
 }
 
 /// Refuses a root element whose local name is not `root_name`.
@@ -191,9 +329,9 @@ fn broken_xml(line: u64, offset: u64, what: impl std::fmt::Display) -> RecordErr
     )
 }
 
-/// Why a document could not even start: empty input or the wrong root element.
-fn no_root(expected: &str, bytes: &[u8]) -> RecordError {
-    let reason = if bytes.iter().all(u8::is_ascii_whitespace) {
+/// Why a document could not even start: empty input or no root element.
+fn no_root(expected: &str, seen_anything: bool) -> RecordError {
+    let reason = if !seen_anything {
         format!("the file is empty: expected {expected}")
     } else {
         format!("no XML root element found: expected {expected}")

@@ -132,6 +132,7 @@ fn every_shared_data_file_is_detected_and_parses_cleanly() {
                     records: KaggleLines::new(BufReader::new(file))
                         .map(|(_, r)| r)
                         .collect(),
+                    rejected_not_kept: 0,
                     fatal: None,
                 }
             }

@@ -191,7 +191,11 @@ async fn an_oai_harvest_follows_resumption_tokens_to_the_empty_token() {
     let mut ids = std::collections::HashSet::new();
     let mut pages = 1;
     loop {
-        assert!(page.rejected.is_empty(), "{:?}", page.rejected.first());
+        assert!(
+            page.rejected.is_empty(),
+            "{:?}",
+            page.rejected.listed.first()
+        );
         ids.extend(page.papers.iter().map(|p| p.id.clone()));
         let Some(token) = page.next_token.clone() else {
             break;
@@ -365,4 +369,49 @@ fn https_without_tls_and_other_schemes_are_refused_up_front() {
     assert!(err.to_string().contains("only http(s)"), "{err}");
     let https = ArxivClient::new("https://export.arxiv.org", fetcher);
     assert_eq!(https.is_ok(), cfg!(feature = "tls"));
+}
+
+#[tokio::test]
+async fn an_answer_over_the_size_limit_is_refused_without_reading_it_all() {
+    // Announced with a length: refused before the body is read.
+    let server = ReplayServer::start(|_| Reply::ok(OAI_1)).await.unwrap();
+    let (small, clock) = fetcher(HttpConfig {
+        max_body_bytes: 100_000,
+        ..config()
+    });
+    let oai = OaiHarvester::new(&server.base_url(), small).unwrap();
+    let err = oai.first_page(&OaiRequest::default()).await.unwrap_err();
+    assert!(matches!(err, FetchError::TooLarge { .. }), "{err}");
+    assert!(
+        err.to_string().ends_with(
+            "the answer is larger than the 100000 bytes allowed for one response; refused"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "a page too large is not fetched again"
+    );
+    assert!(clock.sleeps().is_empty());
+
+    // Without a length and without an end: reading stops at the limit. Before the limit, this
+    // read until the timeout, holding everything.
+    let server = ReplayServer::start(|_| Reply::Endless {
+        chunk: vec![b' '; 64 * 1024],
+    })
+    .await
+    .unwrap();
+    let (mib, _) = fetcher(HttpConfig {
+        max_body_bytes: 1 << 20,
+        ..config()
+    });
+    let hf = HfMirror::new(&server.base_url(), mib).unwrap();
+    let day = NaiveDate::from_ymd_opt(2024, 3, 12).unwrap();
+    let err = hf.day(day).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("the answer is larger than the 1 MiB allowed for one response; refused"),
+        "{err}"
+    );
 }

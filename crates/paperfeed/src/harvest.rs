@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{NaiveDate, Utc};
 use paperfeed_core::{ArxivId, NewPaper, UpsertOutcome};
-use paperfeed_ingest::RecordError;
 use paperfeed_ingest::fetch::{
-    ArxivClient, Clock, Fetcher, HfMirror, HttpConfig, OaiHarvester, OaiRequest, TokioClock,
+    ArxivClient, Clock, Fetcher, HfMirror, HttpConfig, OaiHarvester, OaiRequest, Rejections,
+    TokioClock,
 };
 use paperfeed_store::{HarvestPosition, Store, WriteMode};
 use serde::{Deserialize, Serialize};
@@ -50,7 +50,7 @@ impl HarvestSummary {
         self.rejected == 0 && self.failure.is_none()
     }
 
-    fn count(&mut self, outcomes: &[UpsertOutcome], rejected: &[RecordError], url: &str) {
+    fn count(&mut self, outcomes: &[UpsertOutcome], rejected: &Rejections, url: &str) {
         self.pages += 1;
         for o in outcomes {
             match o {
@@ -59,12 +59,14 @@ impl HarvestSummary {
                 UpsertOutcome::Unchanged => self.unchanged += 1,
             }
         }
-        for e in rejected {
+        for e in &rejected.listed {
             self.rejected += 1;
             if self.rejected <= REASONS_SHOWN as u64 {
                 tracing::warn!(source.url = url, reason = %e, "record rejected");
             }
         }
+        // The parser kept no reason for these.
+        self.rejected += rejected.unlisted;
     }
 }
 
@@ -102,6 +104,7 @@ fn fetcher(
         timeout: Duration::from_secs(source.timeout_seconds),
         politeness_gap: Duration::from_secs_f64(source.politeness_seconds),
         retries: source.retries,
+        max_body_bytes: source.max_response_bytes,
         ..HttpConfig::default()
     };
     Ok(Arc::new(Fetcher::new(config, clock)?))
@@ -152,7 +155,16 @@ pub async fn harvest(
         // A fetch failure ends the run with what was stored so far kept; a store failure is
         // an error of the run itself.
         match e.downcast::<paperfeed_ingest::fetch::FetchError>() {
-            Ok(fetch) => summary.failure = Some(fetch.to_string()),
+            Ok(fetch) => {
+                let mut failure = fetch.to_string();
+                if matches!(fetch, paperfeed_ingest::fetch::FetchError::TooLarge { .. }) {
+                    failure.push_str(&format!(
+                        " (the limit is sources.{}.max_response_bytes)",
+                        kind.name()
+                    ));
+                }
+                summary.failure = Some(failure);
+            }
             Err(other) => return Err(other),
         }
     }
@@ -203,7 +215,7 @@ impl Run {
             .upsert_papers(papers, self.mode)
             .await
             .context("storing looked-up papers")?;
-        summary.count(&outcomes, &[], &self.base);
+        summary.count(&outcomes, &Rejections::default(), &self.base);
         Ok(())
     }
 

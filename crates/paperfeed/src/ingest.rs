@@ -1,18 +1,26 @@
 //! `paperfeed ingest`: files and folders → parsed records → store batches, with a progress bar
 //! and a summary. Parsing runs on a blocking thread while the store writes the previous batch,
 //! so both cores work on a large JSON Lines file.
+//!
+//! Memory stays bounded whatever the input: every format is read as a stream, batches are
+//! bounded in records and bytes, the channel to the store holds two of them, and of the
+//! rejections only the first reasons per file travel and are printed; the rest are counted.
+//! Only regular files (and standard input, when asked for with `-`) are read, so a device or
+//! a FIFO cannot make a run read forever.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use paperfeed_core::{NewPaper, UpsertOutcome};
-use paperfeed_ingest::{Format, KaggleLines, Parsed, RecordError, detect_format};
+use paperfeed_ingest::{Format, KaggleLines, Location, RecordError, RecordResult, detect_format};
 use paperfeed_store::{Store, WriteMode};
 use tokio::sync::mpsc;
 
@@ -20,10 +28,18 @@ use tokio::sync::mpsc;
 const DETECT_BYTES: usize = 64 * 1024;
 /// Rejection reasons printed per file before the rest are only counted.
 const REASONS_SHOWN_PER_FILE: usize = 20;
+/// A batch is sent to the store once its papers hold about this much text, however few they
+/// are, so a run of very long records cannot pile up in memory.
+const BATCH_BYTES: usize = 4 << 20;
+/// Batches (and other items) waiting for the store.
+const CHANNEL_ITEMS: usize = 2;
+/// What a path of `-` means.
+const STDIN_PATH: &str = "-";
 
-/// One input file: a path on disk, or an embedded one (the bundled sample).
+/// One input file: a path on disk, standard input, or an embedded one (the bundled sample).
 pub enum Source {
     Path(PathBuf),
+    Stdin,
     Embedded { name: String, bytes: &'static [u8] },
 }
 
@@ -31,13 +47,16 @@ impl Source {
     fn name(&self) -> String {
         match self {
             Source::Path(p) => p.display().to_string(),
+            Source::Stdin => "standard input".to_owned(),
             Source::Embedded { name, .. } => name.clone(),
         }
     }
 
+    /// The size for the progress bar; 0 when unknown (standard input).
     fn len(&self) -> u64 {
         match self {
             Source::Path(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+            Source::Stdin => 0,
             Source::Embedded { bytes, .. } => bytes.len() as u64,
         }
     }
@@ -45,8 +64,57 @@ impl Source {
     fn file_name(&self) -> &str {
         match self {
             Source::Path(p) => p.file_name().and_then(|n| n.to_str()).unwrap_or_default(),
+            Source::Stdin => STDIN_PATH,
             Source::Embedded { name, .. } => name.rsplit('/').next().unwrap_or_default(),
         }
+    }
+
+    /// Opens the source for reading. A path must be a regular file: reading a device
+    /// (`/dev/zero`), a FIFO or a socket could go on forever or block.
+    fn open(&self) -> Result<Box<dyn Read + Send>, String> {
+        match self {
+            Source::Embedded { bytes, .. } => Ok(Box::new(*bytes)),
+            Source::Stdin => Ok(Box::new(std::io::stdin())),
+            Source::Path(p) => {
+                // Checked before opening, since opening a FIFO blocks until a writer comes,
+                // and again on the open file, in case the path changed in between.
+                let meta = std::fs::metadata(p).map_err(|e| format!("cannot read: {e}"))?;
+                refuse_unless_regular(&meta)?;
+                let file = File::open(p).map_err(|e| format!("cannot read: {e}"))?;
+                let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+                refuse_unless_regular(&meta)?;
+                Ok(Box::new(file))
+            }
+        }
+    }
+}
+
+/// The refusal of anything but a regular file, naming what it is.
+fn refuse_unless_regular(meta: &std::fs::Metadata) -> Result<(), String> {
+    if meta.is_file() {
+        return Ok(());
+    }
+    let kind = file_kind(&meta.file_type());
+    Err(format!(
+        "not a regular file ({kind}): ingest reads regular files and folders of them, or \
+         standard input when the path is `-`"
+    ))
+}
+
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
     }
 }
 
@@ -104,10 +172,16 @@ impl std::fmt::Display for IngestSummary {
     }
 }
 
-/// Expands folders (recursively, in name order, skipping hidden entries) into files.
+/// Expands folders (recursively, in name order, skipping hidden entries) into files; `-` is
+/// standard input. What is neither a folder nor a regular file is kept, to be refused by name
+/// when its turn comes.
 pub fn expand_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
     let mut out = Vec::new();
     for path in paths {
+        if path.as_os_str() == STDIN_PATH {
+            out.push(Source::Stdin);
+            continue;
+        }
         let meta =
             std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
         if meta.is_dir() {
@@ -152,7 +226,15 @@ fn feed_date_from_name(file_name: &str) -> Option<NaiveDate> {
 /// A batch of records, or a record/file error to report, in file order.
 enum Item {
     Papers(Vec<NewPaper>),
+    /// A rejection to print with its reason (the first ones of a file).
     Rejected(RecordError),
+    /// Rejections only counted, their reasons dropped: how many, and where the first and last
+    /// of them are.
+    RejectedUnlisted {
+        count: u64,
+        first: Location,
+        last: Location,
+    },
     /// The file could not be read at all or stopped early.
     FileFailed(String),
     Progress(u64),
@@ -185,12 +267,13 @@ pub async fn ingest(
         summary.files += 1;
         let name = source.name();
         progress.set_message(source.file_name().to_owned());
-        let (tx, mut rx) = mpsc::channel::<Item>(4);
+        let (tx, mut rx) = mpsc::channel::<Item>(CHANNEL_ITEMS);
         let format = options.format;
         let batch_size = options.batch_size;
         let producer =
             tokio::task::spawn_blocking(move || produce(source, format, batch_size, &tx));
-        let mut shown = 0usize;
+        // Rejections not listed: how many, and the first and last of them.
+        let mut unlisted: Option<(u64, Location, Location)> = None;
         let mut file_failed = false;
         while let Some(item) = rx.recv().await {
             match item {
@@ -217,10 +300,12 @@ pub async fn ingest(
                 }
                 Item::Rejected(err) => {
                     summary.rejected += 1;
-                    shown += 1;
-                    if shown <= REASONS_SHOWN_PER_FILE {
-                        progress.suspend(|| eprintln!("rejected {name}: {err}"));
-                    }
+                    progress.suspend(|| eprintln!("rejected {name}: {err}"));
+                }
+                Item::RejectedUnlisted { count, first, last } => {
+                    summary.rejected += count;
+                    let (total, first, _) = unlisted.unwrap_or((0, first, last));
+                    unlisted = Some((total + count, first, last));
                 }
                 Item::FileFailed(reason) => {
                     file_failed = true;
@@ -232,11 +317,17 @@ pub async fn ingest(
         producer
             .await
             .with_context(|| format!("parsing {name} stopped unexpectedly"))?;
-        if shown > REASONS_SHOWN_PER_FILE {
+        if let Some((count, first, last)) = unlisted {
+            let which = if first == last {
+                format!("{first}")
+            } else {
+                format!("{first} to {last}")
+            };
             progress.suspend(|| {
                 eprintln!(
-                    "rejected {name}: … and {} more records",
-                    shown - REASONS_SHOWN_PER_FILE
+                    "rejected {name}: … and {} more rejected record{} not listed ({which})",
+                    thousands(count),
+                    if count == 1 { "" } else { "s" }
                 );
             });
         }
@@ -257,15 +348,41 @@ pub async fn ingest(
     Ok(summary)
 }
 
-/// Runs on a blocking thread: reads and parses one source, sending batches as it goes.
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Runs on a blocking thread: reads and parses one source as a stream, sending batches as it
+/// goes.
 fn produce(source: Source, forced: Option<Format>, batch_size: usize, tx: &mpsc::Sender<Item>) {
     let send = |item| tx.blocking_send(item).is_ok();
     let feed_date = feed_date_from_name(source.file_name());
-    let total = source.len();
-    let head = match read_head(&source) {
+    let count = Arc::new(AtomicU64::new(0));
+    let mut input = match source.open() {
+        Ok(inner) => Counting {
+            inner,
+            count: Arc::clone(&count),
+        },
+        Err(reason) => {
+            send(Item::FileFailed(reason));
+            send(Item::Progress(source.len()));
+            return;
+        }
+    };
+    let head = match read_head(&mut input) {
         Ok(head) => head,
         Err(e) => {
             send(Item::FileFailed(format!("cannot read: {e}")));
+            send(Item::Progress(source.len()));
             return;
         }
     };
@@ -275,129 +392,164 @@ fn produce(source: Source, forced: Option<Format>, batch_size: usize, tx: &mpsc:
             Ok(f) => f,
             Err(e) => {
                 send(Item::FileFailed(e.to_string()));
-                send(Item::Progress(total));
+                send(Item::Progress(source.len()));
                 return;
             }
         },
     };
-    if format == Format::KaggleJsonl {
-        produce_lines(&source, batch_size, tx);
+    // The head was taken from the stream; the parser reads it again before the rest.
+    let reader = BufReader::with_capacity(256 * 1024, std::io::Cursor::new(head).chain(input));
+    let mut batches = Batches {
+        tx,
+        batch: Vec::with_capacity(batch_size),
+        batch_size,
+        batch_bytes: 0,
+        listed: 0,
+        unlisted: None,
+        count: &count,
+        reported: 0,
+        since_progress: 0,
+    };
+    let mut sink = |record: RecordResult| batches.take(record);
+    let fatal = match format {
+        Format::HfDailyPapers => paperfeed_ingest::read_hf_daily(reader, feed_date, &mut sink),
+        Format::ArxivAtom => paperfeed_ingest::read_arxiv_atom(reader, &mut sink),
+        Format::OaiPmh => paperfeed_ingest::read_oai_pmh(reader, &mut sink),
+        Format::KaggleJsonl => {
+            for (_line, record) in KaggleLines::new(reader) {
+                if sink(record).is_break() {
+                    break;
+                }
+            }
+            None
+        }
+    };
+    if batches.finish().is_break() {
         return;
     }
-    let bytes: std::borrow::Cow<'static, [u8]> = match &source {
-        Source::Embedded { bytes, .. } => (*bytes).into(),
-        Source::Path(p) => match std::fs::read(p) {
-            Ok(b) => b.into(),
-            Err(e) => {
-                send(Item::FileFailed(format!("cannot read: {e}")));
-                return;
-            }
-        },
-    };
-    let parsed: Parsed = match format {
-        Format::HfDailyPapers => paperfeed_ingest::parse_hf_daily(&bytes, feed_date),
-        Format::ArxivAtom => paperfeed_ingest::parse_arxiv_atom(&bytes).parsed,
-        Format::OaiPmh => paperfeed_ingest::parse_oai_pmh(&bytes).parsed,
-        Format::KaggleJsonl => Parsed::default(),
-    };
-    let mut batch = Vec::with_capacity(batch_size);
-    for record in parsed.records {
-        match record {
-            Ok(paper) => {
-                batch.push(paper);
-                if batch.len() >= batch_size && !send(Item::Papers(std::mem::take(&mut batch))) {
-                    return;
-                }
-            }
-            Err(e) => {
-                if !send(Item::Rejected(e)) {
-                    return;
-                }
-            }
-        }
-    }
-    if !batch.is_empty() {
-        send(Item::Papers(batch));
-    }
-    if let Some(fatal) = parsed.fatal {
+    if let Some(fatal) = fatal {
         send(Item::FileFailed(fatal.to_string()));
     }
-    send(Item::Progress(bytes.len() as u64));
 }
 
-fn read_head(source: &Source) -> std::io::Result<Vec<u8>> {
-    match source {
-        Source::Embedded { bytes, .. } => Ok(bytes[..bytes.len().min(DETECT_BYTES)].to_vec()),
-        Source::Path(p) => {
-            let mut head = Vec::with_capacity(DETECT_BYTES);
-            File::open(p)?
-                .take(DETECT_BYTES as u64)
-                .read_to_end(&mut head)?;
-            Ok(head)
+/// Gathers a file's records into batches for the store, passes on the first rejections with
+/// their reasons and counts the rest, and reports progress.
+struct Batches<'a> {
+    tx: &'a mpsc::Sender<Item>,
+    batch: Vec<NewPaper>,
+    batch_size: usize,
+    /// Text held by `batch`, roughly.
+    batch_bytes: usize,
+    listed: usize,
+    /// Rejections not listed since the last report, and where the first and last are.
+    unlisted: Option<(u64, Location, Location)>,
+    count: &'a AtomicU64,
+    reported: u64,
+    /// Records taken since progress was last reported.
+    since_progress: u32,
+}
+
+impl Batches<'_> {
+    fn send(&self, item: Item) -> ControlFlow<()> {
+        match self.tx.blocking_send(item) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(_) => ControlFlow::Break(()),
         }
     }
+
+    fn take(&mut self, record: RecordResult) -> ControlFlow<()> {
+        match record {
+            Ok(paper) => {
+                self.batch_bytes += text_bytes(&paper);
+                self.batch.push(paper);
+                if self.batch.len() >= self.batch_size || self.batch_bytes >= BATCH_BYTES {
+                    self.flush()?;
+                }
+            }
+            Err(e) if self.listed < REASONS_SHOWN_PER_FILE => {
+                self.listed += 1;
+                self.send(Item::Rejected(e))?;
+            }
+            Err(e) => {
+                let (count, first, _) = self.unlisted.unwrap_or((0, e.location, e.location));
+                self.unlisted = Some((count + 1, first, e.location));
+            }
+        }
+        self.since_progress += 1;
+        if self.since_progress >= 64 * 1024 {
+            self.progress()?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn flush(&mut self) -> ControlFlow<()> {
+        if !self.batch.is_empty() {
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
+            self.batch_bytes = 0;
+            self.send(Item::Papers(batch))?;
+        }
+        self.progress()
+    }
+
+    fn progress(&mut self) -> ControlFlow<()> {
+        self.since_progress = 0;
+        if let Some((count, first, last)) = self.unlisted.take() {
+            self.send(Item::RejectedUnlisted { count, first, last })?;
+        }
+        let read = self.count.load(Ordering::Relaxed);
+        if read > self.reported {
+            let delta = read - self.reported;
+            self.reported = read;
+            self.send(Item::Progress(delta))?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn finish(&mut self) -> ControlFlow<()> {
+        self.flush()
+    }
+}
+
+/// The text a paper holds, roughly: what its batch costs in memory.
+fn text_bytes(paper: &NewPaper) -> usize {
+    let optional = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    paper.title.len()
+        + paper.abstract_text.len()
+        + paper
+            .authors
+            .iter()
+            .map(|a| a.name.len() + optional(&a.user) + 32)
+            .sum::<usize>()
+        + paper.categories.iter().map(String::len).sum::<usize>()
+        + optional(&paper.github_repo)
+        + optional(&paper.project_page)
+        + optional(&paper.ai_summary)
+        + paper
+            .ai_keywords
+            .as_ref()
+            .map_or(0, |k| k.iter().map(String::len).sum())
+        + 256
+}
+
+/// Reads up to [`DETECT_BYTES`] from the start of a stream (a pipe hands them over in pieces).
+fn read_head(input: &mut impl Read) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(DETECT_BYTES);
+    input.take(DETECT_BYTES as u64).read_to_end(&mut head)?;
+    Ok(head)
 }
 
 /// Counts bytes read so the progress bar can follow a stream.
 struct Counting<R> {
     inner: R,
-    count: Arc<std::sync::atomic::AtomicU64>,
+    count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
-}
-
-fn produce_lines(source: &Source, batch_size: usize, tx: &mpsc::Sender<Item>) {
-    use std::sync::atomic::Ordering;
-    let send = |item| tx.blocking_send(item).is_ok();
-    let reader: Box<dyn Read + Send> = match source {
-        Source::Embedded { bytes, .. } => Box::new(*bytes),
-        Source::Path(p) => match File::open(p) {
-            Ok(f) => Box::new(f),
-            Err(e) => {
-                send(Item::FileFailed(format!("cannot read: {e}")));
-                return;
-            }
-        },
-    };
-    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counting = Counting {
-        inner: reader,
-        count: Arc::clone(&count),
-    };
-    let mut reported = 0u64;
-    let mut batch = Vec::with_capacity(batch_size);
-    for (_line, record) in KaggleLines::new(BufReader::with_capacity(256 * 1024, counting)) {
-        match record {
-            Ok(paper) => {
-                batch.push(paper);
-                if batch.len() >= batch_size {
-                    let read = count.load(Ordering::Relaxed);
-                    if !send(Item::Papers(std::mem::take(&mut batch)))
-                        || !send(Item::Progress(read - reported))
-                    {
-                        return;
-                    }
-                    reported = read;
-                }
-            }
-            Err(e) => {
-                if !send(Item::Rejected(e)) {
-                    return;
-                }
-            }
-        }
-    }
-    if !batch.is_empty() {
-        send(Item::Papers(batch));
-    }
-    send(Item::Progress(count.load(Ordering::Relaxed) - reported));
 }
 
 #[cfg(test)]
@@ -415,5 +567,13 @@ mod tests {
         assert_eq!(d("papers.json"), None);
         assert_eq!(d("2024-13-12.json"), None);
         assert_eq!(d("é.json"), None);
+    }
+
+    #[test]
+    fn counts_are_written_with_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }

@@ -163,6 +163,8 @@ pub struct SourceSettings {
     pub timeout_seconds: u64,
     /// Extra attempts after 5xx, 429, timeouts and broken connections (backoff doubles).
     pub retries: u32,
+    /// The largest answer read, in bytes; a larger one fails the page, unread.
+    pub max_response_bytes: u64,
     /// Poll this source from `serve`.
     pub poll: bool,
     /// Minutes between two polls.
@@ -188,6 +190,7 @@ impl SourceSettings {
             politeness_seconds,
             timeout_seconds: 60,
             retries: 4,
+            max_response_bytes: paperfeed_ingest::fetch::HttpConfig::DEFAULT_MAX_BODY_BYTES,
             poll: false,
             interval_minutes,
             query: None,
@@ -212,6 +215,11 @@ impl SourceSettings {
         anyhow::ensure!(
             self.timeout_seconds >= 1,
             "sources.{name}.timeout_seconds must be at least 1"
+        );
+        anyhow::ensure!(
+            (1024..=1 << 32).contains(&self.max_response_bytes),
+            "sources.{name}.max_response_bytes must be between 1024 and 4294967296, not {}",
+            self.max_response_bytes
         );
         anyhow::ensure!(
             self.interval_minutes >= 1,

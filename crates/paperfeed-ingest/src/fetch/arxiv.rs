@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use paperfeed_core::{ArxivId, NewPaper};
 
-use super::{FetchError, Fetcher, Url, base_url, endpoint, split_records};
-use crate::{RecordError, parse_arxiv_atom};
+use super::{FetchError, Fetcher, Rejections, Url, base_url, endpoint, split_records};
+use crate::parse_arxiv_atom;
 
 /// Ids per `id_list` request: the API answers up to this many in one page comfortably.
 const IDS_PER_REQUEST: usize = 100;
@@ -23,7 +23,7 @@ pub struct ArxivClient {
 pub struct ListingPage {
     pub url: String,
     pub papers: Vec<NewPaper>,
-    pub rejected: Vec<RecordError>,
+    pub rejected: Rejections,
     /// `opensearch:totalResults`: how many entries the whole query matches.
     pub total_results: u64,
     /// The `start` of the next page; `None` after the last one.
@@ -56,7 +56,7 @@ impl ArxivClient {
                 .append_pair("max_results", &chunk.len().to_string());
             let page = parse_arxiv_atom(&self.fetcher.get(&url).await?);
             let (found, rejected) = split_records(&url, page.parsed)?;
-            if let Some(first) = rejected.first() {
+            if let Some(first) = rejected.listed.first() {
                 return Err(FetchError::BadPage {
                     url: url.to_string(),
                     reason: first.to_string(),
@@ -103,7 +103,7 @@ impl ArxivClient {
                 reason: "no opensearch:totalResults in the feed".into(),
             });
         };
-        let count = (papers.len() + rejected.len()) as u64;
+        let count = papers.len() as u64 + rejected.count();
         if count == 0 && start < total {
             return Err(FetchError::BadPage {
                 url: url.to_string(),

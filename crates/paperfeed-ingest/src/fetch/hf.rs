@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use paperfeed_core::NewPaper;
 
-use super::{FetchError, Fetcher, Url, base_url, endpoint, split_records};
-use crate::{RecordError, parse_hf_daily};
+use super::{FetchError, Fetcher, Rejections, Url, base_url, endpoint, split_records};
+use crate::parse_hf_daily;
 
 /// A mirror of the daily feed of one hub (`https://huggingface.co`).
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub struct DayPage {
     pub url: String,
     pub day: NaiveDate,
     pub papers: Vec<NewPaper>,
-    pub rejected: Vec<RecordError>,
+    pub rejected: Rejections,
 }
 
 impl HfMirror {

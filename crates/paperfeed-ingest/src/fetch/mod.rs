@@ -5,7 +5,8 @@
 //! One [`Fetcher`] per remote service does every request: a descriptive User-Agent, a timeout
 //! per request, a politeness gap between requests (arXiv asks for 3 s), retries with
 //! exponential backoff on 5xx, timeouts and broken connections, and `503`/`429` with
-//! `Retry-After` honoured. All waiting goes through a [`Clock`], so tests inject a
+//! `Retry-After` honoured, and a cap on the size of an answer (read in chunks; a larger one is
+//! refused, not buffered). All waiting goes through a [`Clock`], so tests inject a
 //! [`ManualClock`] and check the delays asked for without sleeping.
 
 mod arxiv;
@@ -47,6 +48,9 @@ pub enum FetchError {
     /// API error entry, an OAI-PMH error.
     #[error("{url}: {reason}")]
     BadPage { url: String, reason: String },
+    /// The answer is larger than [`HttpConfig::max_body_bytes`]; reading stopped there.
+    #[error("{url}: the answer is larger than the {limit} allowed for one response; refused")]
+    TooLarge { url: String, limit: String },
     /// A base URL or client setting that cannot work.
     #[error("{0}")]
     Setup(String),
@@ -135,9 +139,16 @@ pub struct HttpConfig {
     pub backoff: Duration,
     /// A `Retry-After` longer than this is not waited for: the fetch fails, saying so.
     pub max_retry_after: Duration,
+    /// The largest answer body read; a larger one fails the fetch with
+    /// [`FetchError::TooLarge`] without being held in memory.
+    pub max_body_bytes: u64,
 }
 
 impl HttpConfig {
+    /// Real pages are at most a few MiB (an OAI-PMH page of 1000 records, an API page of 2000
+    /// entries); ten times that is damage or a wrong URL.
+    pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 << 20;
+
     /// The User-Agent sent unless configured otherwise.
     pub fn default_user_agent() -> String {
         format!(
@@ -156,6 +167,7 @@ impl Default for HttpConfig {
             retries: 4,
             backoff: Duration::from_secs(5),
             max_retry_after: Duration::from_secs(600),
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -286,14 +298,9 @@ impl Fetcher {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = match response.bytes().await {
-            Ok(b) => b.to_vec(),
-            Err(e) => {
-                return Attempt::Retry {
-                    reason: format!("reading the answer: {}", transport_reason(&e)),
-                    after: None,
-                };
-            }
+        let body = match self.read_body(url, response, status.is_success()).await {
+            Ok(body) => body,
+            Err(attempt) => return attempt,
         };
         if status.is_success() {
             return Attempt::Done(body);
@@ -311,6 +318,68 @@ impl Fetcher {
                 reason: body_excerpt(&body),
             })
         }
+    }
+}
+
+impl Fetcher {
+    /// Reads the body in chunks up to the limit. A successful answer over it fails the fetch
+    /// (retrying would fetch it again); of an error answer only the start is kept, for the
+    /// message.
+    async fn read_body(
+        &self,
+        url: &Url,
+        mut response: reqwest::Response,
+        success: bool,
+    ) -> Result<Vec<u8>, Attempt> {
+        /// Of an error answer, enough to quote.
+        const ERROR_BODY_BYTES: u64 = 64 * 1024;
+        let max = self.config.max_body_bytes;
+        let too_large = || {
+            Attempt::Fail(FetchError::TooLarge {
+                url: url.to_string(),
+                limit: describe_bytes(max),
+            })
+        };
+        if success && response.content_length().is_some_and(|length| length > max) {
+            return Err(too_large());
+        }
+        let keep = if success {
+            max
+        } else {
+            max.min(ERROR_BODY_BYTES)
+        };
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if (body.len() + chunk.len()) as u64 > keep {
+                        if success {
+                            return Err(too_large());
+                        }
+                        let room = usize::try_from(keep).unwrap_or(usize::MAX) - body.len();
+                        body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                        return Ok(body);
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(e) => {
+                    return Err(Attempt::Retry {
+                        reason: format!("reading the answer: {}", transport_reason(&e)),
+                        after: None,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A byte count in words: MiB when whole, else bytes.
+fn describe_bytes(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -371,11 +440,12 @@ fn endpoint(base: &Url, path: &str) -> Url {
     url
 }
 
-/// The records of a page split into papers and rejections, or the page's fatal error.
+/// The records of a page split into papers, the rejections kept with their reasons and the
+/// count of those only counted, or the page's fatal error.
 fn split_records(
     url: &Url,
     parsed: crate::Parsed,
-) -> Result<(Vec<paperfeed_core::NewPaper>, Vec<RecordError>), FetchError> {
+) -> Result<(Vec<paperfeed_core::NewPaper>, Rejections), FetchError> {
     if let Some(fatal) = parsed.fatal {
         return Err(FetchError::BadPage {
             url: url.to_string(),
@@ -383,12 +453,34 @@ fn split_records(
         });
     }
     let mut papers = Vec::with_capacity(parsed.records.len());
-    let mut rejected = Vec::new();
+    let mut rejected = Rejections {
+        listed: Vec::new(),
+        unlisted: parsed.rejected_not_kept,
+    };
     for record in parsed.records {
         match record {
             Ok(p) => papers.push(p),
-            Err(e) => rejected.push(e),
+            Err(e) => rejected.listed.push(e),
         }
     }
     Ok((papers, rejected))
+}
+
+/// The records of a page that were rejected: the first ones with their reasons, the rest
+/// only counted (a page of nothing but bad records must not cost a reason each).
+#[derive(Debug, Default)]
+pub struct Rejections {
+    pub listed: Vec<RecordError>,
+    pub unlisted: u64,
+}
+
+impl Rejections {
+    /// All of them, listed or not.
+    pub fn count(&self) -> u64 {
+        self.listed.len() as u64 + self.unlisted
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count() == 0
+    }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use paperfeed_core::NewPaper;
 
-use super::{FetchError, Fetcher, Url, base_url, split_records};
-use crate::{RecordError, parse_oai_pmh};
+use super::{FetchError, Fetcher, Rejections, Url, base_url, split_records};
+use crate::parse_oai_pmh;
 
 /// A harvester of one OAI-PMH endpoint (its "base URL", e.g. `https://oaipmh.arxiv.org/oai`).
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ pub struct OaiRequest {
 pub struct HarvestPage {
     pub url: String,
     pub papers: Vec<NewPaper>,
-    pub rejected: Vec<RecordError>,
+    pub rejected: Rejections,
     /// Identifiers of records arXiv reports as deleted.
     pub deleted: Vec<String>,
     /// The token for the next page; `None` after the last page (an empty or absent token).

@@ -22,6 +22,9 @@ pub enum Reply {
     Reset,
     /// Announce the whole body, send only its first `sent` bytes, then close.
     CutOff { body: Vec<u8>, sent: usize },
+    /// A 200 answer with no length that repeats `chunk` until the client hangs up: an endless
+    /// (or huge) body.
+    Endless { chunk: Vec<u8> },
     /// Wait this long (real time), then answer.
     Slow(Duration, Box<Reply>),
 }
@@ -172,6 +175,14 @@ async fn answer(
                 out.extend_from_slice(&body);
                 stream.write_all(&out).await?;
                 return stream.shutdown().await;
+            }
+            Reply::Endless { chunk } => {
+                let head = "HTTP/1.1 200 Replay\r\nconnection: close\r\n\r\n";
+                stream.write_all(head.as_bytes()).await?;
+                // Ends when the client closes the connection and a write fails.
+                loop {
+                    stream.write_all(&chunk).await?;
+                }
             }
             Reply::CutOff { body, sent } => {
                 let mut out = response_head(200, &[], body.len());

@@ -172,6 +172,33 @@ async fn a_failing_page_keeps_the_pages_before_it_and_a_rerun_completes_the_harv
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_over_the_configured_size_limit_stops_the_harvest_with_a_clear_error() {
+    let server = ReplayServer::start(harvest_script(Arc::default(), Arc::default()))
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let base = format!("{}/oai2", server.base_url());
+    let args = ["--source", "oai", "--base-url", &base, "--set", "cs"];
+    // The first page is 1.8 MB; allow 1 MB.
+    let mut cmd = source_command(data.path(), &args);
+    cmd.env("PAPERFEED_SOURCES__OAI__MAX_RESPONSE_BYTES", "1000000");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(
+            "the answer is larger than the 1000000 bytes allowed for one response; refused \
+             (the limit is sources.oai.max_response_bytes)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(count(data.path(), "select count(*) from papers"), 0);
+    assert_eq!(server.requests().len(), 1, "not fetched again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_arxiv_version_updates_a_paper_without_making_it_new_or_featuring_it_again() {
     // 2403.06634 is on the HF feed of 2024-03-12; arXiv then has a v2 of it.
     let atom = String::from_utf8(read_fixture(

@@ -193,3 +193,254 @@ fn an_ingest_killed_mid_way_leaves_a_consistent_store_and_a_rerun_completes_it()
         "{stdout}"
     );
 }
+
+/// Runs `paperfeed ingest ARGS` on `data_dir` and returns its output and its peak resident
+/// memory in KiB, read from /proc (VmHWM only grows, so the last reading before exit is the
+/// peak).
+fn ingest_measured(data_dir: &Path, args: &[&str]) -> (std::process::Output, u64) {
+    let mut child = bin()
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("ingest")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    // Drain the pipes on threads so a chatty child never blocks on them.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_thread = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut v).unwrap();
+        v
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut v).unwrap();
+        v
+    });
+    let mut peak_kib = 0u64;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let status = loop {
+        if let Ok(status) = std::fs::read_to_string(&status_file)
+            && let Some(kib) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ingest ran for 5 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let output = std::process::Output {
+        status,
+        stdout: out_thread.join().unwrap(),
+        stderr: err_thread.join().unwrap(),
+    };
+    (output, peak_kib)
+}
+
+/// Writes `prefix`, then `filler` until the file has `bytes`, then `suffix`.
+fn flood(path: &Path, prefix: &str, filler: &str, bytes: usize, suffix: &str) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    out.write_all(prefix.as_bytes()).unwrap();
+    let mut written = prefix.len();
+    while written < bytes {
+        out.write_all(filler.as_bytes()).unwrap();
+        written += filler.len();
+    }
+    out.write_all(suffix.as_bytes()).unwrap();
+}
+
+const GOOD_HF_ENTRY: &str = r#"{"paper":{"id":"2403.00001","title":"Good one","summary":"Kept."}}"#;
+
+/// Lines of `stderr` that list a rejection of the file named `name`.
+fn listed_rejections(stderr: &str, name: &str) -> usize {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with(&format!("rejected {}", name)) && !l.contains("… and"))
+        .count()
+}
+
+#[test]
+fn floods_of_bad_records_go_through_in_bounded_memory_and_good_records_among_them_are_kept() {
+    // Before streaming and counting, 20 MB of `{}` entries peaked at 3 GB: every rejection and
+    // its reason was kept until the end of the file.
+    let input = tempfile::tempdir().unwrap();
+    let dir = input.path();
+    const SIZE: usize = 4 << 20;
+    let hf = dir.join("2024-03-12.json");
+    flood(
+        &hf,
+        &format!("[{GOOD_HF_ENTRY},"),
+        "{},",
+        SIZE,
+        &format!("{GOOD_HF_ENTRY}]"),
+    );
+    let atom = dir.join("feed.xml");
+    flood(
+        &atom,
+        r#"<feed xmlns="http://www.w3.org/2005/Atom">"#,
+        "<entry/>",
+        SIZE,
+        r#"<entry><id>http://arxiv.org/abs/2403.00002v1</id><title>Atom good</title><summary>Kept.</summary></entry></feed>"#,
+    );
+    let oai = dir.join("oai.xml");
+    flood(
+        &oai,
+        "<OAI-PMH><ListRecords>",
+        "<record/>",
+        SIZE,
+        "<record><metadata><arXiv><id>2403.00003</id><title>OAI good</title><abstract>Kept.</abstract></arXiv></metadata></record></ListRecords></OAI-PMH>",
+    );
+    let kaggle = dir.join("snapshot.jsonl");
+    flood(
+        &kaggle,
+        "{\"id\":\"2403.00004\",\"title\":\"Kaggle good\",\"abstract\":\"Kept.\"}\n",
+        "{}\n",
+        SIZE,
+        "",
+    );
+    // One entry over the 16 MiB record limit, between two good ones: rejected, not held.
+    let huge = dir.join("huge.json");
+    let mut big = format!("[{GOOD_HF_ENTRY},{{\"paper\":{{\"summary\":\"");
+    big.push_str(&"x".repeat(17 << 20));
+    big.push_str(&format!(
+        "\"}}}},{}]",
+        GOOD_HF_ENTRY.replace("2403.00001", "2403.00005")
+    ));
+    std::fs::write(&huge, big).unwrap();
+
+    let data = tempfile::tempdir().unwrap();
+    let (out, peak_kib) = ingest_measured(data.path(), &[dir.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    let stdout = text(&out.stdout);
+    assert!(!out.status.success(), "rejections give a non-zero exit");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        peak_kib < 96 * 1024,
+        "peak memory {peak_kib} KiB on floods of {SIZE} bytes (debug build)"
+    );
+    for name in ["2024-03-12.json", "feed.xml", "oai.xml", "snapshot.jsonl"] {
+        assert_eq!(
+            listed_rejections(&stderr, &dir.join(name).display().to_string()),
+            20,
+            "{name}: {stderr}"
+        );
+        let more = stderr
+            .lines()
+            .find(|l| l.contains(name) && l.contains("more rejected records not listed"));
+        assert!(more.is_some(), "{name}: {stderr}");
+    }
+    // `{"paper":{"summary":"` + the x's + `"}}`.
+    let huge_entry = 21 + (17 << 20) + 3;
+    assert!(
+        stderr.contains(&format!(
+            "entry 1: the entry is {huge_entry} bytes long, over the 16 MiB limit; skipped (entry at line 1)"
+        )),
+        "{stderr}"
+    );
+    let conn = rusqlite::Connection::open(data.path().join("paperfeed.sqlite3")).unwrap();
+    let mut ids: Vec<String> = conn
+        .prepare("select id from papers order by id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "2403.00001",
+            "2403.00002",
+            "2403.00003",
+            "2403.00004",
+            "2403.00005"
+        ],
+        "every good record of every file went in"
+    );
+    assert!(stdout.contains("5 files: 5 new"), "{stdout}");
+}
+
+#[test]
+fn a_device_or_a_fifo_is_refused_and_standard_input_is_read_when_asked_with_a_dash() {
+    let data = tempfile::tempdir().unwrap();
+    // Before, a forced format read /dev/zero until killed.
+    let (out, _) = ingest_measured(data.path(), &["--format", "kaggle", "/dev/zero"]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("/dev/zero: not a regular file (a character device)")
+            && stderr.contains("standard input when the path is `-`"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (out, _) = ingest_measured(data.path(), &["--format", "hf", fifo.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("not a regular file (a FIFO)"), "{stderr}");
+
+    let mut child = bin()
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["ingest", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("[{GOOD_HF_ENTRY}]").as_bytes())
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("1 file: 1 new"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(paper_count(data.path()), 1);
+}
+
+#[test]
+fn an_invalid_utf8_byte_early_in_a_json_lines_file_rejects_only_its_line() {
+    let input = tempfile::tempdir().unwrap();
+    let file = input.path().join("snapshot.jsonl");
+    let mut bytes = b"{\"id\":\"2403.00001\",\"title\":\"One\",\"abstract\":\"Kept.\"}\n".to_vec();
+    bytes.extend_from_slice(
+        b"{\"id\":\"2403.00002\",\"title\":\"Caf\xe9\",\"abstract\":\"Bad byte.\"}\n",
+    );
+    bytes
+        .extend_from_slice(b"{\"id\":\"2403.00003\",\"title\":\"Three\",\"abstract\":\"Kept.\"}\n");
+    std::fs::write(&file, bytes).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = ingest(data.path(), &[file.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "a rejection gives a non-zero exit");
+    assert!(
+        stderr.contains("line 2: the line is not valid UTF-8 (bad byte at column 32)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("binary"), "{stderr}");
+    assert_eq!(paper_count(data.path()), 2);
+    assert!(text(&out.stdout).contains("2 new, 0 updated, 0 unchanged, 1 rejected"));
+}
