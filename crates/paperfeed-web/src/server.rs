@@ -336,8 +336,7 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn a_later_request_gets_the_idle_timeout_then_the_header_timeout_from_its_first_byte()
-    {
+    async fn a_later_request_gets_the_idle_timeout_then_the_header_timeout_from_its_first_byte() {
         let clock = HeaderClock {
             received: Arc::new(AtomicU64::new(0)),
             header_read_timeout: Duration::from_secs(10),
@@ -346,11 +345,15 @@ mod tests {
         };
         let start = tokio::time::Instant::now();
         // The first request: hyper's deadline as given.
-        clock.sleep_until((start + Duration::from_secs(10)).into_std()).await;
+        clock
+            .sleep_until((start + Duration::from_secs(10)).into_std())
+            .await;
         assert_eq!(start.elapsed().as_secs(), 10);
         // A later one with nothing arriving: the idle timeout.
         let start = tokio::time::Instant::now();
-        clock.sleep_until((start + Duration::from_secs(10)).into_std()).await;
+        clock
+            .sleep_until((start + Duration::from_secs(10)).into_std())
+            .await;
         assert_eq!(start.elapsed().as_secs(), 60);
         // A later one whose first byte arrives after 30 s: 10 s from then.
         let start = tokio::time::Instant::now();

@@ -221,8 +221,8 @@ fn connection_limits(settings: &Settings) -> paperfeed_web::ConnectionLimits {
     let mut max_connections = wanted;
     match raise_open_files_limit() {
         Ok(files) => {
-            let room = usize::try_from(files.saturating_sub(RESERVED_FILES).max(1))
-                .unwrap_or(usize::MAX);
+            let room =
+                usize::try_from(files.saturating_sub(RESERVED_FILES).max(1)).unwrap_or(usize::MAX);
             if room < wanted {
                 tracing::warn!(
                     open_files_limit = files,

@@ -113,18 +113,18 @@ impl SqliteStore {
             .map_err(|e| fail(format!("creating {}: {e}", partial.display())))
             .and_then(|()| write_snapshot(self.path(), &partial, pace))
             .and_then(|(pages, restarts)| {
-            let counts = inspect(&partial)?;
-            sync_file(&partial)?;
-            std::fs::rename(&partial, dest).map_err(|e| fail(format!("renaming: {e}")))?;
-            sync_parent(dest);
-            let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
-            Ok(BackupReport {
-                bytes,
-                pages,
-                restarts,
-                counts,
-            })
-        });
+                let counts = inspect(&partial)?;
+                sync_file(&partial)?;
+                std::fs::rename(&partial, dest).map_err(|e| fail(format!("renaming: {e}")))?;
+                sync_parent(dest);
+                let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+                Ok(BackupReport {
+                    bytes,
+                    pages,
+                    restarts,
+                    counts,
+                })
+            });
         if result.is_err() {
             let _ = std::fs::remove_file(&partial);
         }

@@ -212,7 +212,11 @@ fn a_backup_is_readable_by_its_owner_only() {
     use std::os::unix::fs::PermissionsExt as _;
     let data = tempfile::tempdir().unwrap();
     let atom = fixture(ATOM);
-    assert!(ingest(data.path(), &[atom.to_str().unwrap()]).status.success());
+    assert!(
+        ingest(data.path(), &[atom.to_str().unwrap()])
+            .status
+            .success()
+    );
     let backups = tempfile::tempdir().unwrap();
     let file = backups.path().join("hub.sqlite3");
     for force in [false, true] {
@@ -239,12 +243,19 @@ fn serve_refuses_a_store_with_a_damaged_page_and_points_to_restore() {
     use std::io::{Seek as _, SeekFrom, Write as _};
     let data = tempfile::tempdir().unwrap();
     let atom = fixture(ATOM);
-    assert!(ingest(data.path(), &[atom.to_str().unwrap()]).status.success());
+    assert!(
+        ingest(data.path(), &[atom.to_str().unwrap()])
+            .status
+            .success()
+    );
     let copy = tempfile::tempdir().unwrap();
     let store = copy.path().join("paperfeed.sqlite3");
     std::fs::copy(data.path().join("paperfeed.sqlite3"), &store).unwrap();
     // Pages 2 to 5 (b-tree pages of the first tables) overwritten with noise.
-    let mut file = std::fs::OpenOptions::new().write(true).open(&store).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&store)
+        .unwrap();
     file.seek(SeekFrom::Start(4096)).unwrap();
     file.write_all(&[0xA5; 4 * 4096]).unwrap();
     drop(file);
@@ -258,7 +269,10 @@ fn serve_refuses_a_store_with_a_damaged_page_and_points_to_restore() {
     assert!(!out.status.success(), "served a damaged store: {stderr}");
     assert!(stderr.contains("is damaged"), "{stderr}");
     assert!(stderr.contains("quick_check"), "{stderr}");
-    assert!(stderr.contains("paperfeed --data-dir NEW_DIR restore"), "{stderr}");
+    assert!(
+        stderr.contains("paperfeed --data-dir NEW_DIR restore"),
+        "{stderr}"
+    );
     assert!(!text(&out.stdout).contains("listening on"));
     // The original is sound and served.
     let out = bin()

@@ -831,12 +831,18 @@ async fn half_sent_requests_are_closed_after_the_header_timeout_and_cannot_starv
 
     // The first stuck connection was accepted at once: it is closed about 2 s in, not held.
     let closed = closed_within(&mut slow[0], Duration::from_secs(30));
-    assert!(closed.is_some(), "a half-sent request was still open after 30 s");
+    assert!(
+        closed.is_some(),
+        "a half-sent request was still open after 30 s"
+    );
     // A fresh one is closed after the header timeout too (and not at once).
     let mut fresh = half_sent_request(&addr);
     let started = Instant::now();
     let closed = closed_within(&mut fresh, Duration::from_secs(30));
-    assert!(closed.is_some(), "a half-sent request was still open after 30 s");
+    assert!(
+        closed.is_some(),
+        "a half-sent request was still open after 30 s"
+    );
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "closed before its header timeout: {:?}",
@@ -866,7 +872,11 @@ async fn a_kept_alive_connection_waits_for_its_next_request_until_the_idle_timeo
         let mut buf = [0u8; 4096];
         while !String::from_utf8_lossy(&answer).ends_with(body) {
             let n = stream.read(&mut buf).unwrap();
-            assert!(n > 0, "closed mid-answer: {}", String::from_utf8_lossy(&answer));
+            assert!(
+                n > 0,
+                "closed mid-answer: {}",
+                String::from_utf8_lossy(&answer)
+            );
             answer.extend_from_slice(&buf[..n]);
         }
     };
@@ -879,7 +889,10 @@ async fn a_kept_alive_connection_waits_for_its_next_request_until_the_idle_timeo
     // Idle past the idle timeout: closed by the server.
     let started = Instant::now();
     let closed = closed_within(&mut stream, Duration::from_secs(30));
-    assert!(closed.is_some(), "an idle connection was still open after 30 s");
+    assert!(
+        closed.is_some(),
+        "an idle connection was still open after 30 s"
+    );
     assert!(
         started.elapsed() >= Duration::from_secs(2),
         "closed before its idle timeout: {:?}",
@@ -958,7 +971,10 @@ async fn readiness_is_503_with_the_reason_while_the_index_cannot_be_written_and_
         if status == 503 {
             break ready["reason"].as_str().unwrap_or_default().to_owned();
         }
-        assert!(Instant::now() < deadline, "still ready with a broken index: {ready}");
+        assert!(
+            Instant::now() < deadline,
+            "still ready with a broken index: {ready}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(reason.contains("search index"), "{reason}");
