@@ -9,6 +9,10 @@
 //!   closed;
 //! - at most [`ConnectionLimits::max_connections`] connections are served at once; beyond,
 //!   connections wait in the listen queue until one ends, and reaching the limit is logged.
+//!   While connections wait, the ones held without use make room: a connection that has not
+//!   sent a complete request within [`EVICT_AFTER`] of opening is closed, and kept-alive
+//!   ones are closed once idle. Otherwise a client holding the limit's worth of connections
+//!   would keep everyone else waiting for a whole header or idle timeout.
 //!
 //! On shutdown the listener closes, idle connections close, requests in flight finish, and the
 //! loop returns once every connection has ended.
@@ -53,6 +57,10 @@ impl Default for ConnectionLimits {
 /// cannot flood the log.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
+/// Under pressure (a connection waiting to be accepted), connections open this long without
+/// a complete request are closed: real clients send their headers at once.
+const EVICT_AFTER: Duration = Duration::from_secs(1);
+
 /// After an accept error that is not about one connection (out of file descriptors), wait this
 /// long before accepting again: connections ending meanwhile free descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -67,6 +75,8 @@ pub(crate) async fn serve_router(
     let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let permits = Arc::new(Semaphore::new(max));
     let (closing, closing_seen) = watch::channel(false);
+    // Bumped whenever a connection must wait for a free slot.
+    let (pressure, pressure_seen) = watch::channel(0u64);
     let mut shutdown = pin!(shutdown);
     let mut at_limit = RateLimitedWarning::default();
     let mut out_of_files = RateLimitedWarning::default();
@@ -74,6 +84,7 @@ pub(crate) async fn serve_router(
         let permit = match Arc::clone(&permits).try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
+                pressure.send_modify(|n| *n = n.wrapping_add(1));
                 at_limit.warn(|times| {
                     tracing::warn!(
                         max_connections = max,
@@ -82,12 +93,21 @@ pub(crate) async fn serve_router(
                          (serve.max_connections)"
                     );
                 });
-                tokio::select! {
-                    permit = Arc::clone(&permits).acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        Err(_) => break,
-                    },
-                    () = &mut shutdown => break,
+                // Until a slot frees, remind the connections now and then: those that were
+                // too young to close at the last reminder may be old enough now.
+                let mut acquire = pin!(Arc::clone(&permits).acquire_owned());
+                let waited = loop {
+                    tokio::select! {
+                        permit = &mut acquire => break permit.ok(),
+                        () = tokio::time::sleep(EVICT_AFTER / 2) => {
+                            pressure.send_modify(|n| *n = n.wrapping_add(1));
+                        }
+                        () = &mut shutdown => break None,
+                    }
+                };
+                match waited {
+                    Some(permit) => permit,
+                    None => break,
                 }
             }
         };
@@ -111,9 +131,12 @@ pub(crate) async fn serve_router(
             () = &mut shutdown => break,
         };
         let app = app.clone();
-        let closing = closing_seen.clone();
+        let signals = Signals {
+            closing: closing_seen.clone(),
+            pressure: pressure_seen.clone(),
+        };
         tokio::spawn(async move {
-            serve_connection(stream, peer, app, limits, closing).await;
+            serve_connection(stream, peer, app, limits, signals).await;
             drop(permit);
         });
     }
@@ -126,13 +149,27 @@ pub(crate) async fn serve_router(
     Ok(())
 }
 
+/// What the accept loop tells every connection: the server is closing; connections wait.
+struct Signals {
+    closing: watch::Receiver<bool>,
+    pressure: watch::Receiver<u64>,
+}
+
 async fn serve_connection(
     stream: TcpStream,
     peer: std::net::SocketAddr,
     app: Router,
     limits: ConnectionLimits,
-    mut closing: watch::Receiver<bool>,
+    signals: Signals,
 ) {
+    let Signals {
+        mut closing,
+        mut pressure,
+    } = signals;
+    pressure.mark_unchanged();
+    let opened = Instant::now();
+    let requests = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&requests);
     let _ = stream.set_nodelay(true);
     let received = Arc::new(AtomicU64::new(0));
     let io = TokioIo::new(Counted {
@@ -141,6 +178,7 @@ async fn serve_connection(
     });
     // The peer address keys the rate limits of anonymous forms (sign up, log in).
     let service = app.map_request(move |mut request: Request<Incoming>| {
+        counted.fetch_add(1, Ordering::Relaxed);
         request.extensions_mut().insert(ConnectInfo(peer));
         request
     });
@@ -155,8 +193,25 @@ async fn serve_connection(
         .header_read_timeout(limits.header_read_timeout);
     let mut connection = pin!(builder.serve_connection(io, TowerToHyperService::new(service)));
     let mut asked_to_close = false;
+    let mut pressure_gone = false;
     loop {
         tokio::select! {
+            changed = pressure.changed(), if !asked_to_close && !pressure_gone => {
+                if changed.is_err() {
+                    pressure_gone = true;
+                    continue;
+                }
+                if requests.load(Ordering::Relaxed) == 0 {
+                    if opened.elapsed() >= EVICT_AFTER {
+                        tracing::debug!("closing a connection without a request to make room");
+                        return;
+                    }
+                } else {
+                    // Closes it now if idle, else after the answer in hand.
+                    asked_to_close = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+            }
             result = connection.as_mut() => {
                 if let Err(e) = result {
                     // Timeouts and clients going away: routine, not worth more than debug.
@@ -335,30 +390,32 @@ impl Future for Deadline {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
+    fn elapsed_ms(start: Instant) -> u128 {
+        start.elapsed().as_millis()
+    }
+
+    #[tokio::test]
     async fn a_later_request_gets_the_idle_timeout_then_the_header_timeout_from_its_first_byte() {
         let clock = HeaderClock {
             received: Arc::new(AtomicU64::new(0)),
-            header_read_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_millis(200),
+            idle_timeout: Duration::from_millis(2000),
             armed_before: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
-        let start = tokio::time::Instant::now();
         // The first request: hyper's deadline as given.
-        clock
-            .sleep_until((start + Duration::from_secs(10)).into_std())
-            .await;
-        assert_eq!(start.elapsed().as_secs(), 10);
-        // A later one with nothing arriving: the idle timeout.
-        let start = tokio::time::Instant::now();
-        clock
-            .sleep_until((start + Duration::from_secs(10)).into_std())
-            .await;
-        assert_eq!(start.elapsed().as_secs(), 60);
-        // A later one whose first byte arrives after 30 s: 10 s from then.
-        let start = tokio::time::Instant::now();
-        let mut deadline = clock.sleep_until((start + Duration::from_secs(10)).into_std());
-        tokio::time::sleep(Duration::from_secs(30)).await;
+        let start = Instant::now();
+        clock.sleep_until(start + Duration::from_millis(200)).await;
+        let first = elapsed_ms(start);
+        assert!((200..1500).contains(&first), "{first} ms");
+        // A later one with nothing arriving: the idle timeout, not the header one.
+        let start = Instant::now();
+        clock.sleep_until(start + Duration::from_millis(200)).await;
+        let idle = elapsed_ms(start);
+        assert!(idle >= 2000, "{idle} ms");
+        // A later one whose first byte arrives after 300 ms: 200 ms from then.
+        let start = Instant::now();
+        let mut deadline = clock.sleep_until(start + Duration::from_millis(200));
+        tokio::time::sleep(Duration::from_millis(300)).await;
         clock.received.fetch_add(1, Ordering::Relaxed);
         std::future::poll_fn(|cx| {
             let _ = deadline.as_mut().poll(cx);
@@ -366,6 +423,7 @@ mod tests {
         })
         .await;
         deadline.await;
-        assert_eq!(start.elapsed().as_secs(), 40);
+        let later = elapsed_ms(start);
+        assert!((500..1900).contains(&later), "{later} ms");
     }
 }

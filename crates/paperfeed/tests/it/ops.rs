@@ -998,3 +998,49 @@ async fn readiness_is_503_with_the_reason_while_the_index_cannot_be_written_and_
         .wait_for_log_line(&["indexing failed; retrying"])
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_the_connection_limit_connections_holding_a_slot_without_use_make_room() {
+    // Timeouts far longer than the client below waits: only making room can answer it.
+    let server = Server::start_with_env(
+        &["--no-sample"],
+        tempfile::tempdir().unwrap(),
+        &[
+            (
+                "PAPERFEED_SERVE__HEADER_READ_TIMEOUT_SECONDS",
+                "120".as_ref(),
+            ),
+            ("PAPERFEED_SERVE__IDLE_TIMEOUT_SECONDS", "120".as_ref()),
+            ("PAPERFEED_SERVE__MAX_CONNECTIONS", "8".as_ref()),
+        ],
+    );
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    // Kept-alive connections that got their answer and sit idle, and half-sent requests.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        assert!(stream.read(&mut buf).unwrap() > 0);
+        held.push(stream);
+    }
+    held.extend((0..36).map(|_| half_sent_request(&addr)));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let resp = client
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("answered long before any timeout frees a connection");
+    assert_eq!(resp.status(), 200);
+    // The idle kept-alive connections were among those closed.
+    let closed = closed_within(&mut held[0], Duration::from_secs(30));
+    assert!(closed.is_some(), "an idle connection kept its slot");
+}
