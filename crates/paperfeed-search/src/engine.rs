@@ -90,6 +90,9 @@ pub struct SearchEngine {
     vector_count: AtomicU64,
     /// Papers searchable in the keyword index, mirrored for the same reason (metrics).
     document_count: AtomicU64,
+    /// Why the keyword index cannot be kept up to date right now (set by its feeder while it
+    /// retries), for readiness probes.
+    problem: RwLock<Option<String>>,
 }
 
 impl std::fmt::Debug for SearchEngine {
@@ -129,7 +132,29 @@ impl SearchEngine {
             indexed_up_to,
             vector_count: AtomicU64::new(0),
             document_count,
+            problem: RwLock::new(None),
         }
+    }
+
+    /// Puts `keyword` in place of the index searched until now: after the index folder was
+    /// lost, a fresh one (watermark 0) that its feeder then fills from the store.
+    pub fn replace_keyword(&self, keyword: KeywordIndex) {
+        let mut current = write(&self.keyword);
+        *current = keyword;
+        self.indexed_up_to
+            .store(current.watermark(), Ordering::Release);
+        self.document_count
+            .store(current.len() as u64, Ordering::Release);
+    }
+
+    /// Records why the keyword index cannot be updated (`None`: it can again).
+    pub fn set_problem(&self, problem: Option<String>) {
+        *write(&self.problem) = problem;
+    }
+
+    /// Why the keyword index cannot be updated now, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        read(&self.problem).clone()
     }
 
     pub fn embedder(&self) -> Option<&Arc<Embedder>> {

@@ -35,7 +35,7 @@ pub use mail::{
     Subscriber, SubscriberStatus,
 };
 pub use postgres::{PostgresStore, mask_password};
-pub use sqlite::{BackupPace, BackupReport, SqliteStore, StoreCounts};
+pub use sqlite::{BackupPace, BackupReport, SqliteStore, StoreCheck, StoreCounts};
 
 /// Everything a node keeps: papers and community ([`Store`]) and the mail outbox
 /// ([`MailStore`]), and copying it whole ([`transfer::Transfer`]). What the binary opens;

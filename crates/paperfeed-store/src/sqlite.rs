@@ -2,10 +2,12 @@
 //! at open, one writer connection and a small pool of readers.
 
 mod backup;
+mod check;
 mod community;
 mod transfer;
 
 pub use backup::{BackupPace, BackupReport, StoreCounts};
+pub use check::StoreCheck;
 
 use crate::encoding::{vector_bytes, vector_from_bytes};
 use std::path::{Path, PathBuf};

@@ -15,6 +15,7 @@ pub mod metrics;
 mod page_cache;
 mod pages;
 pub mod rich_text;
+mod server;
 mod syndication;
 mod views;
 
@@ -39,6 +40,7 @@ pub use community::{CommunitySettings, PaperLookup};
 pub use error::AppError;
 pub use metrics::{Metrics, SmtpFailure};
 pub use pages::unsubscribe::MailLinks;
+pub use server::ConnectionLimits;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -318,15 +320,10 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The peer address keys the rate limits of anonymous forms (sign up, log in).
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    server::serve_router(listener, router(state), limits, shutdown).await
 }
 
 /// Serves only `/metrics` on `listener` (a separate, typically private, address) until
@@ -334,9 +331,8 @@ pub async fn serve(
 pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
     state: AppState,
+    limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, metrics_router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve_router(listener, metrics_router(state), limits, shutdown).await
 }

@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use indicatif::ProgressBar;
@@ -32,6 +32,37 @@ pub const EMBED_LEASE: &str = "embed";
 
 /// Papers whose vectors a node that does not compute them asks the store for at once.
 const FETCH_BATCH: usize = 1000;
+
+/// A failed catch-up is tried again after this long, doubling with each failure up to
+/// [`RETRY_MAX`]: the index heals without waiting for the next store write, and a lasting
+/// failure (a full disk) is not hammered.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// A keyword index that failed to catch up: how often in a row, and when to try again.
+struct Failing {
+    attempts: u32,
+    next_try: Instant,
+}
+
+impl Failing {
+    fn after(previous: Option<Failing>) -> Failing {
+        let attempts = previous.map_or(1, |f| f.attempts.saturating_add(1));
+        let wait = RETRY_FIRST
+            .saturating_mul(1 << attempts.saturating_sub(1).min(16))
+            .min(RETRY_MAX);
+        Failing {
+            attempts,
+            next_try: Instant::now() + wait,
+        }
+    }
+}
+
+/// Whether the index in `dir` is gone (the folder deleted, emptied or replaced by a file):
+/// a tantivy index always has its `meta.json`.
+fn index_lost(dir: &Path) -> bool {
+    !dir.join("meta.json").is_file()
+}
 
 pub fn index_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("index").join("keyword")
@@ -227,6 +258,10 @@ impl Indexer {
 
     /// The background loop of `serve`: catch up, then compute vectors a batch at a time,
     /// checking the store's change counter between batches; idle polls every `interval`.
+    /// A catch-up that fails is retried with backoff (see [`RETRY_FIRST`]) without waiting
+    /// for the next store write, and the engine says why meanwhile
+    /// ([`SearchEngine::problem`], shown by `/readyz`); an index whose folder `index_dir` is
+    /// gone is recreated and refilled from the store.
     /// Vectors are computed only while this node (`node`) holds the store lease
     /// [`EMBED_LEASE`] (taken and renewed each round, for `lease`); otherwise the vectors of
     /// papers it indexed are read from the store as the holder stores them. Once `stop` is
@@ -237,6 +272,7 @@ impl Indexer {
         interval: Duration,
         node: String,
         lease: Duration,
+        index_dir: PathBuf,
         stop: CancellationToken,
     ) {
         // The text each vector in the engine was computed from, by paper.
@@ -251,6 +287,7 @@ impl Indexer {
         // Papers indexed whose current text has no vector in the engine (yet).
         let mut pending: BTreeSet<ArxivId> = BTreeSet::new();
         let mut seen_seq = i64::MIN;
+        let mut failing: Option<Failing> = None;
         let mut reported_backlog = false;
         let mut computing = false;
         let idle = |wait: Duration| {
@@ -271,21 +308,50 @@ impl Indexer {
                 return;
             }
             let seq = self.store.change_seq().await.unwrap_or(seen_seq);
-            if seq != seen_seq {
+            let due = match &failing {
+                None => seq != seen_seq || index_lost(&index_dir),
+                Some(f) => Instant::now() >= f.next_try,
+            };
+            if due {
                 let mut seen = |paper: &Paper| {
                     if held.get(&paper.id) != Some(&paper.text_fingerprint()) {
                         pending.insert(paper.id.clone());
                     }
                 };
-                match self
-                    .catch_up_seeing(&ProgressBar::hidden(), &mut seen, &stop)
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(papers = n, "search index caught up"),
-                    Err(e) => tracing::error!(error = %format!("{e:#}"), "indexing failed"),
+                let caught_up = match self.recreate_if_lost(&index_dir).await {
+                    Ok(()) => {
+                        self.catch_up_seeing(&ProgressBar::hidden(), &mut seen, &stop)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                match caught_up {
+                    Ok(n) => {
+                        if n > 0 {
+                            tracing::info!(papers = n, "search index caught up");
+                        }
+                        if failing.take().is_some() {
+                            tracing::info!("the search index is updated again");
+                            self.engine.set_problem(None);
+                        }
+                        seen_seq = seq;
+                    }
+                    Err(e) => {
+                        // The store change is not marked seen: it is indexed on a later try.
+                        let next = Failing::after(failing.take());
+                        let wait = next.next_try.saturating_duration_since(Instant::now());
+                        tracing::error!(
+                            error = %format!("{e:#}"),
+                            attempts = next.attempts,
+                            retry_in_seconds = wait.as_secs_f64().round(),
+                            "indexing failed; retrying"
+                        );
+                        // The outermost context only: fixed words, no file names, since
+                        // readiness probes show it.
+                        self.engine.set_problem(Some(e.to_string()));
+                        failing = Some(next);
+                    }
                 }
-                seen_seq = seq;
             }
             let holder = self.engine.embedder().is_some() && self.take_lease(&node, lease).await;
             if holder != computing {
@@ -336,6 +402,26 @@ impl Indexer {
                 }
             }
         }
+    }
+
+    /// Recreates the keyword index when its folder `dir` is gone, and puts the new, empty
+    /// one in the engine (the catch-up that follows refills it from the store).
+    async fn recreate_if_lost(&self, dir: &Path) -> anyhow::Result<()> {
+        if !index_lost(dir) {
+            return Ok(());
+        }
+        let folder = dir.to_owned();
+        let (keyword, _) =
+            tokio::task::spawn_blocking(move || KeywordIndex::open_or_create(&folder))
+                .await
+                .context("index recreation task")?
+                .context("recreating the lost search index")?;
+        self.engine.replace_keyword(keyword);
+        tracing::warn!(
+            index.dir = %dir.display(),
+            "the search index folder was gone: recreated it; refilling it from the store"
+        );
+        Ok(())
     }
 
     /// Takes or renews [`EMBED_LEASE`] for `node`; false when another node holds it (or the

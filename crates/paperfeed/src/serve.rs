@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use paperfeed_store::{MailStore, Store, WriteMode};
+use paperfeed_store::{MailStore, SqliteStore, Store, StoreCheck, WriteMode};
 use paperfeed_web::AppState;
 
 use crate::indexer::{Indexer, open_engine};
@@ -18,6 +18,7 @@ use crate::shutdown::Tasks;
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     // First: from here on a signal stops the process in order instead of killing it.
     let stop = crate::shutdown::on_signals()?;
+    check_store(settings).await?;
     let database = crate::database::open(settings).await?;
     let mail_store: Arc<dyn MailStore> = database.clone();
     let store: Arc<dyn Store> = database;
@@ -63,6 +64,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
             poll,
             node.clone(),
             (poll * 30).max(Duration::from_secs(60)),
+            crate::indexer::index_dir(&settings.data_dir),
             stop.clone(),
         ),
     );
@@ -83,6 +85,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
             ),
         );
     }
+    let limits = connection_limits(settings);
     let listener = tokio::net::TcpListener::bind(settings.serve.bind)
         .await
         .with_context(|| format!("binding {}", settings.serve.bind))?;
@@ -121,6 +124,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         metrics_server = Some(tokio::spawn(paperfeed_web::serve_metrics(
             listener,
             state.clone(),
+            limits,
             stop.clone().cancelled_owned(),
         )));
     }
@@ -129,6 +133,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     let mut server = tokio::spawn(paperfeed_web::serve(
         listener,
         state,
+        limits,
         stop.clone().cancelled_owned(),
     ));
     tokio::select! {
@@ -163,6 +168,95 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     }
     tracing::info!("paperfeed stopped");
     Ok(())
+}
+
+/// Refuses to serve from a damaged SQLite store (a quick check bounded by
+/// `serve.store_check_seconds`): pages reading the damaged parts would fail, and the search
+/// index could not be filled. PostgreSQL checks its own pages.
+async fn check_store(settings: &Settings) -> anyhow::Result<()> {
+    let crate::database::Location::Sqlite(path) =
+        crate::database::Location::parse(settings.database_url())?
+    else {
+        return Ok(());
+    };
+    let limit = Duration::from_secs(settings.serve.store_check_seconds);
+    if !path.is_file() || limit.is_zero() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let file = path.clone();
+    let check = tokio::task::spawn_blocking(move || SqliteStore::quick_check(&file, limit))
+        .await
+        .context("the store check task")?
+        .with_context(|| format!("checking the store {}", path.display()))?;
+    match check {
+        StoreCheck::Sound => tracing::info!(
+            duration_ms = started.elapsed().as_millis() as u64,
+            "store checked: sound"
+        ),
+        StoreCheck::Unfinished => tracing::warn!(
+            limit_seconds = limit.as_secs(),
+            "the store check did not finish within serve.store_check_seconds; serving without it"
+        ),
+        StoreCheck::Damaged(problems) => anyhow::bail!(
+            "the store {} is damaged, so it is not served (SQLite's quick_check: {}). Restore \
+             the last backup into a new data directory with `paperfeed --data-dir NEW_DIR \
+             restore BACKUP_FILE` and serve that (docs/operations.md, \"Backup and restore\")",
+            path.display(),
+            problems.join("; ")
+        ),
+    }
+    Ok(())
+}
+
+/// File descriptors kept for what is not a client connection: the store and its journal, the
+/// index segments, the model, logs, outgoing connections to sources and mail servers.
+const RESERVED_FILES: u64 = 256;
+
+/// The connection limits from the settings, with `max_connections` lowered to what the
+/// open-files limit leaves room for (after raising the soft limit to the hard one): beyond
+/// that, accepting fails and every client suffers, not only the newest.
+fn connection_limits(settings: &Settings) -> paperfeed_web::ConnectionLimits {
+    let wanted = settings.serve.max_connections;
+    let mut max_connections = wanted;
+    match raise_open_files_limit() {
+        Ok(files) => {
+            let room =
+                usize::try_from(files.saturating_sub(RESERVED_FILES).max(1)).unwrap_or(usize::MAX);
+            if room < wanted {
+                tracing::warn!(
+                    open_files_limit = files,
+                    serve.max_connections = wanted,
+                    connections = room,
+                    "the open-files limit leaves room for fewer connections than \
+                     serve.max_connections: serving at most {room} at once (raise the hard \
+                     limit, e.g. LimitNOFILE= in the systemd unit or `ulimit -Hn`)"
+                );
+                max_connections = room;
+            }
+        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            "the open-files limit could not be read or raised; serving at most \
+             serve.max_connections connections"
+        ),
+    }
+    paperfeed_web::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(settings.serve.header_read_timeout_seconds),
+        idle_timeout: Duration::from_secs(settings.serve.idle_timeout_seconds),
+        max_connections,
+    }
+}
+
+/// Raises the soft open-files limit to the hard one (the soft one is often 1024, which a
+/// thousand idle clients use up); returns the limit now in force.
+fn raise_open_files_limit() -> std::io::Result<u64> {
+    let before = rlimit::Resource::NOFILE.get()?.0;
+    let now = rlimit::increase_nofile_limit(u64::MAX)?;
+    if now > before {
+        tracing::info!(from = before, to = now, "raised the open-files limit");
+    }
+    Ok(now)
 }
 
 /// This process's name as a lease holder: unique across nodes and restarts.

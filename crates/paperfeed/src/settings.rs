@@ -249,6 +249,38 @@ pub struct ServeSettings {
     /// On SIGTERM/SIGINT, in-flight requests and background tasks get this many seconds to
     /// finish before the process exits anyway.
     pub shutdown_grace_seconds: u64,
+    /// A client gets this many seconds to send a request's headers (from the moment the
+    /// connection opens, or from the first byte of a later request on it); then the
+    /// connection is closed. Half-sent requests (slowloris) hold a connection no longer.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_seconds: u64,
+    /// A kept-alive connection with no request for this many seconds is closed.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once; more wait to be accepted (lowered at start to what the
+    /// open-files limit allows).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// At start, an embedded (SQLite) store is checked for damaged pages for at most this
+    /// many seconds, and a damaged one is not served; 0 skips the check.
+    #[serde(default = "default_store_check")]
+    pub store_check_seconds: u64,
+}
+
+fn default_store_check() -> u64 {
+    10
+}
+
+fn default_header_read_timeout() -> u64 {
+    10
+}
+
+fn default_idle_timeout() -> u64 {
+    60
+}
+
+fn default_max_connections() -> usize {
+    1024
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -284,6 +316,10 @@ impl Default for Settings {
                 public_url: None,
                 metrics_bind: None,
                 shutdown_grace_seconds: 10,
+                header_read_timeout_seconds: default_header_read_timeout(),
+                idle_timeout_seconds: default_idle_timeout(),
+                max_connections: default_max_connections(),
+                store_check_seconds: default_store_check(),
             },
             ingest: IngestSettings { batch_size: 1000 },
             search: SearchSettings {
@@ -441,6 +477,21 @@ impl Settings {
             self.serve.shutdown_grace_seconds <= 3600,
             "serve.shutdown_grace_seconds must be at most 3600, not {}",
             self.serve.shutdown_grace_seconds
+        );
+        anyhow::ensure!(
+            (1..=3600).contains(&self.serve.header_read_timeout_seconds),
+            "serve.header_read_timeout_seconds must be between 1 and 3600, not {}",
+            self.serve.header_read_timeout_seconds
+        );
+        anyhow::ensure!(
+            (1..=86_400).contains(&self.serve.idle_timeout_seconds),
+            "serve.idle_timeout_seconds must be between 1 and 86400, not {}",
+            self.serve.idle_timeout_seconds
+        );
+        anyhow::ensure!(
+            (1..=1_000_000).contains(&self.serve.max_connections),
+            "serve.max_connections must be between 1 and 1000000, not {}",
+            self.serve.max_connections
         );
         if let Some(metrics) = self.serve.metrics_bind {
             anyhow::ensure!(

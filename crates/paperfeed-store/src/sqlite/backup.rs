@@ -109,19 +109,22 @@ impl SqliteStore {
         }
         let partial = partial_path(dest);
         let _ = std::fs::remove_file(&partial);
-        let result = write_snapshot(self.path(), &partial, pace).and_then(|(pages, restarts)| {
-            let counts = inspect(&partial)?;
-            sync_file(&partial)?;
-            std::fs::rename(&partial, dest).map_err(|e| fail(format!("renaming: {e}")))?;
-            sync_parent(dest);
-            let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
-            Ok(BackupReport {
-                bytes,
-                pages,
-                restarts,
-                counts,
-            })
-        });
+        let result = create_owner_only(&partial)
+            .map_err(|e| fail(format!("creating {}: {e}", partial.display())))
+            .and_then(|()| write_snapshot(self.path(), &partial, pace))
+            .and_then(|(pages, restarts)| {
+                let counts = inspect(&partial)?;
+                sync_file(&partial)?;
+                std::fs::rename(&partial, dest).map_err(|e| fail(format!("renaming: {e}")))?;
+                sync_parent(dest);
+                let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+                Ok(BackupReport {
+                    bytes,
+                    pages,
+                    restarts,
+                    counts,
+                })
+            });
         if result.is_err() {
             let _ = std::fs::remove_file(&partial);
         }
@@ -140,6 +143,20 @@ impl SqliteStore {
         }
         inspect(path)
     }
+}
+
+/// Creates `path` empty and readable by its owner only, before SQLite writes the snapshot in
+/// it: the snapshot holds password hashes and mail addresses, and SQLite keeps the mode of a
+/// file it opens (a file it creates would get 0644 under the usual umask).
+fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop)
 }
 
 fn partial_path(dest: &Path) -> PathBuf {

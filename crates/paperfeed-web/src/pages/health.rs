@@ -1,6 +1,7 @@
 //! `/healthz` (the process answers) and `/readyz` (it can serve: the store answers with its
-//! schema applied, and the search index is open), for load balancers and orchestrators.
-//! Plain JSON, never cached.
+//! schema applied, and the search index is being kept up to date and is not empty beside a
+//! store that has papers), for load balancers and orchestrators. Plain JSON, never cached;
+//! 503 says why.
 
 use axum::Json;
 use axum::extract::State;
@@ -22,32 +23,61 @@ pub async fn healthz() -> Response {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    no_store(readiness(&state).await)
+}
+
+async fn readiness(state: &AppState) -> Response {
     // The store is opened (and migrated) before the server starts, so a store that answers
     // has its schema; the engine exists once serving starts, caught up or not.
-    let response = match state.store.change_seq().await {
-        Ok(seq) => {
-            let (indexed_up_to, vectors) = state.search.progress();
-            (
-                StatusCode::OK,
-                Json(json!({
-                    "status": "ready",
-                    "store": { "change_seq": seq },
-                    "index": {
-                        "caught_up": indexed_up_to >= seq,
-                        "vectors": vectors,
-                    },
-                })),
-            )
-                .into_response()
-        }
+    let seq = match state.store.change_seq().await {
+        Ok(seq) => seq,
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: the store does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "reason": "the store does not answer" })),
-            )
-                .into_response()
+            return unavailable("the store does not answer".to_owned());
         }
     };
-    no_store(response)
+    if let Some(problem) = state.search.problem() {
+        return unavailable(format!(
+            "the search index cannot be updated ({problem}); retrying"
+        ));
+    }
+    // An empty index beside papers means searches answer nothing: not ready until the
+    // indexer has put the first batch in (seconds), whatever emptied it.
+    if state.search.indexed_documents() == 0 {
+        match state.store.papers_changed_since(i64::MIN, 1).await {
+            Ok(papers) if !papers.is_empty() => {
+                return unavailable(
+                    "the search index is empty while the store holds papers (it is being \
+                     built)"
+                        .to_owned(),
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness check: the store does not answer");
+                return unavailable("the store does not answer".to_owned());
+            }
+        }
+    }
+    let (indexed_up_to, vectors) = state.search.progress();
+    (
+        StatusCode::OK,
+        Json(json!({
+            "status": "ready",
+            "store": { "change_seq": seq },
+            "index": {
+                "caught_up": indexed_up_to >= seq,
+                "vectors": vectors,
+            },
+        })),
+    )
+        .into_response()
+}
+
+fn unavailable(reason: String) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "status": "unavailable", "reason": reason })),
+    )
+        .into_response()
 }

@@ -203,3 +203,93 @@ async fn a_backup_taken_while_serving_restores_papers_accounts_votes_subscribers
     assert!(out.contains("queued 0 new jobs"), "{out}");
     assert_eq!(sent_mails(&sink), 1, "no second digest for the same period");
 }
+
+/// The snapshot holds password hashes and mail addresses: only its owner may read it, like
+/// the signing key beside it, whatever the umask (022 here, which made it 0644).
+#[cfg(unix)]
+#[test]
+fn a_backup_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let data = tempfile::tempdir().unwrap();
+    let atom = fixture(ATOM);
+    assert!(
+        ingest(data.path(), &[atom.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let backups = tempfile::tempdir().unwrap();
+    let file = backups.path().join("hub.sqlite3");
+    for force in [false, true] {
+        let mut cmd = bin();
+        cmd.arg("--data-dir")
+            .arg(data.path())
+            .args(["backup", file.to_str().unwrap()]);
+        if force {
+            // Replacing a world-readable file leaves an owner-only one.
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+            cmd.arg("--force");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "backup mode {mode:o} (force: {force})");
+    }
+}
+
+/// A damaged page in the store file: `serve` refuses it at start, naming the damage and
+/// `restore`, instead of serving 500s and an empty index while it says it is ready.
+#[test]
+fn serve_refuses_a_store_with_a_damaged_page_and_points_to_restore() {
+    use std::io::{Seek as _, SeekFrom, Write as _};
+    let data = tempfile::tempdir().unwrap();
+    let atom = fixture(ATOM);
+    assert!(
+        ingest(data.path(), &[atom.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let copy = tempfile::tempdir().unwrap();
+    let store = copy.path().join("paperfeed.sqlite3");
+    std::fs::copy(data.path().join("paperfeed.sqlite3"), &store).unwrap();
+    // Pages 2 to 5 (b-tree pages of the first tables) overwritten with noise.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&store)
+        .unwrap();
+    file.seek(SeekFrom::Start(4096)).unwrap();
+    file.write_all(&[0xA5; 4 * 4096]).unwrap();
+    drop(file);
+    let out = bin()
+        .arg("--data-dir")
+        .arg(copy.path())
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-sample"])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "served a damaged store: {stderr}");
+    assert!(stderr.contains("is damaged"), "{stderr}");
+    assert!(stderr.contains("quick_check"), "{stderr}");
+    assert!(
+        stderr.contains("paperfeed --data-dir NEW_DIR restore"),
+        "{stderr}"
+    );
+    assert!(!text(&out.stdout).contains("listening on"));
+    // The original is sound and served.
+    let out = bin()
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-sample"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = out;
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.starts_with("listening on"), "{line}");
+}

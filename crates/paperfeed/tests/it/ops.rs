@@ -773,3 +773,274 @@ async fn digest_jobs_of_the_current_period_are_gauges_read_at_scrape_time() {
     assert_eq!(total, 2.0, "one job per confirmed daily subscriber");
     assert_eq!(jobs(&after, "queued") + jobs(&after, "claimed"), 0.0);
 }
+
+/// A connection that sends the start of a request and then nothing (slowloris).
+fn half_sent_request(addr: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1\r\n")
+        .unwrap();
+    stream
+}
+
+/// How long until the server closes `stream` (reads return end of file or a reset), reading
+/// for at most `limit`; `None` when it was still open then.
+fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut sink = Vec::new();
+    match stream.read_to_end(&mut sink) {
+        Ok(_) => Some(started.elapsed()),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionReset) => {
+            Some(started.elapsed())
+        }
+        Err(_) => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn half_sent_requests_are_closed_after_the_header_timeout_and_cannot_starve_the_server() {
+    let server = Server::start_with_env(
+        &["--no-sample"],
+        tempfile::tempdir().unwrap(),
+        &[
+            ("PAPERFEED_SERVE__HEADER_READ_TIMEOUT_SECONDS", "2".as_ref()),
+            ("PAPERFEED_SERVE__IDLE_TIMEOUT_SECONDS", "30".as_ref()),
+            ("PAPERFEED_SERVE__MAX_CONNECTIONS", "8".as_ref()),
+        ],
+    );
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    // Five times the connection limit, all stuck in their headers.
+    let mut slow: Vec<TcpStream> = (0..40).map(|_| half_sent_request(&addr)).collect();
+
+    // A normal request waits for a free connection, but not for ever: the stuck ones are
+    // closed after the header timeout and the queue moves on.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let resp = client
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("a normal request is answered while slow clients hold the connections");
+    assert_eq!(resp.status(), 200);
+    server
+        .wait_for_log_line(&["connection limit reached", "max_connections=8"])
+        .await;
+
+    // The first stuck connection was accepted at once: it is closed about 2 s in, not held.
+    let closed = closed_within(&mut slow[0], Duration::from_secs(30));
+    assert!(
+        closed.is_some(),
+        "a half-sent request was still open after 30 s"
+    );
+    // A fresh one is closed after the header timeout too (and not at once).
+    let mut fresh = half_sent_request(&addr);
+    let started = Instant::now();
+    let closed = closed_within(&mut fresh, Duration::from_secs(30));
+    assert!(
+        closed.is_some(),
+        "a half-sent request was still open after 30 s"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "closed before its header timeout: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_alive_connection_waits_for_its_next_request_until_the_idle_timeout() {
+    let server = Server::start_with_env(
+        &["--no-sample"],
+        tempfile::tempdir().unwrap(),
+        &[
+            ("PAPERFEED_SERVE__HEADER_READ_TIMEOUT_SECONDS", "1".as_ref()),
+            ("PAPERFEED_SERVE__IDLE_TIMEOUT_SECONDS", "4".as_ref()),
+        ],
+    );
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    let request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let body = r#"{"status":"ok"}"#;
+    let read_answer = |stream: &mut TcpStream| {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&answer).ends_with(body) {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(
+                n > 0,
+                "closed mid-answer: {}",
+                String::from_utf8_lossy(&answer)
+            );
+            answer.extend_from_slice(&buf[..n]);
+        }
+    };
+    stream.write_all(request).unwrap();
+    read_answer(&mut stream);
+    // Longer than the header timeout between requests: still open, the next one is answered.
+    std::thread::sleep(Duration::from_millis(2500));
+    stream.write_all(request).unwrap();
+    read_answer(&mut stream);
+    // Idle past the idle timeout: closed by the server.
+    let started = Instant::now();
+    let closed = closed_within(&mut stream, Duration::from_secs(30));
+    assert!(
+        closed.is_some(),
+        "an idle connection was still open after 30 s"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "closed before its idle timeout: {:?}",
+        started.elapsed()
+    );
+}
+
+/// The paper only the Atom fixture has, a phrase of its title, and the fixture.
+const ATOM_PAPER: &str = "2510.14968";
+const ATOM_QUERY: &str = "/papers?q=Retrieval-Based+Demonstration+Decomposer&mode=keyword";
+const ATOM: &str =
+    "crates/paperfeed-ingest/tests/fixtures/query_cat-cs.RO_AND_neural_max2_2025-10-17.xml";
+
+async fn wait_until_found(server: &Server, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (status, html) = server.get(ATOM_QUERY).await;
+        if status == 200 && html.contains(ATOM_PAPER) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the ingested paper never became searchable (status {status})"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn readiness(server: &Server) -> (u16, serde_json::Value) {
+    let (status, body) = server.get("/readyz").await;
+    (status, serde_json::from_str(&body).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_index_folder_is_recreated_and_new_papers_become_searchable_without_restart() {
+    let server = Server::start();
+    server.wait_for_index(false).await;
+    let index = server.data_dir().join("index").join("keyword");
+    std::fs::remove_dir_all(&index).unwrap();
+    let atom = crate::harness::fixture(ATOM);
+    assert!(
+        crate::harness::ingest(server.data_dir(), &[atom.to_str().unwrap()])
+            .status
+            .success()
+    );
+    wait_until_found(&server, "after the index folder was deleted").await;
+    assert!(index.join("meta.json").is_file(), "the index was recreated");
+    server
+        .wait_for_log_line(&["search index folder was gone"])
+        .await;
+    // The sample's papers are back in it too.
+    let (status, html) = server.get("/papers?q=diffusion&mode=keyword").await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("No papers match"), "{html}");
+    assert_eq!(readiness(&server).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_is_503_with_the_reason_while_the_index_cannot_be_written_and_it_heals_after() {
+    let server = Server::start();
+    server.wait_for_index(false).await;
+    assert_eq!(readiness(&server).await.0, 200);
+    // A file where the index folder was: writes fail, even for root (who ignores modes).
+    let index = server.data_dir().join("index").join("keyword");
+    std::fs::remove_dir_all(&index).unwrap();
+    std::fs::write(&index, b"not a folder").unwrap();
+    let atom = crate::harness::fixture(ATOM);
+    assert!(
+        crate::harness::ingest(server.data_dir(), &[atom.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let reason = loop {
+        let (status, ready) = readiness(&server).await;
+        if status == 503 {
+            break ready["reason"].as_str().unwrap_or_default().to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still ready with a broken index: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(reason.contains("search index"), "{reason}");
+    assert!(
+        !reason.contains(server.data_dir().to_str().unwrap()),
+        "no host paths in a public answer: {reason}"
+    );
+    // Writable again: retried without a new store write, the paper becomes searchable.
+    std::fs::remove_file(&index).unwrap();
+    wait_until_found(&server, "after the index folder came back").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, ready) = readiness(&server).await;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ready again: {ready}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server
+        .wait_for_log_line(&["indexing failed; retrying"])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_the_connection_limit_connections_holding_a_slot_without_use_make_room() {
+    // Timeouts far longer than the client below waits: only making room can answer it.
+    let server = Server::start_with_env(
+        &["--no-sample"],
+        tempfile::tempdir().unwrap(),
+        &[
+            (
+                "PAPERFEED_SERVE__HEADER_READ_TIMEOUT_SECONDS",
+                "120".as_ref(),
+            ),
+            ("PAPERFEED_SERVE__IDLE_TIMEOUT_SECONDS", "120".as_ref()),
+            ("PAPERFEED_SERVE__MAX_CONNECTIONS", "8".as_ref()),
+        ],
+    );
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    // Kept-alive connections that got their answer and sit idle, and half-sent requests.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        assert!(stream.read(&mut buf).unwrap() > 0);
+        held.push(stream);
+    }
+    held.extend((0..36).map(|_| half_sent_request(&addr)));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let resp = client
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("answered long before any timeout frees a connection");
+    assert_eq!(resp.status(), 200);
+    // The idle kept-alive connections were among those closed.
+    let closed = closed_within(&mut held[0], Duration::from_secs(30));
+    assert!(closed.is_some(), "an idle connection kept its slot");
+}
