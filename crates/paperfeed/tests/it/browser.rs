@@ -77,7 +77,7 @@ async fn browser() -> Option<Browser> {
                 "--disable-dev-shm-usage", "--window-size=1280,1600",
                 // Loopback only: any other host name fails to resolve, so a page that
                 // wrongly sends the browser elsewhere shows an error instead of leaving.
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
                 format!("--user-data-dir={}", profile.path().display()),
             ]
         }),

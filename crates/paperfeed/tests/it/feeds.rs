@@ -109,7 +109,7 @@ async fn feeds_carry_untrusted_titles_and_tex_as_escaped_text() {
             .unwrap_or_else(|| panic!("{path}: the hostile paper is listed"));
         let title = &entry.title.as_ref().unwrap().content;
         let summary = &entry.summary.as_ref().unwrap().content;
-        let [title, summary] = as_shown(feed.feed_type, [title, summary]);
+        let [title, summary] = as_shown(&feed.feed_type, [title, summary]);
         assert_eq!(title, "<script>alert(1)</script> & $x<y$", "{path}");
         assert!(
             summary.contains("Fish & chips <b>bold</b> where $x<y$"),
@@ -122,8 +122,8 @@ async fn feeds_carry_untrusted_titles_and_tex_as_escaped_text() {
 /// What a reader shows for each of `texts`: RSS titles and descriptions are HTML to readers,
 /// so they go through Python's HTML parser (html.parser), which must find no element in them;
 /// Atom's are text (`type="text"`) and shown as they are.
-fn as_shown<const N: usize>(feed_type: FeedType, texts: [&String; N]) -> [String; N] {
-    if feed_type != FeedType::RSS2 {
+fn as_shown<const N: usize>(feed_type: &FeedType, texts: [&String; N]) -> [String; N] {
+    if *feed_type != FeedType::RSS2 {
         return texts.map(String::clone);
     }
     const READ_AS_HTML: &str = r#"
@@ -155,7 +155,7 @@ json.dump(shown, sys.stdout)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("python3 (for its HTML parser)");
-    let input = serde_json::to_vec(&texts).unwrap();
+    let input = serde_json::to_vec(&texts.as_slice()).unwrap();
     std::io::Write::write_all(&mut python.stdin.take().unwrap(), &input).unwrap();
     let out = python.wait_with_output().unwrap();
     assert!(out.status.success());
@@ -207,7 +207,7 @@ async fn rss_readers_show_markup_in_titles_and_abstracts_as_text_never_as_html()
         assert_eq!(status, 200, "{path}");
         let feed = parse(&bytes);
         let channel_title = feed.title.as_ref().unwrap().content.clone();
-        let [channel_title] = as_shown(feed.feed_type, [&channel_title]);
+        let [channel_title] = as_shown(&feed.feed_type, [&channel_title]);
         if path == search {
             assert!(
                 channel_title.contains("</description><script>alert(7)</script>"),
@@ -222,7 +222,7 @@ async fn rss_readers_show_markup_in_titles_and_abstracts_as_text_never_as_html()
             .unwrap_or_else(|| panic!("{path}: the paper is listed"));
         let title = &entry.title.as_ref().unwrap().content;
         let summary = &entry.summary.as_ref().unwrap().content;
-        let [title, summary] = as_shown(feed.feed_type, [title, summary]);
+        let [title, summary] = as_shown(&feed.feed_type, [title, summary]);
         assert_eq!(
             title, "Titles </title><script>alert(8)</script> & <i>more</i>",
             "{path}"
