@@ -236,6 +236,13 @@ fn is_kept(content_type: &HeaderValue) -> bool {
     v.starts_with(b"text/html") || v.starts_with(b"application/json")
 }
 
+/// The key of a request, from the route it matched (set by the router before route layers
+/// run); `None` when it is not to be cached.
+fn request_key(request: &Request) -> Option<String> {
+    let route = request.extensions().get::<MatchedPath>()?;
+    cache_key(route.as_str(), request.uri())
+}
+
 /// Middleware for the page routes.
 pub async fn serve_cached(
     State(state): State<AppState>,
@@ -249,11 +256,7 @@ pub async fn serve_cached(
     if request.method() != Method::GET || wants_markdown(request.headers()) || logged_in {
         return Ok(next.run(request).await);
     }
-    let key = request
-        .extensions()
-        .get::<MatchedPath>()
-        .and_then(|route| cache_key(route.as_str(), request.uri()));
-    let Some(key) = key else {
+    let Some(key) = request_key(&request) else {
         return Ok(next.run(request).await);
     };
     // The validators middleware already read the counter for this request.
@@ -308,6 +311,36 @@ mod tests {
             key("/some/new/route", "/some/new/route"),
             None,
             "unknown routes are not kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn route_layers_see_the_matched_route_so_pages_are_keyed() {
+        use tower::ServiceExt as _;
+        let keys = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = keys.clone();
+        let app = axum::Router::new()
+            .route(
+                "/papers/month/{month}",
+                axum::routing::get(|| async { "m" }),
+            )
+            .route("/papers/{*id}", axum::routing::get(|| async { "p" }))
+            .route_layer(axum::middleware::from_fn(
+                move |request: Request, next: Next| {
+                    seen.lock().unwrap().push(request_key(&request));
+                    next.run(request)
+                },
+            ));
+        for uri in ["/papers/month/2026-07?junk=1", "/papers/2608.19880?x=2"] {
+            let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+            app.clone().oneshot(request).await.unwrap();
+        }
+        assert_eq!(
+            *keys.lock().unwrap(),
+            [
+                Some("/papers/month/2026-07".to_owned()),
+                Some("/papers/2608.19880".to_owned())
+            ]
         );
     }
 
