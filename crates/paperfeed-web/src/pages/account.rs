@@ -296,6 +296,9 @@ fn capitalised(field: &str) -> String {
     }
 }
 
+/// The most of a typed user name shown again after a failed log-in.
+const MAX_ECHOED_NAME: usize = 100;
+
 #[derive(Deserialize, Default)]
 pub struct LoginForm {
     #[serde(default)]
@@ -343,7 +346,12 @@ pub async fn log_in(
         None => login_page(
             form.csrf.clone(),
             form.next.clone(),
-            &form.username,
+            // Longer is no user name: not worth a page of megabytes back.
+            &form
+                .username
+                .chars()
+                .take(MAX_ECHOED_NAME)
+                .collect::<String>(),
             Some("Wrong user name or password.".into()),
         )
         .respond(StatusCode::UNAUTHORIZED),
