@@ -54,14 +54,18 @@ pub fn hash_secret(secret: &str) -> String {
 /// Argon2's working memory (19 MiB a time at the default parameters), kept and reused. Made
 /// afresh for every hash, it is freed into whichever malloc arena the blocking thread uses,
 /// and each arena keeps up to twice that untrimmed: a stream of log-ins grew the server by
-/// hundreds of MB. At most [`MEMORY_BUFFERS`] exist; more hashes at once wait for one.
+/// hundreds of MB. At most [`memory_buffers`] exist; more hashes at once wait for one.
 struct MemoryPool {
     /// Free buffers, and how many were made.
     free: Mutex<(Vec<Vec<Block>>, usize)>,
     returned: Condvar,
 }
 
-const MEMORY_BUFFERS: usize = 4;
+/// One buffer per core, at most four: hashing is CPU-bound, more at once only queue.
+fn memory_buffers() -> usize {
+    static BUFFERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BUFFERS.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4)))
+}
 
 static MEMORY: MemoryPool = MemoryPool {
     free: Mutex::new((Vec::new(), 0)),
@@ -76,7 +80,7 @@ fn with_memory<T>(blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
             if let Some(buffer) = pool.0.pop() {
                 break buffer;
             }
-            if pool.1 < MEMORY_BUFFERS {
+            if pool.1 < memory_buffers() {
                 pool.1 += 1;
                 break Vec::new();
             }
@@ -333,7 +337,7 @@ mod tests {
             assert!(!t.join().unwrap());
         }
         let pool = MEMORY.free.lock().unwrap();
-        assert!(pool.1 <= MEMORY_BUFFERS, "{} buffers made", pool.1);
+        assert!(pool.1 <= memory_buffers(), "{} buffers made", pool.1);
     }
 
     #[test]
