@@ -20,7 +20,7 @@ import sys
 
 TARGETS = [
     "arxiv_id", "email_address", "hf_daily", "atom", "oai_pmh", "kaggle_lines",
-    "detect_format", "search_query", "comment_markdown", "rich_text", "tokens",
+    "detect_format", "search_query", "comment_markdown", "rich_text", "tokens", "redirect_target",
 ]
 HERE = os.path.dirname(os.path.abspath(__file__))
 random.seed(9)

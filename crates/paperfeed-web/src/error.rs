@@ -76,7 +76,7 @@ impl IntoResponse for AppError {
         let (status, title, message, suggestions) = match &self {
             AppError::LogInFirst { next } => {
                 let to = format!("/login?next={}", crate::pages::search::encode(next));
-                return axum::response::Redirect::to(&to).into_response();
+                return crate::redirect::see_other(&to);
             }
             AppError::TooManyRequests { retry_after_secs } => {
                 too_many = format!(

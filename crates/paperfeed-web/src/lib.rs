@@ -14,6 +14,7 @@ mod error;
 pub mod metrics;
 mod page_cache;
 mod pages;
+pub mod redirect;
 pub mod rich_text;
 mod server;
 mod syndication;

@@ -5,6 +5,11 @@
 //! (`paperfeed_core::escape_html`, which is also correct XML escaping). Text stays text: TeX is
 //! kept as its `$…$` source (feed readers render no MathML) and markup in titles is escaped, so
 //! a reader shows `<b>` literally rather than bold.
+//!
+//! RSS readers take `<title>` and `<description>` for HTML, so those are escaped twice: as HTML
+//! (the text a reader should show) and then as XML (how that HTML is carried). Atom says what
+//! its text is (`type="text"`, the default), so there it is escaped once. Characters XML 1.0
+//! cannot carry (most C0 controls) are dropped, so a stray byte cannot break the document.
 
 use chrono::{DateTime, Utc};
 use paperfeed_core::escape_html;
@@ -71,21 +76,46 @@ pub fn render(feed: &Feed, format: FeedFormat) -> String {
     }
 }
 
-/// Appends `<tag>text</tag>` with the text escaped.
+/// The characters XML 1.0 allows in text.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// `text` escaped for XML, without the characters XML cannot carry.
+fn escape_xml(text: &str, out: &mut String) {
+    if text.chars().all(xml_char) {
+        escape_html(text, out);
+    } else {
+        escape_html(
+            &text.chars().filter(|&c| xml_char(c)).collect::<String>(),
+            out,
+        );
+    }
+}
+
+fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_xml(text, &mut out);
+    out
+}
+
+/// Appends `<tag>text</tag>` with the text escaped: plain text in XML.
 fn element(out: &mut String, tag: &str, text: &str) {
     out.push('<');
     out.push_str(tag);
     out.push('>');
-    escape_html(text, out);
+    escape_xml(text, out);
     out.push_str("</");
     out.push_str(tag);
     out.push_str(">\n");
 }
 
-fn escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    escape_html(text, &mut out);
-    out
+/// Appends `<tag>text</tag>` for an element readers take as HTML: the text escaped as HTML,
+/// then that escaped as XML.
+fn html_element(out: &mut String, tag: &str, text: &str) {
+    let mut html = String::with_capacity(text.len());
+    escape_html(text, &mut html);
+    element(out, tag, &html);
 }
 
 fn summary_with_votes(item: &FeedItem) -> String {
@@ -107,9 +137,9 @@ fn render_rss(feed: &Feed) -> String {
         "<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\" \
          xmlns:dc=\"http://purl.org/dc/elements/1.1/\">\n<channel>\n",
     );
-    element(&mut out, "title", &feed.title);
+    html_element(&mut out, "title", &feed.title);
     element(&mut out, "link", &feed.html_url);
-    element(&mut out, "description", &feed.description);
+    html_element(&mut out, "description", &feed.description);
     out.push_str(&format!(
         "<atom:link href=\"{}\" rel=\"self\" type=\"application/rss+xml\"/>\n",
         escaped(&feed.self_url)
@@ -118,7 +148,7 @@ fn render_rss(feed: &Feed) -> String {
     element(&mut out, "generator", "paperfeed");
     for item in &feed.items {
         out.push_str("<item>\n");
-        element(&mut out, "title", &item.title);
+        html_element(&mut out, "title", &item.title);
         element(&mut out, "link", &item.link);
         out.push_str(&format!(
             "<guid isPermaLink=\"true\">{}</guid>\n",
@@ -131,7 +161,7 @@ fn render_rss(feed: &Feed) -> String {
         for category in &item.categories {
             element(&mut out, "category", category);
         }
-        element(&mut out, "description", &summary_with_votes(item));
+        html_element(&mut out, "description", &summary_with_votes(item));
         out.push_str("</item>\n");
     }
     out.push_str("</channel>\n</rss>\n");
@@ -175,7 +205,7 @@ fn render_atom(feed: &Feed) -> String {
             out.push_str(&format!("<category term=\"{}\"/>\n", escaped(category)));
         }
         out.push_str("<summary type=\"text\">");
-        escape_html(&summary_with_votes(item), &mut out);
+        escape_xml(&summary_with_votes(item), &mut out);
         out.push_str("</summary>\n</entry>\n");
     }
     out.push_str("</feed>\n");
@@ -209,16 +239,32 @@ mod tests {
     }
 
     #[test]
-    fn rss_escapes_untrusted_text_and_keeps_tex_source() {
+    fn rss_escapes_untrusted_text_as_html_then_as_xml_and_keeps_tex_source() {
         let rss = render(&feed(), FeedFormat::Rss);
         assert!(rss.contains(
-            "<title>&lt;script&gt;alert(1)&lt;/script&gt; $O(n^2)$ &amp; &quot;more&quot;</title>"
+            "<title>&amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt; $O(n^2)$ &amp;amp; \
+             &amp;quot;more&amp;quot;</title>"
         ));
-        assert!(rss.contains("We show $a&lt;b$ &amp; &lt;/summary&gt; ]]&gt; too."));
+        assert!(rss.contains("<title>Daily Papers &amp;amp; more</title>"));
+        assert!(rss.contains("<description>Papers &amp;lt;featured&amp;gt; daily</description>"));
+        assert!(
+            rss.contains("We show $a&amp;lt;b$ &amp;amp; &amp;lt;/summary&amp;gt; ]]&amp;gt; too.")
+        );
+        // Names and categories are no HTML to readers: escaped once.
         assert!(rss.contains("<dc:creator>Ada &lt;Lovelace&gt;</dc:creator>"));
         assert!(rss.contains("href=\"http://hub.test/feed.xml?q=a&amp;b\""));
         assert!(rss.contains("<pubDate>Fri, 21 Aug 2026 00:00:00 +0000</pubDate>"));
-        assert!(!rss.contains("<script>"));
+        assert!(!rss.contains("<script>") && !rss.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_dropped() {
+        let mut f = feed();
+        f.items[0].title = "a\u{0}b\u{b}c\u{1b}d\u{fffe}\te".into();
+        for format in [FeedFormat::Rss, FeedFormat::Atom] {
+            let doc = render(&f, format);
+            assert!(doc.contains("abcd\te</title>"), "{doc}");
+        }
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //! session's synchronizer token when logged in; for the anonymous forms (sign up, log in) a
 //! double-submit token, the same random value in a cookie and in the form.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use std::sync::{Condvar, Mutex, PoisonError};
+
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -49,18 +51,83 @@ pub fn hash_secret(secret: &str) -> String {
         .collect()
 }
 
-/// An argon2id PHC string for `password` with a fresh random salt. Slow by design: call it on
-/// a blocking thread.
+/// Argon2's working memory (19 MiB a time at the default parameters), kept and reused. Made
+/// afresh for every hash, it is freed into whichever malloc arena the blocking thread uses,
+/// and each arena keeps up to twice that untrimmed: a stream of log-ins grew the server by
+/// hundreds of MB. At most [`memory_buffers`] exist; more hashes at once wait for one.
+struct MemoryPool {
+    /// Free buffers, and how many were made.
+    free: Mutex<(Vec<Vec<Block>>, usize)>,
+    returned: Condvar,
+}
+
+/// One buffer per core, at most four: hashing is CPU-bound, more at once only queue.
+fn memory_buffers() -> usize {
+    static BUFFERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BUFFERS.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4)))
+}
+
+static MEMORY: MemoryPool = MemoryPool {
+    free: Mutex::new((Vec::new(), 0)),
+    returned: Condvar::new(),
+};
+
+/// Runs `work` with `blocks` blocks of argon2 memory from the pool (on a blocking thread).
+fn with_memory<T>(blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+    let mut buffer = {
+        let mut pool = MEMORY.free.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(buffer) = pool.0.pop() {
+                break buffer;
+            }
+            if pool.1 < memory_buffers() {
+                pool.1 += 1;
+                break Vec::new();
+            }
+            pool = MEMORY
+                .returned
+                .wait(pool)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    };
+    if buffer.len() < blocks {
+        buffer.resize(blocks, Block::default());
+    }
+    let out = work(&mut buffer[..blocks]);
+    MEMORY
+        .free
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .0
+        .push(buffer);
+    MEMORY.returned.notify_one();
+    out
+}
+
+/// An argon2id PHC string for `password` with a fresh random salt, at the crate's default
+/// parameters. Slow by design: call it on a blocking thread.
 pub fn hash_password(password: &Password) -> Result<String, AppError> {
+    let failed = |e: &dyn std::fmt::Display| AppError::Internal(format!("hashing a password: {e}"));
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt)
         .map_err(|e| AppError::Internal(format!("the OS random source failed: {e}")))?;
-    let salt = SaltString::encode_b64(&salt)
+    let salt_string = SaltString::encode_b64(&salt)
         .map_err(|e| AppError::Internal(format!("encoding a salt: {e}")))?;
-    Argon2::default()
-        .hash_password(password.expose().as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AppError::Internal(format!("hashing a password: {e}")))
+    let params = Params::default();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    with_memory(params.block_count(), |blocks| {
+        argon.hash_password_into_with_memory(password.expose().as_bytes(), &salt, &mut out, blocks)
+    })
+    .map_err(|e| failed(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| failed(&e))?,
+        salt: Some(salt_string.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
+    };
+    Ok(phc.to_string())
 }
 
 /// A hash of nothing anyone can type, verified when the user does not exist so that an unknown
@@ -72,10 +139,38 @@ pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
     let Ok(parsed) = PasswordHash::new(hash.unwrap_or(DECOY_HASH)) else {
         return false;
     };
-    let ok = Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok();
-    ok && hash.is_some()
+    matches_phc(password.as_bytes(), &parsed) && hash.is_some()
+}
+
+/// Whether `password` hashes to `phc`'s output with its algorithm, version, parameters and
+/// salt; the comparison takes the same time wherever the outputs differ.
+fn matches_phc(password: &[u8], phc: &PasswordHash<'_>) -> bool {
+    let (Some(salt), Some(expected)) = (phc.salt, phc.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(phc.algorithm) else {
+        return false;
+    };
+    let Ok(version) = phc
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+    else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(phc) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    let hashed = with_memory(params.block_count(), |blocks| {
+        argon.hash_password_into_with_memory(password, salt, &mut out, blocks)
+    });
+    // `Output`'s equality is constant-time.
+    hashed.is_ok() && Output::new(&out).is_ok_and(|out| out == expected)
 }
 
 /// Runs slow password work on the blocking pool.
@@ -204,6 +299,45 @@ mod tests {
             PasswordHash::new(DECOY_HASH).is_ok(),
             "the decoy costs a real verification"
         );
+    }
+
+    #[test]
+    fn hashes_are_the_argon2_crates_own_both_ways() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let p = Password::parse("correct horse battery").unwrap();
+        // Ours verify with the crate's verifier (hashes stored before stay valid, and after).
+        let ours = hash_password(&p).unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse battery", &parsed)
+                .is_ok()
+        );
+        // The crate's verify with ours.
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let theirs = Argon2::default()
+            .hash_password(b"correct horse battery", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_password("correct horse battery", Some(&theirs)));
+        assert!(!verify_password("correct horse batterY", Some(&theirs)));
+    }
+
+    #[test]
+    fn many_hashes_at_once_share_a_few_buffers() {
+        let threads: Vec<_> = (0..12)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    verify_password(&format!("guess {i}"), None)
+                        || verify_password("x", Some("not a hash"))
+                })
+            })
+            .collect();
+        for t in threads {
+            assert!(!t.join().unwrap());
+        }
+        let pool = MEMORY.free.lock().unwrap();
+        assert!(pool.1 <= memory_buffers(), "{} buffers made", pool.1);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use chrono::{Duration, Utc};
 use paperfeed_core::{EmailAddress, Password, Username};
 use paperfeed_store::{NewSession, NewUser, StoreError, User};
@@ -15,10 +15,11 @@ use crate::community::auth::{
     CSRF_COOKIE, SESSION_COOKIE, Viewer, blocking, cookie, csrf_refused, hash_password,
     hash_secret, new_api_token, new_secret, same_secret, set_cookie, verify_password,
 };
-use crate::community::rate_limit::Action;
+use crate::community::rate_limit::{Action, MAX_LOGIN_DELAY};
 use crate::community::{SESSION_DAYS, client_ip};
 use crate::error::AppError;
 use crate::pages::feed::render_error;
+use crate::redirect::see_other;
 use crate::views::Link;
 
 pub struct FieldView {
@@ -67,11 +68,13 @@ impl FormPage {
     }
 }
 
-/// Where to go after logging in: a local path only (no `//host` or scheme), else the front page.
+/// Where to go after logging in: a path on this hub as a browser reads it, else the front
+/// page (the one rule of [`crate::redirect`]).
 fn safe_next(next: Option<&str>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or("/")
-        .to_owned()
+    next.map_or_else(
+        || crate::redirect::FALLBACK.to_owned(),
+        crate::redirect::same_site_or_home,
+    )
 }
 
 /// The double-submit token of an anonymous form: the one in the visitor's cookie, or a new one
@@ -233,7 +236,7 @@ async fn start_session(
         SESSION_DAYS * 86_400,
         state.community.settings.secure_cookies,
     );
-    Ok(([(header::SET_COOKIE, set)], Redirect::to(next)).into_response())
+    Ok(([(header::SET_COOKIE, set)], see_other(next)).into_response())
 }
 
 pub async fn sign_up(
@@ -293,6 +296,9 @@ fn capitalised(field: &str) -> String {
     }
 }
 
+/// The most of a typed user name shown again after a failed log-in.
+const MAX_ECHOED_NAME: usize = 100;
+
 #[derive(Deserialize, Default)]
 pub struct LoginForm {
     #[serde(default)]
@@ -311,13 +317,22 @@ pub async fn log_in(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     check_anonymous_csrf(&headers, &form.csrf)?;
-    // Per address and per account: guessing one account's password from many addresses is
-    // limited too.
-    state.community.limit(Action::LogIn, &client_ip(&parts))?;
+    // Guessing is refused per address, and per address at one account; the account itself
+    // (whose name is public) is only ever slowed down, so a stranger guessing at it from
+    // somewhere else cannot lock its owner out.
+    let ip = client_ip(&parts);
+    state.community.limit(Action::LogIn, &ip)?;
     let name = form.username.trim().to_ascii_lowercase();
     state
         .community
-        .limit(Action::LogIn, &format!("user:{name}"))?;
+        .limit(Action::LogIn, &format!("user:{name}\n{ip}"))?;
+    let wait = state
+        .community
+        .limiter
+        .delay(Action::LogInAccount, &name, MAX_LOGIN_DELAY);
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
     let user = state.store.user_by_name(&name).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let password = form.password.clone();
@@ -331,7 +346,12 @@ pub async fn log_in(
         None => login_page(
             form.csrf.clone(),
             form.next.clone(),
-            &form.username,
+            // Longer is no user name: not worth a page of megabytes back.
+            &form
+                .username
+                .chars()
+                .take(MAX_ECHOED_NAME)
+                .collect::<String>(),
             Some("Wrong user name or password.".into()),
         )
         .respond(StatusCode::UNAUTHORIZED),
@@ -358,7 +378,7 @@ pub async fn log_out(
         0,
         state.community.settings.secure_cookies,
     );
-    Ok(([(header::SET_COOKIE, clear)], Redirect::to("/")).into_response())
+    Ok(([(header::SET_COOKIE, clear)], see_other("/")).into_response())
 }
 
 fn password_page(csrf: String, error: Option<String>) -> FormPage {
@@ -401,13 +421,10 @@ pub async fn change_password(
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
     let session = viewer.require_csrf(&form.csrf, "/account/password")?;
-    state.community.limit(
-        Action::LogIn,
-        &format!(
-            "user:{}",
-            session.user.username.as_str().to_ascii_lowercase()
-        ),
-    )?;
+    // Only the logged-in user can spend this: keyed by them, apart from log-in attempts.
+    state
+        .community
+        .limit(Action::ChangePassword, &session.user.id.0.to_string())?;
     let again = |error: &str| {
         password_page(session.csrf_token.clone(), Some(error.to_owned()))
             .respond(StatusCode::BAD_REQUEST)
@@ -429,7 +446,7 @@ pub async fn change_password(
         user.id = session.user.id.0,
         "password changed; the user's other sessions ended"
     );
-    Ok(Redirect::to("/account").into_response())
+    Ok(see_other("/account"))
 }
 
 pub struct TokenView {
@@ -522,5 +539,5 @@ pub async fn revoke_token(
         token.id = id,
         "API token revoked"
     );
-    Ok(Redirect::to("/account").into_response())
+    Ok(see_other("/account"))
 }

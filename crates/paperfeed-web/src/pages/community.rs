@@ -6,7 +6,7 @@ use axum::Form;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use paperfeed_core::ArxivId;
 use paperfeed_store::NewComment;
@@ -18,6 +18,7 @@ use crate::community::rate_limit::Action;
 use crate::community::{SubmitRefusal, submit_paper};
 use crate::error::AppError;
 use crate::pages::account::{FieldView, FormPage};
+use crate::redirect::see_other;
 use crate::views::Link;
 
 /// The longest comment accepted, in characters.
@@ -74,7 +75,7 @@ pub async fn paper_action(
                 }))
                 .into_response());
             }
-            Ok(Redirect::to(&format!("{back}#vote")).into_response())
+            Ok(see_other(&format!("{back}#vote")))
         }
         "comments" => {
             state
@@ -94,7 +95,7 @@ pub async fn paper_action(
                     AppError::not_found("No such paper", format!("Paper {id} is not on this hub."))
                 })?;
             tracing::debug!(user.id = user.id.0, paper.id = %id, comment.id = comment.id, "comment added");
-            Ok(Redirect::to(&format!("{back}#comment-{}", comment.id)).into_response())
+            Ok(see_other(&format!("{back}#comment-{}", comment.id)))
         }
         _ => Err(AppError::not_found(
             "No such action",
@@ -161,7 +162,7 @@ pub async fn comment_action(
             "You can only edit or delete your own comments.".into(),
         ));
     }
-    Ok(Redirect::to(&format!("{back}#comments")).into_response())
+    Ok(see_other(&format!("{back}#comments")))
 }
 
 fn submit_page(csrf: String, value: &str, error: Option<String>, link: Option<Link>) -> FormPage {
@@ -208,7 +209,7 @@ pub async fn submit(
         .community
         .limit(Action::Submit, &session.user.id.0.to_string())?;
     match submit_paper(&state, &session.user, &form.arxiv_id, Utc::now()).await? {
-        Ok(done) => Ok(Redirect::to(&format!("/papers/{}", done.paper.id)).into_response()),
+        Ok(done) => Ok(see_other(&format!("/papers/{}", done.paper.id))),
         Err(refusal) => {
             let (status, link) = match &refusal {
                 SubmitRefusal::AlreadyFeatured { id, .. } => (

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use paperfeed_core::ArxivId;
 
 use crate::AppState;
@@ -88,7 +88,7 @@ pub async fn show_paper(
     let id = ArxivId::parse(&raw_id).map_err(|e| AppError::BadRequest(e.to_string()))?;
     // `/papers/2309.11523v2` and friends land on the one canonical address.
     if id.as_str() != raw_id {
-        return Ok(Redirect::permanent(&format!("/papers/{id}{suffix}")).into_response());
+        return Ok(crate::redirect::permanent(&format!("/papers/{id}{suffix}")));
     }
     let Some(paper) = state.store.get_paper(&id).await? else {
         return Err(AppError::not_found(

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use paperfeed_core::Paper;
 use paperfeed_search::{KeywordQuery, SearchHit, SearchMode, SearchResults, SortOrder};
 use serde::Deserialize;
@@ -79,8 +79,8 @@ pub(crate) fn encode(value: &str) -> String {
 }
 
 /// `/search?q=` (the old address) lands on `/papers?q=`.
-pub async fn redirect_search(Query(params): Query<SearchParams>) -> Redirect {
-    Redirect::permanent(&page_href(
+pub async fn redirect_search(Query(params): Query<SearchParams>) -> Response {
+    crate::redirect::permanent(&page_href(
         &params.q,
         SearchMode::Hybrid,
         SortOrder::Relevance,

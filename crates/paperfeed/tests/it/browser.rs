@@ -75,6 +75,9 @@ async fn browser() -> Option<Browser> {
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", "--window-size=1280,1600",
+                // Loopback only: any other host name fails to resolve, so a page that
+                // wrongly sends the browser elsewhere shows an error instead of leaving.
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
                 format!("--user-data-dir={}", profile.path().display()),
             ]
         }),
@@ -484,5 +487,75 @@ async fn a_reader_subscribes_confirms_from_the_mail_and_unsubscribes_in_one_clic
         2,
         "no mail after unsubscribing"
     );
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logging_in_through_the_form_with_a_hostile_next_stays_on_the_hub() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let client = &browser.client;
+    let server = Server::start();
+    register_secret("correct horse battery");
+    let mut ada = crate::community::Visitor::new(&server);
+    assert_eq!(ada.sign_up("ada_reader").await.status, 303);
+    let hub = url::Url::parse(&server.base).unwrap();
+    // As they would sit in a link someone is lured to: tab, newline, backslashes, dot
+    // segments, encoded slashes and a scheme.
+    for next in [
+        "/%09/evil.example/x",
+        "/%0A/evil.example/x",
+        "/%5Cevil.example/x",
+        "%5C%5Cevil.example/x",
+        "/.//evil.example/x",
+        "/%2e//evil.example/x",
+        "%2F%2Fevil.example/x",
+        "http://evil.example/x",
+    ] {
+        client
+            .goto(&server.url(&format!("/login?next={next}")))
+            .await
+            .unwrap();
+        for (field, value) in [
+            ("f-username", "ada_reader"),
+            ("f-password", "correct horse battery"),
+        ] {
+            client
+                .find(Locator::Id(field))
+                .await
+                .unwrap()
+                .send_keys(value)
+                .await
+                .unwrap();
+        }
+        client
+            .find(Locator::Css("form.stacked button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let landed = loop {
+            let url = client.current_url().await.unwrap();
+            if url.path() != "/login" {
+                break url;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "log-in with next={next} never completed"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(
+            landed.origin(),
+            hub.origin(),
+            "next={next} sent the browser to {landed}"
+        );
+        // Logged in: the account page knows us.
+        client.goto(&server.url("/account")).await.unwrap();
+        assert_eq!(text_of(client, "h1#account-title").await, "ada_reader");
+    }
     browser.client.clone().close().await.unwrap();
 }

@@ -43,9 +43,16 @@ pub(crate) struct Answer {
 
 impl Visitor {
     pub(crate) fn new(server: &Server) -> Self {
+        Self::from_address(server, "127.0.0.1")
+    }
+
+    /// A visitor whose connections come from `ip` (any 127.x.y.z: the whole block is this
+    /// machine's loopback), so the server sees a different client address.
+    pub(crate) fn from_address(server: &Server, ip: &str) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .local_address(ip.parse::<std::net::IpAddr>().unwrap())
                 .build()
                 .unwrap(),
             base: server.base.clone(),
@@ -118,7 +125,7 @@ impl Visitor {
         rest[..rest.find('"').unwrap()].to_owned()
     }
 
-    async fn sign_up(&mut self, name: &str) -> Answer {
+    pub(crate) async fn sign_up(&mut self, name: &str) -> Answer {
         let csrf = self.csrf("/signup").await;
         let email = format!("{name}@example.org");
         self.post(
@@ -350,6 +357,130 @@ async fn guessing_passwords_is_slowed_down_with_429_and_retry_after() {
         }
     }
     panic!("15 wrong guesses were never limited: {statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stranger_guessing_from_elsewhere_slows_the_owner_down_but_never_locks_them_out() {
+    let server = Server::start();
+    let mut ada = Visitor::from_address(&server, "127.0.0.3");
+    assert_eq!(ada.sign_up("ada").await.status, 303);
+    // Guessing from one address is refused soon, as before.
+    let mut stranger = Visitor::from_address(&server, "127.0.0.2");
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        statuses.push(stranger.log_in("ada", "guess guess guess").await.status);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // Guessing from more addresses is slowed down, never refused for the account.
+    for ip in ["127.0.0.4", "127.0.0.5"] {
+        let mut other = Visitor::from_address(&server, ip);
+        for _ in 0..2 {
+            assert_eq!(other.log_in("ADA", "guess guess guess").await.status, 401);
+        }
+    }
+    // The owner, from their own address, still gets in (at most a short wait).
+    let started = std::time::Instant::now();
+    let owner = ada.log_in("ada", PASSWORD).await;
+    assert_eq!(owner.status, 303, "{}", owner.body);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(ada.get("/account").await.status, 200);
+    // A huge user name costs a bounded bucket, and answers like any wrong one.
+    let huge = "u".repeat(1 << 20);
+    let answer = Visitor::from_address(&server, "127.0.0.6")
+        .log_in(&huge, "guess guess guess")
+        .await;
+    assert_eq!(answer.status, 401);
+}
+
+/// `next` values a browser could read as another origin, or that once broke the answer.
+pub(crate) const HOSTILE_NEXTS: [&str; 12] = [
+    "/\t/evil.example/x",
+    "/\n/evil.example/x",
+    "/\r/evil.example/x",
+    "/\x0b/evil.example/x",
+    "//evil.example/x",
+    "/\\evil.example/x",
+    "\\/evil.example/x",
+    "/.//evil.example/x",
+    "/%2e//evil.example/x",
+    "https://evil.example/x",
+    "/\r\nSet-Cookie: pf_session=planted",
+    "javascript:alert(1)",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_log_in_next_never_leaves_the_hub_however_it_is_written() {
+    // Many log-ins to one account in a row: no waiting for its limit here.
+    let server = Server::start_with_env(
+        &[],
+        tempfile::tempdir().unwrap(),
+        &[(
+            "PAPERFEED_COMMUNITY__RATE_LIMITS__LOGIN_ACCOUNT__BURST",
+            std::ffi::OsStr::new("100"),
+        )],
+    );
+    assert_eq!(Visitor::new(&server).sign_up("ada").await.status, 303);
+    let base = url::Url::parse(&server.base).unwrap();
+    let attempts = std::sync::atomic::AtomicUsize::new(0);
+    let check = async |next: &str| {
+        // Each from an address of its own, within the per-address limit.
+        let n = attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut ada = Visitor::from_address(&server, &format!("127.0.1.{}", n + 1));
+        let csrf = ada.csrf("/login").await;
+        let answer = ada
+            .post(
+                "/login",
+                &[
+                    ("csrf", &csrf),
+                    ("username", "ada"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(answer.status, 303, "next={next:?}: {}", answer.body);
+        let location = answer.headers[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        // Read the way a browser reads it.
+        let lands = base.join(&location).unwrap();
+        assert_eq!(
+            lands.origin(),
+            base.origin(),
+            "next={next:?} -> {location:?}"
+        );
+        assert!(!location.starts_with("//"), "{location:?}");
+        assert!(
+            answer.headers.get_all(header::SET_COOKIE).iter().count() == 1,
+            "only the session cookie: {:?}",
+            answer.headers
+        );
+        location
+    };
+    for next in HOSTILE_NEXTS {
+        check(next).await;
+    }
+    assert_eq!(check("/%09/evil.example/x").await, "/%09/evil.example/x");
+    assert_eq!(check("/account").await, "/account");
+    assert_eq!(check("/papers?q=a+b#top").await, "/papers?q=a+b#top");
+    // Signing up follows the same rule.
+    let mut eve = Visitor::new(&server);
+    let csrf = eve.csrf("/signup").await;
+    let answer = eve
+        .post(
+            "/signup",
+            &[
+                ("csrf", &csrf),
+                ("username", "eve"),
+                ("email", "eve@example.org"),
+                ("password", PASSWORD),
+                ("next", "/\t/evil.example/x"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.headers[header::LOCATION], "/");
 }
 
 #[tokio::test(flavor = "multi_thread")]

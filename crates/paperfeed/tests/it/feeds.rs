@@ -108,13 +108,132 @@ async fn feeds_carry_untrusted_titles_and_tex_as_escaped_text() {
             .find(|e| e.id.ends_with("2401.00001"))
             .unwrap_or_else(|| panic!("{path}: the hostile paper is listed"));
         let title = &entry.title.as_ref().unwrap().content;
-        assert_eq!(title, "<script>alert(1)</script> & $x<y$", "{path}");
         let summary = &entry.summary.as_ref().unwrap().content;
+        let [title, summary] = as_shown(&feed.feed_type, [title, summary]);
+        assert_eq!(title, "<script>alert(1)</script> & $x<y$", "{path}");
         assert!(
             summary.contains("Fish & chips <b>bold</b> where $x<y$"),
             "{path}: markup and TeX come back as the text they were: {summary}"
         );
         assert_eq!(entry.authors[0].name, "Eve <img src=x onerror=alert(2)>");
+    }
+}
+
+/// What a reader shows for each of `texts`: RSS titles and descriptions are HTML to readers,
+/// so they go through Python's HTML parser (html.parser), which must find no element in them;
+/// Atom's are text (`type="text"`) and shown as they are.
+fn as_shown<const N: usize>(feed_type: &FeedType, texts: [&String; N]) -> [String; N] {
+    if *feed_type != FeedType::RSS2 {
+        return texts.map(String::clone);
+    }
+    const READ_AS_HTML: &str = r#"
+import json, sys
+from html.parser import HTMLParser
+
+class Reader(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.elements, self.text = [], []
+    def handle_starttag(self, tag, attrs):
+        self.elements.append(tag)
+    def handle_startendtag(self, tag, attrs):
+        self.elements.append(tag)
+    def handle_data(self, data):
+        self.text.append(data)
+
+shown = []
+for html in json.load(sys.stdin):
+    reader = Reader()
+    reader.feed(html)
+    reader.close()
+    shown.append({"elements": reader.elements, "text": "".join(reader.text)})
+json.dump(shown, sys.stdout)
+"#;
+    let mut python = std::process::Command::new("python3")
+        .args(["-c", READ_AS_HTML])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (for its HTML parser)");
+    let input = serde_json::to_vec(&texts.as_slice()).unwrap();
+    std::io::Write::write_all(&mut python.stdin.take().unwrap(), &input).unwrap();
+    let out = python.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let shown: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut i = 0;
+    texts.map(|html| {
+        let one = &shown[i];
+        i += 1;
+        assert_eq!(
+            one["elements"],
+            serde_json::json!([]),
+            "a reader finds live markup in {html:?}"
+        );
+        one["text"].as_str().unwrap().to_owned()
+    })
+}
+
+/// A paper whose title and abstract try to close their RSS elements and open a script.
+const CLOSING_TAGS_DAY: &str = r#"[{
+  "paper": {
+    "id": "2401.00002",
+    "authors": [{"_id": "x", "name": "Mallory", "hidden": false}],
+    "publishedAt": "2024-01-01T00:00:00.000Z",
+    "submittedOnDailyAt": "2024-01-02T00:00:00.000Z",
+    "title": "Titles </title><script>alert(8)</script> & <i>more</i>",
+    "summary": "An abstract </description><script>alert(9)</script> with <img src=x onerror=alert(10)> &amp; an entity.",
+    "upvotes": 3
+  },
+  "publishedAt": "2024-01-01T20:00:00.000Z",
+  "title": "Titles </title><script>alert(8)</script> & <i>more</i>",
+  "numComments": 0
+}]"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rss_readers_show_markup_in_titles_and_abstracts_as_text_never_as_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("2024-01-02.json");
+    std::fs::write(&file, CLOSING_TAGS_DAY).unwrap();
+    let server = Server::start_with(&["--no-sample"], tempfile::tempdir().unwrap());
+    let out = ingest(server.data_dir(), &[file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let search = "/papers/feed.xml?q=%3C%2Fdescription%3E%3Cscript%3Ealert(7)%3C%2Fscript%3E";
+    for path in ["/feed.xml", "/trending/feed.xml", "/feed.atom", search] {
+        let (status, _, _, bytes) = fetch(&server, path).await;
+        assert_eq!(status, 200, "{path}");
+        let feed = parse(&bytes);
+        let channel_title = feed.title.as_ref().unwrap().content.clone();
+        let [channel_title] = as_shown(&feed.feed_type, [&channel_title]);
+        if path == search {
+            assert!(
+                channel_title.contains("</description><script>alert(7)</script>"),
+                "{path}: the query shows as typed: {channel_title}"
+            );
+            continue;
+        }
+        let entry = feed
+            .entries
+            .iter()
+            .find(|e| e.id.ends_with("2401.00002"))
+            .unwrap_or_else(|| panic!("{path}: the paper is listed"));
+        let title = &entry.title.as_ref().unwrap().content;
+        let summary = &entry.summary.as_ref().unwrap().content;
+        let [title, summary] = as_shown(&feed.feed_type, [title, summary]);
+        assert_eq!(
+            title, "Titles </title><script>alert(8)</script> & <i>more</i>",
+            "{path}"
+        );
+        assert!(
+            summary.starts_with(
+                "An abstract </description><script>alert(9)</script> with \
+                 <img src=x onerror=alert(10)> &amp; an entity."
+            ),
+            "{path}: {summary}"
+        );
     }
 }
 

@@ -288,3 +288,72 @@ async fn health_and_readiness_answer_json_for_probes() {
     assert_eq!(ready["index"]["caught_up"], true, "{body}");
     assert!(ready["store"]["change_seq"].as_i64().unwrap() > 0);
 }
+
+/// One HF daily file per day of ISO week 2024-W02 (Jan 8–14), `per_day` papers each with a
+/// long abstract, like a busy hub (the issue measured 333 a day at 100k papers).
+fn busy_week(dir: &std::path::Path, per_day: usize) -> Vec<String> {
+    let abstract_text = "We study large pages. ".repeat(320);
+    (8..=14)
+        .map(|day| {
+            let entries: Vec<serde_json::Value> = (0..per_day)
+                .map(|n| {
+                    serde_json::json!({
+                        "paper": {
+                            "id": format!("2401.{:05}", day * 1000 + n),
+                            "authors": [{"_id": "x", "name": "Ada Lovelace", "hidden": false}],
+                            "publishedAt": format!("2024-01-{day:02}T00:00:00.000Z"),
+                            "submittedOnDailyAt": format!("2024-01-{day:02}T00:00:00.000Z"),
+                            "title": format!("Paper {n} of day {day}"),
+                            "summary": abstract_text,
+                            "upvotes": n,
+                        },
+                        "publishedAt": format!("2024-01-{day:02}T00:00:00.000Z"),
+                        "title": format!("Paper {n} of day {day}"),
+                        "numComments": 0,
+                    })
+                })
+                .collect();
+            let file = dir.join(format!("2024-01-{day:02}.json"));
+            std::fs::write(&file, serde_json::to_vec(&entries).unwrap()).unwrap();
+            file.display().to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_larger_than_the_cache_takes_are_served_whole_and_smaller_ones_again_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = busy_week(dir.path(), 320);
+    let data = tempfile::tempdir().unwrap();
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let out = ingest(data.path(), &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        crate::harness::text(&out.stderr)
+    );
+    let server = Server::start_with(&["--no-sample"], data);
+    // A week of 2,240 papers is a page of megabytes: too big to keep, served all the same.
+    for _ in 0..2 {
+        let (status, html) = server.get("/papers/week/2024-W02").await;
+        assert_eq!(status, 200, "{}", &html[..html.len().min(2000)]);
+        assert!(html.len() > 8 * 1024 * 1024, "{} bytes", html.len());
+        assert_eq!(count(&html, "<li class=\"card\">"), 7 * 320);
+        assert!(html.trim_end().ends_with("</html>"), "the whole page");
+    }
+    let (status, month) = server.get("/papers/month/2024-01").await;
+    assert_eq!(status, 200);
+    assert_eq!(count(&month, "<li class=\"card\">"), 7 * 320);
+    // A day of them (over the old 2 MiB limit) is kept and served again, whatever junk
+    // parameters come with it.
+    let (status, day) = server.get("/papers/date/2024-01-10").await;
+    assert_eq!(status, 200);
+    assert!(day.len() > 2 * 1024 * 1024, "{} bytes", day.len());
+    assert_eq!(count(&day, "<li class=\"card\">"), 320);
+    for junk in 0..3 {
+        let (status, again) = server
+            .get(&format!("/papers/date/2024-01-10?junk={junk}"))
+            .await;
+        assert_eq!((status, again.len()), (200, day.len()));
+    }
+}
