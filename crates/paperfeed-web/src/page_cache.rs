@@ -51,7 +51,8 @@ fn known_params(route: &str) -> Option<&'static [&'static str]> {
 }
 
 /// The key of a request on `route`: its decoded path and the parameters the route reads,
-/// trimmed (every handler trims them, and an empty one counts as absent), in a fixed order.
+/// exactly as given (the API refuses an empty or padded value that a page would trim, so
+/// values are not normalised here), in a fixed order.
 /// `None` (not cached) when the route is not known or a known parameter is repeated.
 fn cache_key(route: &str, uri: &Uri) -> Option<String> {
     let known = known_params(route)?;
@@ -65,9 +66,8 @@ fn cache_key(route: &str, uri: &Uri) -> Option<String> {
         if found.iter().any(|(n, _)| n == name) {
             return None;
         }
-        found.push((name, value.trim().to_owned()));
+        found.push((name, value.into_owned()));
     }
-    found.retain(|(_, value)| !value.is_empty());
     found.sort();
     for (i, (name, value)) in found.iter().enumerate() {
         key.push(if i == 0 { '?' } else { '&' });
@@ -284,12 +284,25 @@ mod tests {
             "/papers/month/2026-07?junk=1",
             "/papers/month/2026-07?junk=2&x=%00",
             "/papers/month/2026-07?",
-            "/papers/month/2026-07?sort=",
-            "/papers/month/2026-07?sort=+&date=2026-07-01",
+            "/papers/month/2026-07?date=2026-07-01",
             "/papers/month/%32026-07",
         ] {
             assert_eq!(key(month, junk), plain, "{junk}");
         }
+        // An empty or padded value is its own key: the API answers `?limit=` with a 400,
+        // so it must never be served the page kept for a request without `limit`.
+        assert_eq!(
+            key(month, "/papers/month/2026-07?sort=").as_deref(),
+            Some("/papers/month/2026-07?sort=")
+        );
+        assert_ne!(
+            key("/api/daily_papers", "/api/daily_papers?limit="),
+            key("/api/daily_papers", "/api/daily_papers")
+        );
+        assert_ne!(
+            key("/api/daily_papers", "/api/daily_papers?limit=+5"),
+            key("/api/daily_papers", "/api/daily_papers?limit=5")
+        );
         assert_eq!(
             key(month, "/papers/month/2026-07?zzz=1&sort=trending").as_deref(),
             Some("/papers/month/2026-07?sort=trending")
