@@ -311,26 +311,15 @@ async fn a_reader_signs_up_upvotes_and_comments_and_sees_the_counts_change() {
     register_secret("correct horse battery");
 
     client.goto(&server.url("/signup")).await.unwrap();
-    for (field, value) in [
-        ("f-username", "ada_reader"),
-        ("f-email", "ada@example.test"),
-        ("f-password", "correct horse battery"),
-    ] {
-        client
-            .find(Locator::Id(field))
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
-    }
-    client
-        .find(Locator::Css("form.stacked button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_and_submit(
+        client,
+        &[
+            ("f-username", "ada_reader"),
+            ("f-email", "ada@example.test"),
+            ("f-password", "correct horse battery"),
+        ],
+    )
+    .await;
     // Signed up and logged in: the account page knows us.
     let deadline = Instant::now() + Duration::from_secs(15);
     while client.current_url().await.unwrap().path() == "/signup" {
@@ -433,20 +422,7 @@ async fn a_reader_subscribes_confirms_from_the_mail_and_unsubscribes_in_one_clic
         .click()
         .await
         .unwrap();
-    client
-        .find(Locator::Id("sub-email"))
-        .await
-        .unwrap()
-        .send_keys("reader@example.test")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("form.stacked button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_and_submit(client, &[("sub-email", "reader@example.test")]).await;
     wait_for_text(client, "p.note", |t| {
         t.contains("confirmation mail is on its way")
     })
@@ -471,13 +447,7 @@ async fn a_reader_subscribes_confirms_from_the_mail_and_unsubscribes_in_one_clic
         .goto(&server.url(&crate::digest::link_in(&digest, "/unsubscribe?t=")))
         .await
         .unwrap();
-    client
-        .find(Locator::Css("form.stacked button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_and_submit(client, &[]).await;
     wait_for_text(client, "h1", |t| t == "You are unsubscribed").await;
 
     let out = digest_run("2026-08-22");
@@ -517,25 +487,14 @@ async fn logging_in_through_the_form_with_a_hostile_next_stays_on_the_hub() {
             .goto(&server.url(&format!("/login?next={next}")))
             .await
             .unwrap();
-        for (field, value) in [
-            ("f-username", "ada_reader"),
-            ("f-password", "correct horse battery"),
-        ] {
-            client
-                .find(Locator::Id(field))
-                .await
-                .unwrap()
-                .send_keys(value)
-                .await
-                .unwrap();
-        }
-        client
-            .find(Locator::Css("form.stacked button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        fill_and_submit(
+            client,
+            &[
+                ("f-username", "ada_reader"),
+                ("f-password", "correct horse battery"),
+            ],
+        )
+        .await;
         let deadline = Instant::now() + Duration::from_secs(15);
         let landed = loop {
             let url = client.current_url().await.unwrap();
@@ -558,4 +517,24 @@ async fn logging_in_through_the_form_with_a_hostile_next_stays_on_the_hub() {
         assert_eq!(text_of(client, "h1#account-title").await, "ada_reader");
     }
     browser.client.clone().close().await.unwrap();
+}
+
+/// Types each value into the field with that id, then submits the page's form.
+async fn fill_and_submit(client: &fantoccini::Client, fields: &[(&str, &str)]) {
+    for (field, value) in fields {
+        client
+            .find(Locator::Id(field))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    client
+        .find(Locator::Css("form.stacked button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
