@@ -582,6 +582,22 @@ pub(crate) fn run_cli(server_dir: &std::path::Path, args: &[&str], stdin: &str) 
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Adds the user `name` (password [`PASSWORD`]) to the store in `data_dir` and returns a fresh
+/// API token of theirs, registered as a secret the logs must not hold.
+pub(crate) fn api_token(data_dir: &std::path::Path, name: &str) -> String {
+    let email = format!("{name}@example.org");
+    run_cli(
+        data_dir,
+        &["user", "add", name, "--email", &email, "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    let token = run_cli(data_dir, &["token", "create", name], "")
+        .trim()
+        .to_owned();
+    register_secret(&token);
+    token
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn scripts_upvote_and_submit_with_an_api_token() {
     let data = tempfile::tempdir().unwrap();
@@ -798,22 +814,7 @@ async fn a_submission_arxiv_cannot_answer_gets_503_and_retry_after_within_second
                 ("PAPERFEED_SOURCES__ARXIV__TIMEOUT_SECONDS", &timeout),
             ],
         );
-        run_cli(
-            server.data_dir(),
-            &[
-                "user",
-                "add",
-                "bot",
-                "--email",
-                "bot@example.org",
-                "--password-stdin",
-            ],
-            &format!("{PASSWORD}\n"),
-        );
-        let token = run_cli(server.data_dir(), &["token", "create", "bot"], "")
-            .trim()
-            .to_owned();
-        register_secret(&token);
+        let token = api_token(server.data_dir(), "bot");
         let started = std::time::Instant::now();
         let resp = reqwest::Client::new()
             .post(server.url("/api/papers/submit"))

@@ -9,8 +9,8 @@ use std::process::Command;
 
 use paperfeed_ingest::fetch::replay::{ReplayServer, Reply};
 
-use crate::community::{PASSWORD, run_cli};
-use crate::harness::{Server, fixture, register_secret, workspace_root};
+use crate::community::api_token;
+use crate::harness::{Server, fixture, workspace_root};
 
 /// Test cases per operation and phase: enough for every parameter's edge cases, few enough to
 /// keep the run to a couple of minutes on one core.
@@ -92,22 +92,7 @@ async fn schemathesis_finds_the_api_true_to_its_document() {
             ),
         ],
     );
-    run_cli(
-        server.data_dir(),
-        &[
-            "user",
-            "add",
-            "fuzzer",
-            "--email",
-            "fuzzer@example.org",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
-    let token = run_cli(server.data_dir(), &["token", "create", "fuzzer"], "")
-        .trim()
-        .to_owned();
-    register_secret(&token);
+    let token = api_token(server.data_dir(), "fuzzer");
 
     let work = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(&st);
