@@ -6,6 +6,8 @@
 
 mod account;
 mod arxiv_id;
+mod feed;
+mod frequency;
 mod markup;
 mod paper;
 mod period;
@@ -14,6 +16,8 @@ mod trending;
 
 pub use account::{EmailAddress, FieldError, Password, Username};
 pub use arxiv_id::{ArxivId, ArxivIdError, VersionedArxivId};
+pub use feed::{FeedEntry, one_per_paper, sort_trending, trending};
+pub use frequency::{Frequency, FrequencyError};
 pub use markup::escape_html;
 pub use paper::{
     Author, Featuring, NewPaper, Paper, PaperVersion, Submitter, UpsertOutcome, embedding_text,

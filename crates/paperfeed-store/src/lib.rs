@@ -68,13 +68,8 @@ pub enum StoreError {
     },
 }
 
-/// A paper as listed on a feed day.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FeedEntry {
-    /// The featured day this entry is listed under.
-    pub day: NaiveDate,
-    pub paper: Paper,
-}
+/// A paper as listed on a feed day (defined in core, where the trending order over it lives).
+pub use paperfeed_core::FeedEntry;
 
 /// Which featured entries a feed page lists: an optional span of days and submitter, an order,
 /// and a window (`offset`, `limit`) into the result.

@@ -294,18 +294,12 @@ impl TopicMatcher {
 
 /// The period's featured papers, each once (its latest featured day), by trending score as
 /// of the end of the period's last day: the same ranking a rerun gets, whenever it runs. The
-/// ranking is the hub's one rule (`paperfeed_web::community::sort_trending`).
+/// ranking is the hub's one rule (`paperfeed_core::trending`).
 fn candidates(entries: Vec<FeedEntry>, to: NaiveDate) -> Vec<FeedEntry> {
-    let mut seen = HashSet::new();
-    let mut entries: Vec<FeedEntry> = entries
-        .into_iter()
-        .filter(|e| seen.insert(e.paper.id.clone()))
-        .collect();
     let as_of = (to + chrono::Duration::days(1))
         .and_time(chrono::NaiveTime::MIN)
         .and_utc();
-    paperfeed_web::community::sort_trending(&mut entries, as_of);
-    entries
+    paperfeed_core::trending(entries, as_of)
 }
 
 struct Run {

@@ -166,7 +166,7 @@ pub async fn list_daily_papers(
         query.offset = 0;
         query.limit = TRENDING_WINDOW;
         let mut all = state.store.featured_page(query).await?;
-        crate::community::sort_trending(&mut all, chrono::Utc::now());
+        paperfeed_core::sort_trending(&mut all, chrono::Utc::now());
         all.into_iter().skip(offset).take(limit).collect()
     } else {
         state.store.featured_page(query).await?

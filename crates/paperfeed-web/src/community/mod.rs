@@ -236,23 +236,3 @@ fn arxiv_unreachable(id: &ArxivId, reason: &str) -> AppError {
         retry_after_secs: LOOKUP_RETRY_AFTER_SECS,
     }
 }
-
-/// Orders feed entries by trending score (see `paperfeed_core::trending_score`), highest first,
-/// ties by paper id. Each entry is scored from the day it is listed under.
-pub fn sort_trending(entries: &mut [paperfeed_store::FeedEntry], now: DateTime<Utc>) {
-    let score = |e: &paperfeed_store::FeedEntry| {
-        paperfeed_core::trending_score(
-            e.paper.upvotes,
-            e.paper.num_comments,
-            e.paper.github_stars,
-            e.day,
-            now,
-        )
-        .score
-    };
-    entries.sort_by(|a, b| {
-        score(b)
-            .total_cmp(&score(a))
-            .then_with(|| a.paper.id.cmp(&b.paper.id))
-    });
-}

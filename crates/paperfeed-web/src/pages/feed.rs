@@ -173,8 +173,7 @@ async fn render_period(
     if !is_day {
         // A paper featured twice in one span is listed once, under its latest day, and a
         // span is ranked by votes like the reference's week and month views.
-        let mut seen = std::collections::HashSet::new();
-        entries.retain(|e| seen.insert(e.paper.id.clone()));
+        paperfeed_core::one_per_paper(&mut entries);
         entries.sort_by(|a, b| {
             b.paper
                 .upvotes
@@ -185,7 +184,7 @@ async fn render_period(
     if trending {
         // The documented score (paperfeed_core::trending_score) as of now; each paper page
         // shows its terms.
-        crate::community::sort_trending(&mut entries, chrono::Utc::now());
+        paperfeed_core::sort_trending(&mut entries, chrono::Utc::now());
     }
     let anchor_day = entries.first().map_or(first, |e: &FeedEntry| e.day);
     let anchor_day = if is_day { first } else { anchor_day };

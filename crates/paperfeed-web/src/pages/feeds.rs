@@ -199,10 +199,7 @@ async fn trending(
     format: FeedFormat,
 ) -> Result<Response, AppError> {
     let base = base_url(&state, &headers);
-    let mut entries = recent_week(&state).await?;
-    crate::community::sort_trending(&mut entries, chrono::Utc::now());
-    let mut seen = std::collections::HashSet::new();
-    entries.retain(|e| seen.insert(e.paper.id.clone()));
+    let entries = paperfeed_core::trending(recent_week(&state).await?, chrono::Utc::now());
     let items: Vec<FeedItem> = entries
         .iter()
         .take(FEED_ITEMS / 2)

@@ -1,0 +1,8 @@
+//! paperfeed's application layer: one function (or small service) per use case that both the
+//! web and the CLI run — submit a paper, vote, comment, subscribe, send a period's digests,
+//! harvest a source, keep the index caught up, search. Each takes typed inputs and a small typed
+//! config (never `Settings` or clap types), talks to the parts (store, search, mail) through
+//! their traits, and returns a domain result or a domain error. Edges stay thin: parse, call,
+//! render.
+
+pub mod metrics;
