@@ -5,4 +5,8 @@
 //! their traits, and returns a domain result or a domain error. Edges stay thin: parse, call,
 //! render.
 
+pub mod accounts;
+pub mod community;
 pub mod metrics;
+pub mod search;
+pub mod submit;

@@ -439,3 +439,27 @@ pub async fn show_metrics(State(state): State<AppState>) -> Response {
         }
     }
 }
+
+/// The application layer counts through this (issue 15, temporary: the JOBS engineer's impl
+/// replaces it at the merge).
+impl paperfeed_app::metrics::Metrics for Metrics {
+    fn record_ingest(&self, source: &str, counts: paperfeed_app::metrics::IngestCounts) {
+        self.record_ingest_counts(
+            source,
+            counts.new,
+            counts.updated,
+            counts.unchanged,
+            counts.rejected,
+        );
+    }
+
+    fn record_smtp_failure(&self, kind: paperfeed_app::metrics::SmtpFailure) {
+        Metrics::record_smtp_failure(
+            self,
+            match kind {
+                paperfeed_app::metrics::SmtpFailure::Temporary => SmtpFailure::Temporary,
+                paperfeed_app::metrics::SmtpFailure::Permanent => SmtpFailure::Permanent,
+            },
+        );
+    }
+}

@@ -1,11 +1,13 @@
-//! `paperfeed user add` and `paperfeed token create`: accounts and API tokens from the shell.
+//! `paperfeed user add` and `paperfeed token create`: accounts and API tokens from the shell,
+//! through the same use cases as sign-up and account settings.
 
 use std::io::BufRead as _;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use paperfeed_app::accounts::{self, NewAccount};
 use paperfeed_core::{EmailAddress, Password, Username};
-use paperfeed_store::{NewUser, Store};
+use paperfeed_store::Store;
 
 use crate::cli::{TokenCreateArgs, UserAddArgs};
 use crate::settings::Settings;
@@ -23,20 +25,14 @@ pub async fn add_user(settings: &Settings, args: &UserAddArgs) -> anyhow::Result
         .read_line(&mut line)
         .context("reading the password from standard input")?;
     let password = Password::parse(line.trim_end_matches(['\n', '\r']))?;
-    let password_hash =
-        tokio::task::spawn_blocking(move || paperfeed_web::hash_password(&password))
-            .await
-            .context("hashing the password")?
-            .map_err(|e| anyhow::anyhow!("hashing the password: {e:?}"))?;
-    let user = open_store(settings)
-        .await?
-        .create_user(NewUser {
-            username,
-            email,
-            password_hash,
-            is_admin: args.admin,
-            created_at: chrono::Utc::now(),
-        })
+    let account = NewAccount {
+        username,
+        email,
+        password,
+        is_admin: args.admin,
+    };
+    let store = open_store(settings).await?;
+    let user = accounts::create_user(&*store, account, chrono::Utc::now())
         .await
         .with_context(|| format!("adding user {}", args.name))?;
     println!(
@@ -53,14 +49,7 @@ pub async fn create_token(settings: &Settings, args: &TokenCreateArgs) -> anyhow
         .user_by_name(&args.name)
         .await?
         .with_context(|| format!("there is no user named {:?}", args.name))?;
-    let token =
-        paperfeed_web::new_api_token().map_err(|e| anyhow::anyhow!("making a token: {e:?}"))?;
-    store
-        .create_api_token(
-            user.id,
-            args.label.clone(),
-            paperfeed_web::hash_secret(&token),
-        )
+    let token = accounts::create_api_token(&*store, user.id, args.label.clone())
         .await
         .with_context(|| format!("storing a token for {}", args.name))?;
     println!("{token}");

@@ -486,7 +486,7 @@ impl ArxivLookup {
     /// retried with backoff for minutes as harvests do.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let source = settings.sources.get(SourceKind::Arxiv);
-        let deadline = paperfeed_web::community::LOOKUP_DEADLINE;
+        let deadline = paperfeed_app::submit::LOOKUP_DEADLINE;
         let config = HttpConfig {
             user_agent: settings.sources.user_agent.clone(),
             timeout: Duration::from_secs(source.timeout_seconds).min(deadline),
@@ -501,11 +501,11 @@ impl ArxivLookup {
 }
 
 #[async_trait::async_trait]
-impl paperfeed_web::PaperLookup for ArxivLookup {
+impl paperfeed_app::submit::PaperLookup for ArxivLookup {
     async fn lookup(
         &self,
         id: &paperfeed_core::ArxivId,
-    ) -> Result<Option<paperfeed_core::NewPaper>, String> {
-        self.0.lookup_one(id).await.map_err(|e| e.to_string())
+    ) -> Result<Option<paperfeed_core::NewPaper>, paperfeed_app::submit::LookupError> {
+        self.0.lookup_one(id).await.map_err(Into::into)
     }
 }

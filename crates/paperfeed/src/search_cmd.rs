@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use paperfeed_search::{KeywordQuery, MODEL_NAME, SearchEngine, SearchMode};
+use paperfeed_search::{KeywordQuery, MODEL_NAME, SearchMode};
 use paperfeed_store::Store;
 
 use crate::cli::{EvalArgs, SearchArgs};
@@ -82,16 +82,12 @@ pub async fn search(settings: &Settings, args: &SearchArgs) -> anyhow::Result<()
     let mut query = KeywordQuery::parse(&args.query).map_err(|e| anyhow::anyhow!("{e}"))?;
     query.limit = args.limit.clamp(1, 100);
     let (store, indexer) = ready_engine(settings).await?;
-    let engine: Arc<SearchEngine> = Arc::clone(&indexer.engine);
-    let results = tokio::task::spawn_blocking(move || engine.search(&query, mode))
+    let paperfeed_app::search::Found {
+        results,
+        papers: rows,
+    } = paperfeed_app::search::search(Arc::clone(&indexer.engine), &*store, query, mode)
         .await
-        .context("search task")??;
-    let mut rows = Vec::new();
-    for hit in &results.hits {
-        if let Some(paper) = store.get_paper(&hit.id).await? {
-            rows.push((hit, paper));
-        }
-    }
+        .with_context(|| format!("searching for {:?}", args.query))?;
     if args.json {
         let json: Vec<_> = rows
             .iter()

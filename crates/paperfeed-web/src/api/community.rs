@@ -6,6 +6,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
+use paperfeed_app::community::{self, CommunityError};
 use paperfeed_store::User;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,7 +16,7 @@ use crate::api::error::{ApiError, ErrorJson};
 use crate::api::params;
 use crate::community::auth::bearer_user;
 use crate::community::rate_limit::Action;
-use crate::community::{SubmitRefusal, submit_paper};
+use crate::community::{SubmitRefusal, failed, submit_paper};
 
 /// A paper's votes after an upvote or its undoing.
 #[derive(Serialize, ToSchema)]
@@ -48,11 +49,14 @@ async fn vote(
     state
         .community
         .limit(Action::Vote, &user.id.0.to_string())?;
-    let outcome = state
-        .store
-        .set_vote(user.id, &id, up)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("paper {id} is not on this hub")))?;
+    let outcome = community::vote(&*state.store, &user, &id, up)
+        .await
+        .map_err(|error| match error {
+            CommunityError::NoSuchPaper(id) => {
+                ApiError::not_found(format!("paper {id} is not on this hub"))
+            }
+            other => ApiError::from(failed(&other)),
+        })?;
     Ok(Json(UpvoteJson {
         id: id.to_string(),
         upvotes: outcome.upvotes,

@@ -96,23 +96,21 @@ pub async fn search_papers(
     let mut query = KeywordQuery::parse(text).unwrap_or_else(|_| KeywordQuery::text(text));
     query.offset = 0;
     query.limit = limit;
-    let engine = state.search.clone();
-    let span = tracing::Span::current();
-    let results = tokio::task::spawn_blocking(move || {
-        span.in_scope(|| engine.search(&query, SearchMode::Hybrid))
-    })
+    let found = paperfeed_app::search::search(
+        state.search.clone(),
+        &*state.store,
+        query,
+        SearchMode::Hybrid,
+    )
     .await
-    .map_err(|e| ApiError::internal(format!("search task: {e}")))?
-    .map_err(|e| ApiError::internal(format!("search: {e}")))?;
-    let mut found = Vec::with_capacity(results.hits.len());
-    for hit in &results.hits {
-        // A hit whose paper vanished between index and store is skipped, not an error.
-        if let Some(paper) = state.store.get_paper(&hit.id).await? {
-            let day = paper.featured.last().map(|f| f.date);
-            found.push(DailyPaperJson::new(&paper, day));
-        }
-    }
-    Ok(Json(found))
+    .map_err(|e| ApiError::from(crate::community::failed(&e)))?;
+    Ok(Json(
+        found
+            .papers
+            .iter()
+            .map(|(_, paper)| DailyPaperJson::new(paper, paper.featured.last().map(|f| f.date)))
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -6,14 +6,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{Duration, Utc};
+use paperfeed_app::accounts::{self, AccountError, NewAccount};
 use paperfeed_core::{EmailAddress, Password, Username};
-use paperfeed_store::{NewSession, NewUser, StoreError, User};
+use paperfeed_store::{NewSession, User};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::community::auth::{
     CSRF_COOKIE, SESSION_COOKIE, Viewer, blocking, cookie, csrf_refused, hash_password,
-    hash_secret, new_api_token, new_secret, same_secret, set_cookie, verify_password,
+    hash_secret, new_secret, same_secret, set_cookie, verify_password,
 };
 use crate::community::rate_limit::{Action, MAX_LOGIN_DELAY};
 use crate::community::{SESSION_DAYS, client_ip};
@@ -262,20 +263,15 @@ pub async fn sign_up(
         Ok(p) => p,
         Err(e) => return again(format!("{} {}.", capitalised(e.field), e.reason)),
     };
-    let password_hash = blocking(move || hash_password(&password)).await??;
-    let created = state
-        .store
-        .create_user(NewUser {
-            username,
-            email,
-            password_hash,
-            is_admin: false,
-            created_at: Utc::now(),
-        })
-        .await;
-    let user = match created {
+    let account = NewAccount {
+        username,
+        email,
+        password,
+        is_admin: false,
+    };
+    let user = match accounts::create_user(&*state.store, account, Utc::now()).await {
         Ok(user) => user,
-        Err(StoreError::Conflict { field }) => {
+        Err(AccountError::Taken { field }) => {
             return again(format!(
                 "{} is already taken: choose another.",
                 capitalised(field)
@@ -517,12 +513,7 @@ pub async fn create_token(
             "name: a token needs a name of 1 to 64 characters".into(),
         ));
     }
-    let token = new_api_token()?;
-    state
-        .store
-        .create_api_token(session.user.id, name.to_owned(), hash_secret(&token))
-        .await?;
-    tracing::info!(user.id = session.user.id.0, "API token created");
+    let token = accounts::create_api_token(&*state.store, session.user.id, name.to_owned()).await?;
     account_page(&state, &viewer, Some(token)).await
 }
 

@@ -8,21 +8,18 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use paperfeed_app::community::{self, CommentAction, CommunityError};
 use paperfeed_core::ArxivId;
-use paperfeed_store::NewComment;
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::community::auth::Viewer;
 use crate::community::rate_limit::Action;
-use crate::community::{SubmitRefusal, submit_paper};
+use crate::community::{SubmitRefusal, failed, submit_paper};
 use crate::error::AppError;
 use crate::pages::account::{FieldView, FormPage};
 use crate::redirect::see_other;
 use crate::views::Link;
-
-/// The longest comment accepted, in characters.
-pub const MAX_COMMENT_CHARS: usize = 5000;
 
 #[derive(Deserialize, Default)]
 pub struct PaperActionForm {
@@ -57,14 +54,9 @@ pub async fn paper_action(
                 .community
                 .limit(Action::Vote, &user.id.0.to_string())?;
             let up = form.action != "undo";
-            let outcome = state
-                .store
-                .set_vote(user.id, &id, up)
-                .await?
-                .ok_or_else(|| {
-                    AppError::not_found("No such paper", format!("Paper {id} is not on this hub."))
-                })?;
-            tracing::debug!(user.id = user.id.0, paper.id = %id, vote.up = up, "vote recorded");
+            let outcome = community::vote(&*state.store, user, &id, up)
+                .await
+                .map_err(refused)?;
             let wants_json = headers
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
@@ -81,20 +73,9 @@ pub async fn paper_action(
             state
                 .community
                 .limit(Action::Comment, &user.id.0.to_string())?;
-            let body = comment_body(&form.body)?;
-            let comment = state
-                .store
-                .add_comment(NewComment {
-                    paper: id.clone(),
-                    author: user.id,
-                    body,
-                    created_at: Utc::now(),
-                })
-                .await?
-                .ok_or_else(|| {
-                    AppError::not_found("No such paper", format!("Paper {id} is not on this hub."))
-                })?;
-            tracing::debug!(user.id = user.id.0, paper.id = %id, comment.id = comment.id, "comment added");
+            let comment = community::add_comment(&*state.store, user, &id, &form.body, Utc::now())
+                .await
+                .map_err(refused)?;
             Ok(see_other(&format!("{back}#comment-{}", comment.id)))
         }
         _ => Err(AppError::not_found(
@@ -104,16 +85,21 @@ pub async fn paper_action(
     }
 }
 
-/// A comment's text, trimmed: 1 to [`MAX_COMMENT_CHARS`] characters.
-fn comment_body(raw: &str) -> Result<String, AppError> {
-    let body = raw.trim();
-    let n = body.chars().count();
-    if n == 0 || n > MAX_COMMENT_CHARS {
-        return Err(AppError::BadRequest(format!(
-            "body: a comment must be 1 to {MAX_COMMENT_CHARS} characters long, not {n}"
-        )));
+/// A vote or comment the application layer refused (or failed), as the page's answer.
+fn refused(error: CommunityError) -> AppError {
+    match error {
+        CommunityError::NoSuchPaper(id) => {
+            AppError::not_found("No such paper", format!("Paper {id} is not on this hub."))
+        }
+        CommunityError::InvalidComment { .. } => AppError::BadRequest(error.to_string()),
+        CommunityError::NotModerator => {
+            AppError::Forbidden("Only moderators can hide comments.".into())
+        }
+        CommunityError::NotYours => {
+            AppError::Forbidden("You can only edit or delete your own comments.".into())
+        }
+        CommunityError::Store(_) => failed(&error),
     }
-    Ok(body.to_owned())
 }
 
 /// `POST /comments/{id}/{edit|delete|hide|show}`.
@@ -129,27 +115,16 @@ pub async fn comment_action(
     let back = format!("/papers/{}", comment.paper);
     let session = viewer.require_csrf(&form.csrf, &back)?;
     let user = &session.user;
-    let done = match what.as_str() {
+    let action = match what.as_str() {
         "edit" => {
             state
                 .community
                 .limit(Action::Comment, &user.id.0.to_string())?;
-            let body = comment_body(&form.body)?;
-            state.store.edit_comment(comment_id, user.id, body).await?
+            CommentAction::Edit(form.body)
         }
-        "delete" => state.store.delete_comment(comment_id, user.id).await?,
-        "hide" | "show" if user.is_admin => {
-            state
-                .store
-                .set_comment_hidden(comment_id, what == "hide")
-                .await?;
-            true
-        }
-        "hide" | "show" => {
-            return Err(AppError::Forbidden(
-                "Only moderators can hide comments.".into(),
-            ));
-        }
+        "delete" => CommentAction::Delete,
+        "hide" => CommentAction::Hide(true),
+        "show" => CommentAction::Hide(false),
         _ => {
             return Err(AppError::not_found(
                 "No such action",
@@ -157,11 +132,9 @@ pub async fn comment_action(
             ));
         }
     };
-    if !done {
-        return Err(AppError::Forbidden(
-            "You can only edit or delete your own comments.".into(),
-        ));
-    }
+    community::act_on_comment(&*state.store, user, comment_id, action)
+        .await
+        .map_err(refused)?;
     Ok(see_other(&format!("{back}#comments")))
 }
 

@@ -14,7 +14,7 @@ use paperfeed_search::{KeywordQuery, SortOrder};
 
 use crate::AppState;
 use crate::error::AppError;
-use crate::pages::search::{encode, find_papers, parse_mode, parse_sort};
+use crate::pages::search::{encode, parse_mode, parse_sort};
 use crate::syndication::{Feed, FeedFormat, FeedItem, render};
 
 /// Items per feed: a week of the daily feed is about 100 papers.
@@ -167,8 +167,11 @@ async fn search_feed(
     };
     query.limit = FEED_ITEMS.min(50);
     query.offset = 0;
-    let (_, found) = find_papers(state, query, mode).await?;
+    let found = paperfeed_app::search::search(state.search.clone(), &*state.store, query, mode)
+        .await
+        .map_err(|e| crate::community::failed(&e))?;
     let items: Vec<FeedItem> = found
+        .papers
         .iter()
         // Dated by arXiv publication, the order `newest` sorts by.
         .map(|(_, paper)| item(base, paper, None))

@@ -4,11 +4,12 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use paperfeed_core::Paper;
-use paperfeed_search::{KeywordQuery, SearchHit, SearchMode, SearchResults, SortOrder};
+use paperfeed_app::search::{self, Found};
+use paperfeed_search::{KeywordQuery, SearchMode, SortOrder};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::community::failed;
 use crate::error::AppError;
 use crate::pages::feed::render_error;
 use crate::views::{CardView, Link};
@@ -132,7 +133,12 @@ pub async fn search_papers(
     if params.q.trim().is_empty() {
         return render("", mode, sort, Ok(Vec::new()), page, StatusCode::OK);
     }
-    let (results, found) = find_papers(&state, query, mode).await?;
+    let Found {
+        results,
+        papers: found,
+    } = search::search(state.search.clone(), &*state.store, query, mode)
+        .await
+        .map_err(|e| failed(&e))?;
     let mut cards = Vec::with_capacity(found.len());
     for (hit, paper) in &found {
         let day = paper.featured.last().map(|f| f.date);
@@ -187,30 +193,6 @@ pub(crate) fn parse_sort(value: &str) -> Result<SortOrder, AppError> {
             "sort={value:?} is not an order: use relevance, newest or votes"
         ))
     })
-}
-
-/// Runs a search off the async threads and loads the papers of its hits, in rank order.
-pub(crate) async fn find_papers(
-    state: &AppState,
-    query: KeywordQuery,
-    mode: SearchMode,
-) -> Result<(SearchResults, Vec<(SearchHit, Paper)>), AppError> {
-    let engine = state.search.clone();
-    // In the request's span, so what the engine logs carries the request id.
-    let span = tracing::Span::current();
-    let results =
-        tokio::task::spawn_blocking(move || span.in_scope(|| engine.search(&query, mode)))
-            .await
-            .map_err(|e| AppError::Internal(format!("search task: {e}")))?
-            .map_err(|e| AppError::Internal(format!("search: {e}")))?;
-    let mut found = Vec::with_capacity(results.hits.len());
-    for hit in &results.hits {
-        // A hit whose paper vanished between index and store is skipped, not an error.
-        if let Some(paper) = state.store.get_paper(&hit.id).await? {
-            found.push((hit.clone(), paper));
-        }
-    }
-    Ok((results, found))
 }
 
 fn mode_options(mode: SearchMode) -> Vec<(&'static str, &'static str, bool)> {
