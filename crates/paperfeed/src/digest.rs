@@ -52,6 +52,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Database>> {
 
 pub async fn add_subscriber(settings: &Settings, args: &SubscriberAddArgs) -> anyhow::Result<()> {
     let email = parse_address(&args.email).map_err(|e| anyhow::anyhow!(e))?;
+    let email = paperfeed_core::EmailAddress::parse(&email)?;
     anyhow::ensure!(
         (1..=50).contains(&args.papers),
         "--papers must be between 1 and 50, not {}",
@@ -72,7 +73,7 @@ pub async fn add_subscriber(settings: &Settings, args: &SubscriberAddArgs) -> an
         .upsert_subscriber(
             NewSubscriber {
                 email,
-                frequency: frequency_name(args.frequency).to_owned(),
+                frequency: frequency_name(args.frequency).parse()?,
                 topics: args.topics.clone(),
                 papers_per_digest: args.papers,
                 confirmed: args.confirmed,
@@ -82,7 +83,7 @@ pub async fn add_subscriber(settings: &Settings, args: &SubscriberAddArgs) -> an
         .await?;
     println!(
         "subscriber {} ({}, {}, {} topics)",
-        subscriber.email,
+        subscriber.email.as_str(),
         subscriber.status.as_str(),
         subscriber.frequency,
         subscriber.topics.len()
@@ -109,13 +110,15 @@ pub async fn import_subscribers(
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        match parse_address(line) {
+        match parse_address(line)
+            .and_then(|e| paperfeed_core::EmailAddress::parse(&e).map_err(|e| e.to_string()))
+        {
             Ok(email) => {
                 store
                     .upsert_subscriber(
                         NewSubscriber {
                             email,
-                            frequency: frequency_name(args.frequency).to_owned(),
+                            frequency: frequency_name(args.frequency).parse()?,
                             topics: Vec::new(),
                             papers_per_digest: args.papers,
                             confirmed: args.confirmed,
@@ -377,7 +380,7 @@ impl Run {
             .unwrap_or("paperfeed.local")
             .to_owned();
         let digest = Digest {
-            to: subscriber.email.clone(),
+            to: subscriber.email.as_str().to_owned(),
             from: self.from.clone(),
             frequency_label: match self.period.frequency {
                 Frequency::Daily => "Daily".to_owned(),
@@ -624,7 +627,11 @@ pub async fn run_period(
     let queued = match mode {
         RunMode::QueueAndSend => {
             store
-                .queue_digests(frequency_name(args.period), &period.key, Utc::now())
+                .queue_digests(
+                    frequency_name(args.period).parse()?,
+                    &period.key,
+                    Utc::now(),
+                )
                 .await?
         }
         RunMode::SendWaiting => 0,
