@@ -1,7 +1,6 @@
 //! Searching papers: the engine ranks (off the async threads), the store supplies the ranked
 //! papers in one batch read. The search page, the search feeds and the API run it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use paperfeed_core::{ArxivId, Paper};
@@ -45,35 +44,20 @@ pub async fn search(
             .map_err(SearchError::Task)?
             .map_err(SearchError::Engine)?;
     let ids: Vec<ArxivId> = results.hits.iter().map(|hit| hit.id.clone()).collect();
-    let mut by_id: HashMap<ArxivId, Paper> = store
+    // In the order of `ids`, those whose paper vanished between index and store left out.
+    let mut stored = store
         .get_papers(&ids)
         .await
         .map_err(SearchError::Store)?
         .into_iter()
-        .map(|paper| (paper.id.clone(), paper))
-        .collect();
-    let papers = results
-        .hits
-        .iter()
-        .filter_map(|hit| by_id.remove(&hit.id).map(|paper| (hit.clone(), paper)))
-        .collect();
-    Ok(Found { results, papers })
-}
-
-// TEMP until the store's get_papers lands.
-#[async_trait::async_trait]
-trait TempGetPapers {
-    async fn get_papers(&self, ids: &[ArxivId]) -> Result<Vec<Paper>, StoreError>;
-}
-#[async_trait::async_trait]
-impl<T: Store + ?Sized> TempGetPapers for T {
-    async fn get_papers(&self, ids: &[ArxivId]) -> Result<Vec<Paper>, StoreError> {
-        let mut out = Vec::new();
-        for id in ids {
-            out.extend(self.get_paper(id).await?);
+        .peekable();
+    let mut papers = Vec::with_capacity(results.hits.len());
+    for hit in &results.hits {
+        if let Some(paper) = stored.next_if(|paper| paper.id == hit.id) {
+            papers.push((hit.clone(), paper));
         }
-        Ok(out)
     }
+    Ok(Found { results, papers })
 }
 
 #[cfg(test)]
