@@ -293,11 +293,8 @@ pub async fn create_api_token(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use paperfeed_store::SqliteStore;
-
     use super::*;
+    use crate::test_support::{PASSWORD, account, sqlite_store, user};
 
     #[test]
     fn a_password_verifies_against_its_own_hash_only() {
@@ -365,44 +362,25 @@ mod tests {
         assert!(new_api_token().unwrap().starts_with(TOKEN_PREFIX));
     }
 
-    fn account(name: &str, email: &str) -> NewAccount {
-        NewAccount {
-            username: Username::parse(name).unwrap(),
-            email: EmailAddress::parse(email).unwrap(),
-            password: Password::parse("correct horse battery").unwrap(),
-            is_admin: false,
-        }
-    }
-
-    async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
-        let path = dir.path().join("hub.db");
-        Arc::new(
-            tokio::task::spawn_blocking(move || SqliteStore::open(&path))
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-    }
-
     #[tokio::test]
     async fn a_created_user_logs_in_with_its_password_and_names_are_not_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
-        let ada = create_user(&*store, account("ada", "ada@example.org"), Utc::now())
+        let (_dir, store) = sqlite_store().await;
+        let ada = create_user(&store, account("ada", false), Utc::now())
             .await
             .unwrap();
         let stored = store.user_by_name("ada").await.unwrap().unwrap();
         assert_eq!(stored.id, ada.id);
-        assert!(verify_password(
-            "correct horse battery",
-            Some(&stored.password_hash)
-        ));
-        let again = create_user(&*store, account("ada", "other@example.org"), Utc::now()).await;
+        assert!(verify_password(PASSWORD, Some(&stored.password_hash)));
+        let mut taken_name = account("ada", false);
+        taken_name.email = EmailAddress::parse("other@example.org").unwrap();
+        let again = create_user(&store, taken_name, Utc::now()).await;
         assert!(
             matches!(again, Err(AccountError::Taken { field: "username" })),
             "{again:?}"
         );
-        let again = create_user(&*store, account("bob", "ada@example.org"), Utc::now()).await;
+        let mut taken_email = account("bob", false);
+        taken_email.email = ada.email.clone();
+        let again = create_user(&store, taken_email, Utc::now()).await;
         assert!(
             matches!(again, Err(AccountError::Taken { field: "email" })),
             "{again:?}"
@@ -411,12 +389,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_api_token_is_stored_as_its_hash_and_finds_its_user() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
-        let ada = create_user(&*store, account("ada", "ada@example.org"), Utc::now())
-            .await
-            .unwrap();
-        let token = create_api_token(&*store, ada.id, "script".into())
+        let (_dir, store) = sqlite_store().await;
+        let ada = user(&store, "ada", false).await;
+        let token = create_api_token(&store, ada.id, "script".into())
             .await
             .unwrap();
         assert!(token.starts_with(TOKEN_PREFIX));

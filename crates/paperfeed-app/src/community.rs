@@ -114,11 +114,10 @@ pub async fn act_on_comment(
 
 #[cfg(test)]
 mod tests {
-    use paperfeed_core::{Author, EmailAddress, NewPaper, Password, Username};
     use paperfeed_store::{SqliteStore, WriteMode};
 
     use super::*;
-    use crate::accounts::{NewAccount, create_user};
+    use crate::test_support::{paper, sqlite_store, user};
 
     struct Hub {
         _dir: tempfile::TempDir,
@@ -127,19 +126,9 @@ mod tests {
     }
 
     async fn hub() -> Hub {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hub.db");
-        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
-            .await
-            .unwrap()
-            .unwrap();
-        let paper = ArxivId::parse("2605.00001").unwrap();
-        let new = NewPaper::new(
-            paper.clone(),
-            "A paper".into(),
-            "An abstract.".into(),
-            vec![Author::named("Ada Lovelace")],
-        );
+        let (dir, store) = sqlite_store().await;
+        let new = paper("2605.00001", "A paper", "An abstract.");
+        let paper = new.id.clone();
         store
             .upsert_papers(vec![new], WriteMode::Commit)
             .await
@@ -149,16 +138,6 @@ mod tests {
             store,
             paper,
         }
-    }
-
-    async fn user(store: &dyn Store, name: &str, is_admin: bool) -> User {
-        let account = NewAccount {
-            username: Username::parse(name).unwrap(),
-            email: EmailAddress::parse(&format!("{name}@example.org")).unwrap(),
-            password: Password::parse("correct horse battery").unwrap(),
-            is_admin,
-        };
-        create_user(store, account, Utc::now()).await.unwrap()
     }
 
     #[tokio::test]

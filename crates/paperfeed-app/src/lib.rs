@@ -10,3 +10,5 @@ pub mod community;
 pub mod metrics;
 pub mod search;
 pub mod submit;
+#[cfg(test)]
+mod test_support;

@@ -62,29 +62,15 @@ pub async fn search(
 
 #[cfg(test)]
 mod tests {
-    use paperfeed_core::{Author, NewPaper};
     use paperfeed_search::{DEFAULT_EXACT_LIMIT, KeywordIndex};
-    use paperfeed_store::{SqliteStore, WriteMode};
+    use paperfeed_store::WriteMode;
 
     use super::*;
-
-    fn paper(id: &str, title: &str, abstract_text: &str) -> NewPaper {
-        NewPaper::new(
-            ArxivId::parse(id).unwrap(),
-            title.into(),
-            abstract_text.into(),
-            vec![Author::named("Ada Lovelace")],
-        )
-    }
+    use crate::test_support::{paper, sqlite_store};
 
     #[tokio::test]
     async fn results_come_in_rank_order_without_vanished_papers() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hub.db");
-        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
-            .await
-            .unwrap()
-            .unwrap();
+        let (_dir, store) = sqlite_store().await;
         // Three papers on turbines, ranked by how much they say it; the middle one is indexed
         // but gone from the store.
         let strong = paper(
@@ -118,12 +104,7 @@ mod tests {
         engine.index_papers(&indexed, 1).unwrap();
 
         // The same ranking read from a store that lacks the middle paper.
-        let dir2 = tempfile::tempdir().unwrap();
-        let path2 = dir2.path().join("hub.db");
-        let partial = tokio::task::spawn_blocking(move || SqliteStore::open(&path2))
-            .await
-            .unwrap()
-            .unwrap();
+        let (_dir2, partial) = sqlite_store().await;
         partial
             .upsert_papers(vec![weak, other, strong], WriteMode::Commit)
             .await

@@ -251,11 +251,10 @@ mod tests {
     use std::sync::Mutex;
 
     use chrono::TimeZone as _;
-    use paperfeed_core::{Author, EmailAddress, Password, Username};
     use paperfeed_store::SqliteStore;
 
     use super::*;
-    use crate::accounts::{NewAccount, create_user};
+    use crate::test_support::{sqlite_store, user};
 
     /// Stands for arXiv: knows one paper, or fails, or never answers.
     enum FixedLookup {
@@ -292,12 +291,7 @@ mod tests {
     }
 
     fn paper(id: &str, published_days_ago: i64) -> NewPaper {
-        let mut paper = NewPaper::new(
-            ArxivId::parse(id).unwrap(),
-            format!("Paper {id}"),
-            "An abstract.".into(),
-            vec![Author::named("Ada Lovelace")],
-        );
+        let mut paper = crate::test_support::paper(id, &format!("Paper {id}"), "An abstract.");
         paper.published_at = Some(now() - Duration::days(published_days_ago));
         paper
     }
@@ -310,19 +304,8 @@ mod tests {
     }
 
     async fn hub() -> Hub {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hub.db");
-        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
-            .await
-            .unwrap()
-            .unwrap();
-        let account = NewAccount {
-            username: Username::parse("ada").unwrap(),
-            email: EmailAddress::parse("ada@example.org").unwrap(),
-            password: Password::parse("correct horse battery").unwrap(),
-            is_admin: false,
-        };
-        let user = create_user(&store, account, now()).await.unwrap();
+        let (dir, store) = sqlite_store().await;
+        let user = user(&store, "ada", false).await;
         Hub {
             _dir: dir,
             store,

@@ -103,7 +103,7 @@ pub async fn search_papers(
         SearchMode::Hybrid,
     )
     .await
-    .map_err(|e| ApiError::from(crate::community::failed(&e)))?;
+    .map_err(|e| ApiError::from(crate::error::AppError::from(e)))?;
     Ok(Json(
         found
             .papers

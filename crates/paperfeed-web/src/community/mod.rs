@@ -107,6 +107,13 @@ pub async fn submit_paper(
     }
 }
 
+impl From<paperfeed_app::search::SearchError> for AppError {
+    /// A search that failed (never the searcher's input: the query was parsed before).
+    fn from(e: paperfeed_app::search::SearchError) -> Self {
+        failed(&e)
+    }
+}
+
 /// A use case's failure (not the caller's input) as a 500, its causes in the log line.
 pub(crate) fn failed(error: &dyn std::error::Error) -> AppError {
     let mut detail = error.to_string();

@@ -167,9 +167,8 @@ async fn search_feed(
     };
     query.limit = FEED_ITEMS.min(50);
     query.offset = 0;
-    let found = paperfeed_app::search::search(state.search.clone(), &*state.store, query, mode)
-        .await
-        .map_err(|e| crate::community::failed(&e))?;
+    let found =
+        paperfeed_app::search::search(state.search.clone(), &*state.store, query, mode).await?;
     let items: Vec<FeedItem> = found
         .papers
         .iter()

@@ -9,7 +9,6 @@ use paperfeed_search::{KeywordQuery, SearchMode, SortOrder};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::community::failed;
 use crate::error::AppError;
 use crate::pages::feed::render_error;
 use crate::views::{CardView, Link};
@@ -136,9 +135,7 @@ pub async fn search_papers(
     let Found {
         results,
         papers: found,
-    } = search::search(state.search.clone(), &*state.store, query, mode)
-        .await
-        .map_err(|e| failed(&e))?;
+    } = search::search(state.search.clone(), &*state.store, query, mode).await?;
     let mut cards = Vec::with_capacity(found.len());
     for (hit, paper) in &found {
         let day = paper.featured.last().map(|f| f.date);
