@@ -14,7 +14,8 @@ use std::time::Duration;
 
 /// Debug for every paperfeed crate (the strongest test of what logs may hold), warnings for
 /// the rest.
-const TEST_LOG_FILTER: &str = "warn,paperfeed=debug,paperfeed_web=debug,paperfeed_store=debug,\
+const TEST_LOG_FILTER: &str = "warn,paperfeed=debug,paperfeed_app=debug,paperfeed_web=debug,\
+                               paperfeed_store=debug,\
                                paperfeed_ingest=debug,paperfeed_search=debug,paperfeed_mail=debug,\
                                tower_http=debug";
 

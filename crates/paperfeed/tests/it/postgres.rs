@@ -234,7 +234,7 @@ async fn migrate_copies_a_sqlite_store_into_postgres_once_and_a_second_run_chang
         assert_eq!(target.get_paper(&paper.id).await.unwrap(), Some(paper));
     }
     assert_eq!(target.user_by_name("ada").await.unwrap(), Some(ada.clone()));
-    let hash = paperfeed_web::hash_secret(&token);
+    let hash = paperfeed_app::accounts::hash_secret(&token);
     assert_eq!(
         target.user_by_api_token(&hash).await.unwrap().map(|u| u.id),
         Some(ada.id)
