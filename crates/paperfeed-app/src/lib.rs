@@ -6,3 +6,6 @@
 //! render.
 
 pub mod metrics;
+#[cfg(test)]
+mod smtp_sink;
+pub mod subscriptions;
