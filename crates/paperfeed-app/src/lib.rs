@@ -9,6 +9,9 @@ pub mod accounts;
 pub mod community;
 pub mod metrics;
 pub mod search;
+#[cfg(test)]
+mod smtp_sink;
 pub mod submit;
+pub mod subscriptions;
 #[cfg(test)]
 mod test_support;

@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use paperfeed_app::subscriptions::SubscriptionError;
 use paperfeed_store::StoreError;
 
 use crate::views::Link;
@@ -35,12 +36,44 @@ pub enum AppError {
     },
     /// We failed. Logged where it happened; the page only shows a reference.
     Internal(String),
+    /// We failed, for the reason `source` gives (logged with its whole chain of causes); the
+    /// page only shows a reference.
+    Failed(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
-        AppError::Internal(e.to_string())
+        AppError::Failed(Box::new(e))
     }
+}
+
+impl From<SubscriptionError> for AppError {
+    fn from(e: SubscriptionError) -> Self {
+        match e {
+            SubscriptionError::Store(e) => e.into(),
+            SubscriptionError::InvalidLink(_) | SubscriptionError::UnknownSubscriber => {
+                AppError::BadRequest("This link is invalid or has expired.".to_owned())
+            }
+            e @ SubscriptionError::NoMail => AppError::Failed(Box::new(e)),
+        }
+    }
+}
+
+/// An error and its causes, outermost first: `reading papers: database is locked`.
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// A page template that failed to render: our failure, shown as the opaque 500.
+pub(crate) fn render_error(e: askama::Error) -> AppError {
+    AppError::Internal(format!("template: {e}"))
 }
 
 impl AppError {
@@ -60,6 +93,17 @@ impl AppError {
     }
 }
 
+/// A 5xx: `detail` goes to the log, the page only shows a reference.
+fn we_failed(detail: &str) -> (StatusCode, &'static str, &'static str, &'static [Link]) {
+    tracing::error!(error = %detail, "request failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The hub could not answer this request. It has been logged; please try again.",
+        &[],
+    )
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
@@ -75,7 +119,7 @@ impl IntoResponse for AppError {
         let too_large;
         let (status, title, message, suggestions) = match &self {
             AppError::LogInFirst { next } => {
-                let to = format!("/login?next={}", crate::pages::search::encode(next));
+                let to = format!("/login?next={}", crate::query::encode(next));
                 return crate::redirect::see_other(&to);
             }
             AppError::TooManyRequests { retry_after_secs } => {
@@ -130,15 +174,8 @@ impl IntoResponse for AppError {
                 message.as_str(),
                 &[][..],
             ),
-            AppError::Internal(detail) => {
-                tracing::error!(error = %detail, "request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong",
-                    "The hub could not answer this request. It has been logged; please try again.",
-                    &[][..],
-                )
-            }
+            AppError::Internal(detail) => we_failed(detail),
+            AppError::Failed(e) => we_failed(&error_chain(e.as_ref())),
         };
         let page = ErrorPage {
             status: status.as_u16(),

@@ -11,205 +11,37 @@ mod body_limit;
 pub mod community;
 mod conditional;
 mod error;
+mod forms;
 pub mod metrics;
 mod page_cache;
 mod pages;
+mod query;
 pub mod redirect;
+mod request_log;
 pub mod rich_text;
+mod search_params;
 mod server;
+mod state;
 mod syndication;
 mod views;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Request};
 use axum::routing::{get, post};
-use paperfeed_search::SearchEngine;
-use paperfeed_store::Store;
 use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::trace::TraceLayer;
+
+use crate::request_log::with_request_layers;
 
 pub use community::auth::{hash_password, hash_secret, new_api_token};
 pub use community::rate_limit::{Limit, RateLimits};
 pub use community::{CommunitySettings, PaperLookup};
 pub use error::AppError;
 pub use metrics::{Metrics, SmtpFailure};
-pub use pages::unsubscribe::MailLinks;
+pub use paperfeed_app::subscriptions::MailLinks;
 pub use server::ConnectionLimits;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub search: Arc<SearchEngine>,
-    /// The hub's public address (`https://papers.example.org`) for absolute links in feeds;
-    /// unset, links are built from the request's `Host`.
-    pub public_url: Option<String>,
-    pages: Arc<page_cache::PageCache>,
-    first_seen: Arc<conditional::FirstSeen>,
-    /// Signed digest links (unsubscribe); `None` when the hub sends no mail.
-    mail_links: Option<Arc<pages::unsubscribe::MailLinks>>,
-    community: Arc<community::Community>,
-    /// The process's metrics, shared with the binary's background tasks.
-    pub metrics: Arc<Metrics>,
-    /// `/metrics` on the main router (true) or only on [`metrics_router`]'s own listener.
-    metrics_on_main: bool,
-}
-
-impl AppState {
-    pub fn new(store: Arc<dyn Store>, search: Arc<SearchEngine>) -> Self {
-        Self {
-            store,
-            search,
-            public_url: None,
-            pages: Arc::default(),
-            first_seen: Arc::default(),
-            mail_links: None,
-            community: Arc::new(community::Community::new(CommunitySettings::default())),
-            metrics: Arc::default(),
-            metrics_on_main: true,
-        }
-    }
-
-    /// Shares `metrics` with whoever else counts into it (background tasks).
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
-    /// Serves `/metrics` only from [`metrics_router`] (on its own listener): the main router
-    /// answers 404 for it.
-    pub fn with_metrics_elsewhere(mut self) -> Self {
-        self.metrics_on_main = false;
-        self
-    }
-
-    /// Cookie security, the submission window and rate limits. Resets the rate limiter and
-    /// keeps the paper lookup.
-    pub fn with_community(mut self, settings: CommunitySettings) -> Self {
-        let lookup = self.community.lookup.clone();
-        let mut community = community::Community::new(settings);
-        community.lookup = lookup;
-        self.community = Arc::new(community);
-        self
-    }
-
-    /// Where submissions of papers not in the store are looked up (the arXiv API client).
-    pub fn with_paper_lookup(mut self, lookup: Arc<dyn PaperLookup>) -> Self {
-        let mut community = community::Community::new(self.community.settings.clone());
-        community.lookup = Some(lookup);
-        self.community = Arc::new(community);
-        self
-    }
-
-    /// Lets `/unsubscribe` check the links digests carry and update the subscriber.
-    pub fn with_mail_links(mut self, links: MailLinks) -> Self {
-        self.mail_links = Some(Arc::new(links));
-        self
-    }
-
-    pub fn with_public_url(mut self, url: Option<String>) -> Self {
-        self.public_url = url;
-        self
-    }
-}
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Request ids: a per-process counter, short and greppable in logs.
-#[derive(Clone, Default)]
-struct CountingRequestIds(Arc<AtomicU64>);
-
-impl MakeRequestId for CountingRequestIds {
-    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        let n = self.0.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{n:08x}"))
-            .ok()
-            .map(RequestId::new)
-    }
-}
-
-/// A request id a client sent is kept only when it is short and plain (letters, digits,
-/// `-_.:`): it goes into every log line of the request, which must carry no address or secret
-/// a client chose to put there.
-fn plain_request_id(value: &HeaderValue) -> bool {
-    let bytes = value.as_bytes();
-    (1..=64).contains(&bytes.len())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-}
-
-/// The log span of one request: its id, method and path (never the query string: links in
-/// mails carry signed tokens there), and the matched route once routing knows it. Every
-/// event logged while the request is handled carries these fields.
-fn request_span<B>(request: &Request<B>) -> tracing::Span {
-    let id = request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
-    tracing::info_span!(
-        "http",
-        request.id = %id,
-        http.method = %request.method(),
-        http.path = %request.uri().path(),
-        http.route = tracing::field::Empty,
-    )
-}
-
-/// The layers every router of the hub shares, outermost last: request ids (a client's plain
-/// id is kept, anything else replaced), the request span and log, the id echoed in the
-/// response.
-fn with_request_layers(router: Router) -> Router {
-    router
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        // The request log: one line per answered request, in its span.
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span::<axum::body::Body>)
-                .on_request(())
-                .on_eos(())
-                .on_response(
-                    |response: &axum::http::Response<axum::body::Body>,
-                     latency: std::time::Duration,
-                     _span: &tracing::Span| {
-                        // A target of its own: `RUST_LOG=info,paperfeed_web::access=warn`
-                        // keeps the other info lines without one line per request.
-                        tracing::event!(
-                            target: "paperfeed_web::access",
-                            tracing::Level::INFO,
-                            http.status = response.status().as_u16(),
-                            // Microsecond precision is plenty in a log line.
-                            duration_ms = (latency.as_secs_f64() * 1e6).round() / 1e3,
-                            "request answered"
-                        );
-                    },
-                ),
-        )
-        .layer(SetRequestIdLayer::new(
-            REQUEST_ID,
-            CountingRequestIds::default(),
-        ))
-        .layer(axum::middleware::map_request(
-            |mut request: Request<axum::body::Body>| async move {
-                if request
-                    .headers()
-                    .get(REQUEST_ID)
-                    .is_some_and(|v| !plain_request_id(v))
-                {
-                    request.headers_mut().remove(REQUEST_ID);
-                }
-                request
-            },
-        ))
-}
+pub use state::AppState;
 
 /// `/metrics` alone, for a listener of its own (`serve.metrics_bind`).
 pub fn metrics_router(state: AppState) -> Router {
@@ -227,7 +59,8 @@ pub fn metrics_router(state: AppState) -> Router {
 
 /// Every route of the hub.
 pub fn router(state: AppState) -> Router {
-    use pages::{account, community, feed, feeds, misc, paper, search};
+    use pages::subscription::{preferences, subscribe, unsubscribe};
+    use pages::{account, community, feed, feeds, health, misc, paper, search};
     let pages = Router::new()
         .route("/", get(feed::show_latest_day))
         .route("/papers/date/{day}", get(feed::show_day))
@@ -254,20 +87,17 @@ pub fn router(state: AppState) -> Router {
         .route("/trending/feed.atom", get(feeds::trending_atom))
         .route("/search", get(search::redirect_search))
         .route("/status", get(misc::show_status))
-        .route("/healthz", get(pages::health::healthz))
-        .route("/readyz", get(pages::health::readyz))
-        .route(
-            "/subscribe",
-            get(pages::subscribe::show).post(pages::subscribe::request),
-        )
-        .route("/confirm", get(pages::subscribe::confirm))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/subscribe", get(subscribe::show).post(subscribe::request))
+        .route("/confirm", get(subscribe::confirm))
         .route(
             "/subscription",
-            get(pages::preferences::show).post(pages::preferences::save),
+            get(preferences::show).post(preferences::save),
         )
         .route(
             "/unsubscribe",
-            get(pages::unsubscribe::show).post(pages::unsubscribe::confirm),
+            get(unsubscribe::show).post(unsubscribe::confirm),
         )
         .route("/signup", get(account::show_signup).post(account::sign_up))
         .route("/login", get(account::show_login).post(account::log_in))

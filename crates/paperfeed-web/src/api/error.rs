@@ -103,7 +103,7 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::internal(e)
+        ApiError::internal(crate::error::error_chain(&e))
     }
 }
 
@@ -161,6 +161,7 @@ impl From<crate::error::AppError> for ApiError {
                 ..Self::with_status(StatusCode::SERVICE_UNAVAILABLE, message)
             },
             AppError::Internal(detail) => Self::internal(detail),
+            AppError::Failed(e) => Self::internal(crate::error::error_chain(e.as_ref())),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::community::auth::Viewer;
 use crate::community::rate_limit::Action;
 use crate::community::{SubmitRefusal, failed, submit_paper};
 use crate::error::AppError;
-use crate::pages::account::{FieldView, FormPage};
+use crate::forms::{FieldView, FormPage};
 use crate::redirect::see_other;
 use crate::views::Link;
 

@@ -8,7 +8,7 @@ use paperfeed_core::Period;
 use paperfeed_store::FeedEntry;
 
 use crate::AppState;
-use crate::error::AppError;
+use crate::error::{AppError, render_error};
 use crate::views::{CardView, Link, day_href, long_date};
 
 #[derive(Template)]
@@ -96,10 +96,6 @@ pub async fn show_month(
 ) -> Result<Response, AppError> {
     let period = Period::parse_month(&month).map_err(|e| AppError::BadRequest(e.to_string()))?;
     render_period(&state, period, FeedSort::trending(sort)?).await
-}
-
-pub(crate) fn render_error(e: askama::Error) -> AppError {
-    AppError::Internal(format!("template: {e}"))
 }
 
 fn period_href(period: Period) -> String {

@@ -14,7 +14,8 @@ use paperfeed_search::{KeywordQuery, SortOrder};
 
 use crate::AppState;
 use crate::error::AppError;
-use crate::pages::search::{encode, parse_mode, parse_sort};
+use crate::query::encode;
+use crate::search_params::{parse_mode, parse_sort};
 use crate::syndication::{Feed, FeedFormat, FeedItem, render};
 
 /// Items per feed: a week of the daily feed is about 100 papers.
@@ -23,7 +24,7 @@ const FEED_ITEMS: usize = 100;
 const FEED_DAYS: i64 = 7;
 
 /// A search feed takes the search page's parameters (`page` has no meaning in a feed).
-type FeedParams = crate::pages::search::SearchParams;
+type FeedParams = crate::search_params::SearchParams;
 
 pub async fn daily_rss(
     state: State<AppState>,

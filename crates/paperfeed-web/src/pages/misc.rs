@@ -1,5 +1,4 @@
-//! Small pages: the subscribe target (honest about what is not built yet), the status page,
-//! static assets and the fallback 404.
+//! Small pages: the status page, static assets and the fallback 404.
 
 use askama::Template;
 use axum::extract::State;
@@ -7,28 +6,8 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::AppState;
-use crate::error::AppError;
-use crate::pages::feed::render_error;
+use crate::error::{AppError, render_error};
 use crate::views::Link;
-
-#[derive(Template)]
-#[template(path = "notice.html")]
-struct NoticePage<'a> {
-    title: &'a str,
-    message: &'a str,
-    query: &'a str,
-}
-
-pub async fn show_subscribe() -> Result<Response, AppError> {
-    let page = NoticePage {
-        title: "Email digests are not available on this hub",
-        message: "This hub has no mail server configured, so there is nothing to subscribe to and \
-                  no address is collected. The daily pages and the RSS and Atom feeds are always \
-                  here.",
-        query: "",
-    };
-    Ok(Html(page.render().map_err(render_error)?).into_response())
-}
 
 #[derive(Template)]
 #[template(path = "status.html")]

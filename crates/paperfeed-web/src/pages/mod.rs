@@ -7,7 +7,5 @@ pub mod feeds;
 pub mod health;
 pub mod misc;
 pub mod paper;
-pub mod preferences;
 pub mod search;
-pub mod subscribe;
-pub mod unsubscribe;
+pub mod subscription;

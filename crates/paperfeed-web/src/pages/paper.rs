@@ -9,8 +9,7 @@ use paperfeed_core::ArxivId;
 use crate::AppState;
 use crate::api::markdown::{markdown_response, wants_markdown};
 use crate::community::auth::Viewer;
-use crate::error::AppError;
-use crate::pages::feed::render_error;
+use crate::error::{AppError, render_error};
 use crate::rich_text::{SafeHtml, render_comment};
 use crate::views::{Link, PaperView};
 

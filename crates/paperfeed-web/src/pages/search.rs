@@ -6,29 +6,18 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use paperfeed_app::search::{self, Found};
 use paperfeed_search::{KeywordQuery, SearchMode, SortOrder};
-use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::AppError;
-use crate::pages::feed::render_error;
+use crate::error::render_error;
+use crate::query::encode;
+use crate::search_params::{SearchParams, parse_mode, parse_sort};
 use crate::views::{CardView, Link};
 
 /// Results per page.
 const PAGE_SIZE: usize = 20;
 /// Pages one can walk to; deeper results are better found with a narrower query.
 const MAX_PAGE: usize = 50;
-
-#[derive(Deserialize, Default)]
-pub struct SearchParams {
-    #[serde(default)]
-    pub(crate) q: String,
-    #[serde(default)]
-    pub(crate) mode: String,
-    #[serde(default)]
-    pub(crate) sort: String,
-    #[serde(default)]
-    page: Option<String>,
-}
 
 #[derive(Template)]
 #[template(path = "search.html")]
@@ -61,21 +50,6 @@ fn page_href(q: &str, mode: SearchMode, sort: SortOrder, page: usize) -> String 
         href.push_str(&format!("&page={page}"));
     }
     href
-}
-
-/// Percent-encodes a query parameter value.
-pub(crate) fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// `/search?q=` (the old address) lands on `/papers?q=`.
@@ -172,24 +146,6 @@ pub async fn search_papers(
         next,
     };
     Ok(Html(page_view.render().map_err(render_error)?).into_response())
-}
-
-/// The `mode=` parameter (empty: hybrid).
-pub(crate) fn parse_mode(value: &str) -> Result<SearchMode, AppError> {
-    SearchMode::parse(value).ok_or_else(|| {
-        AppError::BadRequest(format!(
-            "mode={value:?} is not a search mode: use keyword, semantic or hybrid"
-        ))
-    })
-}
-
-/// A non-empty `sort=` parameter.
-pub(crate) fn parse_sort(value: &str) -> Result<SortOrder, AppError> {
-    SortOrder::parse(value).ok_or_else(|| {
-        AppError::BadRequest(format!(
-            "sort={value:?} is not an order: use relevance, newest or votes"
-        ))
-    })
 }
 
 fn mode_options(mode: SearchMode) -> Vec<(&'static str, &'static str, bool)> {

@@ -1,0 +1,129 @@
+//! A real SMTP server on loopback for the use cases' unit tests: it speaks enough SMTP for
+//! lettre (the [`paperfeed_mail::Mailer`] under test) to deliver, keeps every message it
+//! accepts, and refuses recipients whose address contains a chosen marker with a permanent
+//! `550`. Blocking I/O on a thread of its own, so it needs no runtime features.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// One accepted message: its recipients and its raw text (headers and body, dot-unstuffed).
+#[derive(Clone, Debug)]
+pub(crate) struct Received {
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+pub(crate) struct SmtpSink {
+    port: u16,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl SmtpSink {
+    /// Accepts every recipient.
+    pub fn start() -> Self {
+        Self::refusing("\u{0}")
+    }
+
+    /// Answers `550` to recipients whose address contains `marker`.
+    pub fn refusing(marker: &'static str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding the SMTP sink");
+        let port = listener.local_addr().expect("the sink's address").port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&received);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let kept = Arc::clone(&kept);
+                std::thread::spawn(move || {
+                    // A broken conversation is the client's failure to report, not ours.
+                    let _ = converse(stream, marker, &kept);
+                });
+            }
+        });
+        Self { port, received }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    pub fn mailer(&self) -> paperfeed_mail::Mailer {
+        paperfeed_mail::Mailer::from_url(&self.url(), Duration::from_secs(5))
+            .expect("the sink's URL is an SMTP URL")
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+fn converse(
+    stream: TcpStream,
+    refuse: &str,
+    received: &Mutex<Vec<Received>>,
+) -> std::io::Result<()> {
+    let mut out = stream.try_clone()?;
+    let mut lines = BufReader::new(stream);
+    out.write_all(b"220 sink ESMTP\r\n")?;
+    let mut to = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+        match verb.as_str() {
+            "EHLO" | "HELO" => out.write_all(b"250 sink\r\n")?,
+            "MAIL" | "RSET" | "NOOP" => {
+                if verb != "NOOP" {
+                    to.clear();
+                }
+                out.write_all(b"250 ok\r\n")?;
+            }
+            "RCPT" => {
+                let address = line
+                    .split_once('<')
+                    .and_then(|(_, rest)| rest.split_once('>'))
+                    .map_or("", |(address, _)| address);
+                if address.contains(refuse) {
+                    out.write_all(b"550 5.1.1 no such mailbox\r\n")?;
+                } else {
+                    to.push(address.to_owned());
+                    out.write_all(b"250 ok\r\n")?;
+                }
+            }
+            "DATA" => {
+                out.write_all(b"354 end with .\r\n")?;
+                let mut data = String::new();
+                loop {
+                    line.clear();
+                    if lines.read_line(&mut line)? == 0 {
+                        return Ok(());
+                    }
+                    if line == ".\r\n" {
+                        break;
+                    }
+                    data.push_str(line.strip_prefix('.').unwrap_or(&line));
+                }
+                received
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(Received {
+                        to: std::mem::take(&mut to),
+                        data,
+                    });
+                out.write_all(b"250 queued\r\n")?;
+            }
+            "QUIT" => {
+                out.write_all(b"221 bye\r\n")?;
+                return Ok(());
+            }
+            _ => out.write_all(b"502 not implemented\r\n")?,
+        }
+    }
+}

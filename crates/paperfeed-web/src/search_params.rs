@@ -1,0 +1,37 @@
+//! The search parameters `/papers` and its RSS and Atom feeds share, and their checks.
+
+use paperfeed_search::{SearchMode, SortOrder};
+use serde::Deserialize;
+
+use crate::error::AppError;
+
+/// `?q=&mode=&sort=&page=` of `/papers` and of the search feeds.
+#[derive(Deserialize, Default)]
+pub struct SearchParams {
+    #[serde(default)]
+    pub(crate) q: String,
+    #[serde(default)]
+    pub(crate) mode: String,
+    #[serde(default)]
+    pub(crate) sort: String,
+    #[serde(default)]
+    pub(crate) page: Option<String>,
+}
+
+/// The `mode=` parameter (empty: hybrid).
+pub(crate) fn parse_mode(value: &str) -> Result<SearchMode, AppError> {
+    SearchMode::parse(value).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "mode={value:?} is not a search mode: use keyword, semantic or hybrid"
+        ))
+    })
+}
+
+/// A non-empty `sort=` parameter.
+pub(crate) fn parse_sort(value: &str) -> Result<SortOrder, AppError> {
+    SortOrder::parse(value).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "sort={value:?} is not an order: use relevance, newest or votes"
+        ))
+    })
+}

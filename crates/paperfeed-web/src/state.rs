@@ -1,0 +1,89 @@
+//! [`AppState`]: what every handler can reach, and the builder the binary fills it with.
+
+use std::sync::Arc;
+
+use paperfeed_app::subscriptions::MailLinks;
+use paperfeed_search::SearchEngine;
+use paperfeed_store::Store;
+
+use crate::community::{Community, CommunitySettings, PaperLookup};
+use crate::conditional::FirstSeen;
+use crate::metrics::Metrics;
+use crate::page_cache::PageCache;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub search: Arc<SearchEngine>,
+    /// The hub's public address (`https://papers.example.org`) for absolute links in feeds;
+    /// unset, links are built from the request's `Host`.
+    pub public_url: Option<String>,
+    pub(crate) pages: Arc<PageCache>,
+    pub(crate) first_seen: Arc<FirstSeen>,
+    /// Signed digest links (unsubscribe); `None` when the hub sends no mail.
+    pub(crate) mail_links: Option<Arc<MailLinks>>,
+    pub(crate) community: Arc<Community>,
+    /// The process's metrics, shared with the binary's background tasks.
+    pub metrics: Arc<Metrics>,
+    /// `/metrics` on the main router (true) or only on [`crate::metrics_router`]'s own listener.
+    pub(crate) metrics_on_main: bool,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, search: Arc<SearchEngine>) -> Self {
+        Self {
+            store,
+            search,
+            public_url: None,
+            pages: Arc::default(),
+            first_seen: Arc::default(),
+            mail_links: None,
+            community: Arc::new(Community::new(CommunitySettings::default())),
+            metrics: Arc::default(),
+            metrics_on_main: true,
+        }
+    }
+
+    /// Shares `metrics` with whoever else counts into it (background tasks).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Serves `/metrics` only from [`crate::metrics_router`] (on its own listener): the main router
+    /// answers 404 for it.
+    pub fn with_metrics_elsewhere(mut self) -> Self {
+        self.metrics_on_main = false;
+        self
+    }
+
+    /// Cookie security, the submission window and rate limits. Resets the rate limiter and
+    /// keeps the paper lookup.
+    pub fn with_community(mut self, settings: CommunitySettings) -> Self {
+        let lookup = self.community.lookup.clone();
+        let mut community = Community::new(settings);
+        community.lookup = lookup;
+        self.community = Arc::new(community);
+        self
+    }
+
+    /// Where submissions of papers not in the store are looked up (the arXiv API client).
+    pub fn with_paper_lookup(mut self, lookup: Arc<dyn PaperLookup>) -> Self {
+        let mut community = Community::new(self.community.settings.clone());
+        community.lookup = Some(lookup);
+        self.community = Arc::new(community);
+        self
+    }
+
+    /// Lets `/unsubscribe` check the links digests carry and update the subscriber.
+    pub fn with_mail_links(mut self, links: MailLinks) -> Self {
+        self.mail_links = Some(Arc::new(links));
+        self
+    }
+
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        self.public_url = url;
+        self
+    }
+}
