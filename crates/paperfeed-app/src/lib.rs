@@ -5,4 +5,7 @@
 //! their traits, and returns a domain result or a domain error. Edges stay thin: parse, call,
 //! render.
 
+pub mod digests;
+pub mod harvest;
+pub mod indexing;
 pub mod metrics;

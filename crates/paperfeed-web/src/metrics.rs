@@ -19,6 +19,8 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use paperfeed_app::metrics::IngestCounts;
+pub use paperfeed_app::metrics::SmtpFailure;
 use paperfeed_core::UpsertOutcome;
 use paperfeed_store::MailStore;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -58,24 +60,6 @@ struct SmtpLabels {
 struct DigestLabels {
     frequency: String,
     state: &'static str,
-}
-
-/// How a delivery failed, as the SMTP layer sorts it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SmtpFailure {
-    /// 4xx replies, timeouts, broken connections: retried later.
-    Temporary,
-    /// 5xx replies: the address does not take mail.
-    Permanent,
-}
-
-impl SmtpFailure {
-    pub fn of(error: &paperfeed_mail::SendError) -> Self {
-        match error {
-            paperfeed_mail::SendError::Temporary(_) => Self::Temporary,
-            paperfeed_mail::SendError::Permanent(_) => Self::Permanent,
-        }
-    }
 }
 
 /// The digest periods current at a moment, as (frequency, period key) pairs: the binary knows
@@ -241,31 +225,16 @@ impl Metrics {
     /// Counts the outcomes of one ingested batch from `source` (`arxiv`, `oai`, `hf`,
     /// `submission`, …: a small fixed set).
     pub fn record_ingest(&self, source: &str, outcomes: &[UpsertOutcome]) {
-        let (mut new, mut updated, mut unchanged) = (0, 0, 0);
-        for outcome in outcomes {
-            match outcome {
-                UpsertOutcome::New => new += 1,
-                UpsertOutcome::Updated => updated += 1,
-                UpsertOutcome::Unchanged => unchanged += 1,
-            }
-        }
-        self.record_ingest_counts(source, new, updated, unchanged, 0);
+        self.count_ingest(source, IngestCounts::of(outcomes));
     }
 
     /// Counts ingested records by outcome.
-    pub fn record_ingest_counts(
-        &self,
-        source: &str,
-        new: u64,
-        updated: u64,
-        unchanged: u64,
-        rejected: u64,
-    ) {
+    fn count_ingest(&self, source: &str, counts: IngestCounts) {
         for (outcome, n) in [
-            ("new", new),
-            ("updated", updated),
-            ("unchanged", unchanged),
-            ("rejected", rejected),
+            ("new", counts.new),
+            ("updated", counts.updated),
+            ("unchanged", counts.unchanged),
+            ("rejected", counts.rejected),
         ] {
             // Touch every outcome so the series exist (at 0) from the first batch on.
             self.ingest_records
@@ -357,6 +326,17 @@ impl Metrics {
         let mut body = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut body, &self.registry)?;
         Ok(body)
+    }
+}
+
+/// The application layer's counters, as the background jobs and use cases record them.
+impl paperfeed_app::metrics::Metrics for Metrics {
+    fn record_ingest(&self, source: &str, counts: IngestCounts) {
+        self.count_ingest(source, counts);
+    }
+
+    fn record_smtp_failure(&self, kind: SmtpFailure) {
+        Metrics::record_smtp_failure(self, kind);
     }
 }
 
