@@ -447,3 +447,6 @@ fn every_twentieth_batch(n: usize) -> bool {
     static BATCHES: AtomicUsize = AtomicUsize::new(0);
     n > 0 && BATCHES.fetch_add(1, Ordering::Relaxed).is_multiple_of(20)
 }
+
+#[cfg(test)]
+mod tests;

@@ -156,6 +156,40 @@ fn config(sink: &SmtpSink) -> DigestConfig {
     }
 }
 
+/// A store in a temporary directory, the SMTP server it sends to, and what counts failures.
+struct Hub {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn Database>,
+    sink: SmtpSink,
+    metrics: Arc<dyn Metrics>,
+}
+
+impl Hub {
+    async fn start(subscribers: &[(&str, &[&str], u32)], metrics: Arc<dyn Metrics>) -> Self {
+        let (_dir, store) = store_with(subscribers).await;
+        let sink = SmtpSink::start().await;
+        Self {
+            _dir,
+            store,
+            sink,
+            metrics,
+        }
+    }
+
+    /// One run of `period`.
+    async fn send(
+        &self,
+        period: &DigestPeriod,
+        mode: RunMode,
+        stop: &CancellationToken,
+    ) -> RunReport {
+        let config = config(&self.sink);
+        run_period(&self.store, period, mode, &config, &self.metrics, stop)
+            .await
+            .unwrap()
+    }
+}
+
 /// A store with three papers featured on the digest's day and the given subscribers
 /// (address, topics, papers per digest), all confirmed.
 async fn store_with(
@@ -207,26 +241,15 @@ async fn store_with(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_mails_each_subscriber_once_and_a_rerun_sends_nothing_more() {
-    let sink = SmtpSink::start().await;
-    let (_dir, store) = store_with(&[
+    let subscribers: [(&str, &[&str], u32); 3] = [
         ("ada@example.test", &[], 2),
         ("bob@example.test", &["diffusion"], 10),
         ("eve@example.test", &["quantum"], 10),
-    ])
-    .await;
+    ];
+    let hub = Hub::start(&subscribers, Arc::new(NoMetrics)).await;
     let period = DigestPeriod::new(Frequency::Daily, day());
-    let metrics: Arc<dyn Metrics> = Arc::new(Counted::default());
     let stop = CancellationToken::new();
-    let report = run_period(
-        &store,
-        &period,
-        RunMode::QueueAndSend,
-        &config(&sink),
-        &metrics,
-        &stop,
-    )
-    .await
-    .unwrap();
+    let report = hub.send(&period, RunMode::QueueAndSend, &stop).await;
     assert_eq!(report.period, "2026-11-30");
     assert_eq!(report.sent, 2, "{}", report.summary);
     assert!(report.held_elsewhere().is_none());
@@ -236,8 +259,11 @@ async fn a_run_mails_each_subscriber_once_and_a_rerun_sends_nothing_more() {
         "{}",
         report.summary
     );
-    assert_eq!(sink.recipients(), ["ada@example.test", "bob@example.test"]);
-    let ada = sink.message_to("ada@example.test");
+    assert_eq!(
+        hub.sink.recipients(),
+        ["ada@example.test", "bob@example.test"]
+    );
+    let ada = hub.sink.message_to("ada@example.test");
     assert!(
         ada.contains("Sparse attention") && ada.contains("Robot grasping"),
         "{ada}"
@@ -247,49 +273,29 @@ async fn a_run_mails_each_subscriber_once_and_a_rerun_sends_nothing_more() {
         "two papers asked for: {ada}"
     );
     assert!(ada.contains("<digest-") && ada.contains("-2026-11-30@papers.example.test>"));
-    let bob = sink.message_to("bob@example.test");
+    let bob = hub.sink.message_to("bob@example.test");
     assert!(!bob.contains("Sparse attention"), "topics only: {bob}");
 
-    let again = run_period(
-        &store,
-        &period,
-        RunMode::QueueAndSend,
-        &config(&sink),
-        &metrics,
-        &stop,
-    )
-    .await
-    .unwrap();
+    let again = hub.send(&period, RunMode::QueueAndSend, &stop).await;
     assert_eq!(again.sent, 0, "{}", again.summary);
     assert!(
         again.summary.contains("queued 0 new jobs"),
         "{}",
         again.summary
     );
-    assert_eq!(sink.recipients().len(), 2, "exactly once");
+    assert_eq!(hub.sink.recipients().len(), 2, "exactly once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_period_carries_only_papers_not_mailed_before() {
-    let sink = SmtpSink::start().await;
-    let (_dir, store) = store_with(&[("ada@example.test", &[], 2)]).await;
-    let metrics: Arc<dyn Metrics> = Arc::new(NoMetrics);
+    let hub = Hub::start(&[("ada@example.test", &[], 2)], Arc::new(NoMetrics)).await;
     let stop = CancellationToken::new();
     let monday = DigestPeriod::new(Frequency::Daily, day());
     let tuesday = DigestPeriod::new(Frequency::Daily, day() + chrono::Duration::days(1));
     for period in [monday, tuesday] {
-        run_period(
-            &store,
-            &period,
-            RunMode::QueueAndSend,
-            &config(&sink),
-            &metrics,
-            &stop,
-        )
-        .await
-        .unwrap();
+        hub.send(&period, RunMode::QueueAndSend, &stop).await;
     }
-    let received = sink.received.lock().unwrap().clone();
+    let received = hub.sink.received.lock().unwrap().clone();
     assert_eq!(received.len(), 2);
     assert!(
         received[1].1.contains("protein folding"),
@@ -305,21 +311,12 @@ async fn the_next_period_carries_only_papers_not_mailed_before() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_address_fails_for_good_and_is_counted() {
-    let sink = SmtpSink::start().await;
-    let (_dir, store) = store_with(&[("refused@example.test", &[], 2)]).await;
     let counted = Arc::new(Counted::default());
-    let metrics: Arc<dyn Metrics> = counted.clone();
+    let hub = Hub::start(&[("refused@example.test", &[], 2)], counted.clone()).await;
     let period = DigestPeriod::new(Frequency::Daily, day());
-    let report = run_period(
-        &store,
-        &period,
-        RunMode::QueueAndSend,
-        &config(&sink),
-        &metrics,
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let report = hub
+        .send(&period, RunMode::QueueAndSend, &CancellationToken::new())
+        .await;
     assert_eq!(report.sent, 0);
     assert!(
         report
@@ -329,61 +326,36 @@ async fn a_refused_address_fails_for_good_and_is_counted() {
         report.summary
     );
     assert_eq!(counted.permanent.load(Ordering::SeqCst), 1);
-    assert!(sink.recipients().is_empty());
+    assert!(hub.sink.recipients().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_run_claims_nothing_and_a_sweep_queues_nothing() {
-    let sink = SmtpSink::start().await;
-    let (_dir, store) = store_with(&[("ada@example.test", &[], 2)]).await;
-    let metrics: Arc<dyn Metrics> = Arc::new(NoMetrics);
+    let hub = Hub::start(&[("ada@example.test", &[], 2)], Arc::new(NoMetrics)).await;
     let period = DigestPeriod::new(Frequency::Daily, day());
     let stopped = CancellationToken::new();
     stopped.cancel();
-    let report = run_period(
-        &store,
-        &period,
-        RunMode::QueueAndSend,
-        &config(&sink),
-        &metrics,
-        &stopped,
-    )
-    .await
-    .unwrap();
+    let report = hub.send(&period, RunMode::QueueAndSend, &stopped).await;
     assert!(
         report.summary.starts_with("stopped early"),
         "{}",
         report.summary
     );
-    let counts = store.digest_counts("2026-11-30").await.unwrap();
+    let counts = hub.store.digest_counts("2026-11-30").await.unwrap();
     assert_eq!((counts.queued, counts.claimed, counts.sent), (1, 0, 0));
 
     let other_day = DigestPeriod::new(Frequency::Daily, day() + chrono::Duration::days(1));
-    let swept = run_period(
-        &store,
-        &other_day,
-        RunMode::SendWaiting,
-        &config(&sink),
-        &metrics,
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let swept = hub
+        .send(&other_day, RunMode::SendWaiting, &CancellationToken::new())
+        .await;
     assert!(
         swept.summary.contains("queued 0 new jobs"),
         "{}",
         swept.summary
     );
-    let swept = run_period(
-        &store,
-        &period,
-        RunMode::SendWaiting,
-        &config(&sink),
-        &metrics,
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let swept = hub
+        .send(&period, RunMode::SendWaiting, &CancellationToken::new())
+        .await;
     assert_eq!(
         swept.sent, 1,
         "the sweep sends what was waiting: {}",
