@@ -234,11 +234,49 @@ pub async fn run_store_contract(store: &dyn Store) {
     let stats = store.stats().await.unwrap();
     assert_eq!((stats.papers, stats.featured_days), (4, 3));
 
+    check_batch_reads(store).await;
     check_changes_and_embeddings(store).await;
     check_feed_pages_and_paper_pages(store).await;
     check_community(store).await;
     harvest_positions_travel_with_their_batch(store).await;
     leases_go_to_one_holder_at_a_time(store).await;
+}
+
+/// A batch read hands out the stored papers among the ids asked for, in the order asked, each
+/// once, and each as a single read would.
+async fn check_batch_reads(store: &dyn Store) {
+    let ids = |list: &[&str]| -> Vec<ArxivId> {
+        list.iter().map(|id| ArxivId::parse(id).unwrap()).collect()
+    };
+    assert!(store.get_papers(&[]).await.unwrap().is_empty());
+    let asked = ids(&[
+        "hep-th/9901001",
+        "2403.99999",
+        "2403.00002",
+        "hep-th/9901001",
+        "2403.00001",
+    ]);
+    let papers = store.get_papers(&asked).await.unwrap();
+    let listed: Vec<String> = papers.iter().map(|p| p.id.to_string()).collect();
+    assert_eq!(
+        listed,
+        ["hep-th/9901001", "2403.00002", "2403.00001"],
+        "the order asked, missing ids skipped, repeats once"
+    );
+    for paper in &papers {
+        assert_eq!(
+            Some(paper),
+            store.get_paper(&paper.id).await.unwrap().as_ref(),
+            "a batch read hands out what a single read does"
+        );
+    }
+    assert!(
+        store
+            .get_papers(&ids(&["2403.99998", "2403.99999"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// A lease is one holder's until it runs out or is released; its holder renews it.

@@ -6,7 +6,7 @@
 )]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use paperfeed_core::ArxivId;
+use paperfeed_core::{ArxivId, EmailAddress, Frequency};
 
 use crate::mail::{DeliveryFailure, MailStore, NewSubscriber, SubscriberStatus};
 
@@ -16,12 +16,16 @@ fn at(minutes: i64) -> DateTime<Utc> {
 
 fn subscriber(email: &str, frequency: &str, confirmed: bool) -> NewSubscriber {
     NewSubscriber {
-        email: email.to_owned(),
-        frequency: frequency.to_owned(),
+        email: address(email),
+        frequency: frequency.parse().unwrap(),
         topics: vec!["diffusion".to_owned()],
         papers_per_digest: 10,
         confirmed,
     }
+}
+
+fn address(s: &str) -> EmailAddress {
+    EmailAddress::parse(s).unwrap()
 }
 
 fn id(s: &str) -> ArxivId {
@@ -70,29 +74,49 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
     // per interval; a confirmed address is never mailed again (and the caller answers the same).
     let interval = Duration::minutes(10);
     let (eve, send) = store
-        .request_subscription("eve@example.test", "daily", at(0), interval)
+        .request_subscription(
+            &address("eve@example.test"),
+            Frequency::Daily,
+            at(0),
+            interval,
+        )
         .await
         .unwrap();
     assert_eq!((eve.status, send), (SubscriberStatus::Pending, true));
     let (_, send) = store
-        .request_subscription("EVE@example.test", "daily", at(5), interval)
+        .request_subscription(
+            &address("EVE@example.test"),
+            Frequency::Daily,
+            at(5),
+            interval,
+        )
         .await
         .unwrap();
     assert!(!send, "within the interval: no second mail");
     let (_, send) = store
-        .request_subscription("eve@example.test", "daily", at(11), interval)
+        .request_subscription(
+            &address("eve@example.test"),
+            Frequency::Daily,
+            at(11),
+            interval,
+        )
         .await
         .unwrap();
     assert!(send, "after the interval: one more");
     let (same, send) = store
-        .request_subscription("ada@example.test", "daily", at(20), interval)
+        .request_subscription(
+            &address("ada@example.test"),
+            Frequency::Daily,
+            at(20),
+            interval,
+        )
         .await
         .unwrap();
     assert_eq!((same.status, send), (SubscriberStatus::Confirmed, false));
 
     // Preferences change in place.
     store
-        .update_preferences(eve.id, "weekly", vec!["robots".into()], 3, at(21))
+        .update_preferences(eve.id, Frequency::Weekly, vec!["robots".into()], 3, at(21))
         .await
         .unwrap();
     let eve = store.subscriber(eve.id).await.unwrap().unwrap();
@@ -109,14 +133,14 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
     // Only confirmed daily subscribers are queued, once however often the run repeats.
     assert_eq!(
         store
-            .queue_digests("daily", "2026-11-30", at(2))
+            .queue_digests(Frequency::Daily, "2026-11-30", at(2))
             .await
             .unwrap(),
         1
     );
     assert_eq!(
         store
-            .queue_digests("daily", "2026-11-30", at(3))
+            .queue_digests(Frequency::Daily, "2026-11-30", at(3))
             .await
             .unwrap(),
         0
@@ -194,7 +218,7 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
     // A claimer that dies (its lock goes with its process) leaves its jobs to the next claimer
     // at once, long before their leases run out.
     store
-        .queue_digests("daily", "2026-11-29", at(20))
+        .queue_digests(Frequency::Daily, "2026-11-29", at(20))
         .await
         .unwrap();
     let doomed = store.register_claimer("doomed run", at(20)).await.unwrap();
@@ -257,7 +281,7 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
 
     // Temporary failure: queued again, due at the retry time.
     store
-        .queue_digests("daily", "2026-12-01", at(30))
+        .queue_digests(Frequency::Daily, "2026-12-01", at(30))
         .await
         .unwrap();
     let job = store
@@ -301,7 +325,7 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
         .await
         .unwrap();
     let ada = store
-        .subscriber_by_email("ada@example.test")
+        .subscriber_by_email(&address("ada@example.test"))
         .await
         .unwrap()
         .unwrap();
@@ -309,7 +333,7 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
     assert_eq!(store.digest_counts("2026-12-01").await.unwrap().failed, 1);
     assert_eq!(
         store
-            .queue_digests("daily", "2026-12-02", at(60))
+            .queue_digests(Frequency::Daily, "2026-12-02", at(60))
             .await
             .unwrap(),
         0
@@ -317,11 +341,11 @@ pub async fn run_mail_contract(store: &dyn MailStore) {
 
     // Unsubscribing stops jobs already queued.
     store
-        .queue_digests("weekly", "2026-W49", at(60))
+        .queue_digests(Frequency::Weekly, "2026-W49", at(60))
         .await
         .unwrap();
     let cy = store
-        .subscriber_by_email("cy@example.test")
+        .subscriber_by_email(&address("cy@example.test"))
         .await
         .unwrap()
         .unwrap();

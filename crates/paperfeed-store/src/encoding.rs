@@ -1,7 +1,26 @@
 //! Encodings both backends share, so a value written by one reads back the same from the
 //! other (and `migrate` copies bytes as they are).
 
+use std::collections::HashSet;
+
+use paperfeed_core::ArxivId;
+
 use crate::StoreError;
+
+/// `ids` without repeats, in the order they first stand: what a batch read looks up.
+pub(crate) fn distinct_ids(ids: &[ArxivId]) -> Vec<&str> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    ids.iter()
+        .map(ArxivId::as_str)
+        .filter(|id| seen.insert(*id))
+        .collect()
+}
+
+/// `ids` as a JSON array (repeats dropped, order kept), for SQLite's `json_each`.
+pub(crate) fn ids_json(ids: &[ArxivId]) -> Result<String, StoreError> {
+    serde_json::to_string(&distinct_ids(ids))
+        .map_err(|e| StoreError::Corrupt(format!("paper ids as JSON: {e}")))
+}
 
 /// Vectors are stored as little-endian f32s.
 pub(crate) fn vector_bytes(vector: &[f32]) -> Vec<u8> {

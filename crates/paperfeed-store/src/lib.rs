@@ -173,6 +173,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_paper(&self, id: &ArxivId) -> Result<Option<Paper>, StoreError>;
 
+    /// The stored papers among `ids`, in the order of `ids`: ids with no paper are skipped, an
+    /// id given twice comes once (where it first stands). One read for the whole batch, however
+    /// many ids (a page of search hits, a digest's candidates).
+    async fn get_papers(&self, ids: &[ArxivId]) -> Result<Vec<Paper>, StoreError>;
+
     /// Papers featured on days `from..=to`, newest day first, then most upvoted, then by id.
     async fn featured_between(
         &self,

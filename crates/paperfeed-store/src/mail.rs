@@ -14,7 +14,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use paperfeed_core::ArxivId;
+use paperfeed_core::{ArxivId, EmailAddress, Frequency};
 
 use crate::StoreError;
 
@@ -52,10 +52,8 @@ impl SubscriberStatus {
 /// What an operator or the subscribe form says about a subscriber.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewSubscriber {
-    /// Already validated (`paperfeed_core::EmailAddress`).
-    pub email: String,
-    /// `daily` or `weekly`.
-    pub frequency: String,
+    pub email: EmailAddress,
+    pub frequency: Frequency,
     pub topics: Vec<String>,
     pub papers_per_digest: u32,
     /// Confirmed without the double opt-in (operators importing a list they own).
@@ -65,11 +63,41 @@ pub struct NewSubscriber {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subscriber {
     pub id: i64,
-    pub email: String,
+    pub email: EmailAddress,
     pub status: SubscriberStatus,
-    pub frequency: String,
+    pub frequency: Frequency,
     pub topics: Vec<String>,
     pub papers_per_digest: u32,
+}
+
+/// A subscriber as both backends read it, before its values are checked: an address or a
+/// frequency that does not parse is a [`StoreError::Corrupt`] naming the row (never a panic).
+/// An unknown status reads as suspended and unreadable topics as none, as they always have.
+pub(crate) struct SubscriberRow {
+    pub(crate) id: i64,
+    pub(crate) email: String,
+    pub(crate) status: String,
+    pub(crate) frequency: String,
+    pub(crate) topics: Option<Vec<String>>,
+    pub(crate) papers_per_digest: u32,
+}
+
+impl SubscriberRow {
+    pub(crate) fn into_subscriber(self) -> Result<Subscriber, StoreError> {
+        let id = self.id;
+        let corrupt = |what: String| StoreError::Corrupt(format!("subscribers row {id}: {what}"));
+        Ok(Subscriber {
+            id,
+            email: EmailAddress::parse(&self.email).map_err(|e| corrupt(e.to_string()))?,
+            status: SubscriberStatus::parse(&self.status).unwrap_or(SubscriberStatus::Suspended),
+            frequency: self
+                .frequency
+                .parse()
+                .map_err(|e| corrupt(format!("frequency {e}")))?,
+            topics: self.topics.unwrap_or_default(),
+            papers_per_digest: self.papers_per_digest,
+        })
+    }
 }
 
 /// A claimed digest job: send it, then [`MailStore::finish_digest`] or
@@ -164,13 +192,16 @@ pub trait MailStore: Send + Sync + 'static {
     /// the page answers the same, so nobody learns who is subscribed).
     async fn request_subscription(
         &self,
-        email: &str,
-        frequency: &str,
+        email: &EmailAddress,
+        frequency: Frequency,
         now: DateTime<Utc>,
         resend_after: chrono::Duration,
     ) -> Result<(Subscriber, bool), StoreError>;
 
-    async fn subscriber_by_email(&self, email: &str) -> Result<Option<Subscriber>, StoreError>;
+    async fn subscriber_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<Subscriber>, StoreError>;
 
     async fn subscriber(&self, id: i64) -> Result<Option<Subscriber>, StoreError>;
 
@@ -178,7 +209,7 @@ pub trait MailStore: Send + Sync + 'static {
     async fn update_preferences(
         &self,
         id: i64,
-        frequency: &str,
+        frequency: Frequency,
         topics: Vec<String>,
         papers_per_digest: u32,
         now: DateTime<Utc>,
@@ -195,7 +226,7 @@ pub trait MailStore: Send + Sync + 'static {
     /// none yet. Returns how many were queued now.
     async fn queue_digests(
         &self,
-        frequency: &str,
+        frequency: Frequency,
         period: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
@@ -270,4 +301,48 @@ pub enum DeliveryFailure {
     Temporary { retry_at: DateTime<Utc> },
     /// 5xx: the address does not take mail.
     Permanent,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(email: &str, frequency: &str) -> SubscriberRow {
+        SubscriberRow {
+            id: 7,
+            email: email.to_owned(),
+            status: "confirmed".to_owned(),
+            frequency: frequency.to_owned(),
+            topics: None,
+            papers_per_digest: 10,
+        }
+    }
+
+    #[test]
+    fn a_stored_subscriber_reads_back_typed() {
+        let s = row("ada@example.test", "weekly").into_subscriber();
+        let s = s.ok().filter(|s| s.frequency == Frequency::Weekly);
+        assert_eq!(
+            s.map(|s| s.email.as_str().to_owned()).as_deref(),
+            Some("ada@example.test")
+        );
+    }
+
+    #[test]
+    fn a_stored_value_that_does_not_parse_is_corrupt_and_names_its_row() {
+        for (email, frequency, what) in [
+            ("not an address", "daily", "email"),
+            ("ada@example.test", "hourly", "frequency"),
+        ] {
+            match row(email, frequency).into_subscriber() {
+                Err(StoreError::Corrupt(text)) => {
+                    assert!(
+                        text.contains("subscribers row 7") && text.contains(what),
+                        "{text}"
+                    );
+                }
+                other => panic!("{email}/{frequency}: {other:?}"),
+            }
+        }
+    }
 }

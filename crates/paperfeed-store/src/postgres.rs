@@ -14,7 +14,7 @@
 mod community;
 mod transfer;
 
-use crate::encoding::{vector_bytes, vector_from_bytes};
+use crate::encoding::{distinct_ids, vector_bytes, vector_from_bytes};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
@@ -581,6 +581,25 @@ impl Store for PostgresStore {
     async fn get_paper(&self, id: &ArxivId) -> Result<Option<Paper>, StoreError> {
         let client = self.client().await?;
         load_paper(&client, id.as_str()).await
+    }
+
+    async fn get_papers(&self, ids: &[ArxivId]) -> Result<Vec<Paper>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = distinct_ids(ids);
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            &format!(
+                "select {PAPER_COLUMNS} from unnest($1::text[]) with ordinality as u(id, n)
+                   join papers p on p.id = u.id
+                  order by u.n"
+            ),
+            &[&ids],
+        )
+        .await?;
+        rows.iter().map(paper_from_row).collect()
     }
 
     async fn featured_between(

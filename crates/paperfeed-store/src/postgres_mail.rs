@@ -7,13 +7,13 @@ use crate::encoding::{claim_token, claimer_id};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use deadpool_postgres::{ClientWrapper, GenericClient};
-use paperfeed_core::ArxivId;
+use paperfeed_core::{ArxivId, EmailAddress, Frequency};
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
 
 use crate::mail::{
     ClaimerLock, DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore,
-    NewSubscriber, Subscriber, SubscriberStatus,
+    NewSubscriber, Subscriber, SubscriberRow, SubscriberStatus,
 };
 use crate::postgres::{execute, ms, query, query_opt};
 use crate::{PostgresStore, StoreError};
@@ -22,17 +22,17 @@ const SUBSCRIBER_COLUMNS: &str =
     "s.id, s.email, s.status, s.frequency, s.topics, s.papers_per_digest";
 
 fn subscriber(row: &Row, at: usize) -> Result<Subscriber, StoreError> {
-    let status: String = row.try_get(at + 2)?;
-    let topics: Json<Vec<String>> = row.try_get(at + 4).unwrap_or_else(|_| Json(Vec::new()));
+    let topics: Option<Json<Vec<String>>> = row.try_get(at + 4).ok();
     let papers: i64 = row.try_get(at + 5)?;
-    Ok(Subscriber {
+    SubscriberRow {
         id: row.try_get(at)?,
         email: row.try_get(at + 1)?,
-        status: SubscriberStatus::parse(&status).unwrap_or(SubscriberStatus::Suspended),
+        status: row.try_get(at + 2)?,
         frequency: row.try_get(at + 3)?,
-        topics: topics.0,
+        topics: topics.map(|t| t.0),
         papers_per_digest: u32::try_from(papers).unwrap_or(u32::MAX),
-    })
+    }
+    .into_subscriber()
 }
 
 async fn load_subscriber<C: GenericClient>(
@@ -118,9 +118,9 @@ impl MailStore for PostgresStore {
                  status = case when $7 then 'confirmed' else subscribers.status end,
                  updated_at = excluded.updated_at",
             &[
-                &new.email,
+                &new.email.as_str(),
                 &initial.as_str(),
-                &new.frequency,
+                &new.frequency.as_str(),
                 &Json(&new.topics),
                 &i64::from(new.papers_per_digest),
                 &ms(now),
@@ -128,7 +128,7 @@ impl MailStore for PostgresStore {
             ],
         )
         .await?;
-        let stored = load_subscriber(&tx, &new.email)
+        let stored = load_subscriber(&tx, new.email.as_str())
             .await?
             .ok_or_else(|| StoreError::Corrupt("a subscriber vanished on insert".into()))?;
         tx.commit().await?;
@@ -137,11 +137,12 @@ impl MailStore for PostgresStore {
 
     async fn request_subscription(
         &self,
-        email: &str,
-        frequency: &str,
+        email: &EmailAddress,
+        frequency: Frequency,
         now: DateTime<Utc>,
         resend_after: chrono::Duration,
     ) -> Result<(Subscriber, bool), StoreError> {
+        let (email, frequency) = (email.as_str(), frequency.as_str());
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         execute(
@@ -172,8 +173,11 @@ impl MailStore for PostgresStore {
         Ok((stored, send))
     }
 
-    async fn subscriber_by_email(&self, email: &str) -> Result<Option<Subscriber>, StoreError> {
-        load_subscriber(&self.client().await?, email).await
+    async fn subscriber_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<Subscriber>, StoreError> {
+        load_subscriber(&self.client().await?, email.as_str()).await
     }
 
     async fn subscriber(&self, id: i64) -> Result<Option<Subscriber>, StoreError> {
@@ -183,7 +187,7 @@ impl MailStore for PostgresStore {
     async fn update_preferences(
         &self,
         id: i64,
-        frequency: &str,
+        frequency: Frequency,
         topics: Vec<String>,
         papers_per_digest: u32,
         now: DateTime<Utc>,
@@ -195,7 +199,7 @@ impl MailStore for PostgresStore {
               where id = $1",
             &[
                 &id,
-                &frequency,
+                &frequency.as_str(),
                 &Json(&topics),
                 &i64::from(papers_per_digest),
                 &ms(now),
@@ -222,10 +226,11 @@ impl MailStore for PostgresStore {
 
     async fn queue_digests(
         &self,
-        frequency: &str,
+        frequency: Frequency,
         period: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        let frequency = frequency.as_str();
         // The unique (subscriber_id, period) key makes this a no-op for jobs already queued,
         // also when two nodes queue the same period at once.
         execute(

@@ -9,7 +9,7 @@ mod transfer;
 pub use backup::{BackupPace, BackupReport, StoreCounts};
 pub use check::StoreCheck;
 
-use crate::encoding::{vector_bytes, vector_from_bytes};
+use crate::encoding::{ids_json, vector_bytes, vector_from_bytes};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -489,6 +489,27 @@ impl Store for SqliteStore {
         self.read(move |conn| load_paper(conn, &id)).await
     }
 
+    async fn get_papers(&self, ids: &[ArxivId]) -> Result<Vec<Paper>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = ids_json(ids)?;
+        self.read(move |conn| {
+            // `json_each` numbers the ids in `key`: the order they were asked in.
+            let mut stmt = conn.prepare_cached(&format!(
+                "select {PAPER_COLUMNS} from json_each(?1) j join papers p on p.id = j.value
+                  order by j.key"
+            ))?;
+            let mut rows = stmt.query([ids])?;
+            let mut papers = Vec::new();
+            while let Some(row) = rows.next()? {
+                papers.push(paper_from_row(row)?);
+            }
+            Ok(papers)
+        })
+        .await
+    }
+
     async fn featured_between(
         &self,
         from: NaiveDate,
@@ -757,8 +778,7 @@ impl Store for SqliteStore {
         ids: &[ArxivId],
     ) -> Result<Vec<PaperVector>, StoreError> {
         let model = model.to_owned();
-        let ids = serde_json::to_string(&ids.iter().map(ArxivId::as_str).collect::<Vec<_>>())
-            .map_err(|e| StoreError::Corrupt(format!("paper ids as JSON: {e}")))?;
+        let ids = ids_json(ids)?;
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "select e.paper_id, e.text_hash, e.vector from paper_embeddings e

@@ -5,12 +5,12 @@ use std::path::Path;
 use crate::encoding::{claim_token, claimer_id};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use paperfeed_core::ArxivId;
+use paperfeed_core::{ArxivId, EmailAddress, Frequency};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::mail::{
     DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore, NewSubscriber,
-    Subscriber, SubscriberStatus,
+    Subscriber, SubscriberRow, SubscriberStatus,
 };
 use crate::sqlite_claimers::{FileLock, claimers_dir, forget, is_alive};
 use crate::{SqliteStore, StoreError};
@@ -22,35 +22,33 @@ fn time(t: DateTime<Utc>) -> String {
 const SUBSCRIBER_COLUMNS: &str =
     "s.id, s.email, s.status, s.frequency, s.topics, s.papers_per_digest";
 
-fn subscriber(row: &Row<'_>, at: usize) -> rusqlite::Result<Subscriber> {
-    let status: String = row.get(at + 2)?;
+fn subscriber(row: &Row<'_>, at: usize) -> Result<Subscriber, StoreError> {
     let topics: String = row.get(at + 4)?;
-    Ok(Subscriber {
+    SubscriberRow {
         id: row.get(at)?,
         email: row.get(at + 1)?,
-        status: SubscriberStatus::parse(&status).unwrap_or(SubscriberStatus::Suspended),
+        status: row.get(at + 2)?,
         frequency: row.get(at + 3)?,
-        topics: serde_json::from_str(&topics).unwrap_or_default(),
+        topics: serde_json::from_str(&topics).ok(),
         papers_per_digest: row.get(at + 5)?,
-    })
+    }
+    .into_subscriber()
 }
 
 fn load_subscriber(conn: &Connection, email: &str) -> Result<Option<Subscriber>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "select {SUBSCRIBER_COLUMNS} from subscribers s where s.email = ?1"
-        ))?
-        .query_row([email], |r| subscriber(r, 0))
-        .optional()?)
+    let mut stmt = conn.prepare_cached(&format!(
+        "select {SUBSCRIBER_COLUMNS} from subscribers s where s.email = ?1"
+    ))?;
+    let mut rows = stmt.query([email])?;
+    rows.next()?.map(|r| subscriber(r, 0)).transpose()
 }
 
 fn load_subscriber_by_id(conn: &Connection, id: i64) -> Result<Option<Subscriber>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "select {SUBSCRIBER_COLUMNS} from subscribers s where s.id = ?1"
-        ))?
-        .query_row([id], |r| subscriber(r, 0))
-        .optional()?)
+    let mut stmt = conn.prepare_cached(&format!(
+        "select {SUBSCRIBER_COLUMNS} from subscribers s where s.id = ?1"
+    ))?;
+    let mut rows = stmt.query([id])?;
+    rows.next()?.map(|r| subscriber(r, 0)).transpose()
 }
 
 /// The other claimers holding jobs of `period` under a lease still running, each with how
@@ -109,16 +107,16 @@ impl MailStore for SqliteStore {
                      status = case when ?7 then 'confirmed' else subscribers.status end,
                      updated_at = excluded.updated_at",
                 params![
-                    new.email,
+                    new.email.as_str(),
                     initial.as_str(),
-                    new.frequency,
+                    new.frequency.as_str(),
                     topics,
                     new.papers_per_digest,
                     time(now),
                     new.confirmed
                 ],
             )?;
-            let stored = load_subscriber(&tx, &new.email)?
+            let stored = load_subscriber(&tx, new.email.as_str())?
                 .ok_or_else(|| StoreError::Corrupt("a subscriber vanished on insert".into()))?;
             tx.commit()?;
             Ok(stored)
@@ -128,12 +126,12 @@ impl MailStore for SqliteStore {
 
     async fn request_subscription(
         &self,
-        email: &str,
-        frequency: &str,
+        email: &EmailAddress,
+        frequency: Frequency,
         now: DateTime<Utc>,
         resend_after: chrono::Duration,
     ) -> Result<(Subscriber, bool), StoreError> {
-        let (email, frequency) = (email.to_owned(), frequency.to_owned());
+        let (email, frequency) = (email.as_str().to_owned(), frequency.as_str());
         self.write(move |conn| {
             let tx = conn.transaction()?;
             tx.execute(
@@ -161,8 +159,11 @@ impl MailStore for SqliteStore {
         .await
     }
 
-    async fn subscriber_by_email(&self, email: &str) -> Result<Option<Subscriber>, StoreError> {
-        let email = email.to_owned();
+    async fn subscriber_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<Subscriber>, StoreError> {
+        let email = email.as_str().to_owned();
         self.read(move |conn| load_subscriber(conn, &email)).await
     }
 
@@ -173,12 +174,12 @@ impl MailStore for SqliteStore {
     async fn update_preferences(
         &self,
         id: i64,
-        frequency: &str,
+        frequency: Frequency,
         topics: Vec<String>,
         papers_per_digest: u32,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let frequency = frequency.to_owned();
+        let frequency = frequency.as_str();
         let topics = serde_json::to_string(&topics)
             .map_err(|e| StoreError::Corrupt(format!("topics: {e}")))?;
         self.write(move |conn| {
@@ -211,11 +212,11 @@ impl MailStore for SqliteStore {
 
     async fn queue_digests(
         &self,
-        frequency: &str,
+        frequency: Frequency,
         period: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let (frequency, period) = (frequency.to_owned(), period.to_owned());
+        let (frequency, period) = (frequency.as_str(), period.to_owned());
         self.write(move |conn| {
             let queued = conn.execute(
                 "insert or ignore into digest_jobs (subscriber_id, period, state, next_attempt_at)

@@ -34,6 +34,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Database>> {
 
 pub async fn add_subscriber(settings: &Settings, args: &SubscriberAddArgs) -> anyhow::Result<()> {
     let email = parse_address(&args.email).map_err(|e| anyhow::anyhow!(e))?;
+    let email = paperfeed_core::EmailAddress::parse(&email)?;
     anyhow::ensure!(
         (1..=50).contains(&args.papers),
         "--papers must be between 1 and 50, not {}",
@@ -54,7 +55,7 @@ pub async fn add_subscriber(settings: &Settings, args: &SubscriberAddArgs) -> an
         .upsert_subscriber(
             NewSubscriber {
                 email,
-                frequency: frequency(args.frequency).as_str().to_owned(),
+                frequency: frequency(args.frequency),
                 topics: args.topics.clone(),
                 papers_per_digest: args.papers,
                 confirmed: args.confirmed,
@@ -64,7 +65,7 @@ pub async fn add_subscriber(settings: &Settings, args: &SubscriberAddArgs) -> an
         .await?;
     println!(
         "subscriber {} ({}, {}, {} topics)",
-        subscriber.email,
+        subscriber.email.as_str(),
         subscriber.status.as_str(),
         subscriber.frequency,
         subscriber.topics.len()
@@ -91,13 +92,15 @@ pub async fn import_subscribers(
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        match parse_address(line) {
+        match parse_address(line)
+            .and_then(|e| paperfeed_core::EmailAddress::parse(&e).map_err(|e| e.to_string()))
+        {
             Ok(email) => {
                 store
                     .upsert_subscriber(
                         NewSubscriber {
                             email,
-                            frequency: frequency(args.frequency).as_str().to_owned(),
+                            frequency: frequency(args.frequency),
                             topics: Vec::new(),
                             papers_per_digest: args.papers,
                             confirmed: args.confirmed,

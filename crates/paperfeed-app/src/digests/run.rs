@@ -130,7 +130,7 @@ pub async fn run_period(
     let queued = match mode {
         RunMode::QueueAndSend => {
             store
-                .queue_digests(period.frequency.as_str(), &key, Utc::now())
+                .queue_digests(period.frequency, &key, Utc::now())
                 .await?
         }
         RunMode::SendWaiting => 0,

@@ -92,8 +92,9 @@ async fn many_workers_on_two_nodes_never_claim_the_same_digest_job_twice() {
         node_a
             .upsert_subscriber(
                 NewSubscriber {
-                    email: format!("reader{i}@example.test"),
-                    frequency: "daily".into(),
+                    email: paperfeed_core::EmailAddress::parse(&format!("reader{i}@example.test"))
+                        .unwrap(),
+                    frequency: paperfeed_core::Frequency::Daily,
                     topics: vec![],
                     papers_per_digest: 5,
                     confirmed: true,
@@ -105,8 +106,8 @@ async fn many_workers_on_two_nodes_never_claim_the_same_digest_job_twice() {
     }
     // Both nodes queue the same period: one job per subscriber.
     let (a, b) = tokio::join!(
-        node_a.queue_digests("daily", "2026-11-30", now),
-        node_b.queue_digests("daily", "2026-11-30", now)
+        node_a.queue_digests(paperfeed_core::Frequency::Daily, "2026-11-30", now),
+        node_b.queue_digests(paperfeed_core::Frequency::Daily, "2026-11-30", now)
     );
     assert_eq!(a.unwrap() + b.unwrap(), 60);
     let nodes = [Arc::new(node_a), Arc::new(node_b)];

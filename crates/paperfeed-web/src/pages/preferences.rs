@@ -117,10 +117,10 @@ pub async fn show(
     };
     render(
         PreferencesPage {
-            email: &s.email,
+            email: s.email.as_str(),
             token: &token,
             unsubscribe: &unsubscribe,
-            weekly: s.frequency == "weekly",
+            weekly: s.frequency == paperfeed_core::Frequency::Weekly,
             topics: &s.topics.join("\n"),
             papers: s.papers_per_digest,
             done: None,
@@ -157,7 +157,7 @@ pub async fn save(
         Err(reason) => {
             return render(
                 PreferencesPage {
-                    email: &s.email,
+                    email: s.email.as_str(),
                     token: &form.t,
                     unsubscribe: &unsubscribe,
                     weekly,
@@ -175,7 +175,11 @@ pub async fn save(
             .store
             .update_preferences(
                 s.id,
-                if weekly { "weekly" } else { "daily" },
+                if weekly {
+                    paperfeed_core::Frequency::Weekly
+                } else {
+                    paperfeed_core::Frequency::Daily
+                },
                 topics.clone(),
                 papers,
                 Utc::now(),
@@ -191,7 +195,7 @@ pub async fn save(
     }
     render(
         PreferencesPage {
-            email: &s.email,
+            email: s.email.as_str(),
             token: &form.t,
             unsubscribe: &unsubscribe,
             weekly,

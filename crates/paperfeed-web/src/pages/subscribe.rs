@@ -93,7 +93,9 @@ pub async fn request(
     let Some(mailer) = links.mailer.as_ref() else {
         return crate::pages::misc::show_subscribe().await;
     };
-    let email = match paperfeed_mail::compose::parse_address(&form.email) {
+    let email = match paperfeed_mail::compose::parse_address(&form.email)
+        .and_then(|e| paperfeed_core::EmailAddress::parse(&e).map_err(|e| e.to_string()))
+    {
         Ok(e) => e,
         Err(reason) => {
             return render(
@@ -108,9 +110,9 @@ pub async fn request(
         }
     };
     let frequency = if form.frequency == "weekly" {
-        "weekly"
+        paperfeed_core::Frequency::Weekly
     } else {
-        "daily"
+        paperfeed_core::Frequency::Daily
     };
     let (subscriber, send) = links
         .store
@@ -129,7 +131,7 @@ pub async fn request(
             Utc::now() + chrono::Duration::hours(CONFIRM_HOURS),
         );
         let url = format!("{}/confirm?t={token}", links.base_url);
-        match paperfeed_mail::compose::confirmation(&links.from, &email, &url) {
+        match paperfeed_mail::compose::confirmation(&links.from, email.as_str(), &url) {
             Ok(message) => {
                 if let Err(e) = mailer.send(message).await {
                     // Logged without the address (the SMTP layer redacts replies); the visitor

@@ -165,7 +165,7 @@ async fn migrate_copies_a_sqlite_store_into_postgres_once_and_a_second_run_chang
         .await
         .unwrap();
     source
-        .queue_digests("daily", "2026-11-30", Utc::now())
+        .queue_digests(paperfeed_core::Frequency::Daily, "2026-11-30", Utc::now())
         .await
         .unwrap();
     let claimer = source
@@ -249,6 +249,7 @@ async fn migrate_copies_a_sqlite_store_into_postgres_once_and_a_second_run_chang
         source.embeddings("model").await.unwrap()
     );
     for email in ["one@example.org", "two@example.org"] {
+        let email = &paperfeed_core::EmailAddress::parse(email).unwrap();
         assert_eq!(
             target.subscriber_by_email(email).await.unwrap(),
             source.subscriber_by_email(email).await.unwrap()

@@ -225,8 +225,8 @@ async fn store_with(
         store
             .upsert_subscriber(
                 NewSubscriber {
-                    email: (*email).into(),
-                    frequency: Frequency::Daily.as_str().into(),
+                    email: paperfeed_core::EmailAddress::parse(email).unwrap(),
+                    frequency: Frequency::Daily,
                     topics: topics.iter().map(|t| (*t).to_owned()).collect(),
                     papers_per_digest: *papers_per_digest,
                     confirmed: true,
