@@ -1,5 +1,6 @@
 //! `GET /metrics` in the Prometheus text format (0.0.4), from one [`Metrics`] registry owned by
-//! the app state and shared with the binary's background tasks.
+//! the app state and shared with the background jobs, which count through the application
+//! layer's interface (`paperfeed_app::metrics::Metrics`, implemented here).
 //!
 //! Counted as things happen: HTTP requests and their latency per matched route (axum's
 //! `MatchedPath`, never the raw path, whose values are unbounded; `unmatched` for the 404
@@ -62,8 +63,9 @@ struct DigestLabels {
     state: &'static str,
 }
 
-/// The digest periods current at a moment, as (frequency, period key) pairs: the binary knows
-/// how periods are named and in which zone the day turns.
+/// The digest periods current at a moment, as (frequency, period key) pairs: the application
+/// layer names them (`paperfeed_app::digests::current_periods`) in the zone the binary
+/// configures.
 pub type DigestPeriods = dyn Fn(DateTime<Utc>) -> Vec<(String, String)> + Send + Sync;
 
 struct DigestSource {
