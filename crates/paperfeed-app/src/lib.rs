@@ -7,6 +7,9 @@
 
 pub mod accounts;
 pub mod community;
+pub mod digests;
+pub mod harvest;
+pub mod indexing;
 pub mod metrics;
 pub mod search;
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 mod account;
 mod arxiv_id;
+mod digest_period;
 mod feed;
 mod frequency;
 mod markup;
@@ -16,6 +17,7 @@ mod trending;
 
 pub use account::{EmailAddress, FieldError, Password, Username};
 pub use arxiv_id::{ArxivId, ArxivIdError, VersionedArxivId};
+pub use digest_period::DigestPeriod;
 pub use feed::{FeedEntry, one_per_paper, sort_trending, trending};
 pub use frequency::{Frequency, FrequencyError};
 pub use markup::escape_html;

@@ -34,12 +34,10 @@ use tower_http::compression::CompressionLayer;
 
 use crate::request_log::with_request_layers;
 
-pub use community::auth::{hash_password, hash_secret, new_api_token};
+pub use community::CommunitySettings;
 pub use community::rate_limit::{Limit, RateLimits};
-pub use community::{CommunitySettings, PaperLookup};
 pub use error::AppError;
-pub use metrics::{Metrics, SmtpFailure};
-pub use paperfeed_app::subscriptions::MailLinks;
+pub use metrics::Metrics;
 pub use server::ConnectionLimits;
 pub use state::AppState;
 

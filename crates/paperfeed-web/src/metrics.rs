@@ -1,5 +1,6 @@
 //! `GET /metrics` in the Prometheus text format (0.0.4), from one [`Metrics`] registry owned by
-//! the app state and shared with the binary's background tasks.
+//! the app state and shared with the background jobs, which count through the application
+//! layer's interface (`paperfeed_app::metrics::Metrics`, implemented here).
 //!
 //! Counted as things happen: HTTP requests and their latency per matched route (axum's
 //! `MatchedPath`, never the raw path, whose values are unbounded; `unmatched` for the 404
@@ -19,7 +20,8 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use paperfeed_core::UpsertOutcome;
+use paperfeed_app::metrics::IngestCounts;
+pub use paperfeed_app::metrics::SmtpFailure;
 use paperfeed_store::MailStore;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -60,26 +62,9 @@ struct DigestLabels {
     state: &'static str,
 }
 
-/// How a delivery failed, as the SMTP layer sorts it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SmtpFailure {
-    /// 4xx replies, timeouts, broken connections: retried later.
-    Temporary,
-    /// 5xx replies: the address does not take mail.
-    Permanent,
-}
-
-impl SmtpFailure {
-    pub fn of(error: &paperfeed_mail::SendError) -> Self {
-        match error {
-            paperfeed_mail::SendError::Temporary(_) => Self::Temporary,
-            paperfeed_mail::SendError::Permanent(_) => Self::Permanent,
-        }
-    }
-}
-
-/// The digest periods current at a moment, as (frequency, period key) pairs: the binary knows
-/// how periods are named and in which zone the day turns.
+/// The digest periods current at a moment, as (frequency, period key) pairs: the application
+/// layer names them (`paperfeed_app::digests::current_periods`) in the zone the binary
+/// configures.
 pub type DigestPeriods = dyn Fn(DateTime<Utc>) -> Vec<(String, String)> + Send + Sync;
 
 struct DigestSource {
@@ -238,34 +223,13 @@ impl Metrics {
         self
     }
 
-    /// Counts the outcomes of one ingested batch from `source` (`arxiv`, `oai`, `hf`,
-    /// `submission`, …: a small fixed set).
-    pub fn record_ingest(&self, source: &str, outcomes: &[UpsertOutcome]) {
-        let (mut new, mut updated, mut unchanged) = (0, 0, 0);
-        for outcome in outcomes {
-            match outcome {
-                UpsertOutcome::New => new += 1,
-                UpsertOutcome::Updated => updated += 1,
-                UpsertOutcome::Unchanged => unchanged += 1,
-            }
-        }
-        self.record_ingest_counts(source, new, updated, unchanged, 0);
-    }
-
     /// Counts ingested records by outcome.
-    pub fn record_ingest_counts(
-        &self,
-        source: &str,
-        new: u64,
-        updated: u64,
-        unchanged: u64,
-        rejected: u64,
-    ) {
+    fn count_ingest(&self, source: &str, counts: IngestCounts) {
         for (outcome, n) in [
-            ("new", new),
-            ("updated", updated),
-            ("unchanged", unchanged),
-            ("rejected", rejected),
+            ("new", counts.new),
+            ("updated", counts.updated),
+            ("unchanged", counts.unchanged),
+            ("rejected", counts.rejected),
         ] {
             // Touch every outcome so the series exist (at 0) from the first batch on.
             self.ingest_records
@@ -275,14 +239,6 @@ impl Metrics {
                 })
                 .inc_by(n);
         }
-    }
-
-    pub fn record_smtp_failure(&self, kind: SmtpFailure) {
-        let kind = match kind {
-            SmtpFailure::Temporary => "temporary",
-            SmtpFailure::Permanent => "permanent",
-        };
-        self.smtp_failures.get_or_create(&SmtpLabels { kind }).inc();
     }
 
     /// HTTP requests being answered now.
@@ -357,6 +313,21 @@ impl Metrics {
         let mut body = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut body, &self.registry)?;
         Ok(body)
+    }
+}
+
+/// The application layer's counters, as the background jobs and use cases record them.
+impl paperfeed_app::metrics::Metrics for Metrics {
+    fn record_ingest(&self, source: &str, counts: IngestCounts) {
+        self.count_ingest(source, counts);
+    }
+
+    fn record_smtp_failure(&self, kind: SmtpFailure) {
+        let kind = match kind {
+            SmtpFailure::Temporary => "temporary",
+            SmtpFailure::Permanent => "permanent",
+        };
+        self.smtp_failures.get_or_create(&SmtpLabels { kind }).inc();
     }
 }
 
@@ -437,29 +408,5 @@ pub async fn show_metrics(State(state): State<AppState>) -> Response {
             )
                 .into_response()
         }
-    }
-}
-
-/// The application layer counts through this (issue 15, temporary: the JOBS engineer's impl
-/// replaces it at the merge).
-impl paperfeed_app::metrics::Metrics for Metrics {
-    fn record_ingest(&self, source: &str, counts: paperfeed_app::metrics::IngestCounts) {
-        self.record_ingest_counts(
-            source,
-            counts.new,
-            counts.updated,
-            counts.unchanged,
-            counts.rejected,
-        );
-    }
-
-    fn record_smtp_failure(&self, kind: paperfeed_app::metrics::SmtpFailure) {
-        Metrics::record_smtp_failure(
-            self,
-            match kind {
-                paperfeed_app::metrics::SmtpFailure::Temporary => SmtpFailure::Temporary,
-                paperfeed_app::metrics::SmtpFailure::Permanent => SmtpFailure::Permanent,
-            },
-        );
     }
 }

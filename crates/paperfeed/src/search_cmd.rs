@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
+use paperfeed_app::indexing::Indexer;
 use paperfeed_search::{KeywordQuery, MODEL_NAME, SearchMode};
 use paperfeed_store::Store;
 
 use crate::cli::{EvalArgs, SearchArgs};
-use crate::indexer::{Indexer, index_dir, open_engine};
+use crate::indexer::{index_dir, open_engine};
 use crate::settings::Settings;
 
 fn bar(len: u64, what: &str) -> ProgressBar {
@@ -40,13 +41,13 @@ async fn ready_engine(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, In
     };
     let stats = store.stats().await?;
     let progress = bar(stats.papers, "indexing");
-    indexer.catch_up(&progress).await?;
+    indexer.catch_up(&|n| progress.inc(n as u64)).await?;
     progress.finish_and_clear();
     indexer.load_vectors().await?;
     if indexer.engine.embedder().is_some() {
         let backlog = store.count_embedding_backlog(MODEL_NAME).await?;
         let progress = bar(backlog, "embedding");
-        indexer.embed_all(&progress).await?;
+        indexer.embed_all(&|n| progress.inc(n as u64)).await?;
         progress.finish_and_clear();
     }
     Ok((store, indexer))

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use paperfeed_app::indexing::{Indexer, IndexingConfig};
 use paperfeed_store::{MailStore, SqliteStore, Store, StoreCheck, WriteMode};
 use paperfeed_web::AppState;
 
-use crate::indexer::{Indexer, open_engine};
+use crate::indexer::open_engine;
 use crate::ingest::{IngestOptions, ingest};
 use crate::sample;
 use crate::settings::Settings;
@@ -45,6 +46,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         Arc::clone(&mail_store),
         crate::digest::current_periods(settings),
     ));
+    let job_metrics: Arc<dyn paperfeed_app::metrics::Metrics> = metrics.clone();
     let mut tasks = Tasks::default();
     // The engine opens at once (an empty or stale index is fine); the indexer fills it in the
     // background while the hub already answers.
@@ -61,14 +63,16 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     tasks.spawn(
         "indexer",
         indexer.run(
-            poll,
-            node.clone(),
-            (poll * 30).max(Duration::from_secs(60)),
-            crate::indexer::index_dir(&settings.data_dir),
+            IndexingConfig {
+                interval: poll,
+                node: node.clone(),
+                lease: (poll * 30).max(Duration::from_secs(60)),
+                index_dir: crate::indexer::index_dir(&settings.data_dir),
+            },
             stop.clone(),
         ),
     );
-    crate::harvest::spawn_polling(&mut tasks, &store, settings, &node, &metrics, &stop);
+    crate::harvest::spawn_polling(&mut tasks, &store, settings, &node, &job_metrics, &stop);
     if let (Some(hour), Some(offset)) = (
         settings.mail.schedule_hour,
         crate::settings::parse_utc_offset(&settings.mail.schedule_utc_offset),
@@ -80,7 +84,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
                 hour,
                 offset,
                 node.clone(),
-                Arc::clone(&metrics),
+                Arc::clone(&job_metrics),
                 stop.clone(),
             ),
         );

@@ -102,8 +102,9 @@ pub async fn request(
         }
     };
     let frequency = form.frequency.parse().unwrap_or(Frequency::Daily);
-    let metrics = Counted(&state.metrics);
-    match subscriptions::subscribe(links, &email, frequency, &metrics, Utc::now()).await {
+    match subscriptions::subscribe(links, &email, frequency, state.metrics.as_ref(), Utc::now())
+        .await
+    {
         Ok(_) => {}
         Err(SubscriptionError::NoMail) => return mail_unavailable(),
         Err(e) => return Err(e.into()),
@@ -143,22 +144,5 @@ pub async fn confirm(
             "Invalid link",
             "This confirmation link is invalid or has expired. Subscribe again to get a new one.",
         ),
-    }
-}
-
-/// The web's metrics as the application layer counts into them.
-// TODO(merge): once metrics.rs implements `paperfeed_app::metrics::Metrics` (JOBS), pass
-// `state.metrics.as_ref()` and delete this.
-struct Counted<'a>(&'a crate::metrics::Metrics);
-
-impl paperfeed_app::metrics::Metrics for Counted<'_> {
-    fn record_ingest(&self, _: &str, _: paperfeed_app::metrics::IngestCounts) {}
-
-    fn record_smtp_failure(&self, kind: paperfeed_app::metrics::SmtpFailure) {
-        use paperfeed_app::metrics::SmtpFailure as Kind;
-        self.0.record_smtp_failure(match kind {
-            Kind::Temporary => crate::SmtpFailure::Temporary,
-            Kind::Permanent => crate::SmtpFailure::Permanent,
-        });
     }
 }

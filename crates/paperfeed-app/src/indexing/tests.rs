@@ -1,0 +1,161 @@
+//! The indexer on a real SQLite store and keyword index in a temporary directory.
+
+use paperfeed_core::NewPaper;
+use paperfeed_store::{SqliteStore, WriteMode};
+
+use super::*;
+
+/// A store and a keyword index (no model) in one temporary directory.
+struct Hub {
+    dir: tempfile::TempDir,
+    indexer: Indexer,
+}
+
+impl Hub {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("paperfeed.sqlite3")).unwrap();
+        let (keyword, _) = KeywordIndex::open_or_create(&dir.path().join("index")).unwrap();
+        let engine = SearchEngine::new(keyword, Err("no model in tests".to_owned()), 1000);
+        let indexer = Indexer {
+            store: Arc::new(store),
+            engine: Arc::new(engine),
+            embed_batch: 16,
+        };
+        Self { dir, indexer }
+    }
+
+    fn index_dir(&self) -> PathBuf {
+        self.dir.path().join("index")
+    }
+
+    async fn add(&self, ids: &[&str]) {
+        let papers = ids
+            .iter()
+            .map(|id| {
+                NewPaper::new(
+                    ArxivId::parse(id).unwrap(),
+                    format!("Paper {id} on sparse attention"),
+                    "An abstract.".to_owned(),
+                    Vec::new(),
+                )
+            })
+            .collect();
+        self.indexer
+            .store
+            .upsert_papers(papers, WriteMode::Commit)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_catch_up_indexes_what_changed_since_the_watermark_and_reports_progress() {
+    let hub = Hub::new();
+    hub.add(&["2611.00001", "2611.00002"]).await;
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    let count = |n: usize| {
+        seen.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+    };
+    assert_eq!(hub.indexer.catch_up(&count).await.unwrap(), 2);
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let engine = &hub.indexer.engine;
+    assert_eq!(engine.indexed_documents(), 2);
+    assert_eq!(
+        engine.watermark(),
+        hub.indexer.store.change_seq().await.unwrap()
+    );
+    assert_eq!(
+        hub.indexer.catch_up(&|_| {}).await.unwrap(),
+        0,
+        "nothing changed"
+    );
+
+    hub.add(&["2611.00002", "2611.00003"]).await;
+    assert_eq!(
+        hub.indexer.catch_up(&|_| {}).await.unwrap(),
+        1,
+        "only the new paper: the other one is unchanged"
+    );
+    assert_eq!(engine.indexed_documents(), 3);
+}
+
+#[tokio::test]
+async fn without_a_model_no_vector_is_computed() {
+    let hub = Hub::new();
+    hub.add(&["2611.00001"]).await;
+    assert_eq!(hub.indexer.embed_some().await.unwrap(), 0);
+    assert_eq!(hub.indexer.embed_all(&|_| {}).await.unwrap(), 0);
+    assert!(hub.indexer.load_vectors().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_lost_index_folder_is_recreated_and_refilled_from_the_store() {
+    let hub = Hub::new();
+    hub.add(&["2611.00001", "2611.00002"]).await;
+    hub.indexer.catch_up(&|_| {}).await.unwrap();
+    let dir = hub.index_dir();
+    assert!(!index_lost(&dir));
+    hub.indexer.recreate_if_lost(&dir).await.unwrap();
+    assert_eq!(
+        hub.indexer.engine.indexed_documents(),
+        2,
+        "kept when present"
+    );
+
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(index_lost(&dir));
+    hub.indexer.recreate_if_lost(&dir).await.unwrap();
+    assert!(!index_lost(&dir));
+    assert_eq!(hub.indexer.engine.watermark(), 0, "a fresh index");
+    assert_eq!(hub.indexer.catch_up(&|_| {}).await.unwrap(), 2);
+    assert_eq!(hub.indexer.engine.indexed_documents(), 2);
+}
+
+#[test]
+fn a_failing_catch_up_waits_twice_as_long_each_time_up_to_a_minute() {
+    let mut failing = None;
+    let mut waits = Vec::new();
+    for _ in 0..9 {
+        let before = Instant::now();
+        let next = Failing::after(failing.take());
+        waits.push(next.next_try.duration_since(before).as_secs());
+        failing = Some(next);
+    }
+    assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    assert_eq!(failing.map(|f| f.attempts), Some(9));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_loop_catches_up_and_stops_when_told() {
+    let hub = Hub::new();
+    hub.add(&["2611.00001", "2611.00002"]).await;
+    let config = IndexingConfig {
+        interval: Duration::from_millis(20),
+        node: "test-node".to_owned(),
+        lease: Duration::from_secs(60),
+        index_dir: hub.index_dir(),
+    };
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(hub.indexer.clone().run(config, stop.clone()));
+    let engine = Arc::clone(&hub.indexer.engine);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while engine.indexed_documents() < 2 {
+        assert!(Instant::now() < deadline, "the loop did not catch up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    hub.add(&["2611.00003"]).await;
+    while engine.indexed_documents() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the loop did not see the new paper"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(engine.problem(), None);
+}
