@@ -7,16 +7,18 @@
 //! killed mid-way leaves the store as it was before that batch and a rerun completes the job.
 
 mod community;
+#[cfg(any(test, feature = "testing"))]
 mod contract;
-mod contract_mail;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod encoding;
 mod mail;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod migrations;
+#[cfg(feature = "postgres")]
 mod postgres;
-mod postgres_mail;
+#[cfg(feature = "sqlite")]
 mod sqlite;
-mod sqlite_claimers;
-mod sqlite_mail;
-#[cfg(any(test, feature = "testing"))]
+#[cfg(all(any(test, feature = "testing"), feature = "postgres"))]
 pub mod testing;
 pub mod transfer;
 
@@ -28,13 +30,15 @@ pub use community::{
     ApiToken, Comment, NewComment, NewSession, NewUser, Session, User, UserId, VoteOutcome,
 };
 
-pub use contract::run_store_contract;
-pub use contract_mail::run_mail_contract;
+#[cfg(any(test, feature = "testing"))]
+pub use contract::{run_mail_contract, run_store_contract};
 pub use mail::{
     DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore, NewSubscriber,
     Subscriber, SubscriberStatus,
 };
+#[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, mask_password};
+#[cfg(feature = "sqlite")]
 pub use sqlite::{BackupPace, BackupReport, SqliteStore, StoreCheck, StoreCounts};
 
 /// Everything a node keeps: papers and community ([`Store`]) and the mail outbox
@@ -54,8 +58,15 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    #[error("the store is unavailable: {0}")]
-    Unavailable(String),
+    /// The store cannot answer now (the database is unreachable or busy, the disk refused):
+    /// `context` says what failed, in our words; `source` is the error underneath (the
+    /// driver's, the system's), kept for whoever walks the chain (`{:#}` in anyhow).
+    #[error("the store is unavailable{}", colon_before(.context))]
+    Unavailable {
+        context: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
     /// A unique value is taken (a user name or email address); `field` names it.
     #[error("{field} is already taken")]
     Conflict { field: &'static str },
@@ -66,6 +77,37 @@ pub enum StoreError {
         row: String,
         reason: String,
     },
+}
+
+impl StoreError {
+    /// [`StoreError::Unavailable`] for a reason of the store's own, with no error underneath.
+    pub fn unavailable(context: impl Into<String>) -> Self {
+        StoreError::Unavailable {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// [`StoreError::Unavailable`] because of `source` (a driver's or the system's error),
+    /// while doing `context` (empty when the source says it all).
+    pub fn unavailable_from(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        StoreError::Unavailable {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+/// `": context"`, or nothing when there is no context.
+fn colon_before(context: &str) -> String {
+    if context.is_empty() {
+        String::new()
+    } else {
+        format!(": {context}")
+    }
 }
 
 /// A paper as listed on a feed day (defined in core, where the trending order over it lives).

@@ -5,6 +5,10 @@
     reason = "test support: a failed step is a failed test"
 )]
 
+mod mail;
+
+pub use mail::run_mail_contract;
+
 use chrono::NaiveDate;
 use paperfeed_core::{
     ArxivId, Author, Featuring, NewPaper, PaperVersion, Submitter, UpsertOutcome,
