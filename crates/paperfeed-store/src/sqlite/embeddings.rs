@@ -100,13 +100,7 @@ pub(super) async fn of_model(
                join papers p on p.id = e.paper_id and p.text_hash = e.text_hash
               where e.model = ?1 order by e.paper_id",
             )?;
-            let mut rows = stmt.query([model])?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                let (id, blob): (String, Vec<u8>) = (row.get(0)?, row.get(2)?);
-                out.push(paper_vector(&id, row.get(1)?, &blob)?);
-            }
-            Ok(out)
+            vector_rows(stmt.query([model])?)
         })
         .await
 }
@@ -126,13 +120,17 @@ pub(super) async fn of_papers(
               where e.model = ?1 and e.paper_id in (select value from json_each(?2))
               order by e.paper_id",
             )?;
-            let mut rows = stmt.query(params![model, ids])?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                let (id, blob): (String, Vec<u8>) = (row.get(0)?, row.get(2)?);
-                out.push(paper_vector(&id, row.get(1)?, &blob)?);
-            }
-            Ok(out)
+            vector_rows(stmt.query(params![model, ids])?)
         })
         .await
+}
+
+/// Rows of (paper id, text hash, vector bytes) as vectors.
+fn vector_rows(mut rows: rusqlite::Rows<'_>) -> Result<Vec<PaperVector>, StoreError> {
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let (id, blob): (String, Vec<u8>) = (row.get(0)?, row.get(2)?);
+        out.push(paper_vector(&id, row.get(1)?, &blob)?);
+    }
+    Ok(out)
 }
