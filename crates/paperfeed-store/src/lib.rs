@@ -1,6 +1,9 @@
 //! Persistence for paperfeed: one [`Store`] trait and its backends. The embedded SQLite backend
-//! ([`SqliteStore`]) is the default; the PostgreSQL backend ([`PostgresStore`]) implements the
-//! same contract for several nodes sharing one database.
+//! (`SqliteStore`, feature `sqlite`) is the default; the PostgreSQL backend (`PostgresStore`,
+//! feature `postgres`) implements the same contract for several nodes sharing one database.
+//! Without either feature the crate is the traits and their types alone, and links no driver:
+//! what the web and the application layer depend on. Feature `testing` adds the contract
+//! stories every backend must pass (and, with `postgres`, `testing::TestDatabase`).
 //!
 //! No SQL and no driver type leaves this crate: callers see domain types from
 //! `paperfeed-core` and [`StoreError`]. Every write of a batch is one transaction, so a process
@@ -391,4 +394,31 @@ pub trait Store: Send + Sync + 'static {
 
     /// Gives up the lease `name` if `holder` holds it; false when it does not.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+    use std::error::Error as _;
+
+    #[test]
+    fn an_unavailable_store_keeps_the_error_underneath_as_its_source() {
+        let cause = std::io::Error::other("disk said no");
+        let err = StoreError::unavailable_from("locking the claimer file", cause);
+        assert_eq!(
+            err.to_string(),
+            "the store is unavailable: locking the claimer file"
+        );
+        assert_eq!(
+            err.source().map(ToString::to_string).as_deref(),
+            Some("disk said no")
+        );
+        let bare = StoreError::unavailable_from("", std::io::Error::other("busy"));
+        assert_eq!(bare.to_string(), "the store is unavailable");
+        assert!(
+            StoreError::unavailable("a reason of its own")
+                .source()
+                .is_none()
+        );
+    }
 }
