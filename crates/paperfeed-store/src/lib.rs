@@ -104,6 +104,30 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// The message with the causes beneath it, in one line: for logs that keep one string.
+    pub fn detail(&self) -> String {
+        error_text(self)
+    }
+}
+
+/// An error with its causes, in one line (a cause already in the text is not repeated):
+/// tokio-postgres, for one, keeps the server's message ("ERROR: relation …", "Connection
+/// refused") in the source chain, not in its own text.
+pub(crate) fn error_text(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// `": context"`, or nothing when there is no context.
 fn colon_before(context: &str) -> String {
     if context.is_empty() {
@@ -412,6 +436,11 @@ mod tests {
         assert_eq!(
             err.source().map(ToString::to_string).as_deref(),
             Some("disk said no")
+        );
+        assert_eq!(
+            err.detail(),
+            "the store is unavailable: locking the claimer file: disk said no",
+            "logs that keep one string keep the cause"
         );
         let bare = StoreError::unavailable_from("", std::io::Error::other("busy"));
         assert_eq!(bare.to_string(), "the store is unavailable");

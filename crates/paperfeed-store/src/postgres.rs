@@ -32,7 +32,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
-use crate::StoreError;
+use crate::{StoreError, error_text};
 
 /// Connections per node.
 const POOL_SIZE: usize = 16;
@@ -50,22 +50,6 @@ impl std::fmt::Debug for PostgresStore {
             .field("url", &self.url)
             .finish()
     }
-}
-
-/// An error with its causes: tokio-postgres keeps the server's message ("ERROR: relation …",
-/// "Connection refused") in the source chain, not in its own text.
-pub(crate) fn error_text(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 impl From<tokio_postgres::Error> for StoreError {

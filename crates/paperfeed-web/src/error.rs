@@ -39,7 +39,7 @@ pub enum AppError {
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
-        AppError::Internal(e.to_string())
+        AppError::Internal(e.detail())
     }
 }
 

@@ -103,7 +103,7 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::internal(e)
+        ApiError::internal(e.detail())
     }
 }
 
