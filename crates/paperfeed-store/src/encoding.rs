@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use paperfeed_core::ArxivId;
 
-use crate::StoreError;
+use crate::{PaperVector, StoreError};
 
 /// `ids` without repeats, in the order they first stand: what a batch read looks up.
 pub(crate) fn distinct_ids(ids: &[ArxivId]) -> Vec<&str> {
@@ -17,6 +17,7 @@ pub(crate) fn distinct_ids(ids: &[ArxivId]) -> Vec<&str> {
 }
 
 /// `ids` as a JSON array (repeats dropped, order kept), for SQLite's `json_each`.
+#[cfg(feature = "sqlite")]
 pub(crate) fn ids_json(ids: &[ArxivId]) -> Result<String, StoreError> {
     serde_json::to_string(&distinct_ids(ids))
         .map_err(|e| StoreError::Corrupt(format!("paper ids as JSON: {e}")))
@@ -27,7 +28,22 @@ pub(crate) fn vector_bytes(vector: &[f32]) -> Vec<u8> {
     vector.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-pub(crate) fn vector_from_bytes(bytes: &[u8]) -> Result<Vec<f32>, StoreError> {
+/// A stored vector row (`paper_embeddings`: paper id, text fingerprint, vector bytes) as both
+/// backends read it.
+pub(crate) fn paper_vector(
+    id: &str,
+    text_hash: i64,
+    bytes: &[u8],
+) -> Result<PaperVector, StoreError> {
+    Ok(PaperVector {
+        id: ArxivId::parse(id)
+            .map_err(|e| StoreError::Corrupt(format!("paper_embeddings.paper_id: {e}")))?,
+        text_hash,
+        vector: vector_from_bytes(bytes)?,
+    })
+}
+
+fn vector_from_bytes(bytes: &[u8]) -> Result<Vec<f32>, StoreError> {
     if !bytes.len().is_multiple_of(4) {
         return Err(StoreError::Corrupt(format!(
             "a stored vector has {} bytes, not a multiple of 4",
@@ -44,7 +60,7 @@ pub(crate) fn vector_from_bytes(bytes: &[u8]) -> Result<Vec<f32>, StoreError> {
 pub(crate) fn claim_token() -> Result<String, StoreError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)
-        .map_err(|e| StoreError::Unavailable(format!("no randomness for a claim token: {e}")))?;
+        .map_err(|e| StoreError::unavailable_from("no randomness for a claim token", e))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -54,7 +70,7 @@ pub(crate) fn claim_token() -> Result<String, StoreError> {
 pub(crate) fn claimer_id() -> Result<i64, StoreError> {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes)
-        .map_err(|e| StoreError::Unavailable(format!("no randomness for a claimer id: {e}")))?;
+        .map_err(|e| StoreError::unavailable_from("no randomness for a claimer id", e))?;
     let id = i64::from_le_bytes(bytes) & ((1 << 62) - 1);
     Ok(id.max(1))
 }

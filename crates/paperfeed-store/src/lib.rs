@@ -1,22 +1,27 @@
 //! Persistence for paperfeed: one [`Store`] trait and its backends. The embedded SQLite backend
-//! ([`SqliteStore`]) is the default; the PostgreSQL backend ([`PostgresStore`]) implements the
-//! same contract for several nodes sharing one database.
+//! (`SqliteStore`, feature `sqlite`) is the default; the PostgreSQL backend (`PostgresStore`,
+//! feature `postgres`) implements the same contract for several nodes sharing one database.
+//! Without either feature the crate is the traits and their types alone, and links no driver:
+//! what the web and the application layer depend on. Feature `testing` adds the contract
+//! stories every backend must pass (and, with `postgres`, `testing::TestDatabase`).
 //!
 //! No SQL and no driver type leaves this crate: callers see domain types from
 //! `paperfeed-core` and [`StoreError`]. Every write of a batch is one transaction, so a process
 //! killed mid-way leaves the store as it was before that batch and a rerun completes the job.
 
 mod community;
+#[cfg(any(test, feature = "testing"))]
 mod contract;
-mod contract_mail;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod encoding;
 mod mail;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod migrations;
+#[cfg(feature = "postgres")]
 mod postgres;
-mod postgres_mail;
+#[cfg(feature = "sqlite")]
 mod sqlite;
-mod sqlite_claimers;
-mod sqlite_mail;
-#[cfg(any(test, feature = "testing"))]
+#[cfg(all(any(test, feature = "testing"), feature = "postgres"))]
 pub mod testing;
 pub mod transfer;
 
@@ -28,13 +33,15 @@ pub use community::{
     ApiToken, Comment, NewComment, NewSession, NewUser, Session, User, UserId, VoteOutcome,
 };
 
-pub use contract::run_store_contract;
-pub use contract_mail::run_mail_contract;
+#[cfg(any(test, feature = "testing"))]
+pub use contract::{run_mail_contract, run_store_contract};
 pub use mail::{
     DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore, NewSubscriber,
     Subscriber, SubscriberStatus,
 };
+#[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, mask_password};
+#[cfg(feature = "sqlite")]
 pub use sqlite::{BackupPace, BackupReport, SqliteStore, StoreCheck, StoreCounts};
 
 /// Everything a node keeps: papers and community ([`Store`]) and the mail outbox
@@ -54,8 +61,15 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    #[error("the store is unavailable: {0}")]
-    Unavailable(String),
+    /// The store cannot answer now (the database is unreachable or busy, the disk refused):
+    /// `context` says what failed, in our words; `source` is the error underneath (the
+    /// driver's, the system's), kept for whoever walks the chain (`{:#}` in anyhow).
+    #[error("the store is unavailable{}", colon_before(.context))]
+    Unavailable {
+        context: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
     /// A unique value is taken (a user name or email address); `field` names it.
     #[error("{field} is already taken")]
     Conflict { field: &'static str },
@@ -66,6 +80,61 @@ pub enum StoreError {
         row: String,
         reason: String,
     },
+}
+
+impl StoreError {
+    /// [`StoreError::Unavailable`] for a reason of the store's own, with no error underneath.
+    pub fn unavailable(context: impl Into<String>) -> Self {
+        StoreError::Unavailable {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// [`StoreError::Unavailable`] because of `source` (a driver's or the system's error),
+    /// while doing `context` (empty when the source says it all).
+    pub fn unavailable_from(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        StoreError::Unavailable {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+impl StoreError {
+    /// The message with the causes beneath it, in one line: for logs that keep one string.
+    pub fn detail(&self) -> String {
+        error_text(self)
+    }
+}
+
+/// An error with its causes, in one line (a cause already in the text is not repeated):
+/// tokio-postgres, for one, keeps the server's message ("ERROR: relation …", "Connection
+/// refused") in the source chain, not in its own text.
+pub(crate) fn error_text(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// `": context"`, or nothing when there is no context.
+fn colon_before(context: &str) -> String {
+    if context.is_empty() {
+        String::new()
+    } else {
+        format!(": {context}")
+    }
 }
 
 /// A paper as listed on a feed day (defined in core, where the trending order over it lives).
@@ -349,4 +418,36 @@ pub trait Store: Send + Sync + 'static {
 
     /// Gives up the lease `name` if `holder` holds it; false when it does not.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+    use std::error::Error as _;
+
+    #[test]
+    fn an_unavailable_store_keeps_the_error_underneath_as_its_source() {
+        let cause = std::io::Error::other("disk said no");
+        let err = StoreError::unavailable_from("locking the claimer file", cause);
+        assert_eq!(
+            err.to_string(),
+            "the store is unavailable: locking the claimer file"
+        );
+        assert_eq!(
+            err.source().map(ToString::to_string).as_deref(),
+            Some("disk said no")
+        );
+        assert_eq!(
+            err.detail(),
+            "the store is unavailable: locking the claimer file: disk said no",
+            "logs that keep one string keep the cause"
+        );
+        let bare = StoreError::unavailable_from("", std::io::Error::other("busy"));
+        assert_eq!(bare.to_string(), "the store is unavailable");
+        assert!(
+            StoreError::unavailable("a reason of its own")
+                .source()
+                .is_none()
+        );
+    }
 }

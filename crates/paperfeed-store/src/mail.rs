@@ -12,6 +12,14 @@
 //! once; the lease is the fallback for a claimer whose liveness cannot be disproved (a node cut
 //! off from the database whose session lingers).
 
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    expect(
+        dead_code,
+        reason = "without a backend nothing reads rows or claims digests"
+    )
+)]
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use paperfeed_core::{ArxivId, EmailAddress, Frequency};
@@ -132,7 +140,7 @@ impl DigestClaimer {
         if self.lock.held() {
             Ok(())
         } else {
-            Err(StoreError::Unavailable(format!(
+            Err(StoreError::unavailable(format!(
                 "digest claimer {} lost its lock (its database session ended); it claims no more",
                 self.id
             )))

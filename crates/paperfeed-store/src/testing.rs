@@ -32,7 +32,7 @@ impl TestDatabase {
         let client = match admin_client(&admin_url).await {
             Ok(c) => c,
             Err(e) => {
-                let e = crate::postgres::error_text(&e);
+                let e = crate::error_text(&e);
                 assert!(
                     std::env::var_os("CI").is_none(),
                     "PostgreSQL is required in CI, but {masked} did not answer: {e}"
@@ -54,7 +54,7 @@ impl TestDatabase {
         {
             panic!(
                 "creating test database {name} on {masked}: {}",
-                crate::postgres::error_text(&e)
+                crate::error_text(&e)
             );
         }
         let url = with_database(&admin_url, &name);
@@ -88,11 +88,11 @@ impl Drop for TestDatabase {
             runtime.block_on(async {
                 let client = admin_client(&admin_url)
                     .await
-                    .map_err(|e| crate::postgres::error_text(&e))?;
+                    .map_err(|e| crate::error_text(&e))?;
                 client
                     .batch_execute(&format!("drop database if exists \"{name}\" with (force)"))
                     .await
-                    .map_err(|e| crate::postgres::error_text(&e))
+                    .map_err(|e| crate::error_text(&e))
             })
         })
         .join();

@@ -287,6 +287,7 @@ impl std::ops::AddAssign for Copied {
 /// The SQL that upserts one row of `table` with the source winning. `placeholder(i)` renders
 /// parameter `i` (0-based); `differs` renders "the stored row differs from `excluded`" for the
 /// non-key columns in the backend's dialect.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn upsert_sql(
     table: &Table,
     placeholder: impl Fn(usize) -> String,
@@ -316,6 +317,7 @@ pub(crate) fn upsert_sql(
 }
 
 /// The SQL that reads a page of `table` in key order, after a key when `after`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn page_sql(
     table: &Table,
     after: bool,

@@ -8,7 +8,7 @@ use paperfeed_core::{ArxivId, EmailAddress, Featuring, Username};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
-use super::{corrupt, execute, ms, next_change_seq, query, query_one, query_opt};
+use super::sql::{Params, corrupt, execute, ms, next_change_seq, query, query_one, query_opt};
 use crate::{Comment, NewComment, NewUser, Session, StoreError, User, UserId, VoteOutcome};
 
 const USER_COLUMNS: &str = "u.id, u.username, u.email, u.password_hash, u.is_admin";
@@ -276,7 +276,7 @@ pub(super) async fn add_comment(
 async fn change_comment(
     client: &mut Object,
     sql: &str,
-    params: &super::Params<'_>,
+    params: &Params<'_>,
     visible_delta: impl FnOnce(&Row) -> Result<i64, StoreError>,
 ) -> Result<bool, StoreError> {
     let tx = client.transaction().await?;

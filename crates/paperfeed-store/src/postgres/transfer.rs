@@ -7,7 +7,8 @@ use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use deadpool_postgres::GenericClient as _;
 
-use super::{error_text, execute, query, query_one};
+use super::sql::{execute, query, query_one};
+use crate::error_text;
 use crate::transfer::{Copied, Kind, Table, Transfer, TransferRow, Value, page_sql, upsert_sql};
 use crate::{PostgresStore, StoreError};
 

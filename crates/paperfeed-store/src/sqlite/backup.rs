@@ -16,8 +16,10 @@ use std::time::Duration;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::{MIGRATIONS, SqliteStore, open_connection};
+use super::migrate::MIGRATIONS;
+use super::{SqliteStore, open_connection};
 use crate::StoreError;
+use crate::migrations::plan;
 
 /// How a backup paces itself.
 #[derive(Clone, Copy, Debug)]
@@ -242,13 +244,8 @@ fn inspect(path: &Path) -> Result<StoreCounts, StoreError> {
         .prepare("select version from schema_migrations order by version")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    let known = MIGRATIONS.last().map_or(0, |m| m.0);
-    if let Some(&found) = migrations
-        .iter()
-        .find(|v| !MIGRATIONS.iter().any(|m| m.0 == **v))
-    {
-        return Err(StoreError::SchemaTooNew { found, known });
-    }
+    // A file written by a newer paperfeed is refused; what it lacks, opening it applies.
+    plan(MIGRATIONS, &migrations)?;
     if !migrations.contains(&1) {
         return Err(not_a_store(
             "a paperfeed store without its first migration".into(),

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use paperfeed_core::{ArxivId, EmailAddress, Featuring, Username};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
-use super::{day_text, parse_time, time_text};
+use super::rows::{day_text, parse_time, time_text};
 use crate::{
     ApiToken, Comment, NewComment, NewSession, NewUser, Session, StoreError, User, UserId,
     VoteOutcome,

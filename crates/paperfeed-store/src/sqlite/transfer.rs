@@ -5,7 +5,7 @@ use chrono::SecondsFormat;
 use rusqlite::types::Value as Sql;
 use rusqlite::{OptionalExtension as _, params_from_iter};
 
-use super::{parse_day, parse_time, time_text};
+use super::rows::{parse_day, parse_time, time_text};
 use crate::transfer::{Copied, Kind, Table, Transfer, TransferRow, Value, page_sql, upsert_sql};
 use crate::{SqliteStore, StoreError};
 

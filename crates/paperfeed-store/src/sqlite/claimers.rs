@@ -37,18 +37,16 @@ pub(crate) struct FileLock {
 impl FileLock {
     /// Creates and locks the file of claimer `id` (a fresh random id: the file is new).
     pub(crate) fn acquire(dir: &Path, id: i64) -> Result<Self, StoreError> {
-        let unavailable =
-            |what: &str, e: &dyn std::fmt::Display| StoreError::Unavailable(format!("{what}: {e}"));
         std::fs::create_dir_all(dir)
-            .map_err(|e| unavailable(&format!("creating {}", dir.display()), &e))?;
+            .map_err(|e| StoreError::unavailable_from(format!("creating {}", dir.display()), e))?;
         let path = lock_path(dir, id);
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&path)
-            .map_err(|e| unavailable(&format!("creating {}", path.display()), &e))?;
+            .map_err(|e| StoreError::unavailable_from(format!("creating {}", path.display()), e))?;
         file.try_lock()
-            .map_err(|e| unavailable(&format!("locking {}", path.display()), &e))?;
+            .map_err(|e| StoreError::unavailable_from(format!("locking {}", path.display()), e))?;
         Ok(Self { file, path })
     }
 }
@@ -67,10 +65,10 @@ impl ClaimerLock for FileLock {
         let removed = std::fs::remove_file(&path);
         drop(file);
         match removed {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StoreError::Unavailable(format!(
-                "removing {}: {e}",
-                path.display()
-            ))),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StoreError::unavailable_from(
+                format!("removing {}", path.display()),
+                e,
+            )),
             _ => Ok(()),
         }
     }

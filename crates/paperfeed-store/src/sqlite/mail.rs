@@ -8,11 +8,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use paperfeed_core::{ArxivId, EmailAddress, Frequency};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
+use super::claimers::{FileLock, claimers_dir, forget, is_alive};
 use crate::mail::{
     DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore, NewSubscriber,
     Subscriber, SubscriberRow, SubscriberStatus,
 };
-use crate::sqlite_claimers::{FileLock, claimers_dir, forget, is_alive};
 use crate::{SqliteStore, StoreError};
 
 fn time(t: DateTime<Utc>) -> String {

@@ -1,4 +1,4 @@
-//! [`MailStore`] on PostgreSQL, mirroring `sqlite_mail.rs`. Several nodes may run the same
+//! [`MailStore`] on PostgreSQL, mirroring `sqlite/mail.rs`. Several nodes may run the same
 //! digest at once: jobs are claimed with `for update skip locked`, so each job goes to one
 //! worker, and a claim holds only while its claimer is alive (its session-level advisory lock
 //! shows in `pg_locks`) and its lease runs, and only for its claim token.
@@ -11,11 +11,11 @@ use paperfeed_core::{ArxivId, EmailAddress, Frequency};
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
 
+use super::sql::{execute, ms, query, query_opt};
 use crate::mail::{
     ClaimerLock, DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore,
     NewSubscriber, Subscriber, SubscriberRow, SubscriberStatus,
 };
-use crate::postgres::{execute, ms, query, query_opt};
 use crate::{PostgresStore, StoreError};
 
 const SUBSCRIBER_COLUMNS: &str =
@@ -264,7 +264,7 @@ impl MailStore for PostgresStore {
             .await?
             .try_get(0)?;
         if !locked {
-            return Err(StoreError::Unavailable(format!(
+            return Err(StoreError::unavailable(format!(
                 "digest claimer id {id} is taken; try again"
             )));
         }

@@ -1,0 +1,203 @@
+//! Writing batches of papers on PostgreSQL: the stored papers of a batch locked in id order,
+//! each record merged into its paper, the batch (and the harvest position that came with it)
+//! in one transaction under one `change_seq`; a batch that meets a paper another node inserted
+//! meanwhile runs again.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, SubsecRound as _, Utc};
+use deadpool_postgres::GenericClient;
+use paperfeed_core::{NewPaper, Paper, UpsertOutcome, merge};
+use tokio_postgres::types::{Json, ToSql};
+
+use super::PostgresStore;
+use super::rows::{PAPER_COLUMN_COUNT, PAPER_COLUMNS, paper_from_row};
+use super::sql::{execute, ms, next_change_seq, query};
+use crate::{HarvestPosition, StoreError, WriteMode};
+
+/// Writes a merged paper: a new row (false when another node inserted it meanwhile: merge
+/// again into theirs) or an update of the row locked by the batch.
+async fn write_paper<C: GenericClient>(
+    tx: &C,
+    paper: &Paper,
+    is_new: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let published = paper.published_at.map(|d| d.trunc_subsecs(0));
+    let (authors, categories, versions, keywords) = (
+        Json(&paper.authors),
+        Json(&paper.categories),
+        Json(&paper.versions),
+        Json(&paper.ai_keywords),
+    );
+    let params: [&(dyn ToSql + Sync); 16] = [
+        &paper.id.as_str(),
+        &paper.title,
+        &paper.abstract_text,
+        &authors,
+        &categories,
+        &published,
+        &versions,
+        &paper.upvotes,
+        &paper.num_comments,
+        &paper.github_repo,
+        &paper.github_stars,
+        &paper.project_page,
+        &paper.ai_summary,
+        &keywords,
+        &now,
+        &paper.text_fingerprint(),
+    ];
+    let written = if is_new {
+        // change_seq is stamped at the end of the batch (see next_change_seq).
+        execute(
+            tx,
+            "insert into papers (id, title, abstract, authors, categories, published_at,
+                 versions, upvotes, num_comments, github_repo, github_stars, project_page,
+                 ai_summary, ai_keywords, created_at, updated_at, change_seq, text_hash)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, 0,
+                     $16)
+             on conflict (id) do nothing",
+            &params,
+        )
+        .await?
+    } else {
+        execute(
+            tx,
+            "update papers set title = $2, abstract = $3, authors = $4, categories = $5,
+                 published_at = $6, versions = $7, upvotes = $8, num_comments = $9,
+                 github_repo = $10, github_stars = $11, project_page = $12, ai_summary = $13,
+                 ai_keywords = $14, updated_at = $15, text_hash = $16
+              where id = $1",
+            &params,
+        )
+        .await?
+    };
+    if written == 0 {
+        return Ok(false);
+    }
+    for f in &paper.featured {
+        let (name, fullname) = f
+            .submitter
+            .as_ref()
+            .map_or((None, None), |s| (Some(&s.name), s.fullname.as_ref()));
+        execute(
+            tx,
+            "insert into featurings (paper_id, day, submitter_name, submitter_fullname)
+             values ($1, $2, $3, $4)
+             on conflict (paper_id, day) do update set
+                 submitter_name = excluded.submitter_name,
+                 submitter_fullname = excluded.submitter_fullname",
+            &[&paper.id.as_str(), &f.date, &name, &fullname],
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
+pub(super) async fn upsert_batch(
+    store: &PostgresStore,
+    batch: Vec<NewPaper>,
+    position: Option<(&str, HarvestPosition)>,
+    mode: WriteMode,
+) -> Result<Vec<UpsertOutcome>, StoreError> {
+    let mut client = store.client().await?;
+    // A paper another node inserted between our look-up and our insert: the whole batch again,
+    // which then finds and locks it (each retry follows a commit of the other writer, so a few
+    // suffice even for several nodes loading the same files at once).
+    for _ in 0..8 {
+        let tx = client.transaction().await?;
+        if let Some(outcomes) = try_upsert_batch(&tx, &batch, position.as_ref()).await? {
+            match mode {
+                WriteMode::Commit => tx.commit().await?,
+                WriteMode::DryRun => tx.rollback().await?,
+            }
+            return Ok(outcomes);
+        }
+        tx.rollback().await?;
+    }
+    Err(StoreError::unavailable(
+        "a batch kept meeting papers inserted meanwhile by another writer",
+    ))
+}
+
+/// One attempt at a batch in `tx`: `None` when a new paper turned out to be inserted by
+/// another writer meanwhile (roll back and try again).
+async fn try_upsert_batch<C: GenericClient>(
+    tx: &C,
+    batch: &[NewPaper],
+    position: Option<&(&str, HarvestPosition)>,
+) -> Result<Option<Vec<UpsertOutcome>>, StoreError> {
+    let now = ms(Utc::now());
+    let mut ids: Vec<&str> = batch.iter().map(|p| p.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    // One round trip: every stored paper of the batch, locked in id order (which any two
+    // batches sharing papers agree on), as its sources said it (without local votes and
+    // comments): what `merge` folds a record into.
+    let rows = query(
+        tx,
+        &format!(
+            "select {PAPER_COLUMNS}, p.local_upvotes, p.local_comments from papers p
+              where p.id = any($1) order by p.id for no key update of p"
+        ),
+        &[&ids],
+    )
+    .await?;
+    let mut current: HashMap<String, Paper> = HashMap::with_capacity(batch.len());
+    for row in &rows {
+        let mut paper = paper_from_row(row)?;
+        paper.upvotes -= row.try_get::<_, i64>(PAPER_COLUMN_COUNT)?;
+        paper.num_comments -= row.try_get::<_, i64>(PAPER_COLUMN_COUNT + 1)?;
+        current.insert(paper.id.as_str().to_owned(), paper);
+    }
+    let stored: HashSet<String> = current.keys().cloned().collect();
+    // Records fold in batch order (a paper twice in a batch merges twice, as in SQLite).
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    for record in batch {
+        let id = record.id.as_str();
+        let existing = current.get(id);
+        let merged = merge(existing, record.clone());
+        let outcome = match existing {
+            None => UpsertOutcome::New,
+            Some(old) if *old == merged => UpsertOutcome::Unchanged,
+            Some(_) => UpsertOutcome::Updated,
+        };
+        if outcome != UpsertOutcome::Unchanged {
+            changed.insert(id.to_owned());
+            current.insert(id.to_owned(), merged);
+        }
+        outcomes.push(outcome);
+    }
+    for id in &changed {
+        let paper = current
+            .get(id)
+            .ok_or_else(|| StoreError::Corrupt(format!("paper {id} vanished from its batch")))?;
+        if !write_paper(tx, paper, !stored.contains(id), now).await? {
+            return Ok(None);
+        }
+    }
+    if let Some((source, position)) = position {
+        execute(
+            tx,
+            "insert into harvest_positions (source, cursor, last_day, updated_at)
+             values ($1, $2, $3, $4)
+             on conflict (source) do update set cursor = excluded.cursor,
+                 last_day = excluded.last_day, updated_at = excluded.updated_at",
+            &[source, &position.cursor, &position.last_day, &now],
+        )
+        .await?;
+    }
+    if !changed.is_empty() {
+        let seq = next_change_seq(tx).await?;
+        let changed: Vec<String> = changed.into_iter().collect();
+        execute(
+            tx,
+            "update papers set change_seq = $1 where id = any($2)",
+            &[&seq, &changed],
+        )
+        .await?;
+    }
+    Ok(Some(outcomes))
+}

@@ -1,0 +1,53 @@
+//! The SQLite schema: its migrations, applied at open by the shared planner.
+
+use chrono::Utc;
+use rusqlite::{Connection, params};
+
+use super::rows::time_text;
+use crate::StoreError;
+use crate::migrations::{Migration, plan};
+
+/// Schema migrations, applied in order; never edit one that has landed. Each one that a store
+/// has not recorded is applied (see [`plan`]).
+pub(super) const MIGRATIONS: &[Migration] = &[
+    (1, include_str!("../../migrations/sqlite/0001_papers.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_embeddings.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_community.sql"),
+    ),
+    (4, include_str!("../../migrations/sqlite/0004_harvest.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_digests.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_leases.sql")),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_digest_claimers.sql"),
+    ),
+];
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "create table if not exists schema_migrations (
+             version integer primary key,
+             applied_at text not null
+         ) strict;",
+    )?;
+    let applied: Vec<i64> = conn
+        .prepare("select version from schema_migrations")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for (version, sql) in plan(MIGRATIONS, &applied)? {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "insert into schema_migrations (version, applied_at) values (?1, ?2)",
+            params![version, time_text(Utc::now())],
+        )?;
+        tx.commit()?;
+        tracing::info!(migration.version = version, "applied store migration");
+    }
+    Ok(())
+}
