@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{Datelike, NaiveDate, Utc};
-use paperfeed_core::{ArxivId, Paper};
+use paperfeed_core::{ArxivId, Frequency, Paper};
 use paperfeed_mail::compose::{Digest, DigestItem, parse_address, shorten};
 use paperfeed_mail::{LinkPurpose, LinkSigner, Mailer, SendError};
 use paperfeed_store::{
@@ -31,7 +31,7 @@ use paperfeed_store::{
 use paperfeed_web::{Metrics, SmtpFailure};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{DigestRunArgs, Frequency, SubscriberAddArgs, SubscriberImportArgs};
+use crate::cli::{DigestRunArgs, SubscriberAddArgs, SubscriberImportArgs};
 use crate::settings::Settings;
 
 /// Characters of abstract shown per paper.
