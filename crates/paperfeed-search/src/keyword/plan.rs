@@ -41,6 +41,18 @@ pub(super) struct Plan {
 }
 
 impl Plan {
+    /// Each exact id or title term as an optional clause (matching any of them will do).
+    pub(super) fn exact_clauses(&self) -> Vec<(Occur, Box<dyn Query>)> {
+        self.exact
+            .iter()
+            .map(|term| {
+                let query: Box<dyn Query> =
+                    Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic));
+                (Occur::Should, query)
+            })
+            .collect()
+    }
+
     pub(super) fn filtered(&self, query: Box<dyn Query>) -> Box<dyn Query> {
         if self.filters.is_empty() {
             return query;
@@ -85,15 +97,7 @@ impl KeywordIndex {
         }
 
         let ranked = self.ranked_text(&pieces, &ids);
-        let mut any: Vec<(Occur, Box<dyn Query>)> = plan
-            .exact
-            .iter()
-            .map(|term| {
-                let query: Box<dyn Query> =
-                    Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic));
-                (Occur::Should, query)
-            })
-            .collect();
+        let mut any = plan.exact_clauses();
         if let Some(ranked) = &ranked {
             any.push((Occur::Should, ranked.box_clone()));
         }

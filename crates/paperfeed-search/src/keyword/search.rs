@@ -127,15 +127,7 @@ impl KeywordIndex {
             // Pinned papers below the ranked window: their BM25 score from one search of the
             // ranked query limited to the exact terms (not `Weight::explain`, which trips a
             // debug assertion of tantivy's on a query part that matches nothing).
-            let exact: Vec<(Occur, Box<dyn Query>)> = plan
-                .exact
-                .iter()
-                .map(|term| {
-                    let q: Box<dyn Query> =
-                        Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic));
-                    (Occur::Should, q)
-                })
-                .collect();
+            let exact = plan.exact_clauses();
             let only_pinned = BooleanQuery::new(vec![
                 (Occur::Must, ranked.box_clone()),
                 (
