@@ -20,7 +20,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::error::AppError;
 
 /// The store state a request was answered at; handlers and the page cache read it from the

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::community::SESSION_DAYS;
 use crate::community::auth::{
     CSRF_COOKIE, cookie, csrf_refused, new_secret, same_secret, set_cookie,

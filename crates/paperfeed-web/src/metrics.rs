@@ -31,7 +31,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// Seconds: from a cached page (sub-millisecond) to a slow hybrid search or an SMTP hand-off.
 const LATENCY_BUCKETS: [f64; 12] = [

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use lru::LruCache;
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::api::markdown::wants_markdown;
 use crate::conditional::Freshness;
 use crate::error::AppError;

@@ -3,7 +3,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+pub use paperfeed_app::harvest::SourceKind;
+use paperfeed_core::Frequency;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,8 +17,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   Kaggle arXiv JSON Lines, arXiv API Atom, OAI-PMH), stores them in an embedded \
                   SQLite database and serves a daily / weekly / monthly feed with paper pages.\n\n\
                   Configuration is layered: built-in defaults, then the config file, then \
-                  PAPERFEED_* environment variables, then command-line flags. `paperfeed config` \
-                  prints the result."
+                  environment variables, then command-line flags. Every setting is a variable: \
+                  PAPERFEED_ and its key in capitals, with __ between a section and its key \
+                  (serve.bind is PAPERFEED_SERVE__BIND). `paperfeed config` prints the result."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -27,36 +31,27 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Directory holding the store and index files [default: ./paperfeed-data]
-    #[arg(long, global = true, env = "PAPERFEED_DATA_DIR", value_name = "DIR")]
+    /// [env: PAPERFEED_DATA_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// TOML config file [default: ./paperfeed.toml when it exists]
-    #[arg(long, global = true, env = "PAPERFEED_CONFIG", value_name = "FILE")]
+    /// TOML config file [default: ./paperfeed.toml when it exists] [env: PAPERFEED_CONFIG]
+    #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Folder with the embedding model files (config.json, tokenizer.json, model.safetensors)
-    #[arg(long, global = true, env = "PAPERFEED_MODEL_DIR", value_name = "DIR")]
+    /// [env: PAPERFEED_SEARCH__MODEL_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
     pub model_dir: Option<PathBuf>,
-    /// Log line format on stderr
-    #[arg(long, global = true, env = "PAPERFEED_LOG_FORMAT", value_enum)]
+    /// Log line format on stderr [env: PAPERFEED_LOG_FORMAT]
+    #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
     /// SMTP server for mail: smtp://host:port, smtp+starttls://user:pass@host:port or
-    /// smtps://user:pass@host:port
-    #[arg(
-        long,
-        global = true,
-        env = "PAPERFEED_SMTP_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    /// smtps://user:pass@host:port [env: PAPERFEED_MAIL__SMTP_URL]
+    #[arg(long, global = true, value_name = "URL")]
     pub smtp_url: Option<String>,
     /// Where the store lives: sqlite://PATH, or postgres://user@host:5432/database for several
     /// nodes sharing one PostgreSQL database [default: sqlite://<data-dir>/paperfeed.sqlite3]
-    #[arg(
-        long,
-        global = true,
-        env = "PAPERFEED_DATABASE_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    /// [env: PAPERFEED_DATABASE_URL]
+    #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
 }
 
@@ -171,7 +166,7 @@ pub struct SubscriberImportArgs {
     #[arg(long)]
     pub confirmed: bool,
     /// How often to mail
-    #[arg(long, value_enum, default_value = "daily")]
+    #[arg(long, value_parser = frequency_parser(), default_value = "daily")]
     pub frequency: Frequency,
     /// Papers per digest
     #[arg(long, default_value_t = 10)]
@@ -187,7 +182,7 @@ pub struct SubscriberAddArgs {
     #[arg(long)]
     pub confirmed: bool,
     /// How often to mail
-    #[arg(long, value_enum, default_value = "daily")]
+    #[arg(long, value_parser = frequency_parser(), default_value = "daily")]
     pub frequency: Frequency,
     /// Only papers matching this query (repeatable; any topic matches)
     #[arg(long = "topic", value_name = "QUERY")]
@@ -197,12 +192,15 @@ pub struct SubscriberAddArgs {
     pub papers: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Frequency {
-    /// Weekdays, like Hugging Face's daily mail
-    Daily,
-    /// Mondays, covering the week before
-    Weekly,
+/// `daily` or `weekly`, read as core's [`Frequency`], each value explained in `--help`.
+fn frequency_parser() -> impl TypedValueParser<Value = Frequency> {
+    let values = Frequency::ALL.map(|frequency| {
+        PossibleValue::new(frequency.as_str()).help(match frequency {
+            Frequency::Daily => "Weekdays, like Hugging Face's daily mail",
+            Frequency::Weekly => "Mondays, covering the week before",
+        })
+    });
+    PossibleValuesParser::new(values).try_map(|name| name.parse::<Frequency>())
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,7 +213,7 @@ pub enum DigestCommand {
 #[derive(Debug, Args)]
 pub struct DigestRunArgs {
     /// Which subscribers: daily or weekly
-    #[arg(long, value_enum, default_value = "daily")]
+    #[arg(long, value_parser = frequency_parser(), default_value = "daily")]
     pub period: Frequency,
     /// The day the digest is for [default: today, UTC]
     #[arg(long, value_name = "YYYY-MM-DD")]
@@ -285,8 +283,8 @@ pub struct EvalArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080]
-    #[arg(long, env = "PAPERFEED_BIND", value_name = "ADDR:PORT")]
+    /// Address to listen on [default: 127.0.0.1:8080] [env: PAPERFEED_SERVE__BIND]
+    #[arg(long, value_name = "ADDR:PORT")]
     pub bind: Option<SocketAddr>,
     /// Do not load the bundled sample into an empty store
     #[arg(long)]
@@ -296,27 +294,24 @@ pub struct ServeArgs {
     pub metrics_bind: Option<SocketAddr>,
 }
 
-/// A live source of papers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SourceKind {
-    /// The arXiv API: look-ups by id (--id) or a search listing (--query)
-    Arxiv,
-    /// OAI-PMH ListRecords harvesting (metadataPrefix=arXiv), resumable
-    Oai,
-    /// The Hugging Face daily feed, one day per request
-    Hf,
-}
-
-impl SourceKind {
-    pub const ALL: [SourceKind; 3] = [SourceKind::Arxiv, SourceKind::Oai, SourceKind::Hf];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SourceKind::Arxiv => "arxiv",
-            SourceKind::Oai => "oai",
-            SourceKind::Hf => "hf",
-        }
-    }
+/// `arxiv`, `oai` or `hf`, read as the application's [`SourceKind`], each value explained in
+/// `--help`.
+fn source_parser() -> impl TypedValueParser<Value = SourceKind> {
+    let values = SourceKind::ALL.map(|kind| {
+        PossibleValue::new(kind.name()).help(match kind {
+            SourceKind::Arxiv => {
+                "The arXiv API: look-ups by id (--id) or a search listing (--query)"
+            }
+            SourceKind::Oai => "OAI-PMH ListRecords harvesting (metadataPrefix=arXiv), resumable",
+            SourceKind::Hf => "The Hugging Face daily feed, one day per request",
+        })
+    });
+    PossibleValuesParser::new(values).try_map(|name| {
+        SourceKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name)
+            .ok_or_else(|| format!("{name:?} is not a source: expected arxiv, oai or hf"))
+    })
 }
 
 #[derive(Debug, Args)]
@@ -329,7 +324,7 @@ pub struct IngestArgs {
     )]
     pub paths: Vec<PathBuf>,
     /// Fetch from a live source instead of files
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = source_parser())]
     pub source: Option<SourceKind>,
     /// The source's base URL [default: sources.<source>.base_url]
     #[arg(long, requires = "source", value_name = "URL")]

@@ -11,22 +11,14 @@ use anyhow::Context as _;
 use chrono::Utc;
 use paperfeed_app::digests::{DigestConfig, RunMode, ScheduleConfig};
 use paperfeed_app::metrics::{Metrics, NoMetrics};
-use paperfeed_core::{DigestPeriod, Frequency};
+use paperfeed_core::DigestPeriod;
 use paperfeed_mail::compose::parse_address;
 use paperfeed_mail::{LinkSigner, Mailer};
 use paperfeed_store::{Database, MailStore, NewSubscriber};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{self, DigestRunArgs, SubscriberAddArgs, SubscriberImportArgs};
+use crate::cli::{DigestRunArgs, SubscriberAddArgs, SubscriberImportArgs};
 use crate::settings::Settings;
-
-/// The domain's frequency for the one the command line names.
-fn frequency(f: cli::Frequency) -> Frequency {
-    match f {
-        cli::Frequency::Daily => Frequency::Daily,
-        cli::Frequency::Weekly => Frequency::Weekly,
-    }
-}
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Database>> {
     crate::database::open(settings).await
@@ -55,7 +47,7 @@ pub async fn add_subscriber(settings: &Settings, args: &SubscriberAddArgs) -> an
         .upsert_subscriber(
             NewSubscriber {
                 email,
-                frequency: frequency(args.frequency),
+                frequency: args.frequency,
                 topics: args.topics.clone(),
                 papers_per_digest: args.papers,
                 confirmed: args.confirmed,
@@ -100,7 +92,7 @@ pub async fn import_subscribers(
                     .upsert_subscriber(
                         NewSubscriber {
                             email,
-                            frequency: frequency(args.frequency),
+                            frequency: args.frequency,
                             topics: Vec::new(),
                             papers_per_digest: args.papers,
                             confirmed: args.confirmed,
@@ -228,7 +220,7 @@ pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()
     let stop = crate::shutdown::on_signals()?;
     let store = open_store(settings).await?;
     let date = args.date.unwrap_or_else(|| Utc::now().date_naive());
-    let period = DigestPeriod::new(frequency(args.period), date);
+    let period = DigestPeriod::new(args.period, date);
     if args.dry_run {
         let candidates = paperfeed_app::digests::preview(&store, &period).await?;
         let (from, to) = period.days();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use paperfeed_app::harvest::HarvestRequest;
-use paperfeed_app::harvest::{HarvestSummary, SourceConfig, SourceKind};
+use paperfeed_app::harvest::{HarvestSummary, SourceConfig};
 use paperfeed_app::metrics::Metrics;
 use paperfeed_ingest::fetch::{ArxivClient, Fetcher, HttpConfig, TokioClock};
 use paperfeed_store::{Store, WriteMode};
@@ -14,20 +14,11 @@ use paperfeed_store::{Store, WriteMode};
 use crate::cli;
 use crate::settings::Settings;
 
-/// The application layer's name for a source the command line names.
-pub fn source_kind(kind: cli::SourceKind) -> SourceKind {
-    match kind {
-        cli::SourceKind::Arxiv => SourceKind::Arxiv,
-        cli::SourceKind::Oai => SourceKind::Oai,
-        cli::SourceKind::Hf => SourceKind::Hf,
-    }
-}
-
 /// The source `kind` as configured.
 pub fn source_config(settings: &Settings, kind: cli::SourceKind) -> SourceConfig {
     let source = settings.sources.get(kind);
     SourceConfig {
-        kind: source_kind(kind),
+        kind,
         base_url: source.base_url.clone(),
         http: HttpConfig {
             user_agent: settings.sources.user_agent.clone(),

@@ -26,18 +26,19 @@ use paperfeed_store::{Store, WriteMode};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, DigestCommand, LogFormat, SubscriberCommand};
-use crate::settings::Settings;
+use crate::settings::{Loaded, Origin, Settings};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(&cli) {
-        Ok(s) => s,
+    let Loaded { settings, origin } = match Settings::load(&cli) {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("paperfeed: {e:#}");
             return ExitCode::from(2);
         }
     };
     init_logging(settings.log_format);
+    origin.warn_deprecated();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -48,7 +49,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(run(cli, settings));
+    let result = runtime.block_on(run(cli, settings, origin));
     // A shutdown that reached its deadline may leave blocking work behind (an embedding
     // batch, a store write whose transaction then never commits): it must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
@@ -123,7 +124,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, settings: Settings, origin: Origin) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(_) => {
             serve::run(&settings).await?;
@@ -210,7 +211,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Config => {
-            println!("{}", settings.to_toml()?.trim_end());
+            println!("{}", settings::render(&settings, &origin)?.trim_end());
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -11,7 +11,7 @@ use paperfeed_store::User;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::api::error::{ApiError, ErrorJson};
 use crate::api::params;
 use crate::community::auth::bearer_user;

@@ -7,7 +7,7 @@ use paperfeed_store::{FeedOrder, FeedQuery};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::api::error::{ApiError, ApiQuery, ErrorJson};
 use crate::api::json::DailyPaperJson;
 use crate::api::params::{self, given};

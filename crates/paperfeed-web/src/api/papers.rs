@@ -11,7 +11,7 @@ use paperfeed_store::{FeedOrder, FeedQuery};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::api::error::{ApiError, ApiQuery, ErrorJson};
 use crate::api::json::{DailyPaperJson, PaperDetailJson};
 use crate::api::params::{self, given};

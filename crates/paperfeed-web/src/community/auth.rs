@@ -17,7 +17,7 @@ pub use paperfeed_app::accounts::{
 };
 use paperfeed_store::{Session, User};
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::error::AppError;
 
 /// The session cookie.

@@ -15,7 +15,7 @@ pub use paperfeed_app::submit::{LOOKUP_DEADLINE, PaperLookup, SubmitRefusal, Sub
 use paperfeed_app::submit::{LOOKUP_RETRY_AFTER_SECS, Submissions, SubmitConfig, SubmitError};
 use paperfeed_store::User;
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::error::AppError;
 use rate_limit::{Action, RateLimiter, RateLimits};
 

@@ -11,7 +11,7 @@ use paperfeed_core::{EmailAddress, Password, Username};
 use paperfeed_store::{NewSession, User};
 use serde::Deserialize;
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::community::auth::{
     SESSION_COOKIE, Viewer, blocking, cookie, hash_password, hash_secret, new_secret, set_cookie,
     verify_password,

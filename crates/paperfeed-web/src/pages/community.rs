@@ -12,7 +12,7 @@ use paperfeed_app::community::{self, CommentAction, CommunityError};
 use paperfeed_core::ArxivId;
 use serde::Deserialize;
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::community::auth::Viewer;
 use crate::community::rate_limit::Action;
 use crate::community::{SubmitRefusal, failed, submit_paper};

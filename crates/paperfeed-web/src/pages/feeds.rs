@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use paperfeed_core::Paper;
 use paperfeed_search::{KeywordQuery, SortOrder};
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::error::AppError;
 use crate::query::encode;
 use crate::search_params::{parse_mode, parse_sort};

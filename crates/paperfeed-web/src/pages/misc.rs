@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::error::{AppError, render_error};
 use crate::views::Link;
 

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use paperfeed_core::ArxivId;
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::api::markdown::{markdown_response, wants_markdown};
 use crate::community::auth::Viewer;
 use crate::error::{AppError, render_error};

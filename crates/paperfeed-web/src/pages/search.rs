@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use paperfeed_app::search::{self, Found};
 use paperfeed_search::{KeywordQuery, SearchMode, SortOrder};
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::error::AppError;
 use crate::error::render_error;
 use crate::query::encode;

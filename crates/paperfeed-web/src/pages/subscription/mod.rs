@@ -14,7 +14,7 @@ use axum::response::{Html, IntoResponse, Response};
 use paperfeed_app::subscriptions::MailLinks;
 use serde::Deserialize;
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::error::{AppError, render_error};
 
 /// `?t=…` (or a form field `t`): the signed token of a link in a mail.

@@ -13,7 +13,7 @@ use paperfeed_core::Frequency;
 use serde::Deserialize;
 
 use super::{TokenParam, mail_links, notice};
-use crate::AppState;
+use crate::state::AppState;
 use crate::error::{AppError, render_error};
 
 #[derive(Template)]

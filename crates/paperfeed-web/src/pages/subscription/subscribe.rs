@@ -15,7 +15,7 @@ use paperfeed_core::Frequency;
 use serde::Deserialize;
 
 use super::{TokenParam, mail_links, mail_unavailable, notice};
-use crate::AppState;
+use crate::state::AppState;
 use crate::community::auth::Viewer;
 use crate::community::client_ip;
 use crate::community::rate_limit::Action;

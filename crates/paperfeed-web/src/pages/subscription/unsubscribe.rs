@@ -14,7 +14,7 @@ use chrono::Utc;
 use paperfeed_app::subscriptions::{self, SubscriptionError};
 
 use super::{TokenParam, link_page, mail_links, notice};
-use crate::AppState;
+use crate::state::AppState;
 use crate::error::AppError;
 
 fn invalid() -> Result<Response, AppError> {
