@@ -20,8 +20,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
-use crate::state::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// The store state a request was answered at; handlers and the page cache read it from the
 /// request's extensions instead of asking the store again.

@@ -5,12 +5,12 @@ use askama::Template;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::state::AppState;
 use crate::community::SESSION_DAYS;
 use crate::community::auth::{
     CSRF_COOKIE, cookie, csrf_refused, new_secret, same_secret, set_cookie,
 };
 use crate::error::{AppError, render_error};
+use crate::state::AppState;
 use crate::views::Link;
 
 pub struct FieldView {

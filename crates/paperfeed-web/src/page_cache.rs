@@ -22,10 +22,10 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use lru::LruCache;
 
-use crate::state::AppState;
 use crate::api::markdown::wants_markdown;
 use crate::conditional::Freshness;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// Bytes of pages (bodies, keys and bookkeeping) kept at most.
 pub const DEFAULT_BUDGET: usize = 64 * 1024 * 1024;

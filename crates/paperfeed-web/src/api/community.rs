@@ -11,12 +11,12 @@ use paperfeed_store::User;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::state::AppState;
 use crate::api::error::{ApiError, ErrorJson};
 use crate::api::params;
 use crate::community::auth::bearer_user;
 use crate::community::rate_limit::Action;
 use crate::community::{SubmitRefusal, failed, submit_paper};
+use crate::state::AppState;
 
 /// A paper's votes after an upvote or its undoing.
 #[derive(Serialize, ToSchema)]

@@ -7,10 +7,10 @@ use paperfeed_store::{FeedOrder, FeedQuery};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::state::AppState;
 use crate::api::error::{ApiError, ApiQuery, ErrorJson};
 use crate::api::json::DailyPaperJson;
 use crate::api::params::{self, given};
+use crate::state::AppState;
 
 /// Entries ranked for `sort=trending`: the newest this many of the period.
 const TRENDING_WINDOW: usize = 1000;

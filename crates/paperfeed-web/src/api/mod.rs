@@ -20,8 +20,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::state::AppState;
 use crate::page_cache;
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -11,10 +11,10 @@ use paperfeed_store::{FeedOrder, FeedQuery};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::state::AppState;
 use crate::api::error::{ApiError, ApiQuery, ErrorJson};
 use crate::api::json::{DailyPaperJson, PaperDetailJson};
 use crate::api::params::{self, given};
+use crate::state::AppState;
 
 /// One paper.
 #[utoipa::path(

@@ -17,8 +17,8 @@ pub use paperfeed_app::accounts::{
 };
 use paperfeed_store::{Session, User};
 
-use crate::state::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "pf_session";

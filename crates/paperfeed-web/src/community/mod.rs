@@ -15,8 +15,8 @@ pub use paperfeed_app::submit::{LOOKUP_DEADLINE, PaperLookup, SubmitRefusal, Sub
 use paperfeed_app::submit::{LOOKUP_RETRY_AFTER_SECS, Submissions, SubmitConfig, SubmitError};
 use paperfeed_store::User;
 
-use crate::state::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 use rate_limit::{Action, RateLimiter, RateLimits};
 
 /// What the binary configures about the community.

@@ -11,7 +11,6 @@ use paperfeed_core::{EmailAddress, Password, Username};
 use paperfeed_store::{NewSession, User};
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::community::auth::{
     SESSION_COOKIE, Viewer, blocking, cookie, hash_password, hash_secret, new_secret, set_cookie,
     verify_password,
@@ -21,6 +20,7 @@ use crate::community::{SESSION_DAYS, client_ip};
 use crate::error::{AppError, render_error};
 use crate::forms::{FieldView, FormPage, anonymous_csrf, check_anonymous_csrf, with_cookie};
 use crate::redirect::see_other;
+use crate::state::AppState;
 use crate::views::Link;
 
 /// Where to go after logging in: a path on this hub as a browser reads it, else the front

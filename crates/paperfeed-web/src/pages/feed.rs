@@ -7,8 +7,8 @@ use chrono::NaiveDate;
 use paperfeed_core::Period;
 use paperfeed_store::FeedEntry;
 
-use crate::state::AppState;
 use crate::error::{AppError, render_error};
+use crate::state::AppState;
 use crate::views::{CardView, Link, day_href, long_date};
 
 #[derive(Template)]

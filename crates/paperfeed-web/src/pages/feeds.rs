@@ -12,10 +12,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use paperfeed_core::Paper;
 use paperfeed_search::{KeywordQuery, SortOrder};
 
-use crate::state::AppState;
 use crate::error::AppError;
 use crate::query::encode;
 use crate::search_params::{parse_mode, parse_sort};
+use crate::state::AppState;
 use crate::syndication::{Feed, FeedFormat, FeedItem, render};
 
 /// Items per feed: a week of the daily feed is about 100 papers.

@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::state::AppState;
 use crate::error::{AppError, render_error};
+use crate::state::AppState;
 use crate::views::Link;
 
 #[derive(Template)]

@@ -6,11 +6,11 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use paperfeed_core::ArxivId;
 
-use crate::state::AppState;
 use crate::api::markdown::{markdown_response, wants_markdown};
 use crate::community::auth::Viewer;
 use crate::error::{AppError, render_error};
 use crate::rich_text::{SafeHtml, render_comment};
+use crate::state::AppState;
 use crate::views::{Link, PaperView};
 
 #[derive(Template)]

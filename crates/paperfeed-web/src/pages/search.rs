@@ -7,11 +7,11 @@ use axum::response::{Html, IntoResponse, Response};
 use paperfeed_app::search::{self, Found};
 use paperfeed_search::{KeywordQuery, SearchMode, SortOrder};
 
-use crate::state::AppState;
 use crate::error::AppError;
 use crate::error::render_error;
 use crate::query::encode;
 use crate::search_params::{SearchParams, parse_mode, parse_sort};
+use crate::state::AppState;
 use crate::views::{CardView, Link};
 
 /// Results per page.

@@ -14,8 +14,8 @@ use axum::response::{Html, IntoResponse, Response};
 use paperfeed_app::subscriptions::MailLinks;
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::error::{AppError, render_error};
+use crate::state::AppState;
 
 /// `?t=…` (or a form field `t`): the signed token of a link in a mail.
 #[derive(Deserialize, Default)]

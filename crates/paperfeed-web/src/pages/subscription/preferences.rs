@@ -13,8 +13,8 @@ use paperfeed_core::Frequency;
 use serde::Deserialize;
 
 use super::{TokenParam, mail_links, notice};
-use crate::state::AppState;
 use crate::error::{AppError, render_error};
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "preferences.html")]

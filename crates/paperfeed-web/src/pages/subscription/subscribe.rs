@@ -15,12 +15,12 @@ use paperfeed_core::Frequency;
 use serde::Deserialize;
 
 use super::{TokenParam, mail_links, mail_unavailable, notice};
-use crate::state::AppState;
 use crate::community::auth::Viewer;
 use crate::community::client_ip;
 use crate::community::rate_limit::Action;
 use crate::error::{AppError, render_error};
 use crate::forms::{anonymous_csrf, check_anonymous_csrf, with_cookie};
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "subscribe.html")]

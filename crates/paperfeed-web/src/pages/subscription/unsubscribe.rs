@@ -14,8 +14,8 @@ use chrono::Utc;
 use paperfeed_app::subscriptions::{self, SubscriptionError};
 
 use super::{TokenParam, link_page, mail_links, notice};
-use crate::state::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 fn invalid() -> Result<Response, AppError> {
     notice(
