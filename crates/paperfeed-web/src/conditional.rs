@@ -12,8 +12,6 @@
 //! `Last-Modified` is when this process first saw the current state (a node cannot know when
 //! another node wrote): coarser than the ETag, which clients prefer when they have both.
 
-use std::sync::{Mutex, PoisonError};
-
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -28,28 +26,6 @@ use crate::state::AppState;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Freshness {
     pub change_seq: i64,
-}
-
-/// When this process first saw each state, for `Last-Modified`.
-#[derive(Default)]
-pub struct FirstSeen {
-    inner: Mutex<Option<(u64, DateTime<Utc>)>>,
-}
-
-impl FirstSeen {
-    fn at(&self, state: u64) -> DateTime<Utc> {
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        match *inner {
-            Some((seen, at)) if seen == state => at,
-            _ => {
-                // HTTP dates have whole seconds; round down so a client's copy compares equal.
-                let now = Utc::now();
-                let at = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-                *inner = Some((state, at));
-                at
-            }
-        }
-    }
 }
 
 /// FNV-1a over a sequence of byte strings, each followed by a separator.

@@ -8,9 +8,11 @@
 
 mod api;
 mod body_limit;
+mod cached_pages;
 pub mod community;
 mod conditional;
 mod error;
+mod first_seen;
 mod forms;
 pub mod metrics;
 mod page_cache;
@@ -22,6 +24,7 @@ pub mod rich_text;
 mod search_params;
 mod server;
 mod state;
+mod submission;
 mod syndication;
 mod views;
 
@@ -46,7 +49,7 @@ pub fn metrics_router(state: AppState) -> Router {
     let registry = Arc::clone(&state.metrics);
     with_request_layers(
         Router::new()
-            .route("/metrics", get(metrics::show_metrics))
+            .route("/metrics", get(pages::health::show_metrics))
             .with_state(state)
             .layer(axum::middleware::from_fn_with_state(
                 registry,
@@ -70,7 +73,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            page_cache::serve_cached,
+            cached_pages::serve_cached,
         ))
         .route_layer(axum::middleware::from_fn(api::markdown::only_read_markdown));
     let app = Router::new()
@@ -128,7 +131,7 @@ pub fn router(state: AppState) -> Router {
     let app = if state.metrics_on_main {
         app.merge(
             Router::new()
-                .route("/metrics", get(metrics::show_metrics))
+                .route("/metrics", get(pages::health::show_metrics))
                 .with_state(state.clone()),
         )
     } else {

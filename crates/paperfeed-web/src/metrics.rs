@@ -16,13 +16,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use paperfeed_app::metrics::IngestCounts;
 pub use paperfeed_app::metrics::SmtpFailure;
-use paperfeed_store::MailStore;
+use paperfeed_search::SearchEngine;
+use paperfeed_store::{MailStore, Store};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -30,8 +31,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-
-use crate::state::AppState;
 
 /// Seconds: from a cached page (sub-millisecond) to a slow hybrid search or an SMTP hand-off.
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -253,24 +252,23 @@ impl Metrics {
 
     /// Reads the values that are state rather than events. A part that fails is logged and
     /// keeps its last value; the scrape still answers.
-    async fn refresh(&self, state: &AppState) {
-        match state.store.stats().await {
+    pub(crate) async fn refresh(&self, store: &dyn Store, search: &SearchEngine) {
+        match store.stats().await {
             Ok(stats) => {
                 self.store_papers.set(saturating_i64(stats.papers));
                 self.store_change_seq.set(stats.change_seq);
             }
             Err(e) => tracing::warn!(error = %e, "metrics: the store does not answer"),
         }
-        let (watermark, vectors) = state.search.progress();
+        let (watermark, vectors) = search.progress();
         self.index_watermark.set(watermark);
         self.vectors.set(saturating_i64(vectors));
         self.index_documents
-            .set(saturating_i64(state.search.indexed_documents()));
-        let semantic = state.search.embedder().is_some();
+            .set(saturating_i64(search.indexed_documents()));
+        let semantic = search.embedder().is_some();
         self.semantic_search.set(i64::from(semantic));
         if semantic {
-            match state
-                .store
+            match store
                 .count_embedding_backlog(paperfeed_search::MODEL_NAME)
                 .await
             {
@@ -309,7 +307,7 @@ impl Metrics {
     }
 
     /// The exposition, in the Prometheus text format.
-    fn encode(&self) -> Result<String, std::fmt::Error> {
+    pub(crate) fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut body = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut body, &self.registry)?;
         Ok(body)
@@ -382,31 +380,4 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         started.elapsed().as_secs_f64(),
     );
     response
-}
-
-/// `GET /metrics`.
-pub async fn show_metrics(State(state): State<AppState>) -> Response {
-    state.metrics.refresh(&state).await;
-    match state.metrics.encode() {
-        Ok(body) => {
-            let mut response = body.into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(
-                    prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
-                ),
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "metrics: the exposition does not encode");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "metrics could not be encoded",
-            )
-                .into_response()
-        }
-    }
 }

@@ -15,17 +15,13 @@
 use std::sync::{Mutex, PoisonError};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use lru::LruCache;
 
-use crate::api::markdown::wants_markdown;
-use crate::conditional::Freshness;
 use crate::error::AppError;
-use crate::state::AppState;
 
 /// Bytes of pages (bodies, keys and bookkeeping) kept at most.
 pub const DEFAULT_BUDGET: usize = 64 * 1024 * 1024;
@@ -177,7 +173,7 @@ impl PageCache {
     /// The kept answer for `key` at `change_seq`, or the one `render` makes, kept when it is
     /// a successful HTML or JSON page small enough. A larger body is passed on as it comes,
     /// after at most [`Self::max_page`] bytes held here.
-    async fn serve(
+    pub(crate) async fn serve(
         &self,
         change_seq: i64,
         key: String,
@@ -238,37 +234,15 @@ fn is_kept(content_type: &HeaderValue) -> bool {
 
 /// The key of a request, from the route it matched (set by the router before route layers
 /// run); `None` when it is not to be cached.
-fn request_key(request: &Request) -> Option<String> {
+pub(crate) fn request_key(request: &Request) -> Option<String> {
     let route = request.extensions().get::<MatchedPath>()?;
     cache_key(route.as_str(), request.uri())
 }
 
-/// Middleware for the page routes.
-pub async fn serve_cached(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, AppError> {
-    // Logged-in pages show per-user state (votes, comment controls): never shared.
-    let logged_in =
-        crate::community::auth::cookie(request.headers(), crate::community::auth::SESSION_COOKIE)
-            .is_some();
-    if request.method() != Method::GET || wants_markdown(request.headers()) || logged_in {
-        return Ok(next.run(request).await);
-    }
-    let Some(key) = request_key(&request) else {
-        return Ok(next.run(request).await);
-    };
-    // The validators middleware already read the counter for this request.
-    let change_seq = match request.extensions().get::<Freshness>() {
-        Some(f) => f.change_seq,
-        None => state.store.change_seq().await?,
-    };
-    state.pages.serve(change_seq, key, next.run(request)).await
-}
-
 #[cfg(test)]
 mod tests {
+    use axum::middleware::Next;
+
     use super::*;
 
     fn key(route: &str, uri: &str) -> Option<String> {

@@ -7,7 +7,7 @@ use paperfeed_search::SearchEngine;
 use paperfeed_store::Store;
 
 use crate::community::{Community, CommunitySettings, PaperLookup};
-use crate::conditional::FirstSeen;
+use crate::first_seen::FirstSeen;
 use crate::metrics::Metrics;
 use crate::page_cache::PageCache;
 

@@ -13,10 +13,12 @@ use utoipa::ToSchema;
 
 use crate::api::error::{ApiError, ErrorJson};
 use crate::api::params;
+use crate::community::SubmitRefusal;
 use crate::community::auth::bearer_user;
 use crate::community::rate_limit::Action;
-use crate::community::{SubmitRefusal, failed, submit_paper};
+use crate::error::failed;
 use crate::state::AppState;
+use crate::submission::submit_paper;
 
 /// A paper's votes after an upvote or its undoing.
 #[derive(Serialize, ToSchema)]

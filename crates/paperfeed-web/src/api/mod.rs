@@ -20,7 +20,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::page_cache;
+use crate::cached_pages;
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -137,7 +137,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(papers::get_paper))
         .route_layer(axum::middleware::from_fn_with_state(
             state,
-            page_cache::serve_cached,
+            cached_pages::serve_cached,
         ))
         .split_for_parts();
     let (uncached, uncached_doc) = OpenApiRouter::new()

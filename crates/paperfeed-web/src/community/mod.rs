@@ -1,6 +1,5 @@
-//! The community layer's web side: sessions ([`auth`]), rate limits ([`rate_limit`]), and the
-//! call into the application layer's submission rules ([`submit_paper`]) that pages and the
-//! API share.
+//! The community layer's web side: sessions ([`auth`]), rate limits ([`rate_limit`]), and what
+//! the binary configures about them.
 
 pub mod auth;
 pub mod rate_limit;
@@ -10,13 +9,9 @@ use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
-use chrono::{DateTime, Utc};
 pub use paperfeed_app::submit::{LOOKUP_DEADLINE, PaperLookup, SubmitRefusal, Submitted};
-use paperfeed_app::submit::{LOOKUP_RETRY_AFTER_SECS, Submissions, SubmitConfig, SubmitError};
-use paperfeed_store::User;
 
 use crate::error::AppError;
-use crate::state::AppState;
 use rate_limit::{Action, RateLimiter, RateLimits};
 
 /// What the binary configures about the community.
@@ -77,51 +72,4 @@ pub fn client_ip(parts_or_ext: &axum::http::Extensions) -> String {
 /// `client_ip` from request parts.
 pub fn client_ip_of(parts: &Parts) -> String {
     client_ip(&parts.extensions)
-}
-
-/// Submits the paper `raw` names as `user` through the hub's store, lookup and metrics: the
-/// featured paper, or the refusal to show the submitter; a failure (503 "try again" when
-/// arXiv could not be asked, else 500) as the error.
-pub async fn submit_paper(
-    state: &AppState,
-    user: &User,
-    raw: &str,
-    now: DateTime<Utc>,
-) -> Result<Result<Submitted, SubmitRefusal>, AppError> {
-    let submissions = Submissions {
-        store: &*state.store,
-        lookup: state.community.lookup.as_deref(),
-        metrics: &*state.metrics,
-        config: SubmitConfig {
-            window_days: state.community.settings.submit_window_days,
-        },
-    };
-    match submissions.submit_paper(user, raw, now).await {
-        Ok(done) => Ok(Ok(done)),
-        Err(SubmitError::Refused(refusal)) => Ok(Err(refusal)),
-        Err(SubmitError::LookupUnavailable { id, .. }) => Err(AppError::Unavailable {
-            message: SubmitError::retry_message(&id),
-            retry_after_secs: LOOKUP_RETRY_AFTER_SECS,
-        }),
-        Err(error) => Err(failed(&error)),
-    }
-}
-
-impl From<paperfeed_app::search::SearchError> for AppError {
-    /// A search that failed (never the searcher's input: the query was parsed before).
-    fn from(e: paperfeed_app::search::SearchError) -> Self {
-        failed(&e)
-    }
-}
-
-/// A use case's failure (not the caller's input) as a 500, its causes in the log line.
-pub(crate) fn failed(error: &dyn std::error::Error) -> AppError {
-    let mut detail = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        detail.push_str(": ");
-        detail.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    AppError::Internal(detail)
 }

@@ -12,13 +12,15 @@ use paperfeed_app::community::{self, CommentAction, CommunityError};
 use paperfeed_core::ArxivId;
 use serde::Deserialize;
 
+use crate::community::SubmitRefusal;
 use crate::community::auth::Viewer;
 use crate::community::rate_limit::Action;
-use crate::community::{SubmitRefusal, failed, submit_paper};
 use crate::error::AppError;
+use crate::error::failed;
 use crate::forms::{FieldView, FormPage};
 use crate::redirect::see_other;
 use crate::state::AppState;
+use crate::submission::submit_paper;
 use crate::views::Link;
 
 #[derive(Deserialize, Default)]

@@ -81,3 +81,33 @@ fn unavailable(reason: String) -> Response {
     )
         .into_response()
 }
+
+/// `GET /metrics`.
+pub async fn show_metrics(State(state): State<AppState>) -> Response {
+    state
+        .metrics
+        .refresh(state.store.as_ref(), &state.search)
+        .await;
+    match state.metrics.encode() {
+        Ok(body) => {
+            let mut response = body.into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+                ),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "metrics: the exposition does not encode");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "metrics could not be encoded",
+            )
+                .into_response()
+        }
+    }
+}
