@@ -203,18 +203,11 @@ impl IntoResponse for AppError {
 impl From<paperfeed_app::search::SearchError> for AppError {
     /// A search that failed (never the searcher's input: the query was parsed before).
     fn from(e: paperfeed_app::search::SearchError) -> Self {
-        failed(&e)
+        failed(e)
     }
 }
 
-/// A use case's failure (not the caller's input) as a 500, its causes in the log line.
-pub(crate) fn failed(error: &dyn std::error::Error) -> AppError {
-    let mut detail = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        detail.push_str(": ");
-        detail.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    AppError::Internal(detail)
+/// A use case's failure (not the caller's input) as a 500, its causes kept for the log line.
+pub(crate) fn failed(error: impl std::error::Error + Send + Sync + 'static) -> AppError {
+    AppError::Failed(Box::new(error))
 }

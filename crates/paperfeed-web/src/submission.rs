@@ -34,6 +34,6 @@ pub async fn submit_paper(
             message: SubmitError::retry_message(&id),
             retry_after_secs: LOOKUP_RETRY_AFTER_SECS,
         }),
-        Err(error) => Err(failed(&error)),
+        Err(error) => Err(failed(error)),
     }
 }

@@ -57,7 +57,7 @@ async fn vote(
             CommunityError::NoSuchPaper(id) => {
                 ApiError::not_found(format!("paper {id} is not on this hub"))
             }
-            other => ApiError::from(failed(&other)),
+            other => ApiError::from(failed(other)),
         })?;
     Ok(Json(UpvoteJson {
         id: id.to_string(),

@@ -29,7 +29,7 @@ impl From<AccountError> for AppError {
     /// An account use case's failure; a taken name or address is answered by the page that
     /// asked, before this.
     fn from(e: AccountError) -> Self {
-        crate::error::failed(&e)
+        crate::error::failed(e)
     }
 }
 

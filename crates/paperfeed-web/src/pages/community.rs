@@ -100,7 +100,7 @@ fn refused(error: CommunityError) -> AppError {
         CommunityError::NotYours => {
             AppError::Forbidden("You can only edit or delete your own comments.".into())
         }
-        CommunityError::Store(_) => failed(&error),
+        CommunityError::Store(_) => failed(error),
     }
 }
 
