@@ -34,8 +34,6 @@ pub enum AppError {
         message: String,
         retry_after_secs: u64,
     },
-    /// We failed. Logged where it happened; the page only shows a reference.
-    Internal(String),
     /// We failed, for the reason `source` gives (logged with its whole chain of causes); the
     /// page only shows a reference.
     Failed(Box<dyn std::error::Error + Send + Sync>),
@@ -73,7 +71,7 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// A page template that failed to render: our failure, shown as the opaque 500.
 pub(crate) fn render_error(e: askama::Error) -> AppError {
-    AppError::Internal(format!("template: {e}"))
+    failed_at("rendering a template", e)
 }
 
 impl AppError {
@@ -174,7 +172,6 @@ impl IntoResponse for AppError {
                 message.as_str(),
                 &[][..],
             ),
-            AppError::Internal(detail) => we_failed(detail),
             AppError::Failed(e) => we_failed(&error_chain(e.as_ref())),
         };
         let page = ErrorPage {
@@ -205,6 +202,36 @@ impl From<paperfeed_app::search::SearchError> for AppError {
     fn from(e: paperfeed_app::search::SearchError) -> Self {
         failed(e)
     }
+}
+
+/// What we were doing when `source` failed: the outermost link of a failure's chain.
+#[derive(Debug)]
+struct Doing {
+    what: &'static str,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl std::fmt::Display for Doing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.what)
+    }
+}
+
+impl std::error::Error for Doing {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.source.as_ref())
+    }
+}
+
+/// Our failure while doing `what` (`"rendering a page"`), its cause kept for the log line.
+pub(crate) fn failed_at(
+    what: &'static str,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> AppError {
+    AppError::Failed(Box::new(Doing {
+        what,
+        source: Box::new(source),
+    }))
 }
 
 /// A use case's failure (not the caller's input) as a 500, its causes kept for the log line.

@@ -200,7 +200,7 @@ impl PageCache {
         let mut stream = body.into_data_stream();
         let mut held: Vec<u8> = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| AppError::Internal(format!("rendering a page: {e}")))?;
+            let chunk = chunk.map_err(|e| crate::error::failed_at("rendering a page", e))?;
             if held.len() + chunk.len() > self.max_page() {
                 // Too big to keep: what is held, then the rest as the handler makes it.
                 let head = futures_util::stream::iter([

@@ -160,7 +160,6 @@ impl From<crate::error::AppError> for ApiError {
                 retry_after_secs: Some(retry_after_secs),
                 ..Self::with_status(StatusCode::SERVICE_UNAVAILABLE, message)
             },
-            AppError::Internal(detail) => Self::internal(detail),
             AppError::Failed(e) => Self::internal(crate::error::error_chain(e.as_ref())),
         }
     }

@@ -40,7 +40,7 @@ pub async fn blocking<T: Send + 'static>(
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || span.in_scope(f))
         .await
-        .map_err(|e| AppError::Internal(format!("password task failed: {e}")))
+        .map_err(|e| crate::error::failed_at("hashing a password", e))
 }
 
 /// The value of cookie `name` in the request, if sent.
