@@ -6,6 +6,7 @@
 
 mod account;
 mod arxiv_id;
+mod citation;
 mod digest_period;
 mod feed;
 mod frequency;
@@ -17,6 +18,7 @@ mod trending;
 
 pub use account::{EmailAddress, FieldError, Password, Username};
 pub use arxiv_id::{ArxivId, ArxivIdError, VersionedArxivId};
+pub use citation::{CslDate, CslItem, CslName, arxiv_doi, bibtex, cite_key, csl_item, ris};
 pub use digest_period::DigestPeriod;
 pub use feed::{FeedEntry, one_per_paper, sort_trending, trending};
 pub use frequency::{Frequency, FrequencyError};

@@ -26,6 +26,94 @@ struct PaperPage {
     is_admin: bool,
     comments: Vec<CommentView>,
     trending: Option<TrendingView>,
+    /// The Highwire Press `citation_*` tags Zotero's and Google Scholar's importers read.
+    citation: CitationMeta,
+}
+
+struct CitationMeta {
+    title: String,
+    authors: Vec<String>,
+    /// `YYYY/MM/DD`, as Highwire dates are written.
+    date: Option<String>,
+    pdf_url: String,
+}
+
+impl CitationMeta {
+    fn new(paper: &paperfeed_core::Paper) -> Self {
+        Self {
+            title: paperfeed_core::normalize_text(&paper.title),
+            authors: paper
+                .authors
+                .iter()
+                .filter(|a| !a.hidden)
+                .map(|a| a.name.clone())
+                .collect(),
+            date: paper
+                .published_at
+                .map(|at| at.format("%Y/%m/%d").to_string()),
+            pdf_url: paper.id.pdf_url(),
+        }
+    }
+}
+
+/// The formats a paper can be downloaded in besides its page, by address suffix.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Export {
+    Markdown,
+    BibTex,
+    Ris,
+    CslJson,
+}
+
+impl Export {
+    const ALL: [(Export, &'static str); 4] = [
+        (Export::Markdown, ".md"),
+        (Export::BibTex, ".bib"),
+        (Export::Ris, ".ris"),
+        (Export::CslJson, ".csl.json"),
+    ];
+
+    /// The id and the export a path names (`2401.12345.bib` → BibTeX of `2401.12345`).
+    fn split(raw: &str) -> (&str, Option<(Export, &'static str)>) {
+        for (export, suffix) in Self::ALL {
+            if let Some(id) = raw.strip_suffix(suffix) {
+                return (id, Some((export, suffix)));
+            }
+        }
+        (raw, None)
+    }
+
+    fn response(self, paper: &paperfeed_core::Paper) -> Result<Response, AppError> {
+        let (content_type, filename, body) = match self {
+            Export::Markdown => return Ok(markdown_response(paper)),
+            Export::BibTex => (
+                "application/x-bibtex; charset=utf-8",
+                format!("{}.bib", paper.id.as_str().replace('/', "_")),
+                paperfeed_core::bibtex(paper),
+            ),
+            Export::Ris => (
+                "application/x-research-info-systems; charset=utf-8",
+                format!("{}.ris", paper.id.as_str().replace('/', "_")),
+                paperfeed_core::ris(paper),
+            ),
+            Export::CslJson => (
+                "application/vnd.citationstyles.csl+json; charset=utf-8",
+                format!("{}.csl.json", paper.id.as_str().replace('/', "_")),
+                serde_json::to_string_pretty(&[paperfeed_core::csl_item(paper)])
+                    .map_err(|e| crate::error::failed_at("writing CSL-JSON", e))?,
+            ),
+        };
+        let disposition = HeaderValue::try_from(format!("inline; filename=\"{filename}\""))
+            .map_err(|e| crate::error::failed_at("naming an export", e))?;
+        Ok((
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            body,
+        )
+            .into_response())
+    }
 }
 
 struct CommentView {
@@ -79,12 +167,13 @@ pub async fn show_paper(
     viewer: Viewer,
     Path(raw_id): Path<String>,
 ) -> Result<Response, AppError> {
-    let (raw_id, suffix) = match raw_id.strip_suffix(".md") {
-        Some(id) => (id.to_owned(), ".md"),
-        None => (raw_id, ""),
+    let (raw_id, export) = Export::split(&raw_id);
+    let suffix = export.map_or("", |(_, suffix)| suffix);
+    let export = match export {
+        Some((export, _)) => Some(export),
+        None => wants_markdown(&headers).then_some(Export::Markdown),
     };
-    let as_markdown = !suffix.is_empty() || wants_markdown(&headers);
-    let id = ArxivId::parse(&raw_id).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let id = ArxivId::parse(raw_id).map_err(|e| AppError::BadRequest(e.to_string()))?;
     // `/papers/2309.11523v2` and friends land on the one canonical address.
     if id.as_str() != raw_id {
         return Ok(crate::redirect::permanent(&format!("/papers/{id}{suffix}")));
@@ -99,8 +188,8 @@ pub async fn show_paper(
             Link::new("/", "The latest papers"),
         ]));
     };
-    if as_markdown {
-        return Ok(markdown_response(&paper));
+    if let Some(export) = export {
+        return export.response(&paper);
     }
     let mut similar = Vec::new();
     for neighbour in state.search.similar(&id, SIMILAR) {
@@ -140,6 +229,7 @@ pub async fn show_paper(
     let page = PaperPage {
         canonical: format!("/papers/{id}"),
         trending: trending_view(&paper),
+        citation: CitationMeta::new(&paper),
         paper: PaperView::new(&paper),
         similar,
         similar_note,

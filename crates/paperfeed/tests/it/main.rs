@@ -9,6 +9,7 @@
 mod api;
 mod backup;
 mod browser;
+mod citations;
 mod cli_config;
 mod cli_harvest;
 mod cli_ingest;
