@@ -257,6 +257,44 @@ pub fn csl_item(paper: &Paper) -> CslItem {
     }
 }
 
+/// The paper as an OpenURL ContextObject in KEV form, for COinS (`<span class="Z3988"
+/// title="…">`), which Zotero's connector reads from list pages.
+pub fn openurl_kev(paper: &Paper) -> String {
+    let mut pairs: Vec<(&str, String)> = vec![
+        ("ctx_ver", "Z39.88-2004".to_owned()),
+        ("rft_val_fmt", "info:ofi/fmt:kev:mtx:journal".to_owned()),
+        ("rft.genre", "preprint".to_owned()),
+        ("rft.atitle", one_line(&paper.title)),
+        ("rft.jtitle", "arXiv".to_owned()),
+    ];
+    for name in author_names(paper) {
+        pairs.push(("rft.au", name));
+    }
+    if let Some(day) = issued(paper) {
+        pairs.push(("rft.date", day.format("%Y-%m-%d").to_string()));
+    }
+    pairs.push(("rft_id", format!("info:arxiv/{}", paper.id)));
+    pairs.push(("rft_id", paper.id.abs_url()));
+    pairs
+        .iter()
+        .map(|(key, value)| format!("{key}={}", kev_encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Percent-encoding for a KEV value: everything but unreserved characters, UTF-8 bytes.
+fn kev_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,6 +366,22 @@ mod tests {
         assert!(lines.contains(&"KW  - cs.CL"));
         assert!(lines.contains(&"DO  - 10.48550/arXiv.2401.12345"));
         assert_eq!(lines[lines.len() - 2], "ER  - ");
+    }
+
+    #[test]
+    fn coins_carry_each_author_and_the_arxiv_id_percent_encoded() {
+        let kev = openurl_kev(&paper("Ünïcode & more", &["Ada Lovelace", "Plato"]));
+        assert!(kev.starts_with("ctx_ver=Z39.88-2004&rft_val_fmt=info%3Aofi%2Ffmt%3Akev%3Amtx%3Ajournal&rft.genre=preprint&"));
+        assert!(
+            kev.contains("&rft.atitle=%C3%9Cn%C3%AFcode%20%26%20more&"),
+            "{kev}"
+        );
+        assert!(
+            kev.contains("&rft.au=Ada%20Lovelace&rft.au=Plato&"),
+            "{kev}"
+        );
+        assert!(kev.contains("&rft.date=2024-01-22&"), "{kev}");
+        assert!(kev.contains("&rft_id=info%3Aarxiv%2F2401.12345&"), "{kev}");
     }
 
     #[test]

@@ -18,7 +18,9 @@ mod trending;
 
 pub use account::{EmailAddress, FieldError, Password, Username};
 pub use arxiv_id::{ArxivId, ArxivIdError, VersionedArxivId};
-pub use citation::{CslDate, CslItem, CslName, arxiv_doi, bibtex, cite_key, csl_item, ris};
+pub use citation::{
+    CslDate, CslItem, CslName, arxiv_doi, bibtex, cite_key, csl_item, openurl_kev, ris,
+};
 pub use digest_period::DigestPeriod;
 pub use feed::{FeedEntry, one_per_paper, sort_trending, trending};
 pub use frequency::{Frequency, FrequencyError};

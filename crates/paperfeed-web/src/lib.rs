@@ -12,6 +12,7 @@ mod cached_pages;
 pub mod community;
 mod conditional;
 mod error;
+mod exports;
 mod first_seen;
 mod forms;
 pub mod metrics;

@@ -59,6 +59,8 @@ pub struct CardView {
     pub submitter: Option<String>,
     pub upvotes: i64,
     pub comments_label: String,
+    /// The paper as COinS (an OpenURL ContextObject) for Zotero's connector on list pages.
+    pub coins: String,
 }
 
 impl CardView {
@@ -72,6 +74,7 @@ impl CardView {
         Self {
             href: paper_href(paper),
             id: paper.id.to_string(),
+            coins: paperfeed_core::openurl_kev(paper),
             title: render_inline(&paper.title),
             abstract_html: render_inline(&paper.abstract_text.replace("\n\n", " ")),
             authors_label: plural(paper.authors.len(), "author", "authors"),

@@ -8,6 +8,7 @@ use paperfeed_core::Period;
 use paperfeed_store::FeedEntry;
 
 use crate::error::{AppError, render_error};
+use crate::exports::Export;
 use crate::state::AppState;
 use crate::views::{CardView, Link, day_href, long_date};
 
@@ -76,7 +77,11 @@ pub async fn show_day(
     Path(day): Path<String>,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
-    let period = Period::parse_day(&day).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let (day, export) = Export::for_lists(&day);
+    let period = Period::parse_day(day).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    if let Some(export) = export {
+        return export_period(&state, period, export).await;
+    }
     render_period(&state, period, FeedSort::trending(sort)?).await
 }
 
@@ -85,7 +90,11 @@ pub async fn show_week(
     Path(week): Path<String>,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
-    let period = Period::parse_week(&week).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let (week, export) = Export::for_lists(&week);
+    let period = Period::parse_week(week).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    if let Some(export) = export {
+        return export_period(&state, period, export).await;
+    }
     render_period(&state, period, FeedSort::trending(sort)?).await
 }
 
@@ -94,8 +103,32 @@ pub async fn show_month(
     Path(month): Path<String>,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
-    let period = Period::parse_month(&month).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let (month, export) = Export::for_lists(&month);
+    let period = Period::parse_month(month).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    if let Some(export) = export {
+        return export_period(&state, period, export).await;
+    }
     render_period(&state, period, FeedSort::trending(sort)?).await
+}
+
+/// A period's papers for citation managers (`/papers/week/2026-W34.bib`): each paper once,
+/// newest featured day first.
+async fn export_period(
+    state: &AppState,
+    period: Period,
+    export: Export,
+) -> Result<Response, AppError> {
+    let (first, last) = period.bounds();
+    let mut entries = state.store.featured_between(first, last).await?;
+    paperfeed_core::one_per_paper(&mut entries);
+    if entries.is_empty() {
+        return Err(AppError::not_found(
+            format!("No papers on {}", describe(period).0),
+            "Nothing was featured in this period, so there is nothing to export.",
+        ));
+    }
+    let papers: Vec<paperfeed_core::Paper> = entries.into_iter().map(|e| e.paper).collect();
+    export.list(&papers, &format!("paperfeed-{period}"))
 }
 
 fn period_href(period: Period) -> String {

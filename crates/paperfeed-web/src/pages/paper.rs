@@ -6,9 +6,10 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use paperfeed_core::ArxivId;
 
-use crate::api::markdown::{markdown_response, wants_markdown};
+use crate::api::markdown::wants_markdown;
 use crate::community::auth::Viewer;
 use crate::error::{AppError, render_error};
+use crate::exports::Export;
 use crate::rich_text::{SafeHtml, render_comment};
 use crate::state::AppState;
 use crate::views::{Link, PaperView};
@@ -53,66 +54,6 @@ impl CitationMeta {
                 .map(|at| at.format("%Y/%m/%d").to_string()),
             pdf_url: paper.id.pdf_url(),
         }
-    }
-}
-
-/// The formats a paper can be downloaded in besides its page, by address suffix.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Export {
-    Markdown,
-    BibTex,
-    Ris,
-    CslJson,
-}
-
-impl Export {
-    const ALL: [(Export, &'static str); 4] = [
-        (Export::Markdown, ".md"),
-        (Export::BibTex, ".bib"),
-        (Export::Ris, ".ris"),
-        (Export::CslJson, ".csl.json"),
-    ];
-
-    /// The id and the export a path names (`2401.12345.bib` → BibTeX of `2401.12345`).
-    fn split(raw: &str) -> (&str, Option<(Export, &'static str)>) {
-        for (export, suffix) in Self::ALL {
-            if let Some(id) = raw.strip_suffix(suffix) {
-                return (id, Some((export, suffix)));
-            }
-        }
-        (raw, None)
-    }
-
-    fn response(self, paper: &paperfeed_core::Paper) -> Result<Response, AppError> {
-        let (content_type, filename, body) = match self {
-            Export::Markdown => return Ok(markdown_response(paper)),
-            Export::BibTex => (
-                "application/x-bibtex; charset=utf-8",
-                format!("{}.bib", paper.id.as_str().replace('/', "_")),
-                paperfeed_core::bibtex(paper),
-            ),
-            Export::Ris => (
-                "application/x-research-info-systems; charset=utf-8",
-                format!("{}.ris", paper.id.as_str().replace('/', "_")),
-                paperfeed_core::ris(paper),
-            ),
-            Export::CslJson => (
-                "application/vnd.citationstyles.csl+json; charset=utf-8",
-                format!("{}.csl.json", paper.id.as_str().replace('/', "_")),
-                serde_json::to_string_pretty(&[paperfeed_core::csl_item(paper)])
-                    .map_err(|e| crate::error::failed_at("writing CSL-JSON", e))?,
-            ),
-        };
-        let disposition = HeaderValue::try_from(format!("inline; filename=\"{filename}\""))
-            .map_err(|e| crate::error::failed_at("naming an export", e))?;
-        Ok((
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-                (header::CONTENT_DISPOSITION, disposition),
-            ],
-            body,
-        )
-            .into_response())
     }
 }
 

@@ -147,3 +147,90 @@ async fn a_paper_exports_to_bibtex_ris_and_csl_json_that_real_parsers_read_back(
     );
     assert!(html.contains(r#"<meta name="citation_title""#));
 }
+
+/// Counts what the real readers find in a list export.
+const COUNT_EXPORTS: &str = r#"
+import json, sys
+import bibtexparser, rispy
+bib, ris, csl = (open(p, encoding="utf-8").read() for p in sys.argv[1:4])
+library = bibtexparser.parse_string(bib)
+assert not library.failed_blocks, library.failed_blocks
+print(json.dumps({
+    "bib": sorted(e.fields_dict["eprint"].value for e in library.entries),
+    "ris": sorted(r["notes"][0].removeprefix("arXiv:") for r in rispy.loads(ris)),
+    "csl": sorted(item["number"] for item in json.loads(csl)),
+}))
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_day_a_week_and_a_month_export_each_of_their_papers_once() {
+    let python = workspace_root().join("target/tools/hf-venv/bin/python");
+    if !python.is_file() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the test venv is required in CI"
+        );
+        eprintln!(
+            "SKIPPED: {} missing (run scripts/ensure-test-deps)",
+            python.display()
+        );
+        return;
+    }
+    let server = Server::start();
+    let store = store_of(&server);
+    let dir = tempfile::tempdir().unwrap();
+    for (path, first, last) in [
+        ("/papers/date/2026-08-21", "2026-08-21", "2026-08-21"),
+        ("/papers/week/2026-W34", "2026-08-17", "2026-08-23"),
+        ("/papers/month/2026-08", "2026-08-01", "2026-08-31"),
+    ] {
+        let mut want: Vec<String> = store
+            .featured_between(first.parse().unwrap(), last.parse().unwrap())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.paper.id.to_string())
+            .collect();
+        want.sort();
+        want.dedup();
+        assert!(!want.is_empty(), "{path}: the sample has papers there");
+        let mut files = Vec::new();
+        for suffix in ["bib", "ris", "csl.json"] {
+            let (status, body) = server.get(&format!("{path}.{suffix}")).await;
+            assert_eq!(status, 200, "{path}.{suffix}");
+            let file = dir.path().join(format!("list.{suffix}"));
+            std::fs::write(&file, body).unwrap();
+            files.push(file);
+        }
+        let out = Command::new(&python)
+            .arg("-c")
+            .arg(COUNT_EXPORTS)
+            .args(&files)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{path}: the readers refused an export: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let read: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for format in ["bib", "ris", "csl"] {
+            let got: Vec<String> = serde_json::from_value(read[format].clone()).unwrap();
+            assert_eq!(got, want, "{path} as {format}");
+        }
+    }
+    // List pages carry each card as COinS, which Zotero's connector reads.
+    let (status, html) = server.get("/papers/date/2026-08-21").await;
+    assert_eq!(status, 200);
+    let cards = html.matches("data-paper-id=").count();
+    assert!(cards > 0);
+    assert_eq!(
+        html.matches(r#"<span class="Z3988" title="ctx_ver=Z39.88-2004"#)
+            .count(),
+        cards
+    );
+    assert!(html.contains("rft_id=info%3Aarxiv%2F"));
+    // A period without papers has nothing to export, and says so.
+    let (status, _) = server.get("/papers/date/2001-01-01.bib").await;
+    assert_eq!(status, 404);
+}
