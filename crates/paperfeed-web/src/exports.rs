@@ -26,6 +26,19 @@ impl Export {
         }
     }
 
+    /// The citation format a `format=` parameter names: `bib`, `ris` or `csl`.
+    pub(crate) fn named(name: &str) -> Result<Export, AppError> {
+        match name.trim() {
+            "bib" | "bibtex" => Ok(Export::BibTex),
+            "ris" => Ok(Export::Ris),
+            "csl" | "csl.json" | "csljson" => Ok(Export::CslJson),
+            other => Err(AppError::BadRequest(format!(
+                "format={:?} is not an export format: use bib, ris or csl",
+                other.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+
     const ALL: [(Export, &'static str); 4] = [
         (Export::Markdown, ".md"),
         (Export::BibTex, ".bib"),

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::error::AppError;
 
-/// `?q=&mode=&sort=&page=` of `/papers` and of the search feeds.
+/// `?q=&mode=&sort=&page=&format=` of `/papers` and of the search feeds.
 #[derive(Deserialize, Default)]
 pub struct SearchParams {
     #[serde(default)]
@@ -16,6 +16,9 @@ pub struct SearchParams {
     pub(crate) sort: String,
     #[serde(default)]
     pub(crate) page: Option<String>,
+    /// `bib`, `ris` or `csl`: the top results for citation managers instead of the page.
+    #[serde(default)]
+    pub(crate) format: String,
 }
 
 /// The `mode=` parameter (empty: hybrid).

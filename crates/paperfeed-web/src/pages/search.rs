@@ -5,10 +5,12 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use paperfeed_app::search::{self, Found};
+use paperfeed_core::Paper;
 use paperfeed_search::{KeywordQuery, SearchMode, SortOrder};
 
 use crate::error::AppError;
 use crate::error::render_error;
+use crate::exports::Export;
 use crate::query::encode;
 use crate::search_params::{SearchParams, parse_mode, parse_sort};
 use crate::state::AppState;
@@ -23,6 +25,8 @@ const MAX_PAGE: usize = 50;
 #[template(path = "search.html")]
 struct SearchPage {
     query: String,
+    /// This search's address, to which `&format=…` asks for its top results as citations.
+    export_href: String,
     /// `query` percent-encoded, for the feed links.
     feed_query: String,
     modes: Vec<(&'static str, &'static str, bool)>,
@@ -100,6 +104,15 @@ pub async fn search_papers(
     if !params.sort.trim().is_empty() {
         query.sort = parse_sort(&params.sort)?;
     }
+    if !params.format.trim().is_empty() && !params.q.trim().is_empty() {
+        // The top results (as many as one search answers) for a citation manager.
+        let export = Export::named(&params.format)?;
+        query.offset = 0;
+        query.limit = paperfeed_search::MAX_LIMIT;
+        let found = search::search(state.search.clone(), &*state.store, query, mode).await?;
+        let papers: Vec<Paper> = found.papers.into_iter().map(|(_, paper)| paper).collect();
+        return export.list(&papers, "paperfeed-search");
+    }
     query.offset = (page - 1) * PAGE_SIZE;
     query.limit = PAGE_SIZE;
     let sort = query.sort;
@@ -135,6 +148,7 @@ pub async fn search_papers(
         .then(|| Link::new(page_href(&params.q, mode, sort, page + 1), "Next →"));
     let page_view = SearchPage {
         query: params.q.clone(),
+        export_href: page_href(&params.q, mode, sort, 1),
         feed_query: encode(params.q.trim()),
         modes: mode_options(mode),
         sorts: sort_options(sort),
@@ -184,6 +198,7 @@ fn render(
     };
     let page = SearchPage {
         query: q.to_owned(),
+        export_href: String::new(),
         feed_query: String::new(),
         modes: mode_options(mode),
         sorts: sort_options(sort),

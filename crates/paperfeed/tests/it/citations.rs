@@ -234,3 +234,76 @@ async fn a_day_a_week_and_a_month_export_each_of_their_papers_once() {
     let (status, _) = server.get("/papers/date/2001-01-01.bib").await;
     assert_eq!(status, 404);
 }
+
+/// The eprints a BibTeX file holds, as bibtexparser reads them.
+const READ_EPRINTS: &str = r#"
+import json, sys
+import bibtexparser
+library = bibtexparser.parse_string(open(sys.argv[1], encoding="utf-8").read())
+assert not library.failed_blocks, library.failed_blocks
+print(json.dumps([e.fields_dict["eprint"].value for e in library.entries]))
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_search_exports_its_top_results_in_rank_order() {
+    let python = workspace_root().join("target/tools/hf-venv/bin/python");
+    if !python.is_file() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the test venv is required in CI"
+        );
+        eprintln!(
+            "SKIPPED: {} missing (run scripts/ensure-test-deps)",
+            python.display()
+        );
+        return;
+    }
+    let server = Server::start();
+    server.wait_for_index(false).await;
+    let (status, html) = server.get("/papers?q=agent&mode=keyword").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(r#"/papers?q=agent&#38;mode=keyword&amp;format=bib" download>BibTeX</a>"#),
+        "the page links its export"
+    );
+    let first_card = html
+        .split("data-paper-id=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a result")
+        .to_owned();
+    let (status, bib) = server.get("/papers?q=agent&mode=keyword&format=bib").await;
+    assert_eq!(status, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("search.bib");
+    std::fs::write(&file, bib).unwrap();
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg(READ_EPRINTS)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eprints: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        eprints.len() > 20 && eprints.len() <= 100,
+        "{}",
+        eprints.len()
+    );
+    assert_eq!(
+        eprints[0], first_card,
+        "the export keeps the page's ranking"
+    );
+    let mut unique = eprints.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), eprints.len());
+
+    let (status, body) = server.get("/papers?q=agent&format=docx").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("use bib, ris or csl"), "{body}");
+}
