@@ -2,6 +2,7 @@
 //! target/tools/hf-venv by scripts/ensure-test-deps): bibtexparser for `.bib`, rispy for `.ris`,
 //! citeproc-py rendering `.csl.json`; and the Highwire `citation_*` tags on the paper page.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::NaiveDate;
@@ -37,20 +38,44 @@ print(json.dumps({
 }))
 "#;
 
+/// The test venv's Python, or `None` (with a loud SKIPPED) outside CI when it is missing.
+fn venv_python() -> Option<PathBuf> {
+    let python = workspace_root().join("target/tools/hf-venv/bin/python");
+    if python.is_file() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the test venv is required in CI"
+    );
+    eprintln!(
+        "SKIPPED: {} missing (run scripts/ensure-test-deps)",
+        python.display()
+    );
+    None
+}
+
+/// Runs `script` over `files` and returns what it printed, as JSON.
+fn read_with(python: &Path, script: &str, files: &[PathBuf]) -> Value {
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the readers refused an export: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_paper_exports_to_bibtex_ris_and_csl_json_that_real_parsers_read_back() {
-    let python = workspace_root().join("target/tools/hf-venv/bin/python");
-    if !python.is_file() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the test venv is required in CI"
-        );
-        eprintln!(
-            "SKIPPED: {} missing (run scripts/ensure-test-deps)",
-            python.display()
-        );
+    let Some(python) = venv_python() else {
         return;
-    }
+    };
     let server = Server::start();
     let store = store_of(&server);
     let day = NaiveDate::from_ymd_opt(2026, 8, 21).unwrap();
@@ -77,18 +102,7 @@ async fn a_paper_exports_to_bibtex_ris_and_csl_json_that_real_parsers_read_back(
         std::fs::write(&path, resp.bytes().await.unwrap()).unwrap();
         files.push(path);
     }
-    let out = Command::new(&python)
-        .arg("-c")
-        .arg(READ_EXPORTS)
-        .args(&files)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the readers refused an export: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let read: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let read = read_with(&python, READ_EXPORTS, &files);
     let id = paper.id.as_str();
     let doi = format!("10.48550/arXiv.{id}");
 
@@ -164,18 +178,9 @@ print(json.dumps({
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_day_a_week_and_a_month_export_each_of_their_papers_once() {
-    let python = workspace_root().join("target/tools/hf-venv/bin/python");
-    if !python.is_file() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the test venv is required in CI"
-        );
-        eprintln!(
-            "SKIPPED: {} missing (run scripts/ensure-test-deps)",
-            python.display()
-        );
+    let Some(python) = venv_python() else {
         return;
-    }
+    };
     let server = Server::start();
     let store = store_of(&server);
     let dir = tempfile::tempdir().unwrap();
@@ -202,18 +207,7 @@ async fn a_day_a_week_and_a_month_export_each_of_their_papers_once() {
             std::fs::write(&file, body).unwrap();
             files.push(file);
         }
-        let out = Command::new(&python)
-            .arg("-c")
-            .arg(COUNT_EXPORTS)
-            .args(&files)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{path}: the readers refused an export: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let read: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let read = read_with(&python, COUNT_EXPORTS, &files);
         for format in ["bib", "ris", "csl"] {
             let got: Vec<String> = serde_json::from_value(read[format].clone()).unwrap();
             assert_eq!(got, want, "{path} as {format}");
@@ -246,18 +240,9 @@ print(json.dumps([e.fields_dict["eprint"].value for e in library.entries]))
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_search_exports_its_top_results_in_rank_order() {
-    let python = workspace_root().join("target/tools/hf-venv/bin/python");
-    if !python.is_file() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the test venv is required in CI"
-        );
-        eprintln!(
-            "SKIPPED: {} missing (run scripts/ensure-test-deps)",
-            python.display()
-        );
+    let Some(python) = venv_python() else {
         return;
-    }
+    };
     let server = Server::start();
     server.wait_for_index(false).await;
     let (status, html) = server.get("/papers?q=agent&mode=keyword").await;
@@ -277,18 +262,12 @@ async fn a_search_exports_its_top_results_in_rank_order() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("search.bib");
     std::fs::write(&file, bib).unwrap();
-    let out = Command::new(&python)
-        .arg("-c")
-        .arg(READ_EPRINTS)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let eprints: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    let eprints: Vec<String> = serde_json::from_value(read_with(
+        &python,
+        READ_EPRINTS,
+        std::slice::from_ref(&file),
+    ))
+    .unwrap();
     assert!(
         eprints.len() > 20 && eprints.len() <= 100,
         "{}",
