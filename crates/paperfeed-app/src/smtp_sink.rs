@@ -59,6 +59,22 @@ impl SmtpSink {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+
+    /// Recipients of the messages kept, sorted.
+    pub fn recipients(&self) -> Vec<String> {
+        let mut to: Vec<String> = self.received().into_iter().flat_map(|m| m.to).collect();
+        to.sort();
+        to
+    }
+
+    /// The message kept for `rcpt` (empty when there is none).
+    pub fn message_to(&self, rcpt: &str) -> String {
+        self.received()
+            .into_iter()
+            .find(|m| m.to.iter().any(|to| to == rcpt))
+            .map(|m| m.data)
+            .unwrap_or_default()
+    }
 }
 
 fn converse(

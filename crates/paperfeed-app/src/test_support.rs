@@ -5,6 +5,7 @@ use paperfeed_core::{ArxivId, Author, EmailAddress, NewPaper, Password, Username
 use paperfeed_store::{SqliteStore, Store, User};
 
 use crate::accounts::{NewAccount, create_user};
+use crate::metrics::{IngestCounts, Metrics, SmtpFailure};
 
 /// The password of every [`user`].
 pub(crate) const PASSWORD: &str = "correct horse battery";
@@ -45,4 +46,22 @@ pub(crate) fn paper(id: &str, title: &str, abstract_text: &str) -> NewPaper {
         abstract_text.into(),
         vec![Author::named("Ada Lovelace")],
     )
+}
+
+/// Counts SMTP failures by kind, as the web's registry would.
+#[derive(Default)]
+pub(crate) struct SmtpFailures(std::sync::Mutex<Vec<SmtpFailure>>);
+
+impl SmtpFailures {
+    pub(crate) fn kinds(&self) -> Vec<SmtpFailure> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Metrics for SmtpFailures {
+    fn record_ingest(&self, _: &str, _: IngestCounts) {}
+
+    fn record_smtp_failure(&self, kind: SmtpFailure) {
+        self.0.lock().unwrap().push(kind);
+    }
 }

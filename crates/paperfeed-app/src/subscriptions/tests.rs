@@ -1,7 +1,7 @@
 //! The subscription use cases against a real SQLite store in a tempdir and a real SMTP
 //! server on loopback.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use paperfeed_core::{EmailAddress, Frequency};
@@ -9,8 +9,9 @@ use paperfeed_mail::{LinkPurpose, LinkSigner};
 use paperfeed_store::{MailStore, SqliteStore, SubscriberStatus};
 
 use super::*;
-use crate::metrics::{IngestCounts, NoMetrics, SmtpFailure};
+use crate::metrics::{NoMetrics, SmtpFailure};
 use crate::smtp_sink::SmtpSink;
+use crate::test_support::SmtpFailures;
 
 const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -80,18 +81,6 @@ fn sign(hub: &Hub, subscriber: i64, purpose: LinkPurpose, now: DateTime<Utc>) ->
     hub.links
         .signer
         .sign(subscriber, purpose, now + Duration::days(1))
-}
-
-/// Counts SMTP failures by kind.
-#[derive(Default)]
-struct Failures(Mutex<Vec<SmtpFailure>>);
-
-impl Metrics for Failures {
-    fn record_ingest(&self, _: &str, _: IngestCounts) {}
-
-    fn record_smtp_failure(&self, kind: SmtpFailure) {
-        self.0.lock().unwrap().push(kind);
-    }
 }
 
 #[tokio::test]
@@ -175,7 +164,7 @@ async fn a_confirmation_link_expires_and_is_for_confirming_only() {
 async fn a_refused_confirmation_mail_is_counted_and_the_request_still_succeeds() {
     let sink = SmtpSink::refusing("bounce");
     let hub = hub(Some(sink.mailer()));
-    let failures = Failures::default();
+    let failures = SmtpFailures::default();
     let requested = subscribe(
         &hub.links,
         &address("bounce@example.test"),
@@ -187,7 +176,7 @@ async fn a_refused_confirmation_mail_is_counted_and_the_request_still_succeeds()
     .unwrap();
     assert!(requested.confirmation_due);
     assert!(sink.received().is_empty());
-    assert_eq!(*failures.0.lock().unwrap(), [SmtpFailure::Permanent]);
+    assert_eq!(failures.kinds(), [SmtpFailure::Permanent]);
 }
 
 #[tokio::test]

@@ -1,140 +1,14 @@
-//! Digest runs against a real SQLite store in a temporary directory and a small SMTP server on
-//! loopback that keeps what it is given.
-
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+//! Digest runs against a real SQLite store in a temporary directory and the loopback SMTP sink,
+//! which refuses `refused@…` for good.
 
 use chrono::NaiveDate;
 use paperfeed_core::{Featuring, Frequency, NewPaper};
 use paperfeed_store::{NewSubscriber, SqliteStore, WriteMode};
-use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::net::TcpListener;
 
 use super::*;
-use crate::metrics::{IngestCounts, NoMetrics};
-
-/// An SMTP server on `127.0.0.1:0` that accepts every message, except for recipients whose
-/// address starts with `refused`, whom it refuses for good (550).
-struct SmtpSink {
-    port: u16,
-    received: Arc<Mutex<Vec<(String, String)>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl SmtpSink {
-    async fn start() -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let kept = Arc::clone(&received);
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(Self::session(stream, Arc::clone(&kept)));
-            }
-        });
-        Self {
-            port,
-            received,
-            task,
-        }
-    }
-
-    async fn session(stream: tokio::net::TcpStream, kept: Arc<Mutex<Vec<(String, String)>>>) {
-        let (read, mut write) = stream.into_split();
-        let mut lines = BufReader::new(read).lines();
-        let mut rcpt = String::new();
-        if write.write_all(b"220 sink ESMTP\r\n").await.is_err() {
-            return;
-        }
-        while let Ok(Some(line)) = lines.next_line().await {
-            let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
-            let reply: &[u8] = match verb.as_str() {
-                "EHLO" | "HELO" => b"250 sink\r\n",
-                "RCPT" => {
-                    rcpt = line.split(['<', '>']).nth(1).unwrap_or_default().to_owned();
-                    if rcpt.starts_with("refused") {
-                        b"550 no such user\r\n"
-                    } else {
-                        b"250 ok\r\n"
-                    }
-                }
-                "DATA" => {
-                    if write.write_all(b"354 go on\r\n").await.is_err() {
-                        return;
-                    }
-                    let mut body = String::new();
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        if line == "." {
-                            break;
-                        }
-                        body.push_str(&line);
-                        body.push('\n');
-                    }
-                    kept.lock().unwrap().push((rcpt.clone(), body));
-                    b"250 kept\r\n"
-                }
-                "QUIT" => {
-                    let _ = write.write_all(b"221 bye\r\n").await;
-                    return;
-                }
-                _ => b"250 ok\r\n",
-            };
-            if write.write_all(reply).await.is_err() {
-                return;
-            }
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
-    }
-
-    /// Recipients of the messages kept, sorted.
-    fn recipients(&self) -> Vec<String> {
-        let mut to: Vec<String> = self
-            .received
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(r, _)| r.clone())
-            .collect();
-        to.sort();
-        to
-    }
-
-    fn message_to(&self, rcpt: &str) -> String {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(r, _)| r == rcpt)
-            .map(|(_, body)| body.clone())
-            .unwrap_or_default()
-    }
-}
-
-/// Counts SMTP failures, as the web's registry would.
-#[derive(Default)]
-struct Counted {
-    permanent: AtomicU64,
-    temporary: AtomicU64,
-}
-
-impl Metrics for Counted {
-    fn record_ingest(&self, _: &str, _: IngestCounts) {}
-    fn record_smtp_failure(&self, kind: SmtpFailure) {
-        match kind {
-            SmtpFailure::Permanent => self.permanent.fetch_add(1, Ordering::SeqCst),
-            SmtpFailure::Temporary => self.temporary.fetch_add(1, Ordering::SeqCst),
-        };
-    }
-}
+use crate::metrics::NoMetrics;
+use crate::smtp_sink::SmtpSink;
+use crate::test_support::SmtpFailures;
 
 const DAY: (i32, u32, u32) = (2026, 11, 30);
 
@@ -167,7 +41,7 @@ struct Hub {
 impl Hub {
     async fn start(subscribers: &[(&str, &[&str], u32)], metrics: Arc<dyn Metrics>) -> Self {
         let (_dir, store) = store_with(subscribers).await;
-        let sink = SmtpSink::start().await;
+        let sink = SmtpSink::refusing("refused@");
         Self {
             _dir,
             store,
@@ -295,23 +169,23 @@ async fn the_next_period_carries_only_papers_not_mailed_before() {
     for period in [monday, tuesday] {
         hub.send(&period, RunMode::QueueAndSend, &stop).await;
     }
-    let received = hub.sink.received.lock().unwrap().clone();
+    let received = hub.sink.received();
     assert_eq!(received.len(), 2);
     assert!(
-        received[1].1.contains("protein folding"),
+        received[1].data.contains("protein folding"),
         "{}",
-        received[1].1
+        received[1].data
     );
     assert!(
-        !received[1].1.contains("Sparse attention"),
+        !received[1].data.contains("Sparse attention"),
         "{}",
-        received[1].1
+        received[1].data
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_address_fails_for_good_and_is_counted() {
-    let counted = Arc::new(Counted::default());
+    let counted = Arc::new(SmtpFailures::default());
     let hub = Hub::start(&[("refused@example.test", &[], 2)], counted.clone()).await;
     let period = DigestPeriod::new(Frequency::Daily, day());
     let report = hub
@@ -325,7 +199,7 @@ async fn a_refused_address_fails_for_good_and_is_counted() {
         "{}",
         report.summary
     );
-    assert_eq!(counted.permanent.load(Ordering::SeqCst), 1);
+    assert_eq!(counted.kinds(), [SmtpFailure::Permanent]);
     assert!(hub.sink.recipients().is_empty());
 }
 
