@@ -11,8 +11,8 @@ use anyhow::Context as _;
 use chrono::Utc;
 use paperfeed_app::digests::{DigestConfig, RunMode, ScheduleConfig};
 use paperfeed_app::metrics::{Metrics, NoMetrics};
+use paperfeed_app::subscriptions::{PAPERS_PER_DIGEST, subscriber_address};
 use paperfeed_core::DigestPeriod;
-use paperfeed_mail::compose::parse_address;
 use paperfeed_mail::{LinkSigner, Mailer};
 use paperfeed_store::{Database, MailStore, NewSubscriber};
 use tokio_util::sync::CancellationToken;
@@ -25,10 +25,9 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Database>> {
 }
 
 pub async fn add_subscriber(settings: &Settings, args: &SubscriberAddArgs) -> anyhow::Result<()> {
-    let email = parse_address(&args.email).map_err(|e| anyhow::anyhow!(e))?;
-    let email = paperfeed_core::EmailAddress::parse(&email)?;
+    let email = subscriber_address(&args.email).map_err(anyhow::Error::msg)?;
     anyhow::ensure!(
-        (1..=50).contains(&args.papers),
+        PAPERS_PER_DIGEST.contains(&args.papers),
         "--papers must be between 1 and 50, not {}",
         args.papers
     );
@@ -71,7 +70,7 @@ pub async fn import_subscribers(
     args: &SubscriberImportArgs,
 ) -> anyhow::Result<bool> {
     anyhow::ensure!(
-        (1..=50).contains(&args.papers),
+        PAPERS_PER_DIGEST.contains(&args.papers),
         "--papers must be between 1 and 50, not {}",
         args.papers
     );
@@ -84,9 +83,7 @@ pub async fn import_subscribers(
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        match parse_address(line)
-            .and_then(|e| paperfeed_core::EmailAddress::parse(&e).map_err(|e| e.to_string()))
-        {
+        match subscriber_address(line) {
             Ok(email) => {
                 store
                     .upsert_subscriber(
