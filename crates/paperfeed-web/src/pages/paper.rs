@@ -132,12 +132,20 @@ pub async fn show_paper(
     if let Some(export) = export {
         return export.response(&paper);
     }
-    let mut similar = Vec::new();
-    for neighbour in state.search.similar(&id, SIMILAR) {
-        if let Some(p) = state.store.get_paper(&neighbour.id).await? {
-            similar.push(Link::new(format!("/papers/{}", p.id), p.title));
-        }
-    }
+    // One batch read for the neighbours, in similarity order; one that vanished is skipped.
+    let neighbours: Vec<ArxivId> = state
+        .search
+        .similar(&id, SIMILAR)
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    let similar: Vec<Link> = state
+        .store
+        .get_papers(&neighbours)
+        .await?
+        .into_iter()
+        .map(|p| Link::new(format!("/papers/{}", p.id), p.title))
+        .collect();
     let similar_note = similar
         .is_empty()
         .then_some(if state.search.semantic_off().is_some() {
