@@ -18,3 +18,4 @@ pub mod submit;
 pub mod subscriptions;
 #[cfg(test)]
 mod test_support;
+pub mod visibility;

@@ -11,6 +11,7 @@ mod digest_period;
 mod feed;
 mod frequency;
 mod markup;
+mod mute;
 mod paper;
 mod period;
 mod text;
@@ -25,6 +26,10 @@ pub use digest_period::DigestPeriod;
 pub use feed::{FeedEntry, one_per_paper, sort_trending, trending};
 pub use frequency::{Frequency, FrequencyError};
 pub use markup::escape_html;
+pub use mute::{
+    MAX_MUTE_CHARS, MAX_MUTES, MuteError, MuteKind, MuteSet, author_key, check_mute,
+    mute_matches_nothing,
+};
 pub use paper::{
     Author, Featuring, NewPaper, Paper, PaperVersion, Submitter, UpsertOutcome, embedding_text,
     fingerprint, merge,

@@ -26,6 +26,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         7,
         include_str!("../../migrations/sqlite/0007_digest_claimers.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_visibility.sql"),
+    ),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
