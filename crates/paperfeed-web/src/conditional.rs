@@ -110,6 +110,14 @@ fn set_validators(headers: &mut HeaderMap, etag: HeaderValue, modified: DateTime
     );
 }
 
+/// A request whose answer depends on one reader's own records: a signed-in session, or the
+/// personal API (`/api/me/…`, Bearer tokens).
+fn is_personal(request: &Request) -> bool {
+    let auth = crate::community::auth::SESSION_COOKIE;
+    crate::community::auth::cookie(request.headers(), auth).is_some_and(|v| !v.is_empty())
+        || request.uri().path().starts_with("/api/me/")
+}
+
 /// Middleware for every route: validators on successful GETs, 304 when the client's copy is
 /// current.
 pub async fn validate(
@@ -122,6 +130,16 @@ pub async fn validate(
     }
     let change_seq = state.store.change_seq().await?;
     request.extensions_mut().insert(Freshness { change_seq });
+    if is_personal(&request) {
+        // A signed-in reader's pages show their own marks (mutes, not interested, seen), which
+        // change without the store's counter moving: never validated, never kept by browsers.
+        let mut response = next.run(request).await;
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+        return Ok(response);
+    }
     let version = state_version(change_seq, &state);
     let etag = etag_for(version, &request);
     let modified = state.first_seen.at(version);

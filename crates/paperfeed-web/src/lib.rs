@@ -18,6 +18,7 @@ mod forms;
 pub mod metrics;
 mod page_cache;
 mod pages;
+mod personal;
 mod query;
 pub mod redirect;
 mod request_log;
@@ -119,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .route("/static/community.js", get(misc::community_js))
         .route("/static/style.css", get(misc::style_css))
         .route("/favicon.svg", get(misc::favicon))
+        .merge(pages::mutes::routes())
         .fallback(misc::not_found)
         .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(

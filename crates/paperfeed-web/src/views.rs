@@ -61,6 +61,17 @@ pub struct CardView {
     pub comments_label: String,
     /// The paper as COinS (an OpenURL ContextObject) for Zotero's connector on list pages.
     pub coins: String,
+    /// A signed-in reader's controls and marks (`personal::personalise`).
+    pub personal: Option<CardPersonal>,
+}
+
+/// What a card shows only to the signed-in reader: "Not interested" (or its undo, when
+/// `dismissed`) posting back to `back`, and why the card is hidden from their lists.
+pub struct CardPersonal {
+    pub csrf: String,
+    pub back: String,
+    pub hidden: Option<String>,
+    pub dismissed: bool,
 }
 
 impl CardView {
@@ -89,6 +100,7 @@ impl CardView {
                 "comment",
                 "comments",
             ),
+            personal: None,
         }
     }
 }

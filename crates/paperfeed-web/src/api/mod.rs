@@ -8,6 +8,7 @@ mod daily;
 mod error;
 mod json;
 pub mod markdown;
+mod me_mutes;
 mod papers;
 mod params;
 
@@ -35,7 +36,8 @@ use crate::state::AppState;
     modifiers(&BearerScheme),
     tags(
         (name = "papers", description = "Daily papers and papers"),
-        (name = "community", description = "Upvotes and submissions with `Authorization: Bearer TOKEN`")
+        (name = "community", description = "Upvotes and submissions with `Authorization: Bearer TOKEN`"),
+        (name = "me", description = "Your own mutes, dismissed papers and the rest of your personal layer, with `Authorization: Bearer TOKEN`")
     )
 )]
 struct ApiDoc;
@@ -126,6 +128,12 @@ fn with_patterns(mut doc: serde_json::Value) -> serde_json::Value {
     {
         arxiv_id.insert("pattern".to_owned(), params::SUBMIT_PATTERN.into());
     }
+    if let Some(id) = doc
+        .pointer_mut("/components/schemas/DismissJson/properties/id")
+        .and_then(Value::as_object_mut)
+    {
+        id.insert("pattern".to_owned(), params::ID_PATTERN.into());
+    }
     doc
 }
 
@@ -145,6 +153,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(papers::list_papers))
         .routes(routes!(community::upvote_paper, community::withdraw_upvote))
         .routes(routes!(community::submit_paper_api))
+        .merge(me_mutes::router())
         .split_for_parts();
     let mut doc = cached_doc;
     doc.merge(uncached_doc);

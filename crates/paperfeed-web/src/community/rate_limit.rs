@@ -34,6 +34,8 @@ pub enum Action {
     Vote,
     Submit,
     Subscribe,
+    /// Mutes added or removed and papers dismissed or taken back, by one user.
+    Mute,
 }
 
 /// The limit of each action.
@@ -52,6 +54,16 @@ pub struct RateLimits {
     /// Digest subscriptions, keyed by client address.
     #[serde(default = "default_subscribe")]
     pub subscribe: Limit,
+    /// Mutes and "not interested" (each add, removal, dismissal or undo), per user.
+    #[serde(default = "default_mute")]
+    pub mute: Limit,
+}
+
+fn default_mute() -> Limit {
+    Limit {
+        burst: 60,
+        per_minute: 60,
+    }
 }
 
 fn default_login_account() -> Limit {
@@ -93,6 +105,7 @@ impl Default for RateLimits {
                 per_minute: 2,
             },
             subscribe: default_subscribe(),
+            mute: default_mute(),
         }
     }
 }
@@ -107,6 +120,7 @@ impl RateLimits {
             Action::Vote => self.vote,
             Action::Submit => self.submit,
             Action::Subscribe => self.subscribe,
+            Action::Mute => self.mute,
         }
     }
 }

@@ -7,8 +7,10 @@ use chrono::NaiveDate;
 use paperfeed_core::Period;
 use paperfeed_store::FeedEntry;
 
+use crate::community::auth::Viewer;
 use crate::error::{AppError, render_error};
 use crate::exports::Export;
+use crate::personal::{self, HiddenControl, VisibilityParams};
 use crate::state::AppState;
 use crate::views::{CardView, Link, day_href, long_date};
 
@@ -25,6 +27,8 @@ struct FeedPage {
     cards: Vec<CardView>,
     /// Ranked by the trending score (`?sort=trending`) instead of votes.
     trending: bool,
+    /// "N hidden — show" and "hide seen", for a signed-in reader.
+    control: Option<HiddenControl>,
 }
 
 /// `?sort=` on feed pages: votes (default) or trending.
@@ -51,6 +55,9 @@ impl FeedSort {
 
 type SortQuery = Result<Query<FeedSort>, axum::extract::rejection::QueryRejection>;
 
+/// The signed-in reader of a feed page and their `?show_hidden` / `?hide_seen`.
+type Reader = (Viewer, VisibilityParams);
+
 struct ViewTab {
     link: Link,
     active: bool,
@@ -63,11 +70,14 @@ struct EmptyHubPage;
 /// `/`: the latest day with papers.
 pub async fn show_latest_day(
     State(state): State<AppState>,
+    viewer: Viewer,
+    visibility: VisibilityParams,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
     let trending = FeedSort::trending(sort)?;
+    let reader = (viewer, visibility);
     match state.store.latest_featured_day().await? {
-        Some(day) => render_period(&state, Period::Day(day), trending).await,
+        Some(day) => render_period(&state, Period::Day(day), trending, &reader, "/").await,
         None => Ok(Html(EmptyHubPage.render().map_err(render_error)?).into_response()),
     }
 }
@@ -75,6 +85,8 @@ pub async fn show_latest_day(
 pub async fn show_day(
     State(state): State<AppState>,
     Path(day): Path<String>,
+    viewer: Viewer,
+    visibility: VisibilityParams,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
     let (day, export) = Export::for_lists(&day);
@@ -82,12 +94,22 @@ pub async fn show_day(
     if let Some(export) = export {
         return export_period(&state, period, export).await;
     }
-    render_period(&state, period, FeedSort::trending(sort)?).await
+    let reader = (viewer, visibility);
+    render_period(
+        &state,
+        period,
+        FeedSort::trending(sort)?,
+        &reader,
+        &period_href(period),
+    )
+    .await
 }
 
 pub async fn show_week(
     State(state): State<AppState>,
     Path(week): Path<String>,
+    viewer: Viewer,
+    visibility: VisibilityParams,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
     let (week, export) = Export::for_lists(&week);
@@ -95,12 +117,22 @@ pub async fn show_week(
     if let Some(export) = export {
         return export_period(&state, period, export).await;
     }
-    render_period(&state, period, FeedSort::trending(sort)?).await
+    let reader = (viewer, visibility);
+    render_period(
+        &state,
+        period,
+        FeedSort::trending(sort)?,
+        &reader,
+        &period_href(period),
+    )
+    .await
 }
 
 pub async fn show_month(
     State(state): State<AppState>,
     Path(month): Path<String>,
+    viewer: Viewer,
+    visibility: VisibilityParams,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
     let (month, export) = Export::for_lists(&month);
@@ -108,7 +140,15 @@ pub async fn show_month(
     if let Some(export) = export {
         return export_period(&state, period, export).await;
     }
-    render_period(&state, period, FeedSort::trending(sort)?).await
+    let reader = (viewer, visibility);
+    render_period(
+        &state,
+        period,
+        FeedSort::trending(sort)?,
+        &reader,
+        &period_href(period),
+    )
+    .await
 }
 
 /// A period's papers for citation managers (`/papers/week/2026-W34.bib`): each paper once,
@@ -167,6 +207,8 @@ async fn render_period(
     state: &AppState,
     period: Period,
     trending: bool,
+    (viewer, visibility): &Reader,
+    path: &str,
 ) -> Result<Response, AppError> {
     let (first, last) = period.bounds();
     let store = &state.store;
@@ -229,10 +271,23 @@ async fn render_period(
             link: Link::new(period_href(p), label),
         })
         .collect();
-    let cards = entries
-        .iter()
-        .map(|e| CardView::new(&e.paper, e.day, !is_day))
-        .collect::<Vec<_>>();
+    // A signed-in reader's mutes and dismissals (and, asked for, seen papers) are hidden, and
+    // counted for the "N hidden — show" control.
+    let ids: Vec<paperfeed_core::ArxivId> = entries.iter().map(|e| e.paper.id.clone()).collect();
+    let filter = personal::reader_filter(state, viewer, &ids, visibility.hide_seen()).await?;
+    let base_query = if trending { "sort=trending" } else { "" };
+    let show_hidden = visibility.show_hidden();
+    let back = personal::list_href(path, base_query, show_hidden, visibility.hide_seen());
+    let (cards, hidden) = personal::filtered_cards(
+        entries,
+        |e| &e.paper,
+        |e| CardView::new(&e.paper, e.day, !is_day),
+        &filter,
+        viewer,
+        &back,
+        show_hidden,
+    );
+    let control = HiddenControl::new(viewer, path, base_query, visibility, hidden);
     let page = FeedPage {
         title: format!("{heading} · Daily Papers"),
         subheading: format!(
@@ -247,6 +302,7 @@ async fn render_period(
         next,
         cards,
         trending,
+        control,
     };
     Ok(Html(page.render().map_err(render_error)?).into_response())
 }

@@ -6,6 +6,7 @@ pub mod feed;
 pub mod feeds;
 pub mod health;
 pub mod misc;
+pub mod mutes;
 pub mod paper;
 pub mod search;
 pub mod subscription;

@@ -4,7 +4,9 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
+use paperfeed_app::visibility;
 use paperfeed_core::ArxivId;
+use paperfeed_store::SeenReason;
 
 use crate::api::markdown::wants_markdown;
 use crate::community::auth::Viewer;
@@ -24,6 +26,8 @@ struct PaperPage {
     /// The session's CSRF token; `None` when logged out.
     csrf: Option<String>,
     voted: bool,
+    /// The signed-in reader marked it "not interested".
+    dismissed: bool,
     is_admin: bool,
     comments: Vec<CommentView>,
     trending: Option<TrendingView>,
@@ -159,6 +163,21 @@ pub async fn show_paper(
         None => false,
     };
     let is_admin = user.is_some_and(|u| u.is_admin);
+    let dismissed = match user {
+        Some(u) => {
+            // Opening the page is what "seen" means first; the page shows whatever happens.
+            let seen = visibility::mark_seen(&*state.store, u.id, &id, SeenReason::Opened).await;
+            if let Err(e) = seen {
+                tracing::warn!(user.id = u.id.0, paper.id = %id, error = %e.detail(), "seen mark (opened) not kept");
+            }
+            let marks = state
+                .store
+                .reader_marks(u.id, std::slice::from_ref(&id))
+                .await?;
+            marks.dismissed.contains(&id)
+        }
+        None => false,
+    };
     let comments = state
         .store
         .comments(&id)
@@ -186,6 +205,7 @@ pub async fn show_paper(
         voted,
         is_admin,
         comments,
+        dismissed,
     };
     let mut response = Html(page.render().map_err(render_error)?).into_response();
     // The same address answers `Accept: text/markdown` with Markdown.

@@ -8,9 +8,11 @@ use paperfeed_app::search::{self, Found};
 use paperfeed_core::Paper;
 use paperfeed_search::{KeywordQuery, SearchMode, SortOrder};
 
+use crate::community::auth::Viewer;
 use crate::error::AppError;
 use crate::error::render_error;
 use crate::exports::Export;
+use crate::personal;
 use crate::query::encode;
 use crate::search_params::{SearchParams, parse_mode, parse_sort};
 use crate::state::AppState;
@@ -68,6 +70,7 @@ pub async fn redirect_search(Query(params): Query<SearchParams>) -> Response {
 
 pub async fn search_papers(
     State(state): State<AppState>,
+    viewer: Viewer,
     params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let Query(params) = params.map_err(|e| AppError::BadRequest(e.body_text()))?;
@@ -123,6 +126,10 @@ pub async fn search_papers(
         results,
         papers: found,
     } = search::search(state.search.clone(), &*state.store, query, mode).await?;
+    // A signed-in reader's muted and dismissed papers are marked with why, not dropped.
+    let ids: Vec<paperfeed_core::ArxivId> = found.iter().map(|(_, p)| p.id.clone()).collect();
+    let filter = personal::reader_filter(&state, &viewer, &ids, false).await?;
+    let back = page_href(&params.q, mode, sort, page);
     let mut cards = Vec::with_capacity(found.len());
     for (hit, paper) in &found {
         let day = paper.featured.last().map(|f| f.date);
@@ -133,6 +140,7 @@ pub async fn search_papers(
         if let Some(snippet) = &hit.snippet_html {
             card.abstract_html = crate::rich_text::SafeHtml::trusted(snippet.clone());
         }
+        personal::personalise(&mut card, &viewer, &back, filter.why_hidden(paper).as_ref());
         cards.push(card);
     }
     let shown_mode = results.mode;
