@@ -160,7 +160,7 @@ pub async fn submit_paper_api(
     body: Result<Json<SubmitJson>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SubmittedJson>), ApiError> {
     let user = caller(&state, &headers).await?;
-    let Json(body) = body.map_err(body_refused)?;
+    let Json(body) = body.map_err(|e| body_refused(e, "arxivId"))?;
     let id = params::submitted_id("arxivId", &body.arxiv_id)?;
     state
         .community
@@ -187,9 +187,10 @@ pub async fn submit_paper_api(
     }
 }
 
-/// Why the submit body was refused, with the status axum chose for it: 415 for a body not sent
-/// as JSON, 413 for one over the limit, 400 for JSON that is not `{"arxivId": "..."}`.
-fn body_refused(rejection: JsonRejection) -> ApiError {
+/// Why a JSON body was refused, with the status axum chose for it: 415 for a body not sent
+/// as JSON, 413 for one over the limit, 400 naming `field` for JSON of the wrong shape (the
+/// submit body's is `arxivId`).
+pub(crate) fn body_refused(rejection: JsonRejection, field: &str) -> ApiError {
     use axum::extract::rejection::JsonRejection as R;
     match &rejection {
         R::MissingJsonContentType(_) => ApiError::with_status(
@@ -199,6 +200,6 @@ fn body_refused(rejection: JsonRejection) -> ApiError {
         R::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::payload_too_large(crate::body_limit::MAX_BODY_BYTES)
         }
-        _ => ApiError::bad_parameter("arxivId", rejection.body_text()),
+        _ => ApiError::bad_parameter(field, rejection.body_text()),
     }
 }

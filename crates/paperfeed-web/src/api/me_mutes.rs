@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::community::caller;
+use crate::api::community::{body_refused, caller};
 use crate::api::error::{ApiError, ErrorJson};
 use crate::api::params;
 use crate::community::rate_limit::Action;
@@ -137,21 +137,6 @@ async fn reader(state: &AppState, headers: &HeaderMap, writes: bool) -> Result<U
             .limit(Action::Mute, &user.id.0.to_string())?;
     }
     Ok(user)
-}
-
-/// Why a body was refused: 415 when not JSON, 413 when too large, else 400 naming `field`.
-fn body_refused(rejection: JsonRejection, field: &str) -> ApiError {
-    use axum::extract::rejection::JsonRejection as R;
-    match &rejection {
-        R::MissingJsonContentType(_) => ApiError::with_status(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the body as Content-Type: application/json",
-        ),
-        R::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::payload_too_large(crate::body_limit::MAX_BODY_BYTES)
-        }
-        _ => ApiError::bad_parameter(field, rejection.body_text()),
-    }
 }
 
 fn refused(error: VisibilityError) -> ApiError {
