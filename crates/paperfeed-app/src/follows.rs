@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use paperfeed_core::{ArxivId, AuthorKey, FollowKind, FollowTarget, IndexKind, Paper};
+use paperfeed_core::{
+    ArxivId, AuthorKey, FollowKind, FollowTarget, IndexKind, Paper, listing_time,
+};
 use paperfeed_store::{
     Follow, IndexKey, IndexLabel, IndexedPaper, ListingCursor, MAX_INDEX_KEYS, Store, StoreError,
     UserId,
@@ -353,12 +355,34 @@ fn reason_for(
     }
 }
 
+/// The papers a followed saved search matches (its newest, as the search engine finds them):
+/// the edge runs the searches (`saved_searches::matching_papers`) and hands them here.
+#[derive(Clone, Debug)]
+pub struct SearchMatches {
+    pub id: i64,
+    pub name: String,
+    pub papers: Vec<Paper>,
+}
+
+/// The saved searches among `follows`, by id: which searches the edge should run.
+pub fn followed_searches(follows: &[Follow]) -> Vec<i64> {
+    follows
+        .iter()
+        .filter_map(|f| match f.target {
+            FollowTarget::SavedSearch(id) => Some(id),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A page of `user`'s Following feed: the papers of every author, organisation and category
-/// they follow (authors merged through claimed accounts as on their pages), newest first, each
-/// once with every reason, strictly after `before`.
+/// they follow (authors merged through claimed accounts as on their pages) and of the followed
+/// saved searches' `matches`, newest first, each once with every reason, strictly after
+/// `before`.
 pub async fn following_feed(
     store: &dyn Store,
     user: UserId,
+    matches: &[SearchMatches],
     before: Option<ListingCursor>,
     limit: usize,
 ) -> Result<FollowingPage, StoreError> {
@@ -398,28 +422,74 @@ pub async fn following_feed(
         }
     }
     keys.truncate(MAX_INDEX_KEYS);
-    let listing = listing(store, &keys, before, limit).await?;
-    let items = listing
-        .papers
-        .into_iter()
-        .map(|found| {
-            let mut reasons: Vec<Reason> = found
-                .matched
-                .iter()
-                .filter_map(|m| reason_for(&found.paper, m, merged_into.get(&m.1)))
-                .collect();
-            reasons.sort();
-            reasons.dedup_by(|a, b| a.target() == b.target());
+    let found = store
+        .indexed_papers(&keys, before.clone(), limit + 1)
+        .await?;
+    // Newest first (listing time, then id, both descending), each paper once.
+    let mut merged: BTreeMap<
+        (std::cmp::Reverse<DateTime<Utc>>, std::cmp::Reverse<ArxivId>),
+        FollowingItem,
+    > = BTreeMap::new();
+    for found in found {
+        let reasons = found
+            .matched
+            .iter()
+            .filter_map(|m| reason_for(&found.paper, m, merged_into.get(&m.1)))
+            .collect();
+        let key = (
+            std::cmp::Reverse(found.at),
+            std::cmp::Reverse(found.paper.id.clone()),
+        );
+        merged.insert(
+            key,
             FollowingItem {
                 paper: found.paper,
                 at: found.at,
                 reasons,
+            },
+        );
+    }
+    for search in matches {
+        for paper in &search.papers {
+            let at = listing_time(paper);
+            let after_cursor = before
+                .as_ref()
+                .is_none_or(|c| (at, &paper.id) < (c.at, &c.id));
+            if !after_cursor {
+                continue;
             }
+            let reason = Reason::SavedSearch {
+                id: search.id,
+                name: search.name.clone(),
+            };
+            merged
+                .entry((std::cmp::Reverse(at), std::cmp::Reverse(paper.id.clone())))
+                .or_insert_with(|| FollowingItem {
+                    paper: paper.clone(),
+                    at,
+                    reasons: Vec::new(),
+                })
+                .reasons
+                .push(reason);
+        }
+    }
+    let mut items: Vec<FollowingItem> = merged.into_values().take(limit + 1).collect();
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|i| ListingCursor {
+            at: i.at,
+            id: i.paper.id.clone(),
         })
-        .collect();
+    } else {
+        None
+    };
+    for item in &mut items {
+        item.reasons.sort();
+        item.reasons.dedup_by(|a, b| a.target() == b.target());
+    }
     Ok(FollowingPage {
         items,
-        next: listing.next,
+        next,
         follows: follows.len(),
     })
 }

@@ -5,7 +5,9 @@
 //! Following feed are range scans of that index, newest first by
 //! `paperfeed_core::listing_time`, paged with a [`ListingCursor`].
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use std::cmp::Reverse;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -107,6 +109,7 @@ pub trait FollowStore: Send + Sync + 'static {
     ) -> Result<Vec<AccountClaim>, StoreError>;
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// Each key's newest rows (`paper id`, `at`, key index), at most `limit` per key, merged into
 /// the newest `limit` papers with the keys each matched: both backends read per key, then
 /// merge here. Complete: a paper among the newest `limit` overall is among the newest `limit`
@@ -134,6 +137,7 @@ pub(crate) fn merge_index_rows(
         .collect()
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// Pairs papers read by id with the merged rows, in the rows' order (a paper deleted
 /// meanwhile is skipped).
 pub(crate) fn indexed(
@@ -161,6 +165,7 @@ pub(crate) fn indexed(
         .collect()
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// A refusal for too many keys at once.
 pub(crate) fn check_key_count(keys: &[IndexKey]) -> Result<(), StoreError> {
     if keys.len() > MAX_INDEX_KEYS {

@@ -83,7 +83,7 @@ async fn the_following_feed_merges_follows_newest_first_once_each_with_every_rea
     .await
     .unwrap();
 
-    let page = following_feed(&store, ada.id, None, 10).await.unwrap();
+    let page = following_feed(&store, ada.id, &[], None, 10).await.unwrap();
     assert_eq!(page.follows, 2);
     assert_eq!(
         ids(&page.items),
@@ -111,11 +111,11 @@ async fn the_following_feed_merges_follows_newest_first_once_each_with_every_rea
     assert_eq!(page.items[1].reasons[0].target(), author("Zoe Muller"));
 
     // Paging continues after the cursor and ends.
-    let first = following_feed(&store, ada.id, None, 3).await.unwrap();
+    let first = following_feed(&store, ada.id, &[], None, 3).await.unwrap();
     let cursor = first.next.clone().unwrap();
     let text = cursor_text(&cursor);
     assert_eq!(parse_cursor(&text), Some(cursor.clone()));
-    let rest = following_feed(&store, ada.id, Some(cursor), 3)
+    let rest = following_feed(&store, ada.id, &[], Some(cursor), 3)
         .await
         .unwrap();
     assert_eq!(ids(&rest.items), ["2502.00001"]);
@@ -185,4 +185,49 @@ fn cursors_that_were_not_written_by_us_are_refused() {
     assert_eq!(page_size(None), DEFAULT_PAGE);
     assert_eq!(page_size(Some(0)), 1);
     assert_eq!(page_size(Some(10_000)), MAX_PAGE);
+}
+
+#[tokio::test]
+async fn saved_search_matches_join_the_feed_once_with_their_reason() {
+    let (_dir, store) = hub().await;
+    let ada = user(&store, "ada", false).await;
+    follow(&store, ada.id, &author("Max Roe"), Utc::now())
+        .await
+        .unwrap();
+    let matched = store
+        .get_papers(&[
+            ArxivId::parse("2502.00005").unwrap(),
+            ArxivId::parse("2502.00002").unwrap(),
+        ])
+        .await
+        .unwrap();
+    let searches = [SearchMatches {
+        id: 7,
+        name: "my <topic>".into(),
+        papers: matched,
+    }];
+    let page = following_feed(&store, ada.id, &searches, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&page.items), ["2502.00005", "2502.00002", "2502.00004"]);
+    let reasons: Vec<String> = page.items[1]
+        .reasons
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "author you follow: Max Roe",
+            "matches your search: my <topic>"
+        ]
+    );
+    let cursor = ListingCursor {
+        at: page.items[0].at,
+        id: page.items[0].paper.id.clone(),
+    };
+    let older = following_feed(&store, ada.id, &searches, Some(cursor), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&older.items), ["2502.00002", "2502.00004"]);
 }

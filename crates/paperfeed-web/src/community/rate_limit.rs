@@ -34,6 +34,8 @@ pub enum Action {
     Vote,
     Submit,
     Subscribe,
+    /// Follows, unfollows and private feed addresses made or revoked, by one user.
+    Follow,
 }
 
 /// The limit of each action.
@@ -52,6 +54,16 @@ pub struct RateLimits {
     /// Digest subscriptions, keyed by client address.
     #[serde(default = "default_subscribe")]
     pub subscribe: Limit,
+    /// Follows, unfollows and private feed addresses, keyed by user.
+    #[serde(default = "default_follow")]
+    pub follow: Limit,
+}
+
+fn default_follow() -> Limit {
+    Limit {
+        burst: 30,
+        per_minute: 30,
+    }
 }
 
 fn default_login_account() -> Limit {
@@ -93,6 +105,7 @@ impl Default for RateLimits {
                 per_minute: 2,
             },
             subscribe: default_subscribe(),
+            follow: default_follow(),
         }
     }
 }
@@ -107,6 +120,7 @@ impl RateLimits {
             Action::Vote => self.vote,
             Action::Submit => self.submit,
             Action::Subscribe => self.subscribe,
+            Action::Follow => self.follow,
         }
     }
 }
