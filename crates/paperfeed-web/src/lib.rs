@@ -130,6 +130,9 @@ pub fn router(state: AppState) -> Router {
         // Outside the validators and every handler: an oversized body is refused (413)
         // before anything reads it.
         .layer(axum::middleware::from_fn(body_limit::limit_body));
+    // After the validators: pages that depend on the reader's follows (which do not move the
+    // change counter) are never answered 304 from a stale ETag.
+    let app = app.merge(pages::follows::routes(state.clone()));
     // After the validators: a scrape never gets a 304 or an ETag.
     let app = if state.metrics_on_main {
         app.merge(

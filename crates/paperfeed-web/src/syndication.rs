@@ -69,6 +69,23 @@ pub struct FeedItem {
     pub upvotes: i64,
 }
 
+/// The absolute base of links: the configured public URL, else the host the client asked for.
+pub fn base_url(public_url: Option<&str>, headers: &axum::http::HeaderMap) -> String {
+    if let Some(url) = public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
 pub fn render(feed: &Feed, format: FeedFormat) -> String {
     match format {
         FeedFormat::Rss => render_rss(feed),

@@ -3,7 +3,7 @@
 //! askama) or as `SafeHtml` made by `rich_text`.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use paperfeed_core::{Featuring, Paper};
+use paperfeed_core::{Author, AuthorKey, Featuring, Organization, Paper};
 
 use crate::rich_text::{SafeHtml, render_inline, render_paragraphs};
 
@@ -40,6 +40,37 @@ pub fn paper_href(paper: &Paper) -> String {
     format!("/papers/{}", paper.id)
 }
 
+/// An author's page: `/authors/zoe-muller` (letters beyond ASCII percent-encoded).
+pub fn author_href(key: &AuthorKey) -> String {
+    format!("/authors/{}", crate::query::encode(&key.slug()))
+}
+
+/// An organisation's page: `/orgs/google`.
+pub fn organization_href(name: &str) -> String {
+    format!("/orgs/{}", crate::query::encode(name))
+}
+
+/// A category's page: `/categories/cs.CL`.
+pub fn category_href(name: &str) -> String {
+    format!("/categories/{}", crate::query::encode(name))
+}
+
+/// A link to an author's page, when the name has a key.
+fn author_link(author: &Author) -> Option<Link> {
+    AuthorKey::from_name(&author.name).map(|k| Link::new(author_href(&k), author.name.clone()))
+}
+
+/// The badge of a paper's organisation: its full name, linking to its page.
+fn organization_link(org: &Organization) -> Link {
+    Link::new(
+        organization_href(&org.name),
+        org.fullname.clone().unwrap_or_else(|| org.name.clone()),
+    )
+}
+
+/// Authors named on a card; the rest are counted.
+const CARD_AUTHORS: usize = 3;
+
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -61,6 +92,12 @@ pub struct CardView {
     pub comments_label: String,
     /// The paper as COinS (an OpenURL ContextObject) for Zotero's connector on list pages.
     pub coins: String,
+    /// The first few visible authors, each linking to their page.
+    pub author_links: Vec<Link>,
+    /// Whether more authors than [`CardView::author_links`] are listed.
+    pub more_authors: bool,
+    /// The organisation badge.
+    pub organization: Option<Link>,
     /// A signed-in reader's controls and marks (`personal::personalise`).
     pub personal: Option<CardPersonal>,
 }
@@ -86,6 +123,13 @@ impl CardView {
             href: paper_href(paper),
             id: paper.id.to_string(),
             coins: paperfeed_core::openurl_kev(paper),
+            author_links: paper
+                .visible_authors()
+                .take(CARD_AUTHORS)
+                .filter_map(author_link)
+                .collect(),
+            more_authors: paper.visible_authors().count() > CARD_AUTHORS,
+            organization: paper.organization.as_ref().map(organization_link),
             title: render_inline(&paper.title),
             abstract_html: render_inline(&paper.abstract_text.replace("\n\n", " ")),
             authors_label: plural(paper.authors.len(), "author", "authors"),
@@ -112,6 +156,8 @@ fn iso(d: DateTime<Utc>) -> String {
 pub struct AuthorView {
     pub name: String,
     pub user: Option<String>,
+    /// The author's page on this hub.
+    pub href: Option<String>,
 }
 
 pub struct FeaturingView {
@@ -157,6 +203,8 @@ pub struct PaperView {
     pub project_page: Option<String>,
     pub ai_summary: Option<SafeHtml>,
     pub ai_keywords: Vec<String>,
+    /// The organisation badge.
+    pub organization: Option<Link>,
 }
 
 /// Only http(s) links from sources are shown as links; anything else (`javascript:`) is dropped.
@@ -185,6 +233,7 @@ impl PaperView {
                 .map(|a| AuthorView {
                     name: a.name.clone(),
                     user: a.user.clone(),
+                    href: author_link(a).map(|l| l.href),
                 })
                 .collect(),
             hidden_authors: paper.authors.iter().filter(|a| a.hidden).count(),
@@ -213,6 +262,7 @@ impl PaperView {
             project_page: safe_url(&paper.project_page),
             ai_summary: paper.ai_summary.as_deref().map(render_inline),
             ai_keywords: paper.ai_keywords.clone(),
+            organization: paper.organization.as_ref().map(organization_link),
         }
     }
 }

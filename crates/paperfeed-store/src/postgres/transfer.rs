@@ -21,6 +21,7 @@ const IDENTITY_TABLES: &[&str] = &[
     "mutes",
     "subscribers",
     "digest_jobs",
+    "feed_tokens",
 ];
 
 impl ToSql for Value {

@@ -9,6 +9,7 @@ mod error;
 mod json;
 pub mod markdown;
 mod me_mutes;
+mod me_follows;
 mod papers;
 mod params;
 
@@ -37,7 +38,7 @@ use crate::state::AppState;
     tags(
         (name = "papers", description = "Daily papers and papers"),
         (name = "community", description = "Upvotes and submissions with `Authorization: Bearer TOKEN`"),
-        (name = "me", description = "Your own mutes, dismissed papers and the rest of your personal layer, with `Authorization: Bearer TOKEN`")
+        (name = "me", description = "The caller's own library, follows, mutes, saved searches, feeds and data, with `Authorization: Bearer TOKEN`")
     )
 )]
 struct ApiDoc;
@@ -154,6 +155,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(community::upvote_paper, community::withdraw_upvote))
         .routes(routes!(community::submit_paper_api))
         .merge(me_mutes::router())
+        .routes(routes!(
+            me_follows::list_follows,
+            me_follows::create_follow,
+            me_follows::delete_follow
+        ))
+        .routes(routes!(me_follows::get_following))
         .split_for_parts();
     let mut doc = cached_doc;
     doc.merge(uncached_doc);

@@ -36,6 +36,8 @@ pub enum Action {
     Subscribe,
     /// Mutes added or removed and papers dismissed or taken back, by one user.
     Mute,
+    /// Follows, unfollows and private feed addresses made or revoked, by one user.
+    Follow,
 }
 
 /// The limit of each action.
@@ -57,12 +59,22 @@ pub struct RateLimits {
     /// Mutes and "not interested" (each add, removal, dismissal or undo), per user.
     #[serde(default = "default_mute")]
     pub mute: Limit,
+    /// Follows, unfollows and private feed addresses, keyed by user.
+    #[serde(default = "default_follow")]
+    pub follow: Limit,
 }
 
 fn default_mute() -> Limit {
     Limit {
         burst: 60,
         per_minute: 60,
+    }
+}
+
+fn default_follow() -> Limit {
+    Limit {
+        burst: 30,
+        per_minute: 30,
     }
 }
 
@@ -106,6 +118,7 @@ impl Default for RateLimits {
             },
             subscribe: default_subscribe(),
             mute: default_mute(),
+            follow: default_follow(),
         }
     }
 }
@@ -121,6 +134,7 @@ impl RateLimits {
             Action::Submit => self.submit,
             Action::Subscribe => self.subscribe,
             Action::Mute => self.mute,
+            Action::Follow => self.follow,
         }
     }
 }

@@ -369,6 +369,15 @@ struct AccountPage {
     csrf: String,
     tokens: Vec<TokenView>,
     new_token: Option<String>,
+    /// Private feed addresses (the Following feed, saved searches), revocable here.
+    feed_tokens: Vec<FeedTokenView>,
+}
+
+pub struct FeedTokenView {
+    id: i64,
+    scope: String,
+    created: String,
+    last_used: String,
 }
 
 async fn account_page(
@@ -388,11 +397,30 @@ async fn account_page(
             created: t.created_at.format("%Y-%m-%d").to_string(),
         })
         .collect();
+    let feed_tokens = state
+        .store
+        .feed_tokens(session.user.id)
+        .await?
+        .into_iter()
+        .map(|t| FeedTokenView {
+            id: t.id,
+            scope: match t.scope.as_str() {
+                "following" => "Following feed".to_owned(),
+                other => other.replacen("search:", "Saved search #", 1),
+            },
+            created: t.created_at.format("%Y-%m-%d").to_string(),
+            last_used: t.last_used_at.map_or_else(
+                || "never used".to_owned(),
+                |at| format!("last used {}", at.format("%Y-%m-%d %H:%M")),
+            ),
+        })
+        .collect();
     let page = AccountPage {
         username: session.user.username.to_string(),
         csrf: session.csrf_token.clone(),
         tokens,
         new_token,
+        feed_tokens,
     };
     Ok(Html(page.render().map_err(render_error)?).into_response())
 }

@@ -58,19 +58,7 @@ pub async fn trending_atom(
 
 /// The absolute base of links: the configured public URL, else what the client asked for.
 fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.public_url {
-        return url.trim_end_matches('/').to_owned();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    format!("http://{host}")
+    crate::syndication::base_url(state.public_url.as_deref(), headers)
 }
 
 fn midnight(day: NaiveDate) -> DateTime<Utc> {

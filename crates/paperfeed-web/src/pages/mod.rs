@@ -4,6 +4,7 @@ pub mod account;
 pub mod community;
 pub mod feed;
 pub mod feeds;
+pub mod follows;
 pub mod health;
 pub mod misc;
 pub mod mutes;
