@@ -16,6 +16,7 @@ mod cli_ingest;
 mod community;
 mod digest;
 mod feeds;
+mod follows;
 mod harness;
 mod hf_client;
 mod html_validity;
