@@ -125,22 +125,12 @@ pub fn mute_matches_nothing(kind: MuteKind, text: &str) -> bool {
     }
 }
 
-/// An author's name as mutes (and the hub's author pages) compare it: its words (runs of
-/// letters and digits) lowercased, accents folded, joined by one space.
+/// An author's name as mutes compare it: the author pages' rule ([`crate::AuthorKey`]:
+/// accents and case folded, punctuation collapsed, "Last, First" turned), so muting the name
+/// an author page shows mutes every variant that page merges by name. Empty when the name has
+/// no letters or digits.
 pub fn author_key(name: &str) -> String {
-    author_words(name)
-}
-
-/// `text`'s words, lowercased and folded, joined by one space.
-fn author_words(text: &str) -> String {
-    let mut out = String::new();
-    each_token(text, |token| {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(token);
-    });
-    out
+    crate::AuthorKey::from_name(name).map_or_else(String::new, |k| k.as_str().to_owned())
 }
 
 /// Lucene's English stop words, which the search index drops from titles and abstracts.
@@ -544,6 +534,7 @@ mod tests {
             project_page: None,
             ai_summary: None,
             ai_keywords: Vec::new(),
+            organization: None,
         }
     }
 
@@ -611,7 +602,8 @@ mod tests {
         assert_eq!(author_key("Jürgen Schmidhuber"), "jurgen schmidhuber");
         assert_eq!(
             author_key("Ørsted, Hans-Christian"),
-            "orsted hans christian"
+            author_key("Hans-Christian Ørsted"),
+            "the author pages' rule turns \"Last, First\""
         );
     }
 
