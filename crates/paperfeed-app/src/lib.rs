@@ -10,6 +10,7 @@ pub mod community;
 pub mod digests;
 pub mod harvest;
 pub mod indexing;
+pub mod library;
 pub mod metrics;
 pub mod search;
 #[cfg(test)]

@@ -10,9 +10,11 @@ mod citation;
 mod digest_period;
 mod feed;
 mod frequency;
+pub mod library;
 mod markup;
 mod paper;
 mod period;
+pub mod references;
 mod text;
 mod trending;
 
@@ -24,6 +26,7 @@ pub use citation::{
 pub use digest_period::DigestPeriod;
 pub use feed::{FeedEntry, one_per_paper, sort_trending, trending};
 pub use frequency::{Frequency, FrequencyError};
+pub use library::{CollectionName, Note, ReadingState};
 pub use markup::escape_html;
 pub use paper::{
     Author, Featuring, NewPaper, Paper, PaperVersion, Submitter, UpsertOutcome, embedding_text,

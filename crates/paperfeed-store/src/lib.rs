@@ -14,6 +14,7 @@ mod community;
 mod contract;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod encoding;
+mod library;
 mod mail;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod migrations;
@@ -35,6 +36,10 @@ pub use community::{
 
 #[cfg(any(test, feature = "testing"))]
 pub use contract::{run_mail_contract, run_store_contract};
+pub use library::{
+    Added, Collection, CollectionChange, CollectionEntry, LibraryStore, SavedPaper,
+    SavedPaperChange,
+};
 pub use mail::{
     DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore, NewSubscriber,
     Subscriber, SubscriberStatus,
@@ -216,7 +221,7 @@ pub enum WriteMode {
 
 /// The storage contract. Backends must keep it exactly; `run_store_contract` checks it.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: LibraryStore + Send + Sync + 'static {
     /// Merges each record into the stored paper (see `paperfeed_core::merge`) in one
     /// transaction and reports, in order, what happened to each.
     async fn upsert_papers(

@@ -12,6 +12,7 @@ mod check;
 mod claimers;
 mod community;
 mod embeddings;
+mod library;
 mod mail;
 mod migrate;
 mod papers;

@@ -61,6 +61,8 @@ pub struct CardView {
     pub comments_label: String,
     /// The paper as COinS (an OpenURL ContextObject) for Zotero's connector on list pages.
     pub coins: String,
+    /// A Save / Saved toggle, for a logged-in reader (`saved::add_save_buttons`).
+    pub save: Option<crate::saved::SaveButton>,
 }
 
 impl CardView {
@@ -75,6 +77,7 @@ impl CardView {
             href: paper_href(paper),
             id: paper.id.to_string(),
             coins: paperfeed_core::openurl_kev(paper),
+            save: None,
             title: render_inline(&paper.title),
             abstract_html: render_inline(&paper.abstract_text.replace("\n\n", " ")),
             authors_label: plural(paper.authors.len(), "author", "authors"),

@@ -8,6 +8,7 @@ mod changes;
 mod community;
 mod harvest;
 mod leases;
+mod library;
 mod mail;
 mod pages;
 
@@ -248,6 +249,7 @@ pub async fn run_store_contract(store: &dyn Store) {
     community::check_community(store).await;
     harvest::harvest_positions_travel_with_their_batch(store).await;
     leases::leases_go_to_one_holder_at_a_time(store).await;
+    library::check_library(store).await;
 }
 
 /// A batch read hands out the stored papers among the ids asked for, in the order asked, each

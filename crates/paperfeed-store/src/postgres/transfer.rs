@@ -20,6 +20,7 @@ const IDENTITY_TABLES: &[&str] = &[
     "comments",
     "subscribers",
     "digest_jobs",
+    "collections",
 ];
 
 impl ToSql for Value {

@@ -8,6 +8,7 @@ mod daily;
 mod error;
 mod json;
 pub mod markdown;
+mod me_library;
 mod papers;
 mod params;
 
@@ -35,7 +36,8 @@ use crate::state::AppState;
     modifiers(&BearerScheme),
     tags(
         (name = "papers", description = "Daily papers and papers"),
-        (name = "community", description = "Upvotes and submissions with `Authorization: Bearer TOKEN`")
+        (name = "community", description = "Upvotes and submissions with `Authorization: Bearer TOKEN`"),
+        (name = "library", description = "The caller's saved papers and collections, with `Authorization: Bearer TOKEN`")
     )
 )]
 struct ApiDoc;
@@ -145,6 +147,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(papers::list_papers))
         .routes(routes!(community::upvote_paper, community::withdraw_upvote))
         .routes(routes!(community::submit_paper_api))
+        .merge(me_library::routes())
         .split_for_parts();
     let mut doc = cached_doc;
     doc.merge(uncached_doc);

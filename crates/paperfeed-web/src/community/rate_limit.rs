@@ -34,6 +34,10 @@ pub enum Action {
     Vote,
     Submit,
     Subscribe,
+    /// Saves, notes, reading states and collection changes by one logged-in user.
+    Library,
+    /// Imports of a reference list by one logged-in user (each may ask arXiv).
+    Import,
 }
 
 /// The limit of each action.
@@ -52,6 +56,26 @@ pub struct RateLimits {
     /// Digest subscriptions, keyed by client address.
     #[serde(default = "default_subscribe")]
     pub subscribe: Limit,
+    /// Library writes (save, note, reading state, collections), per user.
+    #[serde(default = "default_library")]
+    pub library: Limit,
+    /// Imports into a collection, per user.
+    #[serde(default = "default_import")]
+    pub import: Limit,
+}
+
+fn default_library() -> Limit {
+    Limit {
+        burst: 60,
+        per_minute: 120,
+    }
+}
+
+fn default_import() -> Limit {
+    Limit {
+        burst: 5,
+        per_minute: 2,
+    }
 }
 
 fn default_login_account() -> Limit {
@@ -93,6 +117,8 @@ impl Default for RateLimits {
                 per_minute: 2,
             },
             subscribe: default_subscribe(),
+            library: default_library(),
+            import: default_import(),
         }
     }
 }
@@ -107,6 +133,8 @@ impl RateLimits {
             Action::Vote => self.vote,
             Action::Submit => self.submit,
             Action::Subscribe => self.subscribe,
+            Action::Library => self.library,
+            Action::Import => self.import,
         }
     }
 }

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use paperfeed_core::Period;
 use paperfeed_store::FeedEntry;
 
+use crate::community::auth::Viewer;
 use crate::error::{AppError, render_error};
 use crate::exports::Export;
 use crate::state::AppState;
@@ -63,17 +64,19 @@ struct EmptyHubPage;
 /// `/`: the latest day with papers.
 pub async fn show_latest_day(
     State(state): State<AppState>,
+    viewer: Viewer,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
     let trending = FeedSort::trending(sort)?;
     match state.store.latest_featured_day().await? {
-        Some(day) => render_period(&state, Period::Day(day), trending).await,
+        Some(day) => render_period(&state, &viewer, Period::Day(day), trending).await,
         None => Ok(Html(EmptyHubPage.render().map_err(render_error)?).into_response()),
     }
 }
 
 pub async fn show_day(
     State(state): State<AppState>,
+    viewer: Viewer,
     Path(day): Path<String>,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
@@ -82,11 +85,12 @@ pub async fn show_day(
     if let Some(export) = export {
         return export_period(&state, period, export).await;
     }
-    render_period(&state, period, FeedSort::trending(sort)?).await
+    render_period(&state, &viewer, period, FeedSort::trending(sort)?).await
 }
 
 pub async fn show_week(
     State(state): State<AppState>,
+    viewer: Viewer,
     Path(week): Path<String>,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
@@ -95,11 +99,12 @@ pub async fn show_week(
     if let Some(export) = export {
         return export_period(&state, period, export).await;
     }
-    render_period(&state, period, FeedSort::trending(sort)?).await
+    render_period(&state, &viewer, period, FeedSort::trending(sort)?).await
 }
 
 pub async fn show_month(
     State(state): State<AppState>,
+    viewer: Viewer,
     Path(month): Path<String>,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
@@ -108,7 +113,7 @@ pub async fn show_month(
     if let Some(export) = export {
         return export_period(&state, period, export).await;
     }
-    render_period(&state, period, FeedSort::trending(sort)?).await
+    render_period(&state, &viewer, period, FeedSort::trending(sort)?).await
 }
 
 /// A period's papers for citation managers (`/papers/week/2026-W34.bib`): each paper once,
@@ -165,6 +170,7 @@ fn describe(period: Period) -> (String, String) {
 
 async fn render_period(
     state: &AppState,
+    viewer: &Viewer,
     period: Period,
     trending: bool,
 ) -> Result<Response, AppError> {
@@ -229,10 +235,11 @@ async fn render_period(
             link: Link::new(period_href(p), label),
         })
         .collect();
-    let cards = entries
+    let mut cards = entries
         .iter()
         .map(|e| CardView::new(&e.paper, e.day, !is_day))
         .collect::<Vec<_>>();
+    crate::saved::add_save_buttons(state, viewer, &mut cards, &period_href(period)).await?;
     let page = FeedPage {
         title: format!("{heading} · Daily Papers"),
         subheading: format!(

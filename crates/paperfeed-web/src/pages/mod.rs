@@ -5,6 +5,7 @@ pub mod community;
 pub mod feed;
 pub mod feeds;
 pub mod health;
+pub mod library;
 pub mod misc;
 pub mod paper;
 pub mod search;

@@ -19,6 +19,7 @@ mod feeds;
 mod harness;
 mod hf_client;
 mod html_validity;
+mod library;
 mod ops;
 mod pages;
 mod postgres;
