@@ -482,7 +482,7 @@ mod tests {
             ]
         );
         assert_eq!(refs.entries[0].label, "entry 1 (vaswani2017) at line 3");
-        assert_eq!(refs.entries[4].label, "entry 5 (none) at line 12");
+        assert_eq!(refs.entries[4].label, "entry 5 (none) at line 13");
     }
 
     #[test]

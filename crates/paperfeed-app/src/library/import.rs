@@ -69,6 +69,10 @@ impl ImportOutcome {
         matches!(self, ImportOutcome::Added | ImportOutcome::AddedFromArxiv)
     }
 
+    pub fn already_there(&self) -> bool {
+        matches!(self, ImportOutcome::AlreadyThere | ImportOutcome::Repeated)
+    }
+
     /// One line for the report.
     pub fn describe(&self) -> String {
         match self {
@@ -108,8 +112,23 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
-    pub fn count(&self, f: impl Fn(&ImportOutcome) -> bool) -> usize {
+    fn count(&self, f: impl Fn(&ImportOutcome) -> bool) -> usize {
         self.lines.iter().filter(|l| f(&l.outcome)).count()
+    }
+
+    /// Entries added to the collection.
+    pub fn added(&self) -> usize {
+        self.count(ImportOutcome::added)
+    }
+
+    /// Entries the collection held already (or that repeat an earlier one).
+    pub fn already_there(&self) -> usize {
+        self.count(ImportOutcome::already_there)
+    }
+
+    /// Entries neither added nor there already: unreadable, not found, over a limit.
+    pub fn not_added(&self) -> usize {
+        self.count(|o| !o.added() && !o.already_there())
     }
 }
 
@@ -251,7 +270,7 @@ pub async fn import_into_collection(req: ImportRequest<'_>) -> Result<ImportRepo
         user.id = req.user.id.0,
         collection.id = req.collection,
         import.entries = report.lines.len(),
-        import.added = report.count(ImportOutcome::added),
+        import.added = report.added(),
         "reference list imported"
     );
     Ok(report)

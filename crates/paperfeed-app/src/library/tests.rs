@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use paperfeed_core::{ArxivId, NewPaper, ReadingState};
-use paperfeed_store::{Store, WriteMode};
+use paperfeed_store::{LibraryStore, Store, WriteMode};
 
 use super::import::{ImportConfig, ImportOutcome, ImportRequest, import_into_collection};
 use super::*;

@@ -8,9 +8,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use paperfeed_app::library::import::{
-    ImportConfig, ImportOutcome, ImportRequest, import_into_collection,
-};
+use paperfeed_app::library::import::{ImportConfig, ImportRequest, import_into_collection};
 use paperfeed_app::library::{self, LibraryError};
 use paperfeed_core::{ArxivId, ReadingState};
 use paperfeed_store::{Collection, SavedPaper, User};
@@ -684,7 +682,7 @@ pub async fn import_into(
     .map_err(refused)?;
     Ok(Json(ImportJson {
         format: report.format.name().to_owned(),
-        added: report.count(ImportOutcome::added),
+        added: report.added(),
         truncated: report.truncated,
         entries: report
             .lines

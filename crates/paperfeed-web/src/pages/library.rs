@@ -618,14 +618,13 @@ async fn import(
     let collection = library::own_collection(&*state.store, user, id)
         .await
         .map_err(refused)?;
-    use paperfeed_app::library::import::ImportOutcome as O;
     let page = ImportPage {
         href: collection_href(&collection),
         name: collection.name,
         format: report.format.name(),
-        added: report.count(O::added),
-        already: report.count(|o| matches!(o, O::AlreadyThere | O::Repeated)),
-        not_added: report.count(|o| !o.added() && !matches!(o, O::AlreadyThere | O::Repeated)),
+        added: report.added(),
+        already: report.already_there(),
+        not_added: report.not_added(),
         truncated: report.truncated,
         max_entries: config.max_entries,
         lines: report

@@ -286,7 +286,7 @@ async fn imports_read_ids_bibtex_and_ris_fetch_missing_papers_and_round_trip_our
         "added (fetched from arXiv)",
         "arXiv has no paper 2511.99999",
         "line 5",
-        "&quot;not an id&quot; is not an arXiv id or URL",
+        "is not an arXiv id or URL",
         "repeated",
     ] {
         assert!(
