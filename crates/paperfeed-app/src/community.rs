@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use paperfeed_core::ArxivId;
-use paperfeed_store::{Comment, NewComment, Store, StoreError, User, VoteOutcome};
+use paperfeed_store::{Comment, NewComment, SeenReason, Store, StoreError, User, VoteOutcome};
 
 /// The longest comment accepted, in characters.
 pub const MAX_COMMENT_CHARS: usize = 5000;
@@ -41,6 +41,13 @@ pub async fn vote(
         .await?
         .ok_or_else(|| CommunityError::NoSuchPaper(paper.clone()))?;
     tracing::debug!(user.id = user.id.0, paper.id = %paper, vote.up = up, "vote recorded");
+    if up {
+        // The vote counts whether or not the seen mark is kept: it is the lesser record.
+        let seen = crate::visibility::mark_seen(store, user.id, paper, SeenReason::Voted).await;
+        if let Err(e) = seen {
+            tracing::warn!(user.id = user.id.0, paper.id = %paper, error = %e.detail(), "seen mark (voted) not kept");
+        }
+    }
     Ok(outcome)
 }
 

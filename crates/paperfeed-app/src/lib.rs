@@ -19,3 +19,4 @@ pub mod submit;
 pub mod subscriptions;
 #[cfg(test)]
 mod test_support;
+pub mod visibility;

@@ -12,6 +12,7 @@ mod feed;
 mod frequency;
 pub mod library;
 mod markup;
+mod mute;
 mod paper;
 mod period;
 pub mod references;
@@ -28,6 +29,10 @@ pub use feed::{FeedEntry, one_per_paper, sort_trending, trending};
 pub use frequency::{Frequency, FrequencyError};
 pub use library::{CollectionName, Note, ReadingState};
 pub use markup::escape_html;
+pub use mute::{
+    MAX_MUTE_CHARS, MAX_MUTES, MuteError, MuteKind, MuteSet, author_key, check_mute,
+    mute_matches_nothing,
+};
 pub use paper::{
     Author, Featuring, NewPaper, Paper, PaperVersion, Submitter, UpsertOutcome, embedding_text,
     fingerprint, merge,

@@ -25,6 +25,7 @@ mod sqlite;
 #[cfg(all(any(test, feature = "testing"), feature = "postgres"))]
 pub mod testing;
 pub mod transfer;
+mod visibility;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -48,6 +49,10 @@ pub use mail::{
 pub use postgres::{PostgresStore, mask_password};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{BackupPace, BackupReport, SqliteStore, StoreCheck, StoreCounts};
+pub use visibility::{
+    Dismissal, Mute, MuteAdded, NewMute, ReaderMarks, SeenMark, SeenReason, SeenReasons,
+    VisibilityStore,
+};
 
 /// Everything a node keeps: papers and community ([`Store`]) and the mail outbox
 /// ([`MailStore`]), and copying it whole ([`transfer::Transfer`]). What the binary opens;
@@ -221,7 +226,7 @@ pub enum WriteMode {
 
 /// The storage contract. Backends must keep it exactly; `run_store_contract` checks it.
 #[async_trait]
-pub trait Store: LibraryStore + Send + Sync + 'static {
+pub trait Store: LibraryStore + VisibilityStore + Send + Sync + 'static {
     /// Merges each record into the stored paper (see `paperfeed_core::merge`) in one
     /// transaction and reports, in order, what happened to each.
     async fn upsert_papers(

@@ -27,6 +27,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 mod transfer;
+mod visibility;
 
 use std::time::Duration;
 

@@ -21,6 +21,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 mod transfer;
+mod visibility;
 
 pub use backup::{BackupPace, BackupReport, StoreCounts};
 pub use check::StoreCheck;

@@ -207,6 +207,36 @@ pub const TABLES: &[Table] = &[
         merge: Merge::SourceWins,
     },
     Table {
+        name: "mutes",
+        key_len: 1,
+        columns: &[
+            ("id", Int),
+            ("user_id", Int),
+            ("kind", Text),
+            ("text", Text),
+            ("key", Text),
+            ("created_at", Time),
+        ],
+        merge: Merge::SourceWins,
+    },
+    Table {
+        name: "dismissed_papers",
+        key_len: 2,
+        columns: &[("user_id", Int), ("paper_id", Text), ("created_at", Time)],
+        merge: Merge::SourceWins,
+    },
+    Table {
+        name: "seen_papers",
+        key_len: 2,
+        columns: &[
+            ("user_id", Int),
+            ("paper_id", Text),
+            ("reasons", Int),
+            ("first_seen_at", Time),
+        ],
+        merge: Merge::SourceWins,
+    },
+    Table {
         name: "saved_papers",
         key_len: 2,
         columns: &[

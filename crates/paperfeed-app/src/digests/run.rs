@@ -9,12 +9,15 @@ use anyhow::Context as _;
 use chrono::Utc;
 use paperfeed_core::{ArxivId, DigestPeriod, FeedEntry};
 use paperfeed_mail::{LinkSigner, Mailer, SendError};
-use paperfeed_store::{Database, DeliveryFailure, DigestClaimer, DigestJob, LiveHolder};
+use paperfeed_store::{
+    Database, DeliveryFailure, DigestClaimer, DigestJob, LiveHolder, SeenReason, UserId,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::letter::Letterhead;
 use super::selection::{Selection, choose};
 use crate::metrics::{Metrics, SmtpFailure};
+use crate::visibility::{ReaderFilter, mark_seen_all};
 
 /// How digests are sent: the mail server, the sender, the links, and how hard to try.
 #[derive(Clone)]
@@ -259,8 +262,14 @@ impl Run {
         job: &DigestJob,
     ) -> anyhow::Result<(Vec<ArxivId>, Option<paperfeed_mail::compose::Digest>)> {
         let subscriber = &job.subscriber;
-        let matching = self.selection.matching(&subscriber.topics);
+        let mut matching = self.selection.matching(&subscriber.topics);
         let ids: Vec<ArxivId> = matching.iter().map(|e| e.paper.id.clone()).collect();
+        // A subscriber who is also a reader (the account with the confirmed address) gets
+        // neither muted nor dismissed papers.
+        if let Some(reader) = self.reader_of(job).await? {
+            let filter = ReaderFilter::load(&*self.store, reader, &ids, false).await?;
+            matching = filter.split(matching, |e| &e.paper).shown;
+        }
         let mailed: HashSet<ArxivId> = self
             .store
             .mailed_papers(subscriber.id, &ids)
@@ -276,6 +285,36 @@ impl Run {
             .letterhead
             .digest(job, &self.period, &chosen, Utc::now());
         Ok((papers, Some(digest)))
+    }
+
+    /// The reader a subscriber is: the account whose address is the subscriber's, which the
+    /// subscriber confirmed (double opt-in) before any digest was queued.
+    async fn reader_of(&self, job: &DigestJob) -> anyhow::Result<Option<UserId>> {
+        Ok(self
+            .store
+            .user_id_by_email(job.subscriber.email.as_str())
+            .await?)
+    }
+
+    /// Marks a sent digest's papers seen (mailed) for the reader the subscriber is. After the
+    /// job is finished, and a failure only logged: the mail went out, and a job retried for a
+    /// seen mark would send it twice.
+    async fn mark_mailed(&self, job: &DigestJob, papers: &[ArxivId]) {
+        let marked = match self.reader_of(job).await {
+            Ok(Some(reader)) => mark_seen_all(&*self.store, reader, papers, SeenReason::Mailed)
+                .await
+                .map_err(anyhow::Error::from),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = marked {
+            tracing::warn!(
+                job = job.id,
+                subscriber.id = job.subscriber.id,
+                error = format!("{e:#}"),
+                "seen marks (mailed) not kept"
+            );
+        }
     }
 
     /// Claims and sends jobs until none is due, or until told to stop (between jobs: a job
@@ -315,9 +354,11 @@ impl Run {
             match self.mailer.send(message).await {
                 Ok(()) => {
                     let n = papers.len();
+                    let mailed = papers.clone();
                     self.store
                         .finish_digest(job.id, &job.claim_token, papers, Utc::now())
                         .await?;
+                    self.mark_mailed(&job, &mailed).await;
                     tracing::debug!(
                         job = job.id,
                         subscriber.id = job.subscriber.id,

@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use paperfeed_core::library::{MAX_COLLECTION_PAPERS, MAX_COLLECTIONS, MAX_SAVED_PAPERS};
 use paperfeed_core::{ArxivId, CollectionName, FieldError, Note, ReadingState};
 use paperfeed_store::{
-    Added, Collection, CollectionChange, SavedPaperChange, Store, StoreError, User, UserId,
+    Added, Collection, CollectionChange, SavedPaperChange, SeenReason, Store, StoreError, User,
+    UserId,
 };
 
 /// Why a library act did not go through.
@@ -67,6 +68,8 @@ pub async fn save_paper(
         .save_paper(user.id, paper, now)
         .await?
         .ok_or_else(|| LibraryError::NoSuchPaper(paper.clone()))?;
+    // A saved paper counts as seen (issue 16: personal feeds can hide what was seen).
+    crate::visibility::mark_seen(store, user.id, paper, SeenReason::Saved).await?;
     tracing::debug!(user.id = user.id.0, paper.id = %paper, "paper saved");
     Ok(added)
 }

@@ -11,6 +11,7 @@ mod leases;
 mod library;
 mod mail;
 mod pages;
+mod visibility;
 
 pub use mail::run_mail_contract;
 
@@ -250,6 +251,7 @@ pub async fn run_store_contract(store: &dyn Store) {
     harvest::harvest_positions_travel_with_their_batch(store).await;
     leases::leases_go_to_one_holder_at_a_time(store).await;
     library::check_library(store).await;
+    visibility::check_visibility(store).await;
 }
 
 /// A batch read hands out the stored papers among the ids asked for, in the order asked, each

@@ -16,6 +16,10 @@ const MIGRATIONS: &[Migration] = &[
         3,
         include_str!("../../migrations/postgres/0003_library.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_visibility.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migrations between nodes ("paperfee" in ASCII).

@@ -18,6 +18,7 @@ const IDENTITY_TABLES: &[&str] = &[
     "users",
     "api_tokens",
     "comments",
+    "mutes",
     "subscribers",
     "digest_jobs",
     "collections",

@@ -27,6 +27,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/sqlite/0007_digest_claimers.sql"),
     ),
     (8, include_str!("../../migrations/sqlite/0008_library.sql")),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_visibility.sql"),
+    ),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
