@@ -148,7 +148,12 @@ async fn a_reader_saves_notes_and_files_papers_and_a_private_collection_is_not_f
     assert_eq!(added.status, 303);
     let own = ada.get(&href).await;
     assert_eq!(own.status, 200);
-    assert!(own.body.contains("Reading &lt;group&gt;") && own.body.contains(PAPER));
+    assert!(
+        own.body.contains("Reading &#60;group&#62;"),
+        "escaped: {}",
+        own.body
+    );
+    assert!(own.body.contains(PAPER));
     let mut anon = Visitor::new(&server);
     for path in [
         href.clone(),
