@@ -96,7 +96,7 @@ pub(super) async fn check_library(store: &dyn Store) {
     );
     assert!(
         store
-            .saved_among(other.id, &[a.clone()])
+            .saved_among(other.id, std::slice::from_ref(&a))
             .await
             .unwrap()
             .is_empty()
@@ -220,7 +220,7 @@ pub(super) async fn check_library(store: &dyn Store) {
     // Papers in a collection: added in one batch with a report per paper, latest first.
     assert_eq!(
         store
-            .add_to_collection(other.id, zeta.id, &[a.clone()], t0)
+            .add_to_collection(other.id, zeta.id, std::slice::from_ref(&a), t0)
             .await
             .unwrap(),
         None,
@@ -240,7 +240,7 @@ pub(super) async fn check_library(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .add_to_collection(reader.id, zeta.id, &[c.clone()], later)
+            .add_to_collection(reader.id, zeta.id, std::slice::from_ref(&c), later)
             .await
             .unwrap(),
         Some(vec![Added::Added])
