@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
@@ -64,14 +63,34 @@ fn refused(error: LibraryError) -> ApiError {
     }
 }
 
-/// A JSON body that could not be read: 415 when not sent as JSON, 400 otherwise.
-fn body_refused(rejection: JsonRejection) -> ApiError {
-    match &rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::with_status(
+/// A JSON object body as `T`; `None` for no body or `null`. Arrays and other values are
+/// refused (serde alone would read an array as a struct), as is a body not sent as JSON (415).
+fn json_object<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<T>, ApiError> {
+    let refused = |why: String| ApiError::with_status(StatusCode::BAD_REQUEST, why);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let is_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::with_status(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send the body as Content-Type: application/json",
-        ),
-        _ => ApiError::with_status(StatusCode::BAD_REQUEST, rejection.body_text()),
+        ));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| refused(format!("the body is not JSON: {e}")))?;
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Object(_) => serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| refused(format!("the body is not as documented: {e}"))),
+        _ => Err(refused("the body must be a JSON object".into())),
     }
 }
 
@@ -99,12 +118,29 @@ pub struct SavedPaperJson {
     url: String,
 }
 
+/// A reading state, as the API names it.
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum StateParam {
+    ToRead,
+    Read,
+}
+
+impl StateParam {
+    fn reading(self) -> ReadingState {
+        match self {
+            StateParam::ToRead => ReadingState::ToRead,
+            StateParam::Read => ReadingState::Read,
+        }
+    }
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LibraryParams {
-    /// Only papers in this reading state: `to_read` or `read`.
+    /// Only papers in this reading state.
     #[serde(default)]
-    state: Option<String>,
+    state: Option<StateParam>,
 }
 
 async fn saved_json(
@@ -148,12 +184,7 @@ pub async fn list_saved_papers(
     ApiQuery(query): ApiQuery<LibraryParams>,
 ) -> Result<Json<Vec<SavedPaperJson>>, ApiError> {
     let user = caller(&state, &headers).await?;
-    let filter = match query.state.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => {
-            Some(ReadingState::parse(raw).map_err(|e| ApiError::bad_parameter("state", e.reason))?)
-        }
-    };
+    let filter = query.state.map(StateParam::reading);
     let saved = state.store.saved_papers(user.id, filter).await?;
     Ok(Json(saved_json(&state, saved).await?))
 }
@@ -162,9 +193,7 @@ pub async fn list_saved_papers(
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SavedPaperChangeJson {
-    /// `to_read` or `read`.
-    #[schema(example = "read")]
-    state: Option<String>,
+    state: Option<StateParam>,
     /// A private Markdown note, at most 20,000 characters; `""` removes it.
     note: Option<String>,
 }
@@ -176,7 +205,7 @@ pub struct SavedPaperChangeJson {
     path = "/api/me/library/{paper}",
     tag = "library",
     params(("paper" = String, Path, description = "An arXiv id", example = "2608.19880")),
-    request_body(content = SavedPaperChangeJson, description = "Optional: `state` and/or `note`"),
+    request_body(content = Option<SavedPaperChangeJson>, description = "Optional: `state` and/or `note`"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The saved paper", body = SavedPaperJson),
@@ -198,23 +227,9 @@ pub async fn save_paper(
     let user = caller(&state, &headers).await?;
     let id = params::arxiv_id("paper", &paper)?;
     // The body is optional; when sent, it is JSON.
-    let change = if body.iter().all(u8::is_ascii_whitespace) {
-        SavedPaperChangeJson::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::with_status(
-                StatusCode::BAD_REQUEST,
-                format!("the body is not {{\"state\"?, \"note\"?}}: {e}"),
-            )
-        })?
-    };
+    let change: SavedPaperChangeJson = json_object(&headers, &body)?.unwrap_or_default();
     limit(&state, Action::Library, &user)?;
-    let reading = change
-        .state
-        .as_deref()
-        .map(ReadingState::parse)
-        .transpose()
-        .map_err(|e| ApiError::bad_parameter("state", e.reason))?;
+    let reading = change.state.map(StateParam::reading);
     let now = Utc::now();
     if reading.is_none() && change.note.is_none() {
         library::save_paper(&*state.store, &user, &id, now)
@@ -334,12 +349,32 @@ pub async fn list_collections(
     Ok(Json(collections.iter().map(CollectionJson::of).collect()))
 }
 
-/// A new collection's name, or a collection's new name and visibility.
+/// A collection's new name and/or visibility.
 #[derive(Deserialize, ToSchema)]
 pub struct CollectionChangeJson {
-    /// 1 to 100 characters.
-    #[schema(example = "Reading group")]
+    /// 1 to 100 characters, not all spaces, no control characters.
+    #[schema(
+        example = "Reading group",
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     name: Option<String>,
+    public: Option<bool>,
+}
+
+/// A new collection.
+#[derive(Deserialize, ToSchema)]
+pub struct NewCollectionJson {
+    /// 1 to 100 characters, not all spaces, no control characters.
+    #[schema(
+        example = "Reading group",
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    name: String,
+    /// Private unless true.
     public: Option<bool>,
 }
 
@@ -348,7 +383,7 @@ pub struct CollectionChangeJson {
     post,
     path = "/api/me/collections",
     tag = "library",
-    request_body = CollectionChangeJson,
+    request_body = NewCollectionJson,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The new collection", body = CollectionJson),
@@ -364,14 +399,14 @@ pub struct CollectionChangeJson {
 pub async fn create_collection(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Json<CollectionChangeJson>, JsonRejection>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<CollectionJson>), ApiError> {
     let user = caller(&state, &headers).await?;
-    let Json(body) = body.map_err(body_refused)?;
+    let body: NewCollectionJson = json_object(&headers, &body)?
+        .ok_or_else(|| ApiError::with_status(StatusCode::BAD_REQUEST, "send {\"name\": \"…\"}"))?;
     limit(&state, Action::Library, &user)?;
     let now = Utc::now();
-    let name = body.name.unwrap_or_default();
-    let created = library::create_collection(&*state.store, &user, &name, now)
+    let created = library::create_collection(&*state.store, &user, &body.name, now)
         .await
         .map_err(refused)?;
     let collection = if body.public == Some(true) {
@@ -411,7 +446,7 @@ pub struct CollectionDetailJson {
     get,
     path = "/api/me/collections/{collection}",
     tag = "library",
-    params(("collection" = String, Path, description = "A collection id", example = "1")),
+    params(("collection" = i64, Path, description = "A collection id", example = 1)),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The collection and its papers", body = CollectionDetailJson),
@@ -455,7 +490,7 @@ pub async fn get_collection(
     patch,
     path = "/api/me/collections/{collection}",
     tag = "library",
-    params(("collection" = String, Path, description = "A collection id", example = "1")),
+    params(("collection" = i64, Path, description = "A collection id", example = 1)),
     request_body = CollectionChangeJson,
     security(("bearer" = [])),
     responses(
@@ -473,11 +508,13 @@ pub async fn change_collection(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(collection): Path<String>,
-    body: Result<Json<CollectionChangeJson>, JsonRejection>,
+    body: Bytes,
 ) -> Result<Json<CollectionJson>, ApiError> {
     let user = caller(&state, &headers).await?;
     let id = collection_number(&collection)?;
-    let Json(body) = body.map_err(body_refused)?;
+    let body: CollectionChangeJson = json_object(&headers, &body)?.ok_or_else(|| {
+        ApiError::with_status(StatusCode::BAD_REQUEST, "send {\"name\"?, \"public\"?}")
+    })?;
     limit(&state, Action::Library, &user)?;
     library::change_collection(
         &*state.store,
@@ -500,7 +537,7 @@ pub async fn change_collection(
     delete,
     path = "/api/me/collections/{collection}",
     tag = "library",
-    params(("collection" = String, Path, description = "A collection id", example = "1")),
+    params(("collection" = i64, Path, description = "A collection id", example = 1)),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
@@ -541,7 +578,7 @@ pub struct MembershipJson {
     path = "/api/me/collections/{collection}/papers/{paper}",
     tag = "library",
     params(
-        ("collection" = String, Path, description = "A collection id", example = "1"),
+        ("collection" = i64, Path, description = "A collection id", example = 1),
         ("paper" = String, Path, description = "An arXiv id", example = "2608.19880"),
     ),
     security(("bearer" = [])),
@@ -581,7 +618,7 @@ pub async fn add_to_collection(
     path = "/api/me/collections/{collection}/papers/{paper}",
     tag = "library",
     params(
-        ("collection" = String, Path, description = "A collection id", example = "1"),
+        ("collection" = i64, Path, description = "A collection id", example = 1),
         ("paper" = String, Path, description = "An arXiv id", example = "2608.19880"),
     ),
     security(("bearer" = [])),
@@ -644,12 +681,12 @@ pub struct ImportJson {
     post,
     path = "/api/me/collections/{collection}/import",
     tag = "library",
-    params(("collection" = String, Path, description = "A collection id", example = "1")),
+    params(("collection" = i64, Path, description = "A collection id", example = 1)),
     request_body(content = String, content_type = "text/plain", description = "A BibTeX or RIS file, or arXiv ids one per line"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A report on every entry", body = ImportJson),
-        (status = 400, description = "`collection` is not a number", body = ErrorJson),
+        (status = 400, description = "`collection` is not a number, or the body is empty", body = ErrorJson),
         (status = 401, description = "No valid API token", body = ErrorJson),
         (status = 404, description = "The caller has no such collection", body = ErrorJson),
         (status = 413, description = "The body is over the limit", body = ErrorJson),
@@ -666,6 +703,12 @@ pub async fn import_into(
 ) -> Result<Json<ImportJson>, ApiError> {
     let user = caller(&state, &headers).await?;
     let id = collection_number(&collection)?;
+    if body.is_empty() && !headers.contains_key(axum::http::header::CONTENT_TYPE) {
+        return Err(ApiError::with_status(
+            StatusCode::BAD_REQUEST,
+            "the body is the file to import: send a BibTeX or RIS file or arXiv ids",
+        ));
+    }
     limit(&state, Action::Import, &user)?;
     let config = ImportConfig::default();
     let report = import_into_collection(ImportRequest {

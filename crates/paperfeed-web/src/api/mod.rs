@@ -107,7 +107,7 @@ fn with_patterns(mut doc: serde_json::Value) -> serde_json::Value {
                 for parameter in parameters {
                     let pattern = match parameter.get("name").and_then(Value::as_str) {
                         Some("id") if path.ends_with(".md") => params::CANONICAL_ID_PATTERN,
-                        Some("id") => params::ID_PATTERN,
+                        Some("id") | Some("paper") => params::ID_PATTERN,
                         Some("cursor") => params::CANONICAL_ID_PATTERN,
                         Some("date") => params::DATE_PATTERN,
                         Some("week") => params::WEEK_PATTERN,
