@@ -441,10 +441,7 @@ async fn scripts_keep_a_library_and_collections_through_the_api_with_a_token() {
     let (status, _) = call(M::GET, &format!("/api/me/collections/{id}"), None, false).await;
     assert_eq!(status, 401);
     assert_eq!(
-        server
-            .get(&created["url"].as_str().unwrap().to_owned())
-            .await
-            .0,
+        server.get(created["url"].as_str().unwrap()).await.0,
         404,
         "private to anonymous readers"
     );
@@ -456,13 +453,7 @@ async fn scripts_keep_a_library_and_collections_through_the_api_with_a_token() {
     )
     .await;
     assert_eq!((status, changed["public"].as_bool()), (200, Some(true)));
-    assert_eq!(
-        server
-            .get(&changed["url"].as_str().unwrap().to_owned())
-            .await
-            .0,
-        200
-    );
+    assert_eq!(server.get(changed["url"].as_str().unwrap()).await.0, 200);
     let (_, all) = call(M::GET, "/api/me/collections", None, true).await;
     assert_eq!(all.as_array().unwrap().len(), 1);
     assert_eq!(
