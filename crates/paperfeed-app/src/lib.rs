@@ -12,6 +12,7 @@ pub mod feed_tokens;
 pub mod follows;
 pub mod harvest;
 pub mod indexing;
+pub mod library;
 pub mod metrics;
 pub mod search;
 #[cfg(test)]

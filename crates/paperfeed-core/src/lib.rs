@@ -12,10 +12,12 @@ mod digest_period;
 mod feed;
 mod follow;
 mod frequency;
+pub mod library;
 mod markup;
 mod mute;
 mod paper;
 mod period;
+pub mod references;
 mod text;
 mod trending;
 
@@ -32,6 +34,7 @@ pub use follow::{
     category_name, index_entries, listing_time, organization_name,
 };
 pub use frequency::{Frequency, FrequencyError};
+pub use library::{CollectionName, Note, ReadingState};
 pub use markup::escape_html;
 pub use mute::{
     MAX_MUTE_CHARS, MAX_MUTES, MuteError, MuteKind, MuteSet, author_key, check_mute,

@@ -16,6 +16,7 @@ mod contract;
 mod encoding;
 mod feed_tokens;
 mod follows;
+mod library;
 mod mail;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod migrations;
@@ -42,6 +43,10 @@ pub use feed_tokens::{FeedToken, FeedTokenStore};
 pub use follows::{
     AccountClaim, Follow, FollowStore, IndexKey, IndexLabel, IndexedPaper, ListingCursor,
     MAX_INDEX_KEYS,
+};
+pub use library::{
+    Added, Collection, CollectionChange, CollectionEntry, LibraryStore, SavedPaper,
+    SavedPaperChange,
 };
 pub use mail::{
     DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore, NewSubscriber,
@@ -228,7 +233,8 @@ pub enum WriteMode {
 
 /// The storage contract. Backends must keep it exactly; `run_store_contract` checks it.
 #[async_trait]
-pub trait Store: VisibilityStore + FollowStore + FeedTokenStore + Send + Sync + 'static {
+pub trait Store:
+    LibraryStore + VisibilityStore + FollowStore + FeedTokenStore + AccountStore + Send + Sync + 'static {
     /// Merges each record into the stored paper (see `paperfeed_core::merge`) in one
     /// transaction and reports, in order, what happened to each.
     async fn upsert_papers(

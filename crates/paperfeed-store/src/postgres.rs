@@ -18,6 +18,7 @@
 mod community;
 mod embeddings;
 mod follows;
+mod library;
 mod mail;
 mod migrate;
 mod papers;

@@ -13,6 +13,7 @@ mod claimers;
 mod community;
 mod embeddings;
 mod follows;
+mod library;
 mod mail;
 mod migrate;
 mod papers;

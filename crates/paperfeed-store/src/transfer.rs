@@ -238,6 +238,42 @@ pub const TABLES: &[Table] = &[
         merge: Merge::SourceWins,
     },
     Table {
+        name: "saved_papers",
+        key_len: 2,
+        columns: &[
+            ("user_id", Int),
+            ("paper_id", Text),
+            ("saved_at", Time),
+            ("reading_state", Text),
+            ("note", Text),
+            ("updated_at", Time),
+        ],
+        merge: Merge::SourceWins,
+    },
+    Table {
+        name: "collections",
+        key_len: 1,
+        columns: &[
+            ("id", Int),
+            ("user_id", Int),
+            ("name", Text),
+            ("public", Bool),
+            ("created_at", Time),
+            ("updated_at", Time),
+        ],
+        merge: Merge::SourceWins,
+    },
+    Table {
+        name: "collection_papers",
+        key_len: 2,
+        columns: &[
+            ("collection_id", Int),
+            ("paper_id", Text),
+            ("added_at", Time),
+        ],
+        merge: Merge::SourceWins,
+    },
+    Table {
         name: "harvest_positions",
         key_len: 1,
         columns: &[

@@ -20,6 +20,21 @@ use crate::error::AppError;
 /// are a few dozen bytes.
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
 
+/// The limit of the library's larger bodies: a note (20,000 characters of four-byte
+/// characters, percent-encoded: 240,000 bytes) and an import (2 MiB of text, up to three
+/// times that percent-encoded in a form).
+fn limit_for(path: &str) -> usize {
+    let import = (path.starts_with("/collections/") || path.starts_with("/api/me/collections/"))
+        && path.ends_with("/import");
+    if import {
+        3 * paperfeed_app::library::import::MAX_IMPORT_BYTES + 64 * 1024
+    } else if path == "/library/update" || path.starts_with("/api/me/library/") {
+        256 * 1024
+    } else {
+        MAX_BODY_BYTES
+    }
+}
+
 /// The middleware: 413 for bodies over [`MAX_BODY_BYTES`], the body buffered otherwise.
 pub async fn limit_body(request: Request, next: Next) -> Response {
     let declared = request
@@ -27,14 +42,15 @@ pub async fn limit_body(request: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    let limit = limit_for(request.uri().path());
+    if declared.is_some_and(|n| n > limit as u64) {
         return too_large(request.uri().path());
     }
     if HttpBody::is_end_stream(request.body()) {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    match Limited::new(body, limit).collect().await {
         Ok(collected) => {
             next.run(Request::from_parts(parts, Body::from(collected.to_bytes())))
                 .await
@@ -55,7 +71,7 @@ fn too_large(path: &str) -> Response {
     answer(
         path,
         AppError::PayloadTooLarge {
-            limit_bytes: MAX_BODY_BYTES,
+            limit_bytes: limit_for(path),
         },
     )
 }

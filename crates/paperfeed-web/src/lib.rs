@@ -23,6 +23,7 @@ mod query;
 pub mod redirect;
 mod request_log;
 pub mod rich_text;
+mod saved;
 mod search_params;
 mod server;
 mod state;
@@ -81,6 +82,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(pages)
         .merge(api::router(state.clone()))
+        .merge(pages::library::routes())
         .route("/papers", get(search::search_papers))
         .route("/feed.xml", get(feeds::daily_rss))
         .route("/feed.atom", get(feeds::daily_atom))

@@ -69,9 +69,25 @@ pub struct FeedItem {
     pub upvotes: i64,
 }
 
-/// The absolute base of links: the configured public URL, else the host the client asked for.
-pub fn base_url(public_url: Option<&str>, headers: &axum::http::HeaderMap) -> String {
-    if let Some(url) = public_url {
+impl FeedItem {
+    /// `paper` as an item linking to its page under `base`, dated `published`.
+    pub fn for_paper(base: &str, paper: &paperfeed_core::Paper, published: DateTime<Utc>) -> Self {
+        FeedItem {
+            guid: paper.id.abs_url(),
+            title: paper.title.clone(),
+            link: format!("{base}/papers/{}", paper.id),
+            summary: paper.abstract_text.clone(),
+            authors: paper.visible_authors().map(|a| a.name.clone()).collect(),
+            categories: paper.categories.clone(),
+            published,
+            upvotes: paper.upvotes,
+        }
+    }
+}
+
+/// The absolute base of links: the configured public URL, else what the client asked for.
+pub fn base_url(state: &crate::state::AppState, headers: &axum::http::HeaderMap) -> String {
+    if let Some(url) = &state.public_url {
         return url.trim_end_matches('/').to_owned();
     }
     let host = headers
@@ -84,6 +100,17 @@ pub fn base_url(public_url: Option<&str>, headers: &axum::http::HeaderMap) -> St
         })
         .unwrap_or("localhost");
     format!("http://{host}")
+}
+
+/// The feed as a response of its format's content type.
+pub fn respond(feed: &Feed, format: FeedFormat) -> axum::response::Response {
+    axum::response::IntoResponse::into_response((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static(format.content_type()),
+        )],
+        render(feed, format),
+    ))
 }
 
 pub fn render(feed: &Feed, format: FeedFormat) -> String {

@@ -92,6 +92,8 @@ pub struct CardView {
     pub comments_label: String,
     /// The paper as COinS (an OpenURL ContextObject) for Zotero's connector on list pages.
     pub coins: String,
+    /// A Save / Saved toggle, for a logged-in reader (`saved::add_save_buttons`).
+    pub save: Option<crate::saved::SaveButton>,
     /// The first few visible authors, each linking to their page.
     pub author_links: Vec<Link>,
     /// Whether more authors than [`CardView::author_links`] are listed.
@@ -130,6 +132,7 @@ impl CardView {
                 .collect(),
             more_authors: paper.visible_authors().count() > CARD_AUTHORS,
             organization: paper.organization.as_ref().map(organization_link),
+            save: None,
             title: render_inline(&paper.title),
             abstract_html: render_inline(&paper.abstract_text.replace("\n\n", " ")),
             authors_label: plural(paper.authors.len(), "author", "authors"),

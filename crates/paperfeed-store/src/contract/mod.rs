@@ -9,6 +9,7 @@ mod community;
 mod follows;
 mod harvest;
 mod leases;
+mod library;
 mod mail;
 mod pages;
 mod visibility;
@@ -250,6 +251,7 @@ pub async fn run_store_contract(store: &dyn Store) {
     community::check_community(store).await;
     harvest::harvest_positions_travel_with_their_batch(store).await;
     leases::leases_go_to_one_holder_at_a_time(store).await;
+    library::check_library(store).await;
     visibility::check_visibility(store).await;
     follows::check_follows(store).await;
 }

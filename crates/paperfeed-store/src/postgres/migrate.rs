@@ -13,6 +13,10 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/postgres/0002_digest_claimers.sql"),
     ),
     (
+        3,
+        include_str!("../../migrations/postgres/0003_library.sql"),
+    ),
+    (
         FOLLOWS,
         include_str!("../../migrations/postgres/0004_follows.sql"),
     ),

@@ -22,6 +22,7 @@ const IDENTITY_TABLES: &[&str] = &[
     "subscribers",
     "digest_jobs",
     "feed_tokens",
+    "collections",
 ];
 
 impl ToSql for Value {

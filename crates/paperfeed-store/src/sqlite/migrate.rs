@@ -26,6 +26,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         7,
         include_str!("../../migrations/sqlite/0007_digest_claimers.sql"),
     ),
+    (8, include_str!("../../migrations/sqlite/0008_library.sql")),
     (
         FOLLOWS,
         include_str!("../../migrations/sqlite/0009_follows.sql"),

@@ -10,6 +10,7 @@ mod json;
 pub mod markdown;
 mod me_mutes;
 mod me_follows;
+mod me_library;
 mod papers;
 mod params;
 
@@ -38,7 +39,8 @@ use crate::state::AppState;
     tags(
         (name = "papers", description = "Daily papers and papers"),
         (name = "community", description = "Upvotes and submissions with `Authorization: Bearer TOKEN`"),
-        (name = "me", description = "The caller's own library, follows, mutes, saved searches, feeds and data, with `Authorization: Bearer TOKEN`")
+        (name = "me", description = "The caller's own follows, mutes, saved searches, feeds and data, with `Authorization: Bearer TOKEN`"),
+        (name = "library", description = "The caller's saved papers and collections, with `Authorization: Bearer TOKEN`")
     )
 )]
 struct ApiDoc;
@@ -108,7 +110,7 @@ fn with_patterns(mut doc: serde_json::Value) -> serde_json::Value {
                 for parameter in parameters {
                     let pattern = match parameter.get("name").and_then(Value::as_str) {
                         Some("id") if path.ends_with(".md") => params::CANONICAL_ID_PATTERN,
-                        Some("id") => params::ID_PATTERN,
+                        Some("id") | Some("paper") => params::ID_PATTERN,
                         Some("cursor") => params::CANONICAL_ID_PATTERN,
                         Some("date") => params::DATE_PATTERN,
                         Some("week") => params::WEEK_PATTERN,
@@ -161,6 +163,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             me_follows::delete_follow
         ))
         .routes(routes!(me_follows::get_following))
+        .merge(me_library::routes())
         .split_for_parts();
     let mut doc = cached_doc;
     doc.merge(uncached_doc);

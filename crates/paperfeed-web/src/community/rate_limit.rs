@@ -38,6 +38,10 @@ pub enum Action {
     Mute,
     /// Follows, unfollows and private feed addresses made or revoked, by one user.
     Follow,
+    /// Saves, notes, reading states and collection changes by one logged-in user.
+    Library,
+    /// Imports of a reference list by one logged-in user (each may ask arXiv).
+    Import,
 }
 
 /// The limit of each action.
@@ -62,6 +66,12 @@ pub struct RateLimits {
     /// Follows, unfollows and private feed addresses, keyed by user.
     #[serde(default = "default_follow")]
     pub follow: Limit,
+    /// Library writes (save, note, reading state, collections), per user.
+    #[serde(default = "default_library")]
+    pub library: Limit,
+    /// Imports into a collection, per user.
+    #[serde(default = "default_import")]
+    pub import: Limit,
 }
 
 fn default_mute() -> Limit {
@@ -75,6 +85,20 @@ fn default_follow() -> Limit {
     Limit {
         burst: 30,
         per_minute: 30,
+    }
+}
+
+fn default_library() -> Limit {
+    Limit {
+        burst: 60,
+        per_minute: 120,
+    }
+}
+
+fn default_import() -> Limit {
+    Limit {
+        burst: 5,
+        per_minute: 2,
     }
 }
 
@@ -119,6 +143,8 @@ impl Default for RateLimits {
             subscribe: default_subscribe(),
             mute: default_mute(),
             follow: default_follow(),
+            library: default_library(),
+            import: default_import(),
         }
     }
 }
@@ -135,6 +161,8 @@ impl RateLimits {
             Action::Subscribe => self.subscribe,
             Action::Mute => self.mute,
             Action::Follow => self.follow,
+            Action::Library => self.library,
+            Action::Import => self.import,
         }
     }
 }

@@ -278,7 +278,7 @@ async fn render_period(
     let base_query = if trending { "sort=trending" } else { "" };
     let show_hidden = visibility.show_hidden();
     let back = personal::list_href(path, base_query, show_hidden, visibility.hide_seen());
-    let (cards, hidden) = personal::filtered_cards(
+    let (mut cards, hidden) = personal::filtered_cards(
         entries,
         |e| &e.paper,
         |e| CardView::new(&e.paper, e.day, !is_day),
@@ -288,6 +288,7 @@ async fn render_period(
         show_hidden,
     );
     let control = HiddenControl::new(viewer, path, base_query, visibility, hidden);
+    crate::saved::add_save_buttons(state, viewer, &mut cards, &back).await?;
     let page = FeedPage {
         title: format!("{heading} · Daily Papers"),
         subheading: format!(

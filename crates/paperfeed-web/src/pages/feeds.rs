@@ -6,8 +6,8 @@
 //! `/trending/feed.xml|atom` lists the week's papers by trending score.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use paperfeed_core::Paper;
 use paperfeed_search::{KeywordQuery, SortOrder};
@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::query::encode;
 use crate::search_params::{parse_mode, parse_sort};
 use crate::state::AppState;
-use crate::syndication::{Feed, FeedFormat, FeedItem, render};
+use crate::syndication::{Feed, FeedFormat, FeedItem, base_url, respond};
 
 /// Items per feed: a week of the daily feed is about 100 papers.
 const FEED_ITEMS: usize = 100;
@@ -56,11 +56,6 @@ pub async fn trending_atom(
     trending(state, headers, FeedFormat::Atom).await
 }
 
-/// The absolute base of links: the configured public URL, else what the client asked for.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    crate::syndication::base_url(state.public_url.as_deref(), headers)
-}
-
 fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
@@ -70,27 +65,7 @@ fn item(base: &str, paper: &Paper, day: Option<NaiveDate>) -> FeedItem {
         .map(midnight)
         .or(paper.published_at)
         .unwrap_or(DateTime::UNIX_EPOCH);
-    FeedItem {
-        guid: paper.id.abs_url(),
-        title: paper.title.clone(),
-        link: format!("{base}/papers/{}", paper.id),
-        summary: paper.abstract_text.clone(),
-        authors: paper.visible_authors().map(|a| a.name.clone()).collect(),
-        categories: paper.categories.clone(),
-        published,
-        upvotes: paper.upvotes,
-    }
-}
-
-fn respond(feed: &Feed, format: FeedFormat) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(format.content_type()),
-        )],
-        render(feed, format),
-    )
-        .into_response()
+    FeedItem::for_paper(base, paper, published)
 }
 
 /// The featured entries of the last [`FEED_DAYS`] days up to the latest featured day.

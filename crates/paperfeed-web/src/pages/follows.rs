@@ -461,7 +461,7 @@ pub async fn create_feed_address(
     )
     .await
     .map_err(feed_token_refused)?;
-    let base = base_url(state.public_url.as_deref(), &headers);
+    let base = base_url(&state, &headers);
     let address = format!("{base}/following/feed.xml?token={}", encode(&made.secret));
     following_page(&state, &viewer, None, Some(address)).await
 }
@@ -529,7 +529,7 @@ async fn following_feed(
         return Err(not_found());
     }
     let page = follows::following_feed(&*state.store, token.user, &[], None, FEED_ITEMS).await?;
-    let base = base_url(state.public_url.as_deref(), &headers);
+    let base = base_url(&state, &headers);
     let items: Vec<FeedItem> = page
         .items
         .iter()

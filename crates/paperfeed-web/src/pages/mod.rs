@@ -6,6 +6,7 @@ pub mod feed;
 pub mod feeds;
 pub mod follows;
 pub mod health;
+pub mod library;
 pub mod misc;
 pub mod mutes;
 pub mod paper;

@@ -33,6 +33,8 @@ struct PaperPage {
     trending: Option<TrendingView>,
     /// The Highwire Press `citation_*` tags Zotero's and Google Scholar's importers read.
     citation: CitationMeta,
+    /// Save, reading state and collections, for a logged-in reader.
+    library: Option<crate::saved::PaperLibrary>,
 }
 
 struct CitationMeta {
@@ -195,6 +197,7 @@ pub async fn show_paper(
         })
         .collect();
     let page = PaperPage {
+        library: crate::saved::paper_library(&state, &viewer, &id).await?,
         canonical: format!("/papers/{id}"),
         trending: trending_view(&paper),
         citation: CitationMeta::new(&paper),

@@ -39,7 +39,7 @@ print(json.dumps({
 "#;
 
 /// The test venv's Python, or `None` (with a loud SKIPPED) outside CI when it is missing.
-fn venv_python() -> Option<PathBuf> {
+pub(crate) fn venv_python() -> Option<PathBuf> {
     let python = workspace_root().join("target/tools/hf-venv/bin/python");
     if python.is_file() {
         return Some(python);
@@ -56,7 +56,7 @@ fn venv_python() -> Option<PathBuf> {
 }
 
 /// Runs `script` over `files` and returns what it printed, as JSON.
-fn read_with(python: &Path, script: &str, files: &[PathBuf]) -> Value {
+pub(crate) fn read_with(python: &Path, script: &str, files: &[PathBuf]) -> Value {
     let out = Command::new(python)
         .arg("-c")
         .arg(script)
@@ -163,7 +163,7 @@ async fn a_paper_exports_to_bibtex_ris_and_csl_json_that_real_parsers_read_back(
 }
 
 /// Counts what the real readers find in a list export.
-const COUNT_EXPORTS: &str = r#"
+pub(crate) const COUNT_EXPORTS: &str = r#"
 import json, sys
 import bibtexparser, rispy
 bib, ris, csl = (open(p, encoding="utf-8").read() for p in sys.argv[1:4])

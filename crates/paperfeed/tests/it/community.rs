@@ -11,7 +11,7 @@ use reqwest::header;
 use crate::harness::{Server, bin, fixture, ingest, register_secret};
 
 /// The sample's top paper on its latest day, with 163 imported upvotes.
-const PAPER: &str = "2608.19880";
+pub(crate) const PAPER: &str = "2608.19880";
 pub(crate) const PASSWORD: &str = "correct horse battery";
 
 fn encode(pairs: &[(&str, &str)]) -> String {

@@ -20,6 +20,7 @@ mod follows;
 mod harness;
 mod hf_client;
 mod html_validity;
+mod library;
 mod mutes;
 mod ops;
 mod pages;
