@@ -234,7 +234,7 @@ pub enum WriteMode {
 /// The storage contract. Backends must keep it exactly; `run_store_contract` checks it.
 #[async_trait]
 pub trait Store:
-    LibraryStore + VisibilityStore + FollowStore + FeedTokenStore + AccountStore + Send + Sync + 'static {
+    LibraryStore + VisibilityStore + FollowStore + FeedTokenStore + Send + Sync + 'static {
     /// Merges each record into the stored paper (see `paperfeed_core::merge`) in one
     /// transaction and reports, in order, what happened to each.
     async fn upsert_papers(
