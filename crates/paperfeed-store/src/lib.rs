@@ -19,6 +19,7 @@ mod mail;
 mod migrations;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod saved_searches;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(all(any(test, feature = "testing"), feature = "postgres"))]
@@ -35,6 +36,10 @@ pub use community::{
 
 #[cfg(any(test, feature = "testing"))]
 pub use contract::{run_mail_contract, run_store_contract};
+pub use saved_searches::{
+    AttemptOutcome, ClaimedDelivery, DeliveryState, NewSavedSearch, SaveOutcome, SavedSearch,
+    SavedSearchId, SavedSearchStore, SearchMatch, Webhook, WebhookDelivery,
+};
 pub use mail::{
     DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore, NewSubscriber,
     Subscriber, SubscriberStatus,
@@ -216,7 +221,7 @@ pub enum WriteMode {
 
 /// The storage contract. Backends must keep it exactly; `run_store_contract` checks it.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SavedSearchStore + Send + Sync + 'static {
     /// Merges each record into the stored paper (see `paperfeed_core::merge`) in one
     /// transaction and reports, in order, what happened to each.
     async fn upsert_papers(

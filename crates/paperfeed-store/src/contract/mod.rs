@@ -10,6 +10,7 @@ mod harvest;
 mod leases;
 mod mail;
 mod pages;
+mod saved_searches;
 
 pub use mail::run_mail_contract;
 
@@ -248,6 +249,7 @@ pub async fn run_store_contract(store: &dyn Store) {
     community::check_community(store).await;
     harvest::harvest_positions_travel_with_their_batch(store).await;
     leases::leases_go_to_one_holder_at_a_time(store).await;
+    saved_searches::saved_searches_match_once_and_deliver_once(store).await;
 }
 
 /// A batch read hands out the stored papers among the ids asked for, in the order asked, each

@@ -12,6 +12,10 @@ const MIGRATIONS: &[Migration] = &[
         2,
         include_str!("../../migrations/postgres/0002_digest_claimers.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_saved_searches.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migrations between nodes ("paperfee" in ASCII).

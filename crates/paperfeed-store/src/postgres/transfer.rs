@@ -20,6 +20,9 @@ const IDENTITY_TABLES: &[&str] = &[
     "comments",
     "subscribers",
     "digest_jobs",
+    "saved_searches",
+    "webhooks",
+    "webhook_deliveries",
 ];
 
 impl ToSql for Value {

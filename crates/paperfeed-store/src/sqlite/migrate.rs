@@ -26,6 +26,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         7,
         include_str!("../../migrations/sqlite/0007_digest_claimers.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/sqlite/0011_saved_searches.sql"),
+    ),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
