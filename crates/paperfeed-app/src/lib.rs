@@ -11,6 +11,7 @@ pub mod digests;
 pub mod harvest;
 pub mod indexing;
 pub mod metrics;
+pub mod saved_searches;
 pub mod search;
 #[cfg(test)]
 mod smtp_sink;
