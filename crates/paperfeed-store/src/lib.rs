@@ -36,16 +36,16 @@ pub use community::{
 
 #[cfg(any(test, feature = "testing"))]
 pub use contract::{run_mail_contract, run_store_contract};
-pub use saved_searches::{
-    AttemptOutcome, ClaimedDelivery, DeliveryState, NewSavedSearch, SaveOutcome, SavedSearch,
-    SavedSearchId, SavedSearchStore, SearchMatch, Webhook, WebhookDelivery,
-};
 pub use mail::{
     DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore, NewSubscriber,
     Subscriber, SubscriberStatus,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, mask_password};
+pub use saved_searches::{
+    AttemptOutcome, ClaimedDelivery, DeliveryState, NewSavedSearch, SaveOutcome, SavedSearch,
+    SavedSearchId, SavedSearchStore, SearchMatch, Webhook, WebhookDelivery,
+};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{BackupPace, BackupReport, SqliteStore, StoreCheck, StoreCounts};
 

@@ -123,7 +123,9 @@ pub struct ClaimedDelivery {
 /// How an attempt ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AttemptOutcome {
-    Delivered { status: i64 },
+    Delivered {
+        status: i64,
+    },
     /// Failed; tried again at `retry_at`, or given up when `None`.
     Failed {
         status: Option<i64>,
@@ -160,8 +162,11 @@ pub trait SavedSearchStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     /// Deletes one with its matches, webhook and deliveries; false when there was none.
-    async fn delete_saved_search(&self, user: UserId, id: SavedSearchId)
-    -> Result<bool, StoreError>;
+    async fn delete_saved_search(
+        &self,
+        user: UserId,
+        id: SavedSearchId,
+    ) -> Result<bool, StoreError>;
 
     /// Every saved search of every reader: what the matcher checks the papers of a pass
     /// against (at most 50 per reader, so a few per reader in practice).

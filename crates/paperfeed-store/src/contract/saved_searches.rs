@@ -54,11 +54,22 @@ pub(super) async fn saved_searches_match_once_and_deliver_once(store: &dyn Store
     let bob = store.create_user(reader("saver_bob")).await.unwrap();
     let seq = store.change_seq().await.unwrap();
 
-    let diffusion = save(store, search(ada.id, "Diffusion", "diffusion category:cs.LG"), 2).await;
+    let diffusion = save(
+        store,
+        search(ada.id, "Diffusion", "diffusion category:cs.LG"),
+        2,
+    )
+    .await;
     assert_eq!(diffusion.user, ada.id);
     assert_eq!(diffusion.query, "diffusion category:cs.LG");
-    assert_eq!((diffusion.mode.as_str(), diffusion.sort.as_str()), ("keyword", "newest"));
-    assert_eq!(diffusion.created_seq, seq, "saved at the store's change counter");
+    assert_eq!(
+        (diffusion.mode.as_str(), diffusion.sort.as_str()),
+        ("keyword", "newest")
+    );
+    assert_eq!(
+        diffusion.created_seq, seq,
+        "saved at the store's change counter"
+    );
     assert_eq!(diffusion.webhook_url, None);
     assert_eq!(
         store
@@ -211,7 +222,10 @@ pub(super) async fn saved_searches_match_once_and_deliver_once(store: &dyn Store
     // Digests: unmailed matches of the reader, oldest first, marked once.
     let unmailed = store.unmailed_matches(ada.id, 10).await.unwrap();
     assert_eq!(
-        unmailed.iter().map(|m| m.paper.as_str()).collect::<Vec<_>>(),
+        unmailed
+            .iter()
+            .map(|m| m.paper.as_str())
+            .collect::<Vec<_>>(),
         ["2403.00001", "2403.00002"]
     );
     store
@@ -255,7 +269,13 @@ pub(super) async fn saved_searches_match_once_and_deliver_once(store: &dyn Store
         )
         .await
         .unwrap();
-    assert!(store.claim_deliveries(at(9), at(11), 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_deliveries(at(9), at(11), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let retried = store.claim_deliveries(at(10), at(12), 10).await.unwrap();
     assert_eq!(retried.len(), 1);
     assert_eq!(retried[0].delivery.id, second.id);
@@ -283,7 +303,13 @@ pub(super) async fn saved_searches_match_once_and_deliver_once(store: &dyn Store
     let delivered = log.iter().find(|d| d.id == first.id).unwrap();
     assert_eq!(delivered.state, DeliveryState::Delivered);
     assert_eq!(delivered.last_status, Some(204));
-    assert!(store.webhook_deliveries(bob.id, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .webhook_deliveries(bob.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         store
             .claim_deliveries(at(60), at(61), 10)
@@ -295,9 +321,25 @@ pub(super) async fn saved_searches_match_once_and_deliver_once(store: &dyn Store
 
     // Deleting a search removes its matches, hook and deliveries; others are untouched.
     assert!(!store.delete_webhook(bob.id, diffusion.id).await.unwrap());
-    assert!(!store.delete_saved_search(bob.id, diffusion.id).await.unwrap());
-    assert!(store.delete_saved_search(ada.id, diffusion.id).await.unwrap());
-    assert!(store.webhook_deliveries(ada.id, 10).await.unwrap().is_empty());
+    assert!(
+        !store
+            .delete_saved_search(bob.id, diffusion.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .delete_saved_search(ada.id, diffusion.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .webhook_deliveries(ada.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.unmailed_matches(ada.id, 10).await.unwrap().is_empty());
     assert_eq!(store.saved_searches(ada.id).await.unwrap().len(), 1);
     let everyone = store.searches_to_match().await.unwrap();

@@ -86,7 +86,9 @@ async fn one_search<C: GenericClient>(
 ) -> Result<Option<SavedSearch>, StoreError> {
     query_opt(
         c,
-        &format!("select {SEARCH_COLUMNS} from saved_searches s where s.id = $1 and s.user_id = $2"),
+        &format!(
+            "select {SEARCH_COLUMNS} from saved_searches s where s.id = $1 and s.user_id = $2"
+        ),
         &[&id.0, &user.0],
     )
     .await?

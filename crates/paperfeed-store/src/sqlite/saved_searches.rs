@@ -206,9 +206,11 @@ impl SavedSearchStore for SqliteStore {
 
     async fn match_cursor(&self) -> Result<i64, StoreError> {
         self.read(|conn| {
-            Ok(conn.query_row("select value from store_counters where name = 'saved_search_cursor'", [], |r| {
-                r.get(0)
-            })?)
+            Ok(conn.query_row(
+                "select value from store_counters where name = 'saved_search_cursor'",
+                [],
+                |r| r.get(0),
+            )?)
         })
         .await
     }
