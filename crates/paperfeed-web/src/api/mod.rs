@@ -8,6 +8,7 @@ mod daily;
 mod error;
 mod json;
 pub mod markdown;
+mod me_searches;
 mod papers;
 mod params;
 
@@ -81,6 +82,11 @@ impl utoipa::Modify for BearerScheme {
 )]
 fn paper_markdown_doc() {}
 
+/// A paper in the API's shape (HF's `paper` object), for bodies sent elsewhere (webhooks).
+pub fn paper_json(paper: &paperfeed_core::Paper) -> serde_json::Value {
+    serde_json::to_value(json::PaperJson::new(paper)).unwrap_or_default()
+}
+
 /// A page error met outside the API's handlers (the body limit) in the API's error shape.
 pub fn error_response(error: crate::AppError) -> axum::response::Response {
     error::ApiError::from(error).into_response()
@@ -145,6 +151,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(papers::list_papers))
         .routes(routes!(community::upvote_paper, community::withdraw_upvote))
         .routes(routes!(community::submit_paper_api))
+        .merge(me_searches::routes())
         .split_for_parts();
     let mut doc = cached_doc;
     doc.merge(uncached_doc);

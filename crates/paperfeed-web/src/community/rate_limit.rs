@@ -34,6 +34,8 @@ pub enum Action {
     Vote,
     Submit,
     Subscribe,
+    /// Saved searches, their webhooks and feed addresses changed by one user.
+    SavedSearch,
 }
 
 /// The limit of each action.
@@ -52,6 +54,16 @@ pub struct RateLimits {
     /// Digest subscriptions, keyed by client address.
     #[serde(default = "default_subscribe")]
     pub subscribe: Limit,
+    /// Saving, renaming and deleting searches, setting webhooks, per user.
+    #[serde(default = "default_saved_search")]
+    pub saved_search: Limit,
+}
+
+fn default_saved_search() -> Limit {
+    Limit {
+        burst: 20,
+        per_minute: 10,
+    }
 }
 
 fn default_login_account() -> Limit {
@@ -93,6 +105,7 @@ impl Default for RateLimits {
                 per_minute: 2,
             },
             subscribe: default_subscribe(),
+            saved_search: default_saved_search(),
         }
     }
 }
@@ -107,6 +120,7 @@ impl RateLimits {
             Action::Vote => self.vote,
             Action::Submit => self.submit,
             Action::Subscribe => self.subscribe,
+            Action::SavedSearch => self.saved_search,
         }
     }
 }

@@ -7,5 +7,6 @@ pub mod feeds;
 pub mod health;
 pub mod misc;
 pub mod paper;
+pub mod saved_searches;
 pub mod search;
 pub mod subscription;

@@ -100,7 +100,7 @@ impl Visitor {
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
         for (field, value) in form {
             if matches!(*field, "password" | "current" | "csrf") {
                 register_secret(value);
@@ -115,7 +115,7 @@ impl Visitor {
     }
 
     /// The CSRF token in the first form of `path`.
-    async fn csrf(&mut self, path: &str) -> String {
+    pub(crate) async fn csrf(&mut self, path: &str) -> String {
         let page = self.get(path).await;
         let at = page
             .body

@@ -22,6 +22,7 @@ mod html_validity;
 mod ops;
 mod pages;
 mod postgres;
+mod saved_searches;
 mod schemathesis;
 mod search;
 mod two_nodes;
