@@ -8,6 +8,8 @@
 pub mod accounts;
 pub mod community;
 pub mod digests;
+pub mod feed_tokens;
+pub mod follows;
 pub mod harvest;
 pub mod indexing;
 pub mod metrics;

@@ -6,9 +6,11 @@
 
 mod account;
 mod arxiv_id;
+mod author_name;
 mod citation;
 mod digest_period;
 mod feed;
+mod follow;
 mod frequency;
 mod markup;
 mod paper;
@@ -19,16 +21,21 @@ mod webhook_target;
 
 pub use account::{EmailAddress, FieldError, Password, Username};
 pub use arxiv_id::{ArxivId, ArxivIdError, VersionedArxivId};
+pub use author_name::{AuthorKey, MAX_AUTHOR_KEY_CHARS};
 pub use citation::{
     CslDate, CslItem, CslName, arxiv_doi, bibtex, cite_key, csl_item, openurl_kev, ris,
 };
 pub use digest_period::DigestPeriod;
 pub use feed::{FeedEntry, one_per_paper, sort_trending, trending};
+pub use follow::{
+    FollowKind, FollowTarget, IndexEntry, IndexKind, MAX_CATEGORY_CHARS, MAX_ORGANIZATION_CHARS,
+    category_name, index_entries, listing_time, organization_name,
+};
 pub use frequency::{Frequency, FrequencyError};
 pub use markup::escape_html;
 pub use paper::{
-    Author, Featuring, NewPaper, Paper, PaperVersion, Submitter, UpsertOutcome, embedding_text,
-    fingerprint, merge,
+    Author, Featuring, NewPaper, Organization, Paper, PaperVersion, Submitter, UpsertOutcome,
+    embedding_text, fingerprint, merge,
 };
 pub use period::{Period, PeriodError};
 pub use text::{normalize_text, normalize_title};

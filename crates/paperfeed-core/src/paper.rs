@@ -27,6 +27,17 @@ impl Author {
     }
 }
 
+/// The Hugging Face organisation a paper is listed under on the daily feed (HF's
+/// `organization`: `google`, "Google").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    /// The organisation's name on Hugging Face: its key in URLs (`/orgs/google`).
+    pub name: String,
+    /// How it calls itself ("Google"), when the source says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fullname: Option<String>,
+}
+
 /// One arXiv version (`v1`, `v2`, …) and when it was submitted, when the source says so.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaperVersion {
@@ -74,6 +85,8 @@ pub struct Paper {
     pub project_page: Option<String>,
     pub ai_summary: Option<String>,
     pub ai_keywords: Vec<String>,
+    /// The HF organisation the paper is listed under, when the feed said.
+    pub organization: Option<Organization>,
 }
 
 impl Paper {
@@ -147,6 +160,7 @@ pub struct NewPaper {
     pub project_page: Option<String>,
     pub ai_summary: Option<String>,
     pub ai_keywords: Option<Vec<String>>,
+    pub organization: Option<Organization>,
 }
 
 impl NewPaper {
@@ -168,6 +182,7 @@ impl NewPaper {
             project_page: None,
             ai_summary: None,
             ai_keywords: None,
+            organization: None,
         }
     }
 
@@ -204,7 +219,7 @@ pub enum UpsertOutcome {
 ///   submitter we learned of unless we had none.
 /// - Feed counters (upvotes, comments, GitHub stars) only grow: an older snapshot of the feed
 ///   never lowers a newer one.
-/// - Links and AI annotations are taken from the most recent record that has them; an older
+/// - Links, AI annotations and the organisation are taken from the most recent record that has them; an older
 ///   record only fills gaps.
 pub fn merge(existing: Option<&Paper>, new: NewPaper) -> Paper {
     let Some(old) = existing else {
@@ -262,6 +277,11 @@ pub fn merge(existing: Option<&Paper>, new: NewPaper) -> Paper {
     {
         paper.ai_keywords = keywords;
     }
+    if let Some(org) = new.organization
+        && (takes_text || paper.organization.is_none())
+    {
+        paper.organization = Some(org);
+    }
     paper
 }
 
@@ -285,6 +305,7 @@ fn fresh(new: NewPaper) -> Paper {
         project_page: new.project_page,
         ai_summary: new.ai_summary,
         ai_keywords: new.ai_keywords.unwrap_or_default(),
+        organization: new.organization,
     }
 }
 

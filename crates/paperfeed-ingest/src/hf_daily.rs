@@ -9,7 +9,7 @@ use std::io::BufRead;
 use std::ops::ControlFlow;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use paperfeed_core::{ArxivId, Author, Featuring, NewPaper, Submitter};
+use paperfeed_core::{ArxivId, Author, Featuring, NewPaper, Organization, Submitter};
 use serde::Deserialize;
 
 use crate::fields::title_and_abstract;
@@ -111,6 +111,30 @@ struct HfEntry<'a> {
     num_comments: Option<i64>,
     #[serde(rename = "submittedBy", default, borrow)]
     submitted_by: Option<HfUser<'a>>,
+    /// The organisation the entry is listed under (also inside `paper` in newer answers).
+    #[serde(default, borrow)]
+    organization: Option<HfOrganization<'a>>,
+}
+
+/// An HF organisation as the feed spells it (`name`: its URL name, `fullname`: its title).
+#[derive(Deserialize)]
+struct HfOrganization<'a> {
+    #[serde(default, borrow)]
+    name: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    fullname: Option<Text<'a>>,
+}
+
+impl HfOrganization<'_> {
+    /// `None` without a name, or with one that is not an HF organisation name (it becomes a
+    /// URL on this hub).
+    fn organization(&self) -> Option<Organization> {
+        let name = paperfeed_core::organization_name(self.name.as_deref()?.trim())?;
+        Some(Organization {
+            name,
+            fullname: non_empty(self.fullname.as_deref()),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -130,6 +154,8 @@ struct HfPaper<'a> {
     title: Text<'a>,
     #[serde(borrow)]
     summary: Text<'a>,
+    #[serde(default, borrow)]
+    organization: Option<HfOrganization<'a>>,
     #[serde(default)]
     upvotes: Option<i64>,
     #[serde(rename = "githubRepo", default, borrow)]
@@ -234,6 +260,11 @@ impl HfEntry<'_> {
                 .collect();
             (!keywords.is_empty()).then_some(keywords)
         });
+        paper.organization = p
+            .organization
+            .as_ref()
+            .or(self.organization.as_ref())
+            .and_then(HfOrganization::organization);
         Ok(paper)
     }
 }

@@ -14,6 +14,8 @@ mod community;
 mod contract;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod encoding;
+mod feed_tokens;
+mod follows;
 mod mail;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod migrations;
@@ -36,6 +38,11 @@ pub use community::{
 
 #[cfg(any(test, feature = "testing"))]
 pub use contract::{run_mail_contract, run_store_contract};
+pub use feed_tokens::{FeedToken, FeedTokenStore};
+pub use follows::{
+    AccountClaim, Follow, FollowStore, IndexKey, IndexLabel, IndexedPaper, ListingCursor,
+    MAX_INDEX_KEYS,
+};
 pub use mail::{
     DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore, NewSubscriber,
     Subscriber, SubscriberStatus,
@@ -221,7 +228,7 @@ pub enum WriteMode {
 
 /// The storage contract. Backends must keep it exactly; `run_store_contract` checks it.
 #[async_trait]
-pub trait Store: SavedSearchStore + Send + Sync + 'static {
+pub trait Store: FollowStore + FeedTokenStore + SavedSearchStore + Send + Sync + 'static {
     /// Merges each record into the stored paper (see `paperfeed_core::merge`) in one
     /// transaction and reports, in order, what happened to each.
     async fn upsert_papers(

@@ -17,6 +17,7 @@
 
 mod community;
 mod embeddings;
+mod follows;
 mod mail;
 mod migrate;
 mod papers;

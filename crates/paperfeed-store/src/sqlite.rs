@@ -12,6 +12,7 @@ mod check;
 mod claimers;
 mod community;
 mod embeddings;
+mod follows;
 mod mail;
 mod migrate;
 mod papers;

@@ -90,6 +90,33 @@ fn the_2026_file_takes_the_day_and_submitter_from_the_paper() {
         })
     );
     assert!(p.ai_summary.is_some());
+    assert_eq!(
+        p.organization,
+        Some(Organization {
+            name: "google".into(),
+            fullname: Some("Google".into())
+        })
+    );
+}
+
+#[test]
+fn an_organization_without_a_valid_name_is_dropped_and_the_entry_kept() {
+    let entry = |org: &str| {
+        format!(
+            r#"[{{"paper": {{"id": "2403.06634", "title": "T", "summary": "S",
+                 "organization": {org}}}}}]"#
+        )
+    };
+    for org in [
+        r#"{"name": "<script>"}"#,
+        r#"{"fullname": "No name"}"#,
+        "null",
+    ] {
+        let parsed = parse_hf_daily(entry(org).as_bytes(), None);
+        let papers = ok(&parsed);
+        assert_eq!(papers.len(), 1, "{org}");
+        assert_eq!(papers[0].organization, None, "{org}");
+    }
 }
 
 #[test]

@@ -166,6 +166,7 @@ pub fn synthesise_traced(
             project_page: None,
             ai_summary: None,
             ai_keywords: Vec::new(),
+            organization: None,
         };
         out.push(Synthetic {
             paper,

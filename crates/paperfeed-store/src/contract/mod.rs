@@ -6,6 +6,7 @@
 )]
 mod changes;
 mod community;
+mod follows;
 mod harvest;
 mod leases;
 mod mail;
@@ -250,6 +251,7 @@ pub async fn run_store_contract(store: &dyn Store) {
     harvest::harvest_positions_travel_with_their_batch(store).await;
     leases::leases_go_to_one_holder_at_a_time(store).await;
     saved_searches::saved_searches_match_once_and_deliver_once(store).await;
+    follows::check_follows(store).await;
 }
 
 /// A batch read hands out the stored papers among the ids asked for, in the order asked, each

@@ -13,10 +13,18 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/postgres/0002_digest_claimers.sql"),
     ),
     (
+        FOLLOWS,
+        include_str!("../../migrations/postgres/0004_follows.sql"),
+    ),
+    (
         6,
         include_str!("../../migrations/postgres/0006_saved_searches.sql"),
     ),
 ];
+
+/// The migration that made the paper index (`paper_keys`): applying it also fills the index
+/// for the papers already stored, in the same transaction.
+const FOLLOWS: i64 = 4;
 
 /// The advisory lock key that serialises migrations between nodes ("paperfee" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7061_7065_7266_6565;
@@ -43,6 +51,13 @@ pub(super) async fn migrate(client: &mut deadpool_postgres::Object) -> Result<()
         .collect::<Result<_, _>>()?;
     for (version, sql) in plan(MIGRATIONS, &applied)? {
         tx.batch_execute(sql).await?;
+        if *version == FOLLOWS {
+            let papers = super::follows::backfill_index(&tx).await?;
+            tracing::info!(
+                papers,
+                "indexed the stored papers by author, organisation and category"
+            );
+        }
         tx.execute(
             "insert into schema_migrations (version, applied_at) values ($1, now())",
             &[version],

@@ -30,7 +30,8 @@ async fn write_paper<C: GenericClient>(
         Json(&paper.versions),
         Json(&paper.ai_keywords),
     );
-    let params: [&(dyn ToSql + Sync); 16] = [
+    let organization = paper.organization.as_ref().map(Json);
+    let params: [&(dyn ToSql + Sync); 17] = [
         &paper.id.as_str(),
         &paper.title,
         &paper.abstract_text,
@@ -47,6 +48,7 @@ async fn write_paper<C: GenericClient>(
         &keywords,
         &now,
         &paper.text_fingerprint(),
+        &organization,
     ];
     let written = if is_new {
         // change_seq is stamped at the end of the batch (see next_change_seq).
@@ -54,9 +56,10 @@ async fn write_paper<C: GenericClient>(
             tx,
             "insert into papers (id, title, abstract, authors, categories, published_at,
                  versions, upvotes, num_comments, github_repo, github_stars, project_page,
-                 ai_summary, ai_keywords, created_at, updated_at, change_seq, text_hash)
+                 ai_summary, ai_keywords, created_at, updated_at, change_seq, text_hash,
+                 organization)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, 0,
-                     $16)
+                     $16, $17)
              on conflict (id) do nothing",
             &params,
         )
@@ -67,7 +70,7 @@ async fn write_paper<C: GenericClient>(
             "update papers set title = $2, abstract = $3, authors = $4, categories = $5,
                  published_at = $6, versions = $7, upvotes = $8, num_comments = $9,
                  github_repo = $10, github_stars = $11, project_page = $12, ai_summary = $13,
-                 ai_keywords = $14, updated_at = $15, text_hash = $16
+                 ai_keywords = $14, updated_at = $15, text_hash = $16, organization = $17
               where id = $1",
             &params,
         )
@@ -92,6 +95,7 @@ async fn write_paper<C: GenericClient>(
         )
         .await?;
     }
+    super::follows::index_paper(tx, paper).await?;
     Ok(true)
 }
 

@@ -14,10 +14,10 @@ pub(super) const PAPER_COLUMNS: &str =
     p.github_stars, p.project_page, p.ai_summary, p.ai_keywords,
     (select coalesce(jsonb_agg(jsonb_build_array(f.day, f.submitter_name, f.submitter_fullname)
                                order by f.day), '[]'::jsonb)
-       from featurings f where f.paper_id = p.id)";
+       from featurings f where f.paper_id = p.id), p.organization";
 
 /// The number of columns in [`PAPER_COLUMNS`]; extra selected columns follow it.
-pub(super) const PAPER_COLUMN_COUNT: usize = 15;
+pub(super) const PAPER_COLUMN_COUNT: usize = 16;
 
 pub(super) fn paper_from_row(row: &Row) -> Result<Paper, StoreError> {
     let id_text: String = row.try_get(0)?;
@@ -43,6 +43,11 @@ pub(super) fn paper_from_row(row: &Row) -> Result<Paper, StoreError> {
             submitter: name.map(|name| Submitter { name, fullname }),
         })
         .collect();
+    let organization = row
+        .try_get::<_, Option<serde_json::Value>>(15)?
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| corrupt("papers.organization", &e))?;
     Ok(Paper {
         id,
         title: row.try_get(1)?,
@@ -59,6 +64,7 @@ pub(super) fn paper_from_row(row: &Row) -> Result<Paper, StoreError> {
         project_page: row.try_get(11)?,
         ai_summary: row.try_get(12)?,
         ai_keywords,
+        organization,
     })
 }
 

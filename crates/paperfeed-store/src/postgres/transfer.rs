@@ -23,6 +23,7 @@ const IDENTITY_TABLES: &[&str] = &[
     "saved_searches",
     "webhooks",
     "webhook_deliveries",
+    "feed_tokens",
 ];
 
 impl ToSql for Value {

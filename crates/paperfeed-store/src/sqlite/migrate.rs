@@ -27,10 +27,18 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/sqlite/0007_digest_claimers.sql"),
     ),
     (
+        FOLLOWS,
+        include_str!("../../migrations/sqlite/0009_follows.sql"),
+    ),
+    (
         11,
         include_str!("../../migrations/sqlite/0011_saved_searches.sql"),
     ),
 ];
+
+/// The migration that made the paper index (`paper_keys`): applying it also fills the index
+/// for the papers already stored, in the same transaction.
+const FOLLOWS: i64 = 9;
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(
@@ -46,6 +54,13 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (version, sql) in plan(MIGRATIONS, &applied)? {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if *version == FOLLOWS {
+            let papers = super::follows::backfill_index(&tx)?;
+            tracing::info!(
+                papers,
+                "indexed the stored papers by author, organisation and category"
+            );
+        }
         tx.execute(
             "insert into schema_migrations (version, applied_at) values (?1, ?2)",
             params![version, time_text(Utc::now())],

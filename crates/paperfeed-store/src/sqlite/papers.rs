@@ -12,8 +12,9 @@ fn write_paper(tx: &Transaction<'_>, paper: &Paper, seq: i64, now: &str) -> Resu
     let mut stmt = tx.prepare_cached(
         "insert into papers (id, title, abstract, authors, categories, published_at, versions,
              upvotes, num_comments, github_repo, github_stars, project_page, ai_summary,
-             ai_keywords, created_at, updated_at, change_seq, text_hash)
-         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16, ?17)
+             ai_keywords, created_at, updated_at, change_seq, text_hash, organization)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16, ?17,
+                 ?18)
          on conflict (id) do update set
              title = excluded.title, abstract = excluded.abstract, authors = excluded.authors,
              categories = excluded.categories, published_at = excluded.published_at,
@@ -22,7 +23,7 @@ fn write_paper(tx: &Transaction<'_>, paper: &Paper, seq: i64, now: &str) -> Resu
              github_stars = excluded.github_stars, project_page = excluded.project_page,
              ai_summary = excluded.ai_summary, ai_keywords = excluded.ai_keywords,
              updated_at = excluded.updated_at, change_seq = excluded.change_seq,
-             text_hash = excluded.text_hash",
+             text_hash = excluded.text_hash, organization = excluded.organization",
     )?;
     stmt.execute(params![
         paper.id.as_str(),
@@ -44,6 +45,7 @@ fn write_paper(tx: &Transaction<'_>, paper: &Paper, seq: i64, now: &str) -> Resu
         now,
         seq,
         paper.text_fingerprint(),
+        paper.organization.as_ref().map(to_json).transpose()?,
     ])?;
     let mut featuring = tx.prepare_cached(
         "insert into featurings (paper_id, day, submitter_name, submitter_fullname)
@@ -59,6 +61,7 @@ fn write_paper(tx: &Transaction<'_>, paper: &Paper, seq: i64, now: &str) -> Resu
             .map_or((None, None), |s| (Some(&s.name), s.fullname.as_ref()));
         featuring.execute(params![paper.id.as_str(), day_text(f.date), name, fullname])?;
     }
+    super::follows::index_paper(tx, paper)?;
     Ok(())
 }
 

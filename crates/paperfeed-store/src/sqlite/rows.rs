@@ -30,10 +30,10 @@ pub(super) const PAPER_COLUMNS: &str = "p.id, p.title, p.abstract, p.authors, p.
     p.versions, p.upvotes + p.local_upvotes, p.num_comments + p.local_comments, p.github_repo, p.github_stars, p.project_page,
     p.ai_summary, p.ai_keywords,
     (select json_group_array(json_array(f.day, f.submitter_name, f.submitter_fullname))
-       from featurings f where f.paper_id = p.id)";
+       from featurings f where f.paper_id = p.id), p.organization";
 
 /// The number of columns in [`PAPER_COLUMNS`]; extra selected columns follow it.
-pub(super) const PAPER_COLUMN_COUNT: usize = 15;
+pub(super) const PAPER_COLUMN_COUNT: usize = 16;
 
 pub(super) fn paper_from_row(row: &Row<'_>) -> Result<Paper, StoreError> {
     let corrupt =
@@ -69,6 +69,11 @@ pub(super) fn paper_from_row(row: &Row<'_>) -> Result<Paper, StoreError> {
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     featured.sort_by_key(|f| f.date);
+    let organization: Option<String> = row.get(15)?;
+    let organization = organization
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| corrupt("papers.organization", &e))?;
     Ok(Paper {
         id,
         title: row.get(1)?,
@@ -85,6 +90,7 @@ pub(super) fn paper_from_row(row: &Row<'_>) -> Result<Paper, StoreError> {
         project_page: row.get(11)?,
         ai_summary: row.get(12)?,
         ai_keywords,
+        organization,
     })
 }
 
