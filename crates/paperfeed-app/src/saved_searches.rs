@@ -248,6 +248,9 @@ pub async fn delete_search(
     id: SavedSearchId,
 ) -> Result<(), SavedSearchError> {
     if store.delete_saved_search(user, id).await? {
+        // Its private feed addresses die with it.
+        let scope = crate::feed_tokens::FeedScope::SavedSearch(id.0).to_string();
+        store.revoke_feed_tokens_for_scope(user, &scope).await?;
         Ok(())
     } else {
         Err(SavedSearchError::NotFound)

@@ -31,7 +31,8 @@ pub struct UpvoteJson {
     voted: bool,
 }
 
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
+/// The user of the request's API token; 401 without a valid one.
+pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
     bearer_user(state, headers).await?.ok_or_else(|| {
         ApiError::with_status(
             StatusCode::UNAUTHORIZED,
@@ -189,7 +190,7 @@ pub async fn submit_paper_api(
 
 /// Why the submit body was refused, with the status axum chose for it: 415 for a body not sent
 /// as JSON, 413 for one over the limit, 400 for JSON that is not `{"arxivId": "..."}`.
-fn body_refused(rejection: JsonRejection) -> ApiError {
+pub(crate) fn body_refused(rejection: JsonRejection) -> ApiError {
     use axum::extract::rejection::JsonRejection as R;
     match &rejection {
         R::MissingJsonContentType(_) => ApiError::with_status(

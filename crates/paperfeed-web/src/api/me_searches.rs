@@ -7,15 +7,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use paperfeed_app::saved_searches::{self, MATCHES_LIMIT, SavedSearchError, SearchSpec};
-use paperfeed_store::{SavedSearch, SavedSearchId, User};
+use paperfeed_store::{SavedSearch, SavedSearchId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::community::{body_refused, caller};
 use crate::api::error::{ApiError, ErrorJson};
 use crate::api::json::PaperJson;
-use crate::community::auth::bearer_user;
 use crate::community::rate_limit::Action;
 use crate::error::failed;
 use crate::state::AppState;
@@ -78,15 +78,6 @@ pub struct NewSavedSearchJson {
     /// `relevance` (the default), `newest` or `votes`.
     #[serde(default)]
     sort: String,
-}
-
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
-    bearer_user(state, headers).await?.ok_or_else(|| {
-        ApiError::with_status(
-            StatusCode::UNAUTHORIZED,
-            "a valid API token is required: send Authorization: Bearer TOKEN",
-        )
-    })
 }
 
 fn refused(e: SavedSearchError) -> ApiError {
@@ -152,7 +143,7 @@ pub async fn create_search(
     body: Result<Json<NewSavedSearchJson>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SavedSearchJson>), ApiError> {
     let user = caller(&state, &headers).await?;
-    let Json(body) = body.map_err(body_refused)?;
+    let Json(body) = body.map_err(bad_body)?;
     state
         .community
         .limit(Action::SavedSearch, &user.id.0.to_string())?;
@@ -163,25 +154,20 @@ pub async fn create_search(
     Ok((StatusCode::CREATED, Json(SavedSearchJson::new(saved))))
 }
 
-/// Why a JSON body was refused, with the status axum chose for it.
-fn body_refused(rejection: JsonRejection) -> ApiError {
+/// A body that is JSON but not a search: said in this route's words; the rest as the other
+/// JSON routes say it (415, 413).
+fn bad_body(rejection: JsonRejection) -> ApiError {
     use axum::extract::rejection::JsonRejection as R;
-    match &rejection {
-        R::MissingJsonContentType(_) => ApiError::with_status(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the body as Content-Type: application/json",
-        ),
-        R::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::payload_too_large(crate::body_limit::MAX_BODY_BYTES)
-        }
-        _ => ApiError::with_status(
+    if matches!(rejection, R::JsonDataError(_) | R::JsonSyntaxError(_)) {
+        return ApiError::with_status(
             StatusCode::BAD_REQUEST,
             format!(
                 "the body must be {{\"name\", \"q\", \"mode\"?, \"sort\"?}}: {}",
                 rejection.body_text()
             ),
-        ),
+        );
     }
+    body_refused(rejection)
 }
 
 fn search_id(raw: &str) -> Result<SavedSearchId, ApiError> {

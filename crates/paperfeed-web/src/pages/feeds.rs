@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::query::encode;
 use crate::search_params::{parse_mode, parse_sort};
 use crate::state::AppState;
-use crate::syndication::{Feed, FeedFormat, FeedItem, render};
+use crate::syndication::{Feed, FeedFormat, FeedItem, base_url, render};
 
 /// Items per feed: a week of the daily feed is about 100 papers.
 const FEED_ITEMS: usize = 100;
@@ -54,23 +54,6 @@ pub async fn trending_atom(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     trending(state, headers, FeedFormat::Atom).await
-}
-
-/// The absolute base of links: the configured public URL, else what the client asked for.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.public_url {
-        return url.trim_end_matches('/').to_owned();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    format!("http://{host}")
 }
 
 fn midnight(day: NaiveDate) -> DateTime<Utc> {

@@ -6,11 +6,13 @@
 use askama::Template;
 use axum::Form;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
+use paperfeed_app::feed_tokens::{self, FeedScope, FeedTokenError};
 use paperfeed_app::saved_searches::webhooks::{self, WebhookError};
 use paperfeed_app::saved_searches::{
     self, MAX_NAME_CHARS, MAX_SAVED_SEARCHES, SavedSearchError, SearchSpec,
@@ -25,6 +27,7 @@ use crate::error::{AppError, failed, render_error};
 use crate::query::encode;
 use crate::redirect::see_other;
 use crate::state::AppState;
+use crate::syndication::{Feed, FeedFormat, FeedItem, base_url, render};
 
 /// Deliveries the account page lists.
 const LOG_ROWS: usize = 50;
@@ -41,6 +44,13 @@ pub fn routes() -> Router<AppState> {
             "/account/searches/{id}/webhook/delete",
             post(delete_webhook),
         )
+        .route("/account/searches/{id}/feed-token", post(create_feed_token))
+        .route(
+            "/account/searches/feed-tokens/{id}/revoke",
+            post(revoke_feed_token),
+        )
+        .route("/searches/{id}/feed.xml", get(search_feed_rss))
+        .route("/searches/{id}/feed.atom", get(search_feed_atom))
 }
 
 struct SearchView {
@@ -51,6 +61,8 @@ struct SearchView {
     mode: String,
     sort: String,
     webhook_url: Option<String>,
+    /// Its private feed addresses: id and creation day (the secret is shown once only).
+    feeds: Vec<(i64, String)>,
 }
 
 struct DeliveryView {
@@ -75,6 +87,8 @@ struct SavedSearchesPage {
     error: Option<String>,
     /// A webhook just set: its search's name and the secret, shown once.
     new_secret: Option<(String, String)>,
+    /// A feed address just made: the search's name and its RSS and Atom URLs, shown once.
+    new_feed: Option<(String, String, String)>,
 }
 
 /// The page, with a notice or an error.
@@ -86,12 +100,34 @@ async fn render_page(
     error: Option<String>,
     new_secret: Option<(String, String)>,
 ) -> Result<Response, AppError> {
+    render_page_with_feed(state, session, status, notice, error, new_secret, None).await
+}
+
+async fn render_page_with_feed(
+    state: &AppState,
+    session: &Session,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+    new_secret: Option<(String, String)>,
+    new_feed: Option<(String, String, String)>,
+) -> Result<Response, AppError> {
     let user = session.user.id;
     let saved = saved_searches::saved_searches(&*state.store, user)
         .await
         .map_err(search_error)?;
     let names: std::collections::HashMap<i64, String> =
         saved.iter().map(|s| (s.id.0, s.name.clone())).collect();
+    let tokens = feed_tokens::feed_tokens(&*state.store, user)
+        .await
+        .map_err(failed)?;
+    let feeds_of = |id: i64| -> Vec<(i64, String)> {
+        tokens
+            .iter()
+            .filter(|t| FeedScope::parse(&t.scope) == Some(FeedScope::SavedSearch(id)))
+            .map(|t| (t.id, t.created_at.format("%Y-%m-%d").to_string()))
+            .collect()
+    };
     let searches = saved
         .into_iter()
         .map(|s| {
@@ -104,6 +140,7 @@ async fn render_page(
                 mode: s.mode,
                 sort: s.sort,
                 webhook_url: s.webhook_url,
+                feeds: feeds_of(s.id.0),
             }
         })
         .collect();
@@ -134,6 +171,7 @@ async fn render_page(
         notice,
         error,
         new_secret,
+        new_feed,
     };
     Ok((status, Html(page.render().map_err(render_error)?)).into_response())
 }
@@ -366,4 +404,160 @@ pub async fn delete_webhook(
         Ok(()) | Err(WebhookError::NotFound) => Ok(see_other(PAGE)),
         Err(e) => Err(failed(e)),
     }
+}
+
+/// `POST /account/searches/{id}/feed-token`: a new private feed address for the search.
+pub async fn create_feed_token(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, AppError> {
+    let session = viewer.require_csrf(&form.csrf, PAGE)?;
+    limit(&state, session)?;
+    let search = saved_searches::saved_search(&*state.store, session.user.id, SavedSearchId(id))
+        .await
+        .map_err(search_error)?;
+    let made = match feed_tokens::create_feed_token(
+        &*state.store,
+        session.user.id,
+        &FeedScope::SavedSearch(id),
+        Utc::now(),
+    )
+    .await
+    {
+        Ok(made) => made,
+        Err(e @ FeedTokenError::TooMany) => return Err(AppError::BadRequest(e.to_string())),
+        Err(e) => return Err(failed(e)),
+    };
+    let base = base_url(&state, &headers);
+    let feed = |ext: &str| format!("{base}/searches/{id}/feed.{ext}?token={}", made.secret);
+    render_page_with_feed(
+        &state,
+        session,
+        StatusCode::OK,
+        None,
+        None,
+        None,
+        Some((search.name, feed("xml"), feed("atom"))),
+    )
+    .await
+}
+
+/// `POST /account/searches/feed-tokens/{id}/revoke`: the address stops working at once.
+pub async fn revoke_feed_token(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, AppError> {
+    let session = viewer.require_csrf(&form.csrf, PAGE)?;
+    limit(&state, session)?;
+    match feed_tokens::revoke_feed_token(&*state.store, session.user.id, id).await {
+        Ok(()) | Err(FeedTokenError::NotFound) => Ok(see_other(PAGE)),
+        Err(e) => Err(failed(e)),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct FeedQuery {
+    #[serde(default)]
+    token: String,
+}
+
+pub async fn search_feed_rss(
+    state: State<AppState>,
+    headers: HeaderMap,
+    id: Path<i64>,
+    query: Query<FeedQuery>,
+) -> Result<Response, AppError> {
+    search_feed(state, headers, id, query, FeedFormat::Rss).await
+}
+
+pub async fn search_feed_atom(
+    state: State<AppState>,
+    headers: HeaderMap,
+    id: Path<i64>,
+    query: Query<FeedQuery>,
+) -> Result<Response, AppError> {
+    search_feed(state, headers, id, query, FeedFormat::Atom).await
+}
+
+/// A saved search's private feed: its matching papers, newest first, for whoever holds a
+/// live token of its owner for it. Anything else is "no such feed" (nothing is revealed).
+async fn search_feed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(query): Query<FeedQuery>,
+    format: FeedFormat,
+) -> Result<Response, AppError> {
+    let missing = || AppError::NotFound {
+        title: "No such feed".into(),
+        message: "This feed address is unknown or was revoked.".into(),
+        suggestions: Vec::new(),
+    };
+    let (token, scope) = feed_tokens::resolve_feed_token(&*state.store, &query.token, Utc::now())
+        .await
+        .map_err(failed)?
+        .ok_or_else(missing)?;
+    if scope != FeedScope::SavedSearch(id) {
+        return Err(missing());
+    }
+    let search =
+        match saved_searches::saved_search(&*state.store, token.user, SavedSearchId(id)).await {
+            Ok(search) => search,
+            Err(SavedSearchError::NotFound) => return Err(missing()),
+            Err(e) => return Err(failed(e)),
+        };
+    let papers = saved_searches::matching_papers(
+        state.search.clone(),
+        &*state.store,
+        &search,
+        saved_searches::MATCHES_LIMIT,
+    )
+    .await
+    .map_err(failed)?;
+    let base = base_url(&state, &headers);
+    let items: Vec<FeedItem> = papers
+        .iter()
+        .map(|paper| FeedItem {
+            guid: paper.id.abs_url(),
+            title: paper.title.clone(),
+            link: format!("{base}/papers/{}", paper.id),
+            summary: paper.abstract_text.clone(),
+            authors: paper.visible_authors().map(|a| a.name.clone()).collect(),
+            categories: paper.categories.clone(),
+            published: paper.published_at.unwrap_or(chrono::DateTime::UNIX_EPOCH),
+            upvotes: paper.upvotes,
+        })
+        .collect();
+    let spec = SearchSpec::of(&search);
+    let feed = Feed {
+        title: format!("“{}” · paperfeed saved search", search.name),
+        description: format!("Papers matching “{}”, newest first", search.query),
+        html_url: format!("{base}{}", spec.href(encode)),
+        // The token stays out of the document: a feed shared onwards does not carry it.
+        self_url: format!("{base}/searches/{id}/feed.{}", format.extension()),
+        updated: items
+            .iter()
+            .map(|i| i.published)
+            .max()
+            .unwrap_or(chrono::DateTime::UNIX_EPOCH),
+        items,
+    };
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        )],
+        render(&feed, format),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    Ok(response)
 }

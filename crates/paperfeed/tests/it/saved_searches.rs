@@ -237,6 +237,43 @@ async fn a_saved_search_webhook_gets_one_signed_post_per_new_match_retried_with_
     assert!(row.contains("<td>delivered</td><td>2</td>"), "{row}");
     assert!(row.contains("<td>204</td>"), "{row}");
 
+    // Its private feed lists the paper; revoking the address kills it.
+    let made = ada
+        .post(
+            &format!("/account/searches/{id}/feed-token"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let rss = between(&made.body, r#"<code id="feed-rss">"#, "<").to_owned();
+    let path = &rss[rss.find("/searches/").unwrap()..];
+    register_secret(&path[path.find("token=").unwrap() + 6..]);
+    let feed = ada.get(path).await;
+    assert_eq!(feed.status, 200, "{}", feed.body);
+    assert!(feed.body.contains("2611.00042"), "{}", feed.body);
+    assert!(
+        !feed.body.contains("token="),
+        "the address stays out of the document"
+    );
+    let forged = ada
+        .get(&format!("/searches/{id}/feed.xml?token=pff_forged"))
+        .await;
+    assert_eq!(forged.status, 404);
+    let revoke = between(
+        &made.body,
+        r#"action="/account/searches/feed-tokens/"#,
+        "\"",
+    )
+    .to_owned();
+    let revoked = ada
+        .post(
+            &format!("/account/searches/feed-tokens/{revoke}"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(revoked.status, 303);
+    assert_eq!(ada.get(path).await.status, 404, "a revoked address is dead");
+
     // The API: a script's saved search lists the same paper.
     let token = api_token(server.data_dir(), "bot");
     let http = reqwest::Client::new();
