@@ -304,6 +304,9 @@ impl Indexer {
                             self.engine.set_problem(None);
                         }
                         seen_seq = seq;
+                        // The pass's papers against every saved search: new matches reach
+                        // feeds, digests and webhooks after this one pass.
+                        self.match_saved_searches().await;
                     }
                     Err(e) => {
                         // The store change is not marked seen: it is indexed on a later try.
@@ -369,6 +372,23 @@ impl Indexer {
                     tracing::error!(error = %format!("{e:#}"), "computing vectors failed");
                     idle(interval * 5).await;
                 }
+            }
+        }
+    }
+
+    /// Records the new matches of saved searches among the papers changed since the
+    /// matcher's cursor (see `saved_searches::match_new_papers`); a failure is logged and
+    /// the changes are matched on the next pass.
+    async fn match_saved_searches(&self) {
+        match crate::saved_searches::match_new_papers(&*self.store, chrono::Utc::now()).await {
+            Ok(report) if !report.new_matches.is_empty() => tracing::info!(
+                papers = report.papers,
+                matches = report.new_matches.len(),
+                "saved searches matched new papers"
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "matching saved searches failed");
             }
         }
     }

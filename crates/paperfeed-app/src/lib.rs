@@ -14,6 +14,7 @@ pub mod harvest;
 pub mod indexing;
 pub mod library;
 pub mod metrics;
+pub mod saved_searches;
 pub mod search;
 #[cfg(test)]
 mod smtp_sink;

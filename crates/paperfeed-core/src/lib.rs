@@ -20,6 +20,7 @@ mod period;
 pub mod references;
 mod text;
 mod trending;
+mod webhook_target;
 
 pub use account::{EmailAddress, FieldError, Password, Username};
 pub use arxiv_id::{ArxivId, ArxivIdError, VersionedArxivId};
@@ -47,3 +48,4 @@ pub use paper::{
 pub use period::{Period, PeriodError};
 pub use text::{normalize_text, normalize_title};
 pub use trending::{TrendingTerms, trending_score};
+pub use webhook_target::is_internal_address;

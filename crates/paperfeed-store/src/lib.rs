@@ -22,6 +22,7 @@ mod mail;
 mod migrations;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod saved_searches;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(all(any(test, feature = "testing"), feature = "postgres"))]
@@ -54,6 +55,10 @@ pub use mail::{
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, mask_password};
+pub use saved_searches::{
+    AttemptOutcome, ClaimedDelivery, DeliveryState, NewSavedSearch, SaveOutcome, SavedSearch,
+    SavedSearchId, SavedSearchStore, SearchMatch, Webhook, WebhookDelivery,
+};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{BackupPace, BackupReport, SqliteStore, StoreCheck, StoreCounts};
 pub use visibility::{
@@ -234,7 +239,7 @@ pub enum WriteMode {
 /// The storage contract. Backends must keep it exactly; `run_store_contract` checks it.
 #[async_trait]
 pub trait Store:
-    LibraryStore + VisibilityStore + FollowStore + FeedTokenStore + Send + Sync + 'static {
+    LibraryStore + VisibilityStore + FollowStore + FeedTokenStore + SavedSearchStore + Send + Sync + 'static {
     /// Merges each record into the stored paper (see `paperfeed_core::merge`) in one
     /// transaction and reports, in order, what happened to each.
     async fn upsert_papers(

@@ -23,6 +23,7 @@ mod mail;
 mod migrate;
 mod papers;
 mod rows;
+mod saved_searches;
 mod sql;
 mod store;
 #[cfg(test)]

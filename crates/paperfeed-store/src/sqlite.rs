@@ -18,6 +18,7 @@ mod mail;
 mod migrate;
 mod papers;
 mod rows;
+mod saved_searches;
 mod store;
 #[cfg(test)]
 mod tests;

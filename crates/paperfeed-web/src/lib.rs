@@ -40,6 +40,7 @@ use tower_http::compression::CompressionLayer;
 
 use crate::request_log::with_request_layers;
 
+pub use api::paper_json;
 pub use community::CommunitySettings;
 pub use community::rate_limit::{Limit, RateLimits};
 pub use error::AppError;
@@ -112,6 +113,7 @@ pub fn router(state: AppState) -> Router {
             "/account/password",
             get(account::show_password).post(account::change_password),
         )
+        .merge(pages::saved_searches::routes())
         .route("/account/tokens", post(account::create_token))
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
         .route(

@@ -28,6 +28,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `/metrics` on the main router (true) or only on [`crate::metrics_router`]'s own listener.
     pub(crate) metrics_on_main: bool,
+    /// The operator's `[webhooks] allow_private_targets`: saved-search webhooks may reach
+    /// loopback, private and link-local addresses.
+    pub(crate) allow_private_webhooks: bool,
 }
 
 impl AppState {
@@ -42,6 +45,7 @@ impl AppState {
             community: Arc::new(Community::new(CommunitySettings::default())),
             metrics: Arc::default(),
             metrics_on_main: true,
+            allow_private_webhooks: false,
         }
     }
 
@@ -79,6 +83,12 @@ impl AppState {
     /// Lets `/unsubscribe` check the links digests carry and update the subscriber.
     pub fn with_mail_links(mut self, links: MailLinks) -> Self {
         self.mail_links = Some(Arc::new(links));
+        self
+    }
+
+    /// Lets saved-search webhooks target internal addresses (`[webhooks] allow_private_targets`).
+    pub fn with_private_webhook_targets(mut self, allow: bool) -> Self {
+        self.allow_private_webhooks = allow;
         self
     }
 

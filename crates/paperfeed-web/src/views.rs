@@ -269,3 +269,29 @@ impl PaperView {
         }
     }
 }
+
+/// The "Save this search" form under a search's results, for a logged-in reader.
+pub struct SaveSearchView {
+    pub csrf: String,
+    pub q: String,
+    pub mode: String,
+    pub sort: String,
+    /// The suggested name: the query, cut to the longest name.
+    pub name: String,
+    pub max_name: usize,
+}
+
+impl SaveSearchView {
+    /// The form saving `q` in `mode` and `sort` for the session whose CSRF token is `csrf`.
+    pub fn new(csrf: &str, q: &str, mode: &str, sort: &str) -> Self {
+        let max_name = paperfeed_app::saved_searches::MAX_NAME_CHARS;
+        SaveSearchView {
+            csrf: csrf.to_owned(),
+            q: q.to_owned(),
+            mode: mode.to_owned(),
+            sort: sort.to_owned(),
+            name: q.trim().chars().take(max_name).collect(),
+            max_name,
+        }
+    }
+}

@@ -73,6 +73,15 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         ),
     );
     crate::harvest::spawn_polling(&mut tasks, &store, settings, &node, &job_metrics, &stop);
+    tasks.spawn(
+        "webhook sender",
+        paperfeed_app::saved_searches::webhooks::run(
+            Arc::clone(&store),
+            webhook_config(settings),
+            Duration::from_secs(settings.webhooks.poll_seconds.max(1)),
+            stop.clone(),
+        ),
+    );
     if let (Some(hour), Some(offset)) = (
         settings.mail.schedule_hour,
         crate::settings::parse_utc_offset(&settings.mail.schedule_utc_offset),
@@ -111,6 +120,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         .with_metrics(Arc::clone(&metrics))
         .with_public_url(settings.serve.public_url.clone())
         .with_community(settings.community())
+        .with_private_webhook_targets(settings.webhooks.allow_private_targets)
         .with_mail_links(crate::digest::mail_links(settings, mail_store)?)
         .with_paper_lookup(Arc::new(
             crate::harvest::ArxivLookup::from_settings(settings)
@@ -270,4 +280,17 @@ fn node_name() -> String {
     std::iter::once(format!("{}-", std::process::id()))
         .chain(bytes.iter().map(|b| format!("{b:02x}")))
         .collect()
+}
+
+/// `[webhooks]` → the sender's config, papers in the API's shape.
+fn webhook_config(settings: &Settings) -> paperfeed_app::saved_searches::webhooks::WebhookConfig {
+    let w = &settings.webhooks;
+    let mut config = paperfeed_app::saved_searches::webhooks::WebhookConfig::new(Arc::new(
+        paperfeed_web::paper_json,
+    ));
+    config.allow_private_targets = w.allow_private_targets;
+    config.timeout = Duration::from_secs(w.timeout_seconds.max(1));
+    config.max_attempts = w.max_attempts.max(1);
+    config.first_retry = Duration::from_secs(w.first_retry_seconds.max(1));
+    config
 }

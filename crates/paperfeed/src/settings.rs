@@ -40,7 +40,7 @@ pub use load::{Loaded, Origin};
 pub use secret::Secret;
 pub use sections::{
     CommunityConfig, IngestSettings, MailSettings, SearchSettings, ServeSettings, SourceSettings,
-    SourcesSettings,
+    SourcesSettings, WebhookSettings,
 };
 pub use show::render;
 pub use validate::parse_utc_offset;
@@ -63,6 +63,8 @@ pub struct Settings {
     #[serde(default)]
     pub community: CommunityConfig,
     pub sources: SourcesSettings,
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for Settings {
@@ -77,6 +79,7 @@ impl Default for Settings {
             mail: MailSettings::default(),
             community: CommunityConfig::default(),
             sources: SourcesSettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod library;
 mod mail;
 mod pages;
 mod visibility;
+mod saved_searches;
 
 pub use mail::run_mail_contract;
 
@@ -253,6 +254,7 @@ pub async fn run_store_contract(store: &dyn Store) {
     leases::leases_go_to_one_holder_at_a_time(store).await;
     library::check_library(store).await;
     visibility::check_visibility(store).await;
+    saved_searches::saved_searches_match_once_and_deliver_once(store).await;
     follows::check_follows(store).await;
 }
 

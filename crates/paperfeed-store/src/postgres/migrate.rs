@@ -24,6 +24,10 @@ const MIGRATIONS: &[Migration] = &[
         5,
         include_str!("../../migrations/postgres/0005_visibility.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_saved_searches.sql"),
+    ),
 ];
 
 /// The migration that made the paper index (`paper_keys`): applying it also fills the index

@@ -21,6 +21,9 @@ const IDENTITY_TABLES: &[&str] = &[
     "mutes",
     "subscribers",
     "digest_jobs",
+    "saved_searches",
+    "webhooks",
+    "webhook_deliveries",
     "feed_tokens",
     "collections",
 ];

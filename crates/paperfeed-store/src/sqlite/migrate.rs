@@ -35,6 +35,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         10,
         include_str!("../../migrations/sqlite/0010_visibility.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/sqlite/0011_saved_searches.sql"),
+    ),
 ];
 
 /// The migration that made the paper index (`paper_keys`): applying it also fills the index

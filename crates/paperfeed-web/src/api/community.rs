@@ -31,6 +31,7 @@ pub struct UpvoteJson {
     voted: bool,
 }
 
+/// The user of the request's API token; 401 without a valid one.
 pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
     bearer_user(state, headers).await?.ok_or_else(|| {
         ApiError::with_status(

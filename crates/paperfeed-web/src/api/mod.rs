@@ -11,6 +11,7 @@ pub mod markdown;
 mod me_mutes;
 mod me_follows;
 mod me_library;
+mod me_searches;
 mod papers;
 mod params;
 
@@ -85,6 +86,11 @@ impl utoipa::Modify for BearerScheme {
     reason = "carries the OpenAPI description of a route served elsewhere"
 )]
 fn paper_markdown_doc() {}
+
+/// A paper in the API's shape (HF's `paper` object), for bodies sent elsewhere (webhooks).
+pub fn paper_json(paper: &paperfeed_core::Paper) -> serde_json::Value {
+    serde_json::to_value(json::PaperJson::new(paper)).unwrap_or_default()
+}
 
 /// A page error met outside the API's handlers (the body limit) in the API's error shape.
 pub fn error_response(error: crate::AppError) -> axum::response::Response {
@@ -164,6 +170,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         ))
         .routes(routes!(me_follows::get_following))
         .merge(me_library::routes())
+        .merge(me_searches::routes())
         .split_for_parts();
     let mut doc = cached_doc;
     doc.merge(uncached_doc);

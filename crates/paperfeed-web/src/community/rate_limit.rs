@@ -42,6 +42,8 @@ pub enum Action {
     Library,
     /// Imports of a reference list by one logged-in user (each may ask arXiv).
     Import,
+    /// Saved searches, their webhooks and feed addresses changed by one user.
+    SavedSearch,
 }
 
 /// The limit of each action.
@@ -72,6 +74,16 @@ pub struct RateLimits {
     /// Imports into a collection, per user.
     #[serde(default = "default_import")]
     pub import: Limit,
+    /// Saving, renaming and deleting searches, setting webhooks, per user.
+    #[serde(default = "default_saved_search")]
+    pub saved_search: Limit,
+}
+
+fn default_saved_search() -> Limit {
+    Limit {
+        burst: 20,
+        per_minute: 10,
+    }
 }
 
 fn default_mute() -> Limit {
@@ -145,6 +157,7 @@ impl Default for RateLimits {
             follow: default_follow(),
             library: default_library(),
             import: default_import(),
+            saved_search: default_saved_search(),
         }
     }
 }
@@ -163,6 +176,7 @@ impl RateLimits {
             Action::Follow => self.follow,
             Action::Library => self.library,
             Action::Import => self.import,
+            Action::SavedSearch => self.saved_search,
         }
     }
 }

@@ -10,5 +10,6 @@ pub mod library;
 pub mod misc;
 pub mod mutes;
 pub mod paper;
+pub mod saved_searches;
 pub mod search;
 pub mod subscription;

@@ -16,7 +16,7 @@ use crate::personal;
 use crate::query::encode;
 use crate::search_params::{SearchParams, parse_mode, parse_sort};
 use crate::state::AppState;
-use crate::views::{CardView, Link};
+use crate::views::{CardView, Link, SaveSearchView};
 
 /// Results per page.
 const PAGE_SIZE: usize = 20;
@@ -39,6 +39,9 @@ struct SearchPage {
     cards: Vec<CardView>,
     prev: Option<Link>,
     next: Option<Link>,
+    /// "Save this search" for a logged-in reader; `save_login` sends others to log in.
+    save: Option<SaveSearchView>,
+    save_login: Option<String>,
 }
 
 fn page_href(q: &str, mode: SearchMode, sort: SortOrder, page: usize) -> String {
@@ -154,7 +157,22 @@ pub async fn search_papers(
         (page > 1).then(|| Link::new(page_href(&params.q, mode, sort, page - 1), "← Previous"));
     let next = (page * PAGE_SIZE < total && page < MAX_PAGE)
         .then(|| Link::new(page_href(&params.q, mode, sort, page + 1), "Next →"));
+    let this_page = page_href(&params.q, mode, sort, 1);
+    let (save, save_login) = match &viewer.0 {
+        Some(session) => (
+            Some(SaveSearchView::new(
+                &session.csrf_token,
+                &params.q,
+                mode.as_str(),
+                sort.as_str(),
+            )),
+            None,
+        ),
+        None => (None, Some(format!("/login?next={}", encode(&this_page)))),
+    };
     let page_view = SearchPage {
+        save,
+        save_login,
         query: params.q.clone(),
         export_href: page_href(&params.q, mode, sort, 1),
         feed_query: encode(params.q.trim()),
@@ -216,6 +234,8 @@ fn render(
         cards,
         prev: None,
         next: None,
+        save: None,
+        save_login: None,
     };
     Ok((status, Html(page.render().map_err(render_error)?)).into_response())
 }

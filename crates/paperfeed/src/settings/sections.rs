@@ -67,6 +67,36 @@ impl Default for CommunityConfig {
     }
 }
 
+/// Webhooks of saved searches (`[webhooks]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebhookSettings {
+    /// Let webhooks reach loopback, private, link-local and other internal addresses (a hub
+    /// inside a trusted network, tests). Off: such targets are refused when a hook is saved
+    /// and at every delivery.
+    pub allow_private_targets: bool,
+    /// Seconds a delivery may take (connecting, and the whole request).
+    pub timeout_seconds: u64,
+    /// Attempts before a delivery is given up.
+    pub max_attempts: i64,
+    /// Seconds before the second attempt; doubling for each next one, up to an hour.
+    pub first_retry_seconds: u64,
+    /// Seconds between looks for due deliveries.
+    pub poll_seconds: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            timeout_seconds: 10,
+            max_attempts: 8,
+            first_retry_seconds: 30,
+            poll_seconds: 5,
+        }
+    }
+}
+
 /// The live sources: `paperfeed ingest --source …` and the polling inside `serve`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SourcesSettings {

@@ -25,6 +25,7 @@ mod mutes;
 mod ops;
 mod pages;
 mod postgres;
+mod saved_searches;
 mod schemathesis;
 mod search;
 mod two_nodes;
