@@ -256,23 +256,6 @@ fn render_atom(feed: &Feed) -> String {
     out
 }
 
-/// The absolute base of links: the configured public URL, else what the client asked for.
-pub(crate) fn base_url(state: &crate::state::AppState, headers: &axum::http::HeaderMap) -> String {
-    if let Some(url) = &state.public_url {
-        return url.trim_end_matches('/').to_owned();
-    }
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    format!("http://{host}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
