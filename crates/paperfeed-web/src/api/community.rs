@@ -31,7 +31,7 @@ pub struct UpvoteJson {
     voted: bool,
 }
 
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
+pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
     bearer_user(state, headers).await?.ok_or_else(|| {
         ApiError::with_status(
             StatusCode::UNAUTHORIZED,

@@ -7,6 +7,7 @@ mod community;
 mod daily;
 mod error;
 mod json;
+mod me_data;
 pub mod markdown;
 mod papers;
 mod params;
@@ -35,7 +36,8 @@ use crate::state::AppState;
     modifiers(&BearerScheme),
     tags(
         (name = "papers", description = "Daily papers and papers"),
-        (name = "community", description = "Upvotes and submissions with `Authorization: Bearer TOKEN`")
+        (name = "community", description = "Upvotes and submissions with `Authorization: Bearer TOKEN`"),
+        (name = "me", description = "Your own data (library, follows, mutes, saved searches, everything) with `Authorization: Bearer TOKEN`")
     )
 )]
 struct ApiDoc;
@@ -145,6 +147,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(papers::list_papers))
         .routes(routes!(community::upvote_paper, community::withdraw_upvote))
         .routes(routes!(community::submit_paper_api))
+        .routes(routes!(me_data::my_data))
         .split_for_parts();
     let mut doc = cached_doc;
     doc.merge(uncached_doc);

@@ -11,7 +11,7 @@ use reqwest::header;
 use crate::harness::{Server, bin, fixture, ingest, register_secret};
 
 /// The sample's top paper on its latest day, with 163 imported upvotes.
-const PAPER: &str = "2608.19880";
+pub(crate) const PAPER: &str = "2608.19880";
 pub(crate) const PASSWORD: &str = "correct horse battery";
 
 fn encode(pairs: &[(&str, &str)]) -> String {
@@ -100,7 +100,7 @@ impl Visitor {
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
         for (field, value) in form {
             if matches!(*field, "password" | "current" | "csrf") {
                 register_secret(value);
@@ -115,7 +115,7 @@ impl Visitor {
     }
 
     /// The CSRF token in the first form of `path`.
-    async fn csrf(&mut self, path: &str) -> String {
+    pub(crate) async fn csrf(&mut self, path: &str) -> String {
         let page = self.get(path).await;
         let at = page
             .body
@@ -149,7 +149,7 @@ impl Visitor {
         .await
     }
 
-    async fn upvotes(&mut self, id: &str) -> i64 {
+    pub(crate) async fn upvotes(&mut self, id: &str) -> i64 {
         let page = self.get(&format!("/papers/{id}")).await;
         let at = page.body.find(r#"class="vote-count">"#).unwrap();
         let rest = &page.body[at + r#"class="vote-count">"#.len()..];
