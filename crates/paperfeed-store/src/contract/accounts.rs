@@ -58,7 +58,12 @@ pub(super) async fn check_accounts(store: &dyn Store) {
         ["first", "second"]
     );
     // A hidden comment is not in the visible count: deleting it must not lower the count.
-    assert!(store.set_comment_hidden(comments[1].id, true).await.unwrap());
+    assert!(
+        store
+            .set_comment_hidden(comments[1].id, true)
+            .await
+            .unwrap()
+    );
     let submitted_by_cleo = Featuring {
         date: day("2024-03-22"),
         submitter: Some(Submitter {
@@ -83,10 +88,7 @@ pub(super) async fn check_accounts(store: &dyn Store) {
         .await
         .unwrap();
     let votes = store.votes_by(cleo.id).await.unwrap();
-    assert_eq!(
-        votes.iter().map(|v| &v.paper).collect::<Vec<_>>(),
-        [&voted]
-    );
+    assert_eq!(votes.iter().map(|v| &v.paper).collect::<Vec<_>>(), [&voted]);
     let before_voted = store.get_paper(&voted).await.unwrap().unwrap();
     let before_commented = store.get_paper(&commented).await.unwrap().unwrap();
     let seq = store.change_seq().await.unwrap();

@@ -190,7 +190,8 @@ pub(super) async fn set_vote(
     Ok(Some(VoteOutcome { upvotes, voted: up }))
 }
 
-pub(super) const COMMENT_COLUMNS: &str = "c.id, c.paper_id, c.user_id, u.username, c.body, c.hidden,
+pub(super) const COMMENT_COLUMNS: &str =
+    "c.id, c.paper_id, c.user_id, u.username, c.body, c.hidden,
     c.created_at, c.updated_at";
 
 pub(super) fn comment_from_row(row: &Row) -> Result<Comment, StoreError> {

@@ -10,8 +10,9 @@ use super::rows::parse_time;
 use crate::{AccountDeletion, AccountStore, CastVote, Comment, StoreError, User, UserId};
 
 fn user_by_id(conn: &Connection, user: UserId) -> Result<Option<User>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached(&format!("select {USER_COLUMNS} from users u where u.id = ?1"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "select {USER_COLUMNS} from users u where u.id = ?1"
+    ))?;
     let mut rows = stmt.query([user.0])?;
     rows.next()?.map(|r| user_from_row(r, 0)).transpose()
 }

@@ -232,7 +232,8 @@ pub(super) fn has_voted(conn: &Connection, user: UserId, paper: &str) -> Result<
         .is_some())
 }
 
-pub(super) const COMMENT_COLUMNS: &str = "c.id, c.paper_id, c.user_id, u.username, c.body, c.hidden,
+pub(super) const COMMENT_COLUMNS: &str =
+    "c.id, c.paper_id, c.user_id, u.username, c.body, c.hidden,
     c.created_at, c.updated_at";
 
 pub(super) fn comment_from_row(row: &Row<'_>) -> Result<Comment, StoreError> {

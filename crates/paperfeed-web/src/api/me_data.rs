@@ -19,7 +19,8 @@ use crate::state::AppState;
 /// dates only), `votes`, `comments`, `subscription`, and one section per part of the
 /// reader's library. Never a secret.
 #[derive(Serialize, ToSchema)]
-pub struct AccountDataJson(#[schema(value_type = Object)] serde_json::Value);
+#[schema(value_type = Object)]
+pub struct AccountDataJson(serde_json::Value);
 
 /// Download everything the hub keeps about your account, as one JSON document.
 #[utoipa::path(

@@ -7,8 +7,8 @@ mod community;
 mod daily;
 mod error;
 mod json;
-mod me_data;
 pub mod markdown;
+mod me_data;
 mod papers;
 mod params;
 

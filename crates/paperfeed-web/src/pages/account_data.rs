@@ -45,10 +45,7 @@ pub(crate) fn data_response(data: &account_data::AccountData) -> Result<Response
 }
 
 /// `GET /account/data`: everything the hub keeps about the signed-in reader.
-pub async fn download(
-    State(state): State<AppState>,
-    viewer: Viewer,
-) -> Result<Response, AppError> {
+pub async fn download(State(state): State<AppState>, viewer: Viewer) -> Result<Response, AppError> {
     let session = viewer.require("/account/data")?;
     let data = account_data::download(
         &*state.store,
@@ -122,26 +119,25 @@ pub async fn delete(
     state
         .community
         .limit(Action::ChangePassword, &session.user.id.0.to_string())?;
-    let deleted = match account_data::delete_account(&*state.store, &session.user, form.password)
-        .await
-    {
-        Ok(deleted) => deleted,
-        Err(AccountDataError::WrongPassword) => {
-            return delete_page(
-                session.user.username.as_str(),
-                &session.csrf_token,
-                Some("The password is wrong; nothing was deleted."),
-                StatusCode::BAD_REQUEST,
-            );
-        }
-        Err(AccountDataError::NoSuchAccount) => {
-            return Err(AppError::not_found(
-                "No such account",
-                "This account is already deleted.",
-            ));
-        }
-        Err(other) => return Err(failed(other)),
-    };
+    let deleted =
+        match account_data::delete_account(&*state.store, &session.user, form.password).await {
+            Ok(deleted) => deleted,
+            Err(AccountDataError::WrongPassword) => {
+                return delete_page(
+                    session.user.username.as_str(),
+                    &session.csrf_token,
+                    Some("The password is wrong; nothing was deleted."),
+                    StatusCode::BAD_REQUEST,
+                );
+            }
+            Err(AccountDataError::NoSuchAccount) => {
+                return Err(AppError::not_found(
+                    "No such account",
+                    "This account is already deleted.",
+                ));
+            }
+            Err(other) => return Err(failed(other)),
+        };
     let clear = set_cookie(
         SESSION_COOKIE,
         "",

@@ -79,7 +79,10 @@ async fn a_reader_downloads_their_data_then_deletes_their_account_and_their_vote
     assert_eq!(ada.upvotes(PAPER).await, before + 1);
 
     let gone = ada
-        .post("/account/delete", &[("csrf", &csrf), ("password", PASSWORD)])
+        .post(
+            "/account/delete",
+            &[("csrf", &csrf), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(gone.status, 200, "{}", gone.body);
     assert!(
@@ -91,5 +94,9 @@ async fn a_reader_downloads_their_data_then_deletes_their_account_and_their_vote
     let page = ada.get(&paper).await.body;
     assert!(!page.contains("quokka-shaped"), "the comment is gone");
     assert_eq!(ada.get("/account").await.status, 303, "signed out");
-    assert_ne!(ada.log_in("ada", PASSWORD).await.status, 303, "no such account any more");
+    assert_ne!(
+        ada.log_in("ada", PASSWORD).await.status,
+        303,
+        "no such account any more"
+    );
 }
