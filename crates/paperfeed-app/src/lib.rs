@@ -5,6 +5,7 @@
 //! their traits, and returns a domain result or a domain error. Edges stay thin: parse, call,
 //! render.
 
+pub mod account_data;
 pub mod accounts;
 pub mod community;
 pub mod digests;

@@ -9,6 +9,7 @@
 //! `paperfeed-core` and [`StoreError`]. Every write of a batch is one transaction, so a process
 //! killed mid-way leaves the store as it was before that batch and a rerun completes the job.
 
+mod accounts;
 mod community;
 #[cfg(any(test, feature = "testing"))]
 mod contract;
@@ -34,6 +35,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use paperfeed_core::{ArxivId, Featuring, NewPaper, Paper, UpsertOutcome};
 
+pub use accounts::{AccountDeletion, AccountStore, CastVote};
 pub use community::{
     ApiToken, Comment, NewComment, NewSession, NewUser, Session, User, UserId, VoteOutcome,
 };
@@ -239,7 +241,7 @@ pub enum WriteMode {
 /// The storage contract. Backends must keep it exactly; `run_store_contract` checks it.
 #[async_trait]
 pub trait Store:
-    LibraryStore + VisibilityStore + FollowStore + FeedTokenStore + SavedSearchStore + Send + Sync + 'static {
+    LibraryStore + VisibilityStore + FollowStore + FeedTokenStore + SavedSearchStore + AccountStore + Send + Sync + 'static {
     /// Merges each record into the stored paper (see `paperfeed_core::merge`) in one
     /// transaction and reports, in order, what happened to each.
     async fn upsert_papers(

@@ -15,6 +15,7 @@
 //! kept in `store.rs` with `papers.rs` (writing batches), `embeddings.rs`, `rows.rs`, `sql.rs`
 //! (statements and the change counter) and `migrate.rs`; the outbox in `mail.rs`.
 
+mod accounts;
 mod community;
 mod embeddings;
 mod follows;

@@ -7,6 +7,7 @@
 //! `mail.rs` with `claimers.rs`; `backup.rs`, `check.rs` and `transfer.rs` serve the
 //! operator's commands.
 
+mod accounts;
 mod backup;
 mod check;
 mod claimers;

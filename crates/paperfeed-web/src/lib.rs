@@ -115,6 +115,11 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(pages::saved_searches::routes())
         .route("/account/tokens", post(account::create_token))
+        .route("/account/data", get(pages::account_data::download))
+        .route(
+            "/account/delete",
+            get(pages::account_data::show_delete).post(pages::account_data::delete),
+        )
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
         .route(
             "/submit",

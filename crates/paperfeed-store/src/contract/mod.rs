@@ -4,6 +4,7 @@
     clippy::unwrap_used,
     reason = "test support: a failed step is a failed test"
 )]
+mod accounts;
 mod changes;
 mod community;
 mod follows;
@@ -250,6 +251,7 @@ pub async fn run_store_contract(store: &dyn Store) {
     changes::check_changes_and_embeddings(store).await;
     pages::check_feed_pages_and_paper_pages(store).await;
     community::check_community(store).await;
+    accounts::check_accounts(store).await;
     harvest::harvest_positions_travel_with_their_batch(store).await;
     leases::leases_go_to_one_holder_at_a_time(store).await;
     library::check_library(store).await;

@@ -11,9 +11,9 @@ use tokio_postgres::error::SqlState;
 use super::sql::{Params, corrupt, execute, ms, next_change_seq, query, query_one, query_opt};
 use crate::{Comment, NewComment, NewUser, Session, StoreError, User, UserId, VoteOutcome};
 
-const USER_COLUMNS: &str = "u.id, u.username, u.email, u.password_hash, u.is_admin";
+pub(super) const USER_COLUMNS: &str = "u.id, u.username, u.email, u.password_hash, u.is_admin";
 
-fn user_from_row(row: &Row, at: usize) -> Result<User, StoreError> {
+pub(super) fn user_from_row(row: &Row, at: usize) -> Result<User, StoreError> {
     let name: String = row.try_get(at + 1)?;
     let email: String = row.try_get(at + 2)?;
     Ok(User {
@@ -190,10 +190,11 @@ pub(super) async fn set_vote(
     Ok(Some(VoteOutcome { upvotes, voted: up }))
 }
 
-const COMMENT_COLUMNS: &str = "c.id, c.paper_id, c.user_id, u.username, c.body, c.hidden,
+pub(super) const COMMENT_COLUMNS: &str =
+    "c.id, c.paper_id, c.user_id, u.username, c.body, c.hidden,
     c.created_at, c.updated_at";
 
-fn comment_from_row(row: &Row) -> Result<Comment, StoreError> {
+pub(super) fn comment_from_row(row: &Row) -> Result<Comment, StoreError> {
     let paper: String = row.try_get(1)?;
     let author: String = row.try_get(3)?;
     Ok(Comment {

@@ -11,9 +11,9 @@ use crate::{
     VoteOutcome,
 };
 
-const USER_COLUMNS: &str = "u.id, u.username, u.email, u.password_hash, u.is_admin";
+pub(super) const USER_COLUMNS: &str = "u.id, u.username, u.email, u.password_hash, u.is_admin";
 
-fn user_from_row(row: &Row<'_>, at: usize) -> Result<User, StoreError> {
+pub(super) fn user_from_row(row: &Row<'_>, at: usize) -> Result<User, StoreError> {
     let corrupt =
         |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what}: {e}"));
     let name: String = row.get(at + 1)?;
@@ -172,7 +172,7 @@ pub(super) fn api_tokens(conn: &Connection, user: UserId) -> Result<Vec<ApiToken
 
 /// Moves the store's change counter and stamps `paper` with it, so page caches refresh and
 /// derived data (the index) sees the paper changed.
-fn bump(tx: &Transaction<'_>, paper: &str) -> Result<(), StoreError> {
+pub(super) fn bump(tx: &Transaction<'_>, paper: &str) -> Result<(), StoreError> {
     let seq: i64 = tx
         .prepare_cached(
             "update store_counters set value = value + 1 where name = 'change_seq' returning value",
@@ -232,10 +232,11 @@ pub(super) fn has_voted(conn: &Connection, user: UserId, paper: &str) -> Result<
         .is_some())
 }
 
-const COMMENT_COLUMNS: &str = "c.id, c.paper_id, c.user_id, u.username, c.body, c.hidden,
+pub(super) const COMMENT_COLUMNS: &str =
+    "c.id, c.paper_id, c.user_id, u.username, c.body, c.hidden,
     c.created_at, c.updated_at";
 
-fn comment_from_row(row: &Row<'_>) -> Result<Comment, StoreError> {
+pub(super) fn comment_from_row(row: &Row<'_>) -> Result<Comment, StoreError> {
     let corrupt =
         |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what}: {e}"));
     let paper: String = row.get(1)?;

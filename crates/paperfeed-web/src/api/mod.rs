@@ -12,6 +12,7 @@ mod me_mutes;
 mod me_follows;
 mod me_library;
 mod me_searches;
+mod me_data;
 mod papers;
 mod params;
 
@@ -171,6 +172,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(me_follows::get_following))
         .merge(me_library::routes())
         .merge(me_searches::routes())
+        .routes(routes!(me_data::my_data))
         .split_for_parts();
     let mut doc = cached_doc;
     doc.merge(uncached_doc);

@@ -1,6 +1,7 @@
 //! Page handlers, one module per kind of page.
 
 pub mod account;
+pub mod account_data;
 pub mod community;
 pub mod feed;
 pub mod feeds;

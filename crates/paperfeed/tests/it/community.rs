@@ -149,7 +149,7 @@ impl Visitor {
         .await
     }
 
-    async fn upvotes(&mut self, id: &str) -> i64 {
+    pub(crate) async fn upvotes(&mut self, id: &str) -> i64 {
         let page = self.get(&format!("/papers/{id}")).await;
         let at = page.body.find(r#"class="vote-count">"#).unwrap();
         let rest = &page.body[at + r#"class="vote-count">"#.len()..];

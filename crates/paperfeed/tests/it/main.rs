@@ -6,6 +6,7 @@
     reason = "tests: a failed step is a failed test"
 )]
 
+mod account_data;
 mod api;
 mod backup;
 mod browser;

@@ -1,0 +1,296 @@
+//! A reader's data as a whole: "download my data" (everything the hub keeps about the account,
+//! as one JSON document) and "delete my account" (what goes and what stays is
+//! [`paperfeed_store::AccountStore::delete_user`]'s promise, written on the page that asks).
+
+use chrono::{DateTime, Utc};
+use paperfeed_core::ArxivId;
+use paperfeed_store::{AccountDeletion, MailStore, Store, StoreError, User, UserId};
+use serde::Serialize;
+
+use crate::accounts::verify_password;
+
+/// The `format` of the document, so a reader (or a tool) knows what it holds.
+pub const FORMAT: &str = "paperfeed-account-data";
+/// Its version: grows when a field changes meaning; new sections may appear without it.
+pub const VERSION: u32 = 1;
+
+/// Why a data use case did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountDataError {
+    /// Your input: the password given to confirm a deletion is not the account's.
+    #[error("the password is wrong")]
+    WrongPassword,
+    /// Your input (or a race): the account is already gone.
+    #[error("no such account")]
+    NoSuchAccount,
+    /// We failed: the password check's thread.
+    #[error("the password check failed")]
+    Task(#[source] tokio::task::JoinError),
+    /// We failed: the store.
+    #[error("the store failed")]
+    Store(#[from] StoreError),
+}
+
+/// Everything the hub keeps about one account. Secrets are never in it: the password is a
+/// hash the reader does not need, API tokens and sessions are listed by name and date only.
+#[derive(Debug, Serialize)]
+pub struct AccountData {
+    pub format: &'static str,
+    pub version: u32,
+    pub exported_at: DateTime<Utc>,
+    pub account: AccountSection,
+    pub api_tokens: Vec<TokenEntry>,
+    pub votes: Vec<VoteEntry>,
+    pub comments: Vec<CommentEntry>,
+    /// The digest subscription under the account's email address, if there is one (and the hub
+    /// sends mail).
+    pub subscription: Option<SubscriptionEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountSection {
+    pub username: String,
+    pub email: String,
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenEntry {
+    pub id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VoteEntry {
+    pub paper: ArxivId,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CommentEntry {
+    pub id: i64,
+    pub paper: ArxivId,
+    /// The Markdown as typed.
+    pub body: String,
+    /// Hidden by a moderator.
+    pub hidden: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SubscriptionEntry {
+    pub email: String,
+    pub status: String,
+    pub frequency: String,
+    pub topics: Vec<String>,
+    pub papers_per_digest: u32,
+}
+
+/// Reads everything about `user` into one document. `mail` is the outbox store when the hub
+/// sends mail (the subscription lives there).
+pub async fn download(
+    store: &dyn Store,
+    mail: Option<&dyn MailStore>,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> Result<AccountData, AccountDataError> {
+    let found = store
+        .user_by_id(user)
+        .await?
+        .ok_or(AccountDataError::NoSuchAccount)?;
+    let api_tokens = store
+        .api_tokens(user)
+        .await?
+        .into_iter()
+        .map(|t| TokenEntry {
+            id: t.id,
+            name: t.name,
+            created_at: t.created_at,
+        })
+        .collect();
+    let votes = store
+        .votes_by(user)
+        .await?
+        .into_iter()
+        .map(|v| VoteEntry {
+            paper: v.paper,
+            at: v.at,
+        })
+        .collect();
+    let comments = store
+        .comments_by(user)
+        .await?
+        .into_iter()
+        .map(|c| CommentEntry {
+            id: c.id,
+            paper: c.paper,
+            body: c.body,
+            hidden: c.hidden,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        })
+        .collect();
+    let subscription = match mail {
+        Some(mail) => mail
+            .subscriber_by_email(&found.email)
+            .await?
+            .map(|s| SubscriptionEntry {
+                email: s.email.as_str().to_owned(),
+                status: s.status.as_str().to_owned(),
+                frequency: s.frequency.to_string(),
+                topics: s.topics,
+                papers_per_digest: s.papers_per_digest,
+            }),
+        None => None,
+    };
+    Ok(AccountData {
+        format: FORMAT,
+        version: VERSION,
+        exported_at: now,
+        account: AccountSection {
+            username: found.username.to_string(),
+            email: found.email.as_str().to_owned(),
+            is_admin: found.is_admin,
+        },
+        api_tokens,
+        votes,
+        comments,
+        subscription,
+    })
+}
+
+/// Deletes `user`'s account once `password` proves it is theirs (checked on a blocking thread:
+/// argon2 is slow by design). What goes and what stays: see
+/// [`paperfeed_store::AccountStore::delete_user`].
+pub async fn delete_account(
+    store: &dyn Store,
+    user: &User,
+    password: String,
+) -> Result<AccountDeletion, AccountDataError> {
+    let hash = user.password_hash.clone();
+    let span = tracing::Span::current();
+    let matches = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| verify_password(&password, Some(&hash)))
+    })
+    .await
+    .map_err(AccountDataError::Task)?;
+    if !matches {
+        return Err(AccountDataError::WrongPassword);
+    }
+    let deleted = store
+        .delete_user(user.id)
+        .await?
+        .ok_or(AccountDataError::NoSuchAccount)?;
+    tracing::info!(
+        user.id = user.id.0,
+        votes = deleted.votes_withdrawn,
+        comments = deleted.comments_deleted,
+        "account deleted"
+    );
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use paperfeed_core::ArxivId;
+    use paperfeed_store::{AccountStore, MailStore, NewComment, NewSubscriber, Store, WriteMode};
+
+    use super::*;
+    use crate::test_support::{PASSWORD, paper, sqlite_store, user};
+
+    #[tokio::test]
+    async fn the_download_holds_the_account_its_votes_comments_tokens_and_subscription_but_no_secret()
+     {
+        let (_dir, store) = sqlite_store().await;
+        let ada = user(&store, "ada", false).await;
+        let id = ArxivId::parse("2403.00001").unwrap();
+        store
+            .upsert_papers(vec![paper(id.as_str(), "T", "A")], WriteMode::Commit)
+            .await
+            .unwrap();
+        store.set_vote(ada.id, &id, true).await.unwrap();
+        store
+            .add_comment(NewComment {
+                paper: id.clone(),
+                author: ada.id,
+                body: "<b>nice</b>".into(),
+                created_at: Utc::now(),
+            })
+            .await
+            .unwrap();
+        crate::accounts::create_api_token(&store, ada.id, "laptop".into())
+            .await
+            .unwrap();
+        store
+            .upsert_subscriber(
+                NewSubscriber {
+                    email: ada.email.clone(),
+                    frequency: "weekly".parse().unwrap(),
+                    topics: vec!["diffusion".into()],
+                    papers_per_digest: 5,
+                    confirmed: true,
+                },
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+
+        let data = download(&store, Some(&store), ada.id, Utc::now())
+            .await
+            .unwrap();
+        let json = serde_json::to_value(&data).unwrap();
+        assert_eq!(json["format"], FORMAT);
+        assert_eq!(json["account"]["username"], "ada");
+        assert_eq!(json["votes"][0]["paper"], "2403.00001");
+        assert_eq!(json["comments"][0]["body"], "<b>nice</b>");
+        assert_eq!(json["api_tokens"][0]["name"], "laptop");
+        assert_eq!(json["subscription"]["frequency"], "weekly");
+        let text = json.to_string();
+        assert!(
+            !text.contains("argon2") && !text.contains(crate::accounts::TOKEN_PREFIX),
+            "no password hash and no token in the download: {text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn deleting_an_account_needs_its_password_and_removes_its_subscription() {
+        let (_dir, store) = sqlite_store().await;
+        let ada = user(&store, "ada", false).await;
+        store
+            .upsert_subscriber(
+                NewSubscriber {
+                    email: ada.email.clone(),
+                    frequency: "daily".parse().unwrap(),
+                    topics: vec![],
+                    papers_per_digest: 5,
+                    confirmed: true,
+                },
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            delete_account(&store, &ada, "not the password".into()).await,
+            Err(AccountDataError::WrongPassword)
+        ));
+        assert!(store.user_by_id(ada.id).await.unwrap().is_some());
+
+        let deleted = delete_account(&store, &ada, PASSWORD.into()).await.unwrap();
+        assert!(deleted.subscription_removed);
+        assert!(store.user_by_id(ada.id).await.unwrap().is_none());
+        assert!(
+            store
+                .subscriber_by_email(&ada.email)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(matches!(
+            delete_account(&store, &ada, PASSWORD.into()).await,
+            Err(AccountDataError::NoSuchAccount)
+        ));
+    }
+}
