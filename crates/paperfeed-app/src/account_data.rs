@@ -45,6 +45,97 @@ pub struct AccountData {
     /// The digest subscription under the account's email address, if there is one (and the hub
     /// sends mail).
     pub subscription: Option<SubscriptionEntry>,
+    /// Saved papers with their reading state and private note.
+    pub library: Vec<SavedEntry>,
+    pub collections: Vec<CollectionData>,
+    pub follows: Vec<FollowEntry>,
+    pub mutes: Vec<MuteEntry>,
+    /// Papers marked "not interested".
+    pub dismissed: Vec<MarkEntry>,
+    /// Papers the hub counts as seen, and why.
+    pub seen: Vec<SeenEntry>,
+    pub saved_searches: Vec<SavedSearchEntry>,
+    /// Private feed addresses, by what they open (the secret itself is never stored).
+    pub feed_addresses: Vec<FeedAddressEntry>,
+    /// The latest webhook deliveries.
+    pub webhook_deliveries: Vec<DeliveryEntry>,
+}
+
+/// How many seen marks, dismissals and deliveries a download lists at most (newest first).
+pub const MAX_MARKS: usize = 100_000;
+
+#[derive(Debug, Serialize)]
+pub struct SavedEntry {
+    pub paper: ArxivId,
+    pub saved_at: DateTime<Utc>,
+    pub state: &'static str,
+    pub note: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CollectionData {
+    pub id: i64,
+    pub name: String,
+    pub public: bool,
+    pub created_at: DateTime<Utc>,
+    pub papers: Vec<ArxivId>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FollowEntry {
+    pub kind: &'static str,
+    pub key: String,
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MuteEntry {
+    pub kind: &'static str,
+    pub text: String,
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MarkEntry {
+    pub paper: ArxivId,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SeenEntry {
+    pub paper: ArxivId,
+    pub first_seen_at: DateTime<Utc>,
+    pub reasons: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SavedSearchEntry {
+    pub id: i64,
+    pub name: String,
+    pub query: String,
+    pub mode: String,
+    pub sort: String,
+    pub created_at: DateTime<Utc>,
+    pub webhook_url: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FeedAddressEntry {
+    pub id: i64,
+    pub scope: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeliveryEntry {
+    pub search: i64,
+    pub paper: ArxivId,
+    pub state: String,
+    pub attempts: i64,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -145,6 +236,111 @@ pub async fn download(
             }),
         None => None,
     };
+    let mut collections = Vec::new();
+    for c in store.collections(user).await? {
+        let papers = store
+            .collection_papers(c.id)
+            .await?
+            .into_iter()
+            .map(|e| e.paper)
+            .collect();
+        collections.push(CollectionData {
+            id: c.id,
+            name: c.name,
+            public: c.public,
+            created_at: c.created_at,
+            papers,
+        });
+    }
+    let library = store
+        .saved_papers(user, None)
+        .await?
+        .into_iter()
+        .map(|s| SavedEntry {
+            paper: s.paper,
+            saved_at: s.saved_at,
+            state: s.state.as_str(),
+            note: s.note,
+        })
+        .collect();
+    let follows = store
+        .follows(user)
+        .await?
+        .into_iter()
+        .map(|f| FollowEntry {
+            kind: f.target.kind().as_str(),
+            key: f.target.key(),
+            since: f.created_at,
+        })
+        .collect();
+    let mutes = store
+        .mutes(user)
+        .await?
+        .into_iter()
+        .map(|m| MuteEntry {
+            kind: m.kind.as_str(),
+            text: m.text,
+            since: m.created_at,
+        })
+        .collect();
+    let dismissed = store
+        .dismissed_papers(user, MAX_MARKS)
+        .await?
+        .into_iter()
+        .map(|d| MarkEntry {
+            paper: d.paper,
+            at: d.dismissed_at,
+        })
+        .collect();
+    let seen = store
+        .seen_papers(user, MAX_MARKS)
+        .await?
+        .into_iter()
+        .map(|s| SeenEntry {
+            paper: s.paper,
+            first_seen_at: s.first_seen_at,
+            reasons: s.reasons.iter().map(|r| r.as_str()).collect(),
+        })
+        .collect();
+    let saved_searches = store
+        .saved_searches(user)
+        .await?
+        .into_iter()
+        .map(|s| SavedSearchEntry {
+            id: s.id.0,
+            name: s.name,
+            query: s.query,
+            mode: s.mode,
+            sort: s.sort,
+            created_at: s.created_at,
+            webhook_url: s.webhook_url,
+        })
+        .collect();
+    let feed_addresses = store
+        .feed_tokens(user)
+        .await?
+        .into_iter()
+        .map(|t| FeedAddressEntry {
+            id: t.id,
+            scope: t.scope,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+        })
+        .collect();
+    let webhook_deliveries = store
+        .webhook_deliveries(user, MAX_MARKS)
+        .await?
+        .into_iter()
+        .map(|d| DeliveryEntry {
+            search: d.search.0,
+            paper: d.paper,
+            state: d.state.as_str().to_owned(),
+            attempts: d.attempts,
+            last_attempt_at: d.last_attempt_at,
+            last_status: d.last_status,
+            last_error: d.last_error,
+        })
+        .collect();
     Ok(AccountData {
         format: FORMAT,
         version: VERSION,
@@ -158,6 +354,15 @@ pub async fn download(
         votes,
         comments,
         subscription,
+        library,
+        collections,
+        follows,
+        mutes,
+        dismissed,
+        seen,
+        saved_searches,
+        feed_addresses,
+        webhook_deliveries,
     })
 }
 
@@ -212,6 +417,10 @@ mod tests {
             .await
             .unwrap();
         store.set_vote(ada.id, &id, true).await.unwrap();
+        (&store as &dyn Store)
+            .save_paper(ada.id, &id, Utc::now())
+            .await
+            .unwrap();
         store
             .add_comment(NewComment {
                 paper: id.clone(),
@@ -248,6 +457,12 @@ mod tests {
         assert_eq!(json["comments"][0]["body"], "<b>nice</b>");
         assert_eq!(json["api_tokens"][0]["name"], "laptop");
         assert_eq!(json["subscription"]["frequency"], "weekly");
+        assert_eq!(json["library"][0]["paper"], "2403.00001");
+        assert_eq!(json["library"][0]["state"], "to_read");
+        assert_eq!(json["seen"][0]["paper"], "2403.00001", "saving marks seen");
+        for section in ["collections", "follows", "mutes", "dismissed", "saved_searches"] {
+            assert!(json[section].is_array(), "{section} is listed");
+        }
         let text = json.to_string();
         assert!(
             !text.contains("argon2") && !text.contains(crate::accounts::TOKEN_PREFIX),
