@@ -459,7 +459,13 @@ mod tests {
         assert_eq!(json["subscription"]["frequency"], "weekly");
         assert_eq!(json["library"][0]["paper"], "2403.00001");
         assert_eq!(json["library"][0]["state"], "to_read");
-        for section in ["collections", "follows", "mutes", "dismissed", "saved_searches"] {
+        for section in [
+            "collections",
+            "follows",
+            "mutes",
+            "dismissed",
+            "saved_searches",
+        ] {
             assert!(json[section].is_array(), "{section} is listed");
         }
         let text = json.to_string();

@@ -241,7 +241,16 @@ pub enum WriteMode {
 /// The storage contract. Backends must keep it exactly; `run_store_contract` checks it.
 #[async_trait]
 pub trait Store:
-    LibraryStore + VisibilityStore + FollowStore + FeedTokenStore + SavedSearchStore + AccountStore + Send + Sync + 'static {
+    LibraryStore
+    + VisibilityStore
+    + FollowStore
+    + FeedTokenStore
+    + SavedSearchStore
+    + AccountStore
+    + Send
+    + Sync
+    + 'static
+{
     /// Merges each record into the stored paper (see `paperfeed_core::merge`) in one
     /// transaction and reports, in order, what happened to each.
     async fn upsert_papers(

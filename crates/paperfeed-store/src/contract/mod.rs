@@ -13,8 +13,8 @@ mod leases;
 mod library;
 mod mail;
 mod pages;
-mod visibility;
 mod saved_searches;
+mod visibility;
 
 pub use mail::run_mail_contract;
 

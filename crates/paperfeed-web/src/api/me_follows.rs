@@ -237,8 +237,15 @@ pub async fn get_following(
                 })?,
         ),
     };
-    let page =
-        follows::following_feed(&*state.store, user.id, &[], before, page_size(limit)).await?;
+    let page = {
+        let matches =
+            follows::saved_search_matches(state.search.clone(), &*state.store, user.id).await?;
+        let mut page =
+            follows::following_feed(&*state.store, user.id, &matches, before, page_size(limit))
+                .await?;
+        follows::without_hidden(&*state.store, user.id, &mut page, false).await?;
+        page
+    };
     Ok(Json(FollowingJson {
         items: page
             .items

@@ -8,11 +8,11 @@ mod daily;
 mod error;
 mod json;
 pub mod markdown;
-mod me_mutes;
+mod me_data;
 mod me_follows;
 mod me_library;
+mod me_mutes;
 mod me_searches;
-mod me_data;
 mod papers;
 mod params;
 

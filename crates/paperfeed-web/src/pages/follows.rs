@@ -131,6 +131,8 @@ struct ListPage {
     feed_address: Option<String>,
     csrf: Option<String>,
     following_page: bool,
+    /// The Following page's "N hidden — show" control.
+    control: Option<crate::personal::HiddenControl>,
 }
 
 impl ListPage {
@@ -144,6 +146,7 @@ impl ListPage {
             button: None,
             cards: Vec::new(),
             next: None,
+            control: None,
             empty: String::new(),
             feed_address: None,
             csrf: None,
@@ -378,7 +381,7 @@ fn reason_links(item: &FollowingItem) -> Vec<Link> {
                 FollowTarget::Author(key) => author_href(&key),
                 FollowTarget::Organization(name) => organization_href(&name),
                 FollowTarget::Category(name) => category_href(&name),
-                FollowTarget::SavedSearch(_) => "/following".to_owned(),
+                FollowTarget::SavedSearch(_) => "/account/searches".to_owned(),
             };
             Link::new(href, reason.to_string())
         })
@@ -390,13 +393,35 @@ async fn following_page(
     viewer: &Viewer,
     before: Option<ListingCursor>,
     feed_address: Option<String>,
+    visibility: &crate::personal::VisibilityParams,
 ) -> Result<Response, AppError> {
     let session = viewer.require("/following")?;
-    let page =
-        follows::following_feed(&*state.store, session.user.id, &[], before, page_size(None))
-            .await?;
+    let matches =
+        follows::saved_search_matches(state.search.clone(), &*state.store, session.user.id).await?;
+    let mut page = follows::following_feed(
+        &*state.store,
+        session.user.id,
+        &matches,
+        before,
+        page_size(None),
+    )
+    .await?;
+    // Muted, dismissed and (asked for) seen papers are hidden, counted for the control.
+    let hidden = if visibility.show_hidden() {
+        0
+    } else {
+        follows::without_hidden(
+            &*state.store,
+            session.user.id,
+            &mut page,
+            visibility.hide_seen(),
+        )
+        .await?
+    };
     let mut view = ListPage::new("Following".into(), "Following".into(), "Your feed");
     view.following_page = true;
+    view.control =
+        crate::personal::HiddenControl::new(viewer, "/following", "", visibility, hidden);
     view.csrf = Some(session.csrf_token.clone());
     view.feed_address = feed_address;
     view.empty = if page.follows == 0 {
@@ -422,10 +447,11 @@ async fn following_page(
 pub async fn show_following(
     State(state): State<AppState>,
     viewer: Viewer,
+    visibility: crate::personal::VisibilityParams,
     params: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     let before = cursor(params)?;
-    following_page(&state, &viewer, before, None).await
+    following_page(&state, &viewer, before, None, &visibility).await
 }
 
 #[derive(Deserialize)]
@@ -463,7 +489,14 @@ pub async fn create_feed_address(
     .map_err(feed_token_refused)?;
     let base = base_url(&state, &headers);
     let address = format!("{base}/following/feed.xml?token={}", encode(&made.secret));
-    following_page(&state, &viewer, None, Some(address)).await
+    following_page(
+        &state,
+        &viewer,
+        None,
+        Some(address),
+        &crate::personal::VisibilityParams::default(),
+    )
+    .await
 }
 
 /// `POST /account/feed-tokens/{id}/revoke`: the address stops working at once.
@@ -528,7 +561,11 @@ async fn following_feed(
     if scope != FeedScope::Following {
         return Err(not_found());
     }
-    let page = follows::following_feed(&*state.store, token.user, &[], None, FEED_ITEMS).await?;
+    let matches =
+        follows::saved_search_matches(state.search.clone(), &*state.store, token.user).await?;
+    let mut page =
+        follows::following_feed(&*state.store, token.user, &matches, None, FEED_ITEMS).await?;
+    follows::without_hidden(&*state.store, token.user, &mut page, false).await?;
     let base = base_url(&state, &headers);
     let items: Vec<FeedItem> = page
         .items

@@ -146,6 +146,7 @@ pub async fn search_papers(
         personal::personalise(&mut card, &viewer, &back, filter.why_hidden(paper).as_ref());
         cards.push(card);
     }
+    crate::saved::add_save_buttons(&state, &viewer, &mut cards, &back).await?;
     let shown_mode = results.mode;
     let total = results.total;
     let summary = format!(
