@@ -538,3 +538,198 @@ async fn fill_and_submit(client: &fantoccini::Client, fields: &[(&str, &str)]) {
         .await
         .unwrap();
 }
+
+/// The text of every element matching `css`, joined by newlines.
+async fn texts_of(client: &fantoccini::Client, css: &str) -> String {
+    let mut out = Vec::new();
+    for element in client.find_all(Locator::Css(css)).await.unwrap() {
+        out.push(element.text().await.unwrap());
+    }
+    out.join("\n")
+}
+
+async fn click(client: &fantoccini::Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits until the browser is on a page whose path satisfies `ok`; returns the URL.
+async fn wait_for_path(client: &fantoccini::Client, ok: impl Fn(&str) -> bool) -> url::Url {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let url = client.current_url().await.unwrap();
+        if ok(url.path()) {
+            return url;
+        }
+        assert!(Instant::now() < deadline, "stayed on {url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_follows_mutes_saves_a_search_reads_following_dismisses_and_moves_a_collection_through_bibtex()
+ {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let client = &browser.client;
+    let server = Server::start();
+    register_secret("correct horse battery");
+    client.goto(&server.url("/signup")).await.unwrap();
+    fill_and_submit(
+        client,
+        &[
+            ("f-username", "lin_reader"),
+            ("f-email", "lin@example.test"),
+            ("f-password", "correct horse battery"),
+        ],
+    )
+    .await;
+    wait_for_path(client, |p| p != "/signup").await;
+
+    // Follow the first author of the day's top paper, from its author page.
+    client
+        .goto(&server.url("/papers/2608.19880"))
+        .await
+        .unwrap();
+    click(client, ".authors a").await;
+    wait_for_path(client, |p| p.starts_with("/authors/")).await;
+    click(client, "form.follow button").await;
+    wait_for_text(client, "form.follow button", |t| t.contains("Following")).await;
+
+    // Mute a keyword: the exact title of another paper of the day, as a phrase.
+    client.goto(&server.url("/")).await.unwrap();
+    let ids = card_ids(client).await;
+    assert!(ids.len() > 3, "{ids:?}");
+    // A paper with a plain title (no maths), so the phrase reads the same everywhere.
+    let mut victim = None;
+    for id in ids.iter().rev().filter(|id| id.as_str() != "2608.19880") {
+        let title = text_of(client, &format!("article[data-paper-id='{id}'] h2")).await;
+        if title
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-' || c == ':')
+        {
+            victim = Some((id.clone(), title));
+            break;
+        }
+    }
+    let (victim, victim_title) = victim.expect("a paper with a plain title on the day");
+    client.goto(&server.url("/account/mutes")).await.unwrap();
+    client
+        .find(Locator::Id("mute-text"))
+        .await
+        .unwrap()
+        .send_keys(&format!("\"{victim_title}\""))
+        .await
+        .unwrap();
+    click(client, "form.stacked button[type=submit]").await;
+    wait_for_text(client, "main", |t| t.contains(&victim_title)).await;
+    client.goto(&server.url("/")).await.unwrap();
+    assert!(
+        !card_ids(client).await.contains(&victim),
+        "the muted paper is hidden from the day page"
+    );
+    let control = text_of(client, ".hidden-control").await;
+    assert!(control.contains("hidden"), "{control}");
+
+    // Save a search from its results page.
+    let top_title = text_of(client, "article[data-paper-id='2608.19880'] h2").await;
+    let query: String = top_title
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    client
+        .goto(&server.url(&format!(
+            "/papers?q={}",
+            url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
+        )))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("save-name"))
+        .await
+        .unwrap()
+        .send_keys("my topic")
+        .await
+        .unwrap();
+    click(client, "form.save-search button").await;
+    wait_for_path(client, |p| p != "/papers").await;
+
+    // The Following feed merges both, each paper once, saying why.
+    client.goto(&server.url("/following")).await.unwrap();
+    let reasons = texts_of(client, "li.reasons").await;
+    assert!(reasons.contains("author you follow: "), "{reasons}");
+    assert!(
+        reasons.contains("matches your search: my topic"),
+        "{reasons}"
+    );
+    let following = card_ids(client).await;
+    let mut unique = following.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        following.len(),
+        "each paper once: {following:?}"
+    );
+    assert!(!following.contains(&victim), "mutes apply to Following too");
+    save_screenshot(client, "screenshot-following.png").await;
+
+    // Not interested: the paper leaves the feed, behind the "N hidden" control.
+    let dismissed = following[0].clone();
+    click(
+        client,
+        &format!("article[data-paper-id='{dismissed}'] form[action='/account/dismissed'] button"),
+    )
+    .await;
+    client.goto(&server.url("/following")).await.unwrap();
+    assert!(!card_ids(client).await.contains(&dismissed));
+    assert!(text_of(client, ".hidden-control").await.contains("hidden"));
+
+    // A collection exported to BibTeX and imported back into a new one.
+    client.goto(&server.url("/collections")).await.unwrap();
+    fill_and_submit(client, &[("collection-name", "Reading group")]).await;
+    let first = wait_for_path(client, |p| p.starts_with("/collections/")).await;
+    client
+        .goto(&server.url("/papers/2608.19880"))
+        .await
+        .unwrap();
+    click(client, "form.add-to-collection button").await;
+    wait_for_path(client, |p| p == "/papers/2608.19880").await;
+    let bib = client
+        .execute_async(
+            "fetch(arguments[0]).then(r => r.text()).then(arguments[1])",
+            vec![serde_json::json!(format!("{}.bib", first.path()))],
+        )
+        .await
+        .unwrap();
+    let bib = bib.as_str().unwrap().to_owned();
+    assert!(
+        bib.contains("@misc{") && bib.contains("2608.19880"),
+        "{bib}"
+    );
+    client.goto(&server.url("/collections")).await.unwrap();
+    fill_and_submit(client, &[("collection-name", "Copy")]).await;
+    let copy = wait_for_path(client, |p| p.starts_with("/collections/")).await;
+    assert_ne!(copy.path(), first.path());
+    client
+        .execute(
+            "document.getElementById('import-text').value = arguments[0];",
+            vec![serde_json::json!(bib)],
+        )
+        .await
+        .unwrap();
+    click(client, "form[action$='/import'] button").await;
+    let report = wait_for_text(client, "p[role=status]", |t| t.contains("added")).await;
+    assert!(report.contains("1 added"), "{report}");
+    client.goto(copy.as_str()).await.unwrap();
+    let copied = texts_of(client, "ol.cards h2").await;
+    assert!(copied.contains(&top_title), "{copied}");
+    browser.client.clone().close().await.unwrap();
+}
