@@ -430,11 +430,23 @@ async fn following_page(
     } else {
         "Nothing on this hub matches what you follow yet.".into()
     };
-    view.cards = page
+    // The reader's controls on each card, as on their day pages: Not interested and Save.
+    let back = "/following";
+    let mut cards: Vec<CardView> = page
         .items
         .iter()
-        .map(|item| ListedCard {
-            card: card_of(&item.paper, item.at),
+        .map(|item| {
+            let mut card = card_of(&item.paper, item.at);
+            crate::personal::personalise(&mut card, viewer, back, None);
+            card
+        })
+        .collect();
+    crate::saved::add_save_buttons(state, viewer, &mut cards, back).await?;
+    view.cards = cards
+        .into_iter()
+        .zip(&page.items)
+        .map(|(card, item)| ListedCard {
+            card,
             reasons: reason_links(item),
         })
         .collect();

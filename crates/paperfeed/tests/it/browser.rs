@@ -651,13 +651,9 @@ async fn a_reader_follows_mutes_saves_a_search_reads_following_dismisses_and_mov
         )))
         .await
         .unwrap();
-    client
-        .find(Locator::Id("save-name"))
-        .await
-        .unwrap()
-        .send_keys("my topic")
-        .await
-        .unwrap();
+    let name = client.find(Locator::Id("save-name")).await.unwrap();
+    name.clear().await.unwrap();
+    name.send_keys("my topic").await.unwrap();
     click(client, "form.save-search button").await;
     wait_for_path(client, |p| p != "/papers").await;
 
