@@ -8,16 +8,7 @@ use crate::community::auth::Viewer;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::views::CardView;
-
-/// A Save / Saved toggle for one paper.
-#[derive(Clone, Debug)]
-pub struct SaveButton {
-    pub csrf: String,
-    pub paper: String,
-    pub saved: bool,
-    /// Where the form comes back to.
-    pub next: String,
-}
+pub use crate::views::SaveButton;
 
 /// One of the reader's collections, in the paper page's select.
 pub struct CollectionOption {

@@ -93,7 +93,7 @@ pub struct CardView {
     /// The paper as COinS (an OpenURL ContextObject) for Zotero's connector on list pages.
     pub coins: String,
     /// A Save / Saved toggle, for a logged-in reader (`saved::add_save_buttons`).
-    pub save: Option<crate::saved::SaveButton>,
+    pub save: Option<SaveButton>,
     /// The first few visible authors, each linking to their page.
     pub author_links: Vec<Link>,
     /// Whether more authors than [`CardView::author_links`] are listed.
@@ -294,4 +294,14 @@ impl SaveSearchView {
             max_name,
         }
     }
+}
+
+/// A Save / Saved toggle for one paper (`saved::add_save_buttons` fills it in).
+#[derive(Clone, Debug)]
+pub struct SaveButton {
+    pub csrf: String,
+    pub paper: String,
+    pub saved: bool,
+    /// Where the form comes back to.
+    pub next: String,
 }
