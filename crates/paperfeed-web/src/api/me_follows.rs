@@ -44,29 +44,22 @@ fn follow_json(target: &FollowTarget, created_at: chrono::DateTime<Utc>) -> Foll
 #[into_params(parameter_in = Query)]
 pub struct FollowParams {
     /// `author`, `organization`, `category` or `search`.
-    kind: Option<String>,
-    /// What to follow of that kind (`zoe-muller`, `google`, `cs.CL`, `12`).
-    key: Option<String>,
+    kind: String,
+    /// What to follow of that kind (`zoe-muller`, `google`, `cs.CL`, `12`); one that names
+    /// nothing of that kind is a 404.
+    key: String,
 }
 
 fn target_of(params: &FollowParams) -> Result<FollowTarget, ApiError> {
-    let kind = params
-        .kind
-        .as_deref()
-        .and_then(FollowKind::parse)
-        .ok_or_else(|| {
-            ApiError::bad_parameter(
-                "kind",
-                "kind must be author, organization, category or search",
-            )
-        })?;
-    params
-        .key
-        .as_deref()
-        .and_then(|key| FollowTarget::parse(kind, key))
-        .ok_or_else(|| {
-            ApiError::bad_parameter("key", format!("key is not a valid {kind} to follow"))
-        })
+    let kind = FollowKind::parse(&params.kind).ok_or_else(|| {
+        ApiError::bad_parameter(
+            "kind",
+            "kind must be author, organization, category or search",
+        )
+    })?;
+    FollowTarget::parse(kind, &params.key).ok_or_else(|| {
+        ApiError::not_found(format!("there is no {kind} {:?} to follow", params.key))
+    })
 }
 
 fn refused(e: FollowError) -> ApiError {
@@ -111,7 +104,8 @@ pub async fn list_follows(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Followed (now or already)", body = FollowJson),
-        (status = 400, description = "`kind` or `key` is not something to follow", body = ErrorJson),
+        (status = 400, description = "`kind` is not a kind of thing to follow", body = ErrorJson),
+        (status = 404, description = "`key` names nothing of that kind", body = ErrorJson),
         (status = 401, description = "No valid API token", body = ErrorJson),
         (status = 409, description = "The caller follows the most things allowed", body = ErrorJson),
         (status = 429, description = "Too many follows", body = ErrorJson,
@@ -144,7 +138,8 @@ pub async fn create_follow(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Not followed (any more)"),
-        (status = 400, description = "`kind` or `key` is not something to follow", body = ErrorJson),
+        (status = 400, description = "`kind` is not a kind of thing to follow", body = ErrorJson),
+        (status = 404, description = "`key` names nothing of that kind", body = ErrorJson),
         (status = 401, description = "No valid API token", body = ErrorJson),
         (status = 429, description = "Too many changes", body = ErrorJson,
             headers(("retry-after" = u64, description = "Seconds to wait"))),
@@ -221,7 +216,7 @@ pub async fn get_following(
 ) -> Result<Json<FollowingJson>, ApiError> {
     let user = caller(&state, &headers).await?;
     let before = match params.before.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(text) => Some(parse_cursor(text).ok_or_else(|| {
             ApiError::bad_parameter("before", "before must be the `next` of a previous page")
         })?),

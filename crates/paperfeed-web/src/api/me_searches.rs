@@ -68,23 +68,38 @@ impl SavedSearchJson {
 /// A search to save: as the search page takes it.
 #[derive(Deserialize, ToSchema)]
 pub struct NewSavedSearchJson {
-    /// 1 to 100 characters, unique among the caller's searches (case-insensitively).
+    /// 1 to 100 characters, no control characters, unique among the caller's searches
+    /// (case-insensitively).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\t-\r \x00-\x1f\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
-    #[schema(example = "diffusion category:cs.LG")]
+    /// The query as typed in the search box, 1 to 500 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+        example = "diffusion category:cs.LG"
+    )]
     q: String,
-    /// `keyword`, `semantic` or `hybrid` (the default).
+    /// `keyword`, `semantic` or `hybrid` (empty: hybrid).
     #[serde(default)]
+    #[schema(pattern = "^(?:|keyword|semantic|hybrid)$")]
     mode: String,
-    /// `relevance` (the default), `newest` or `votes`.
+    /// `relevance` (empty: relevance), `newest` or `votes`.
     #[serde(default)]
+    #[schema(pattern = "^(?:|relevance|newest|votes)$")]
     sort: String,
 }
 
 fn refused(e: SavedSearchError) -> ApiError {
     match e {
         SavedSearchError::NotFound => ApiError::not_found("no such saved search of yours"),
-        SavedSearchError::InvalidName | SavedSearchError::NameTaken(_) => {
-            ApiError::bad_parameter("name", e.to_string())
+        SavedSearchError::InvalidName => ApiError::bad_parameter("name", e.to_string()),
+        SavedSearchError::NameTaken(_) => {
+            ApiError::with_status(StatusCode::CONFLICT, e.to_string())
         }
         SavedSearchError::InvalidQuery(_) => ApiError::bad_parameter("q", e.to_string()),
         SavedSearchError::InvalidChoice { field, .. } => {
@@ -130,7 +145,7 @@ pub async fn list_searches(
         (status = 201, description = "Saved", body = SavedSearchJson),
         (status = 400, description = "A bad name, query, mode or sort; `parameter` names it", body = ErrorJson),
         (status = 401, description = "No valid API token", body = ErrorJson),
-        (status = 409, description = "The caller has as many saved searches as allowed", body = ErrorJson),
+        (status = 409, description = "The caller has as many saved searches as allowed, or one by this name", body = ErrorJson),
         (status = 413, description = "The body is over the hub's limit", body = ErrorJson),
         (status = 415, description = "The body is not sent as `Content-Type: application/json`", body = ErrorJson),
         (status = 429, description = "Too many changes", body = ErrorJson,
@@ -181,9 +196,9 @@ fn search_id(raw: &str) -> Result<SavedSearchId, ApiError> {
 /// Delete one of the caller's saved searches (with its webhook and delivery log).
 #[utoipa::path(
     delete,
-    path = "/api/me/searches/{id}",
+    path = "/api/me/searches/{search_id}",
     tag = "saved searches",
-    params(("id" = String, Path, description = "The saved search's id", example = "1")),
+    params(("search_id" = String, Path, description = "The saved search's id", example = "1")),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
@@ -214,9 +229,9 @@ pub async fn delete_search(
 /// query's words and filters, as keyword search matches them.
 #[utoipa::path(
     get,
-    path = "/api/me/searches/{id}/papers",
+    path = "/api/me/searches/{search_id}/papers",
     tag = "saved searches",
-    params(("id" = String, Path, description = "The saved search's id", example = "1")),
+    params(("search_id" = String, Path, description = "The saved search's id", example = "1")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Matching papers, newest first", body = Vec<PaperJson>),

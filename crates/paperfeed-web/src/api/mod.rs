@@ -117,6 +117,12 @@ fn with_patterns(mut doc: serde_json::Value) -> serde_json::Value {
                 for parameter in parameters {
                     let pattern = match parameter.get("name").and_then(Value::as_str) {
                         Some("id") if path.ends_with(".md") => params::CANONICAL_ID_PATTERN,
+                        Some("search_id") => params::POSITIVE_ID_PATTERN,
+                        Some("before") if path == "/api/me/following" => {
+                            params::LISTING_CURSOR_PATTERN
+                        }
+                        Some("limit") if path == "/api/me/following" => params::LIMIT_100_PATTERN,
+                        Some("kind") if path == "/api/me/follows" => params::FOLLOW_KIND_PATTERN,
                         Some("id") | Some("paper") => params::ID_PATTERN,
                         Some("cursor") => params::CANONICAL_ID_PATTERN,
                         Some("date") => params::DATE_PATTERN,

@@ -44,6 +44,15 @@ macro_rules! version {
 /// An arXiv id as a path parameter of the API: canonical, optionally with an `arXiv:` prefix
 /// and a version suffix (both dropped).
 pub const ID_PATTERN: &str = concat!("^(?:arXiv:)?", canonical_id!(), version!(), "$");
+/// Where a newest-first listing stopped (`before` of `/api/me/following`): milliseconds since
+/// the epoch, `~`, a canonical arXiv id.
+pub const LISTING_CURSOR_PATTERN: &str = concat!("^[0-9]{1,15}~", canonical_id!(), "$");
+/// A page size of 1 to 100, as a query parameter (`limit` of the personal listings).
+pub const LIMIT_100_PATTERN: &str = "^(?:[1-9][0-9]?|100)$";
+/// The kinds of things a reader follows.
+pub const FOLLOW_KIND_PATTERN: &str = "^(?:author|organization|category|search)$";
+/// A positive whole number that fits 64 bits (a saved search's id).
+pub const POSITIVE_ID_PATTERN: &str = "^[1-9][0-9]{0,17}$";
 /// A canonical arXiv id, no prefix or version: `cursor`, and `/papers/{id}.md`.
 pub const CANONICAL_ID_PATTERN: &str = concat!("^", canonical_id!(), "$");
 /// What a submission may name: an id as [`ID_PATTERN`], or an arXiv abs/pdf URL of one.

@@ -241,9 +241,13 @@ async fn the_follows_api_follows_lists_feeds_and_unfollows_with_a_bearer_token()
         .send()
         .await
         .unwrap();
-    assert_eq!(bad.status(), 400);
+    // A key that names nothing of its kind is nothing to follow: 404, as the document says.
+    assert_eq!(bad.status(), 404);
     let bad: serde_json::Value = serde_json::from_str(&bad.text().await.unwrap()).unwrap();
-    assert_eq!(bad["parameter"], "key");
+    assert!(
+        bad["error"].as_str().unwrap().contains("to follow"),
+        "{bad}"
+    );
     let followed = http
         .post(url("/api/me/follows?kind=organization&key=acme"))
         .header(header::AUTHORIZATION, &bearer)
