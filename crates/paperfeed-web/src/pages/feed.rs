@@ -89,20 +89,7 @@ pub async fn show_day(
     visibility: VisibilityParams,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
-    let (day, export) = Export::for_lists(&day);
-    let period = Period::parse_day(day).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    if let Some(export) = export {
-        return export_period(&state, period, export).await;
-    }
-    let reader = (viewer, visibility);
-    render_period(
-        &state,
-        period,
-        FeedSort::trending(sort)?,
-        &reader,
-        &period_href(period),
-    )
-    .await
+    period_page(&state, &day, Period::parse_day, &(viewer, visibility), sort).await
 }
 
 pub async fn show_week(
@@ -112,18 +99,12 @@ pub async fn show_week(
     visibility: VisibilityParams,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
-    let (week, export) = Export::for_lists(&week);
-    let period = Period::parse_week(week).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    if let Some(export) = export {
-        return export_period(&state, period, export).await;
-    }
-    let reader = (viewer, visibility);
-    render_period(
+    period_page(
         &state,
-        period,
-        FeedSort::trending(sort)?,
-        &reader,
-        &period_href(period),
+        &week,
+        Period::parse_week,
+        &(viewer, visibility),
+        sort,
     )
     .await
 }
@@ -135,20 +116,32 @@ pub async fn show_month(
     visibility: VisibilityParams,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
-    let (month, export) = Export::for_lists(&month);
-    let period = Period::parse_month(month).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    if let Some(export) = export {
-        return export_period(&state, period, export).await;
-    }
-    let reader = (viewer, visibility);
-    render_period(
+    period_page(
         &state,
-        period,
-        FeedSort::trending(sort)?,
-        &reader,
-        &period_href(period),
+        &month,
+        Period::parse_month,
+        &(viewer, visibility),
+        sort,
     )
     .await
+}
+
+/// A day, week or month page, or its export when the path ends in `.bib`, `.ris` or
+/// `.csl.json`; `parse` reads the period from the rest of the path.
+async fn period_page(
+    state: &AppState,
+    raw: &str,
+    parse: fn(&str) -> Result<Period, paperfeed_core::PeriodError>,
+    reader: &Reader,
+    sort: SortQuery,
+) -> Result<Response, AppError> {
+    let (raw, export) = Export::for_lists(raw);
+    let period = parse(raw).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    if let Some(export) = export {
+        return export_period(state, period, export).await;
+    }
+    let trending = FeedSort::trending(sort)?;
+    render_period(state, period, trending, reader, &period_href(period)).await
 }
 
 /// A period's papers for citation managers (`/papers/week/2026-W34.bib`): each paper once,

@@ -103,6 +103,24 @@ async fn render_page(
     render_page_with_feed(state, session, status, notice, error, new_secret, None).await
 }
 
+/// The searches page again, saying why `error` was refused (400), when `refused`; otherwise
+/// the failure it is.
+async fn refused_or_failed<E>(
+    state: &AppState,
+    session: &Session,
+    error: E,
+    refused: bool,
+) -> Result<Response, AppError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    if !refused {
+        return Err(failed(error));
+    }
+    let reason = Some(error.to_string());
+    render_page(state, session, StatusCode::BAD_REQUEST, None, reason, None).await
+}
+
 async fn render_page_with_feed(
     state: &AppState,
     session: &Session,
@@ -249,18 +267,10 @@ pub async fn save_search(
             )
             .await
         }
-        Err(e) if e.is_refusal() => {
-            render_page(
-                &state,
-                session,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(e.to_string()),
-                None,
-            )
-            .await
+        Err(e) => {
+            let refused = e.is_refusal();
+            refused_or_failed(&state, session, e, refused).await
         }
-        Err(e) => Err(failed(e)),
     }
 }
 
@@ -296,18 +306,10 @@ pub async fn rename_search(
     {
         Ok(()) => Ok(see_other(PAGE)),
         Err(e @ SavedSearchError::NotFound) => Err(search_error(e)),
-        Err(e) if e.is_refusal() => {
-            render_page(
-                &state,
-                session,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(e.to_string()),
-                None,
-            )
-            .await
+        Err(e) => {
+            let refused = e.is_refusal();
+            refused_or_failed(&state, session, e, refused).await
         }
-        Err(e) => Err(failed(e)),
     }
 }
 
@@ -377,18 +379,10 @@ pub async fn set_webhook(
             )
             .await
         }
-        Err(e) if e.is_refusal() => {
-            render_page(
-                &state,
-                session,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(e.to_string()),
-                None,
-            )
-            .await
+        Err(e) => {
+            let refused = e.is_refusal();
+            refused_or_failed(&state, session, e, refused).await
         }
-        Err(e) => Err(failed(e)),
     }
 }
 
