@@ -41,7 +41,7 @@ pub use community::{
 };
 
 #[cfg(any(test, feature = "testing"))]
-pub use contract::{run_mail_contract, run_store_contract};
+pub use contract::{run_digest_topics_contract, run_mail_contract, run_store_contract};
 pub use feed_tokens::{FeedToken, FeedTokenStore};
 pub use follows::{
     AccountClaim, Follow, FollowStore, IndexKey, IndexLabel, IndexedPaper, ListingCursor,
@@ -61,6 +61,7 @@ pub use saved_searches::{
     AttemptOutcome, ClaimedDelivery, DeliveryState, NewSavedSearch, SaveOutcome, SavedSearch,
     SavedSearchId, SavedSearchStore, SearchMatch, Webhook, WebhookDelivery,
 };
+pub use saved_searches::{DigestTopic, SettleMatches};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{BackupPace, BackupReport, SqliteStore, StoreCheck, StoreCounts};
 pub use visibility::{

@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use paperfeed_core::{ArxivId, EmailAddress, Frequency};
 
-use crate::StoreError;
+use crate::{SettleMatches, StoreError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SubscriberStatus {
@@ -276,6 +276,22 @@ pub trait MailStore: Send + Sync + 'static {
         job_id: i64,
         claim_token: &str,
         papers: Vec<ArxivId>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.finish_digest_with_matches(job_id, claim_token, papers, Vec::new(), now)
+            .await
+    }
+
+    /// [`MailStore::finish_digest`], and in the same transaction settles the saved-search
+    /// matches the digest accounted for (`settled`, marked mailed at `now`): a digest that is
+    /// recorded sent has settled them, one that is not (its claim was lost, the process died
+    /// first) has settled nothing, and they wait for the next digest.
+    async fn finish_digest_with_matches(
+        &self,
+        job_id: i64,
+        claim_token: &str,
+        papers: Vec<ArxivId>,
+        settled: Vec<SettleMatches>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 

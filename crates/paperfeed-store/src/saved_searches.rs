@@ -2,6 +2,12 @@
 //! (each pair recorded once, by the matcher that runs after every indexer pass), and its
 //! optional webhook with one delivery row per (hook, paper). What a query means is the search
 //! engine's business; the store keeps the text as typed.
+//!
+//! A search is also a digest topic (unless the reader turned that off): the reader's digest
+//! reads each such search's matches not yet settled ([`SavedSearchStore::digest_matches`]) and
+//! settles them in the transaction that records the digest sent
+//! ([`crate::MailStore::finish_digest_with_matches`]), so a match is carried by one digest
+//! only, and a digest that never went out settles nothing.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -37,6 +43,8 @@ pub struct SavedSearch {
     pub created_at: DateTime<Utc>,
     /// Its webhook's target, if it has one.
     pub webhook_url: Option<String>,
+    /// Whether its new matches go into the reader's digest.
+    pub in_digest: bool,
 }
 
 /// What saving a search did.
@@ -54,6 +62,37 @@ pub enum SaveOutcome {
 pub struct SearchMatch {
     pub search: SavedSearchId,
     pub paper: ArxivId,
+}
+
+/// One saved search as a digest topic: the matches a digest is about to account for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DigestTopic {
+    pub search: SavedSearch,
+    /// The newest of its unsettled matches, at most as many as asked.
+    pub papers: Vec<ArxivId>,
+    /// Its unsettled matches in all (`papers` among them).
+    pub unsettled: u64,
+    /// The latest matcher pass among them: every one was found through it or earlier.
+    pub found_through: i64,
+}
+
+impl DigestTopic {
+    /// What recording the digest settles for this search: every match counted here.
+    pub fn settle(&self) -> SettleMatches {
+        SettleMatches {
+            search: self.search.id,
+            found_through: self.found_through,
+        }
+    }
+}
+
+/// Matches a sent digest accounts for: those of `search` not yet settled and found through
+/// `found_through` or earlier (shown, summed up as "and N more", or left out because the
+/// reader muted, dismissed or was already mailed them). They are never offered again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettleMatches {
+    pub search: SavedSearchId,
+    pub found_through: i64,
 }
 
 /// A saved search's webhook. The secret is kept as given: the hub signs with it.
@@ -179,7 +218,8 @@ pub trait SavedSearchStore: Send + Sync + 'static {
     /// transaction, if the cursor still stands at `from` (else another node did it: nothing
     /// is written and `None` comes back). Each (search, paper) pair is kept once; for each
     /// new pair whose search has a webhook, a pending delivery due at `now` is written. The
-    /// cursor moves to `to`. Returns the pairs that were new.
+    /// cursor moves to `to`, and the new pairs are marked found through it (what
+    /// [`SettleMatches`] counts by). Returns the pairs that were new.
     async fn record_matches(
         &self,
         from: i64,
@@ -188,19 +228,25 @@ pub trait SavedSearchStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<SearchMatch>>, StoreError>;
 
-    /// The reader's matches no digest has carried yet, oldest first, at most `limit`.
-    async fn unmailed_matches(
+    /// Turns one of the reader's searches on or off as a digest topic; false when the reader
+    /// has no such search.
+    async fn set_search_in_digest(
         &self,
         user: UserId,
-        limit: usize,
-    ) -> Result<Vec<SearchMatch>, StoreError>;
+        id: SavedSearchId,
+        in_digest: bool,
+    ) -> Result<bool, StoreError>;
 
-    /// Marks matches as carried by a digest at `at` (a pair already marked keeps its time).
-    async fn mark_matches_mailed(
+    /// The reader's digest topics: each of their searches that is in the digest and has
+    /// matches not yet settled, by name (case-insensitively), with at most `per_search` of
+    /// those matches (newest pass first, then paper id descending), how many there are in all,
+    /// and the pass they were found through. Read at one instant, so settling
+    /// ([`DigestTopic::settle`]) covers exactly the matches counted here.
+    async fn digest_matches(
         &self,
-        matches: Vec<SearchMatch>,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+        user: UserId,
+        per_search: usize,
+    ) -> Result<Vec<DigestTopic>, StoreError>;
 
     /// Sets (or replaces) the webhook of one of the reader's searches; `None` when the
     /// reader has no such search. Replacing keeps the delivery log of the old target.

@@ -7,6 +7,7 @@
 mod accounts;
 mod changes;
 mod community;
+mod digest_topics;
 mod follows;
 mod harvest;
 mod leases;
@@ -16,6 +17,7 @@ mod pages;
 mod saved_searches;
 mod visibility;
 
+pub use digest_topics::run_digest_topics_contract;
 pub use mail::run_mail_contract;
 
 use chrono::NaiveDate;

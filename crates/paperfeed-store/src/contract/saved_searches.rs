@@ -219,24 +219,24 @@ pub(super) async fn saved_searches_match_once_and_deliver_once(store: &dyn Store
         "a pair is new once"
     );
 
-    // Digests: unmailed matches of the reader, oldest first, marked once.
-    let unmailed = store.unmailed_matches(ada.id, 10).await.unwrap();
+    // Digests: the reader's searches with unsettled matches, newest pass first (settling is
+    // the digest's business: `digest_topics.rs`).
+    let topics = store.digest_matches(ada.id, 10).await.unwrap();
+    assert_eq!(topics.len(), 1, "robots matched nothing");
+    assert_eq!(topics[0].search.id, diffusion.id);
     assert_eq!(
-        unmailed
+        topics[0]
+            .papers
             .iter()
-            .map(|m| m.paper.as_str())
+            .map(ArxivId::as_str)
             .collect::<Vec<_>>(),
-        ["2403.00001", "2403.00002"]
+        ["2403.00002", "2403.00001"]
     );
-    store
-        .mark_matches_mailed(unmailed[..1].to_vec(), at(3))
-        .await
-        .unwrap();
     assert_eq!(
-        store.unmailed_matches(ada.id, 10).await.unwrap(),
-        unmailed[1..].to_vec()
+        (topics[0].unsettled, topics[0].found_through),
+        (2, cursor + 9)
     );
-    assert_eq!(store.unmailed_matches(bob.id, 10).await.unwrap().len(), 1);
+    assert_eq!(store.digest_matches(bob.id, 10).await.unwrap().len(), 1);
 
     // Deliveries: one per (hook, paper), claimed by one sender at a time.
     let claimed = store.claim_deliveries(at(2), at(4), 10).await.unwrap();
@@ -340,7 +340,7 @@ pub(super) async fn saved_searches_match_once_and_deliver_once(store: &dyn Store
             .unwrap()
             .is_empty()
     );
-    assert!(store.unmailed_matches(ada.id, 10).await.unwrap().is_empty());
+    assert!(store.digest_matches(ada.id, 10).await.unwrap().is_empty());
     assert_eq!(store.saved_searches(ada.id).await.unwrap().len(), 1);
     let everyone = store.searches_to_match().await.unwrap();
     assert_eq!(

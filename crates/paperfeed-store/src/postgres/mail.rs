@@ -16,7 +16,7 @@ use crate::mail::{
     ClaimerLock, DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore,
     NewSubscriber, Subscriber, SubscriberRow, SubscriberStatus,
 };
-use crate::{PostgresStore, StoreError};
+use crate::{PostgresStore, SettleMatches, StoreError};
 
 const SUBSCRIBER_COLUMNS: &str =
     "s.id, s.email, s.status, s.frequency, s.topics, s.papers_per_digest";
@@ -374,11 +374,12 @@ impl MailStore for PostgresStore {
             .collect())
     }
 
-    async fn finish_digest(
+    async fn finish_digest_with_matches(
         &self,
         job_id: i64,
         claim_token: &str,
         papers: Vec<ArxivId>,
+        settled: Vec<SettleMatches>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
@@ -402,6 +403,15 @@ impl MailStore for PostgresStore {
                 "insert into mailed_papers (subscriber_id, paper_id, job_id) values ($1, $2, $3)
                  on conflict do nothing",
                 &[&subscriber, &paper.as_str(), &job_id],
+            )
+            .await?;
+        }
+        for s in &settled {
+            execute(
+                &tx,
+                "update saved_search_matches set mailed_at = $3
+                  where search_id = $1 and found_through <= $2 and mailed_at is null",
+                &[&s.search.0, &s.found_through, &ms(now)],
             )
             .await?;
         }

@@ -28,6 +28,10 @@ const MIGRATIONS: &[Migration] = &[
         6,
         include_str!("../../migrations/postgres/0006_saved_searches.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_digest_topics.sql"),
+    ),
 ];
 
 /// The migration that made the paper index (`paper_keys`): applying it also fills the index

@@ -12,12 +12,13 @@ use tokio_postgres::error::SqlState;
 use super::PostgresStore;
 use super::sql::{corrupt, execute, limit_of, ms, query, query_one, query_opt};
 use crate::{
-    AttemptOutcome, ClaimedDelivery, DeliveryState, NewSavedSearch, SaveOutcome, SavedSearch,
-    SavedSearchId, SavedSearchStore, SearchMatch, StoreError, UserId, Webhook, WebhookDelivery,
+    AttemptOutcome, ClaimedDelivery, DeliveryState, DigestTopic, NewSavedSearch, SaveOutcome,
+    SavedSearch, SavedSearchId, SavedSearchStore, SearchMatch, StoreError, UserId, Webhook,
+    WebhookDelivery,
 };
 
 const SEARCH_COLUMNS: &str = "s.id, s.user_id, s.name, s.query, s.mode, s.sort, s.created_seq,
-    s.created_at, (select w.url from webhooks w where w.search_id = s.id)";
+    s.created_at, (select w.url from webhooks w where w.search_id = s.id), s.in_digest";
 
 fn search_from_row(row: &Row) -> Result<SavedSearch, StoreError> {
     Ok(SavedSearch {
@@ -30,6 +31,7 @@ fn search_from_row(row: &Row) -> Result<SavedSearch, StoreError> {
         created_seq: row.try_get(6)?,
         created_at: row.try_get(7)?,
         webhook_url: row.try_get(8)?,
+        in_digest: row.try_get(9)?,
     })
 }
 
@@ -261,10 +263,10 @@ impl SavedSearchStore for PostgresStore {
         for m in matches {
             let inserted = execute(
                 &tx,
-                "insert into saved_search_matches (search_id, paper_id, matched_at)
-                 select $1, $2, $3 where exists (select 1 from saved_searches where id = $1)
+                "insert into saved_search_matches (search_id, paper_id, matched_at, found_through)
+                 select $1, $2, $3, $4 where exists (select 1 from saved_searches where id = $1)
                  on conflict do nothing",
-                &[&m.search.0, &m.paper.as_str(), &now],
+                &[&m.search.0, &m.paper.as_str(), &now, &to],
             )
             .await?;
             if inserted > 0 {
@@ -284,51 +286,67 @@ impl SavedSearchStore for PostgresStore {
         Ok(Some(fresh))
     }
 
-    async fn unmailed_matches(
+    async fn set_search_in_digest(
         &self,
         user: UserId,
-        limit: usize,
-    ) -> Result<Vec<SearchMatch>, StoreError> {
-        let rows = query(
+        id: SavedSearchId,
+        in_digest: bool,
+    ) -> Result<bool, StoreError> {
+        let n = execute(
             &self.client().await?,
-            "select m.search_id, m.paper_id from saved_search_matches m
-               join saved_searches s on s.id = m.search_id
-              where s.user_id = $1 and m.mailed_at is null
-              order by m.matched_at, m.search_id, m.paper_id limit $2",
-            &[&user.0, &limit_of(limit)],
+            "update saved_searches set in_digest = $3 where id = $1 and user_id = $2",
+            &[&id.0, &user.0, &in_digest],
         )
         .await?;
-        rows.iter()
-            .map(|row| {
-                let paper: String = row.try_get(1)?;
-                Ok(SearchMatch {
-                    search: SavedSearchId(row.try_get(0)?),
-                    paper: ArxivId::parse(&paper)
-                        .map_err(|e| corrupt("saved_search_matches.paper_id", &e))?,
-                })
-            })
-            .collect()
+        Ok(n > 0)
     }
 
-    async fn mark_matches_mailed(
+    async fn digest_matches(
         &self,
-        matches: Vec<SearchMatch>,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let at = ms(at);
-        for m in matches {
-            execute(
-                &tx,
-                "update saved_search_matches set mailed_at = $3
-                  where search_id = $1 and paper_id = $2 and mailed_at is null",
-                &[&m.search.0, &m.paper.as_str(), &at],
-            )
-            .await?;
+        user: UserId,
+        per_search: usize,
+    ) -> Result<Vec<DigestTopic>, StoreError> {
+        // One statement, so the counts, the passes and the papers are of one snapshot.
+        let rows = query(
+            &self.client().await?,
+            &format!(
+                "select {SEARCH_COLUMNS}, m.paper_id, m.unsettled, m.through
+                   from saved_searches s
+                   join (select search_id, paper_id,
+                                count(*) over (partition by search_id) as unsettled,
+                                max(found_through) over (partition by search_id) as through,
+                                row_number() over (partition by search_id
+                                    order by found_through desc, paper_id desc) as n
+                           from saved_search_matches
+                          where mailed_at is null
+                            and search_id in (select id from saved_searches
+                                               where user_id = $1 and in_digest)) m
+                     on m.search_id = s.id
+                  where m.n <= $2
+                  order by lower(s.name), s.id, m.n"
+            ),
+            &[&user.0, &limit_of(per_search.max(1))],
+        )
+        .await?;
+        let mut topics: Vec<DigestTopic> = Vec::new();
+        for row in &rows {
+            let search = search_from_row(row)?;
+            let paper: String = row.try_get(10)?;
+            let paper =
+                ArxivId::parse(&paper).map_err(|e| corrupt("saved_search_matches.paper_id", &e))?;
+            let unsettled: i64 = row.try_get(11)?;
+            let found_through: i64 = row.try_get(12)?;
+            match topics.last_mut() {
+                Some(topic) if topic.search.id == search.id => topic.papers.push(paper),
+                _ => topics.push(DigestTopic {
+                    search,
+                    papers: vec![paper],
+                    unsettled: u64::try_from(unsettled).unwrap_or(0),
+                    found_through,
+                }),
+            }
         }
-        tx.commit().await?;
-        Ok(())
+        Ok(topics)
     }
 
     async fn set_webhook(

@@ -43,6 +43,14 @@ async fn the_mail_outbox_contract_holds_on_postgres() {
 }
 
 #[tokio::test]
+async fn the_digest_topics_contract_holds_on_postgres() {
+    let Some((_db, store)) = fresh().await else {
+        return;
+    };
+    crate::run_digest_topics_contract(&store).await;
+}
+
+#[tokio::test]
 async fn two_nodes_opening_a_new_database_at_once_migrate_it_once() {
     let Some(db) = TestDatabase::create().await else {
         return;

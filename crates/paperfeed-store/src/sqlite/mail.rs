@@ -13,7 +13,7 @@ use crate::mail::{
     DeliveryFailure, DigestClaimer, DigestCounts, DigestJob, LiveHolder, MailStore, NewSubscriber,
     Subscriber, SubscriberRow, SubscriberStatus,
 };
-use crate::{SqliteStore, StoreError};
+use crate::{SettleMatches, SqliteStore, StoreError};
 
 fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -356,11 +356,12 @@ impl MailStore for SqliteStore {
         .await
     }
 
-    async fn finish_digest(
+    async fn finish_digest_with_matches(
         &self,
         job_id: i64,
         claim_token: &str,
         papers: Vec<ArxivId>,
+        settled: Vec<SettleMatches>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let token = claim_token.to_owned();
@@ -386,6 +387,13 @@ impl MailStore for SqliteStore {
                 )?;
                 for paper in &papers {
                     stmt.execute(params![subscriber, paper.as_str(), job_id])?;
+                }
+                let mut settle = tx.prepare_cached(
+                    "update saved_search_matches set mailed_at = ?3
+                      where search_id = ?1 and found_through <= ?2 and mailed_at is null",
+                )?;
+                for s in &settled {
+                    settle.execute(params![s.search.0, s.found_through, time(now)])?;
                 }
             }
             tx.commit()?;

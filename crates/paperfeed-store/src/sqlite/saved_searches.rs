@@ -8,12 +8,13 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::SqliteStore;
 use super::rows::{parse_time, read_change_seq, time_text};
 use crate::{
-    AttemptOutcome, ClaimedDelivery, DeliveryState, NewSavedSearch, SaveOutcome, SavedSearch,
-    SavedSearchId, SavedSearchStore, SearchMatch, StoreError, UserId, Webhook, WebhookDelivery,
+    AttemptOutcome, ClaimedDelivery, DeliveryState, DigestTopic, NewSavedSearch, SaveOutcome,
+    SavedSearch, SavedSearchId, SavedSearchStore, SearchMatch, StoreError, UserId, Webhook,
+    WebhookDelivery,
 };
 
 const SEARCH_COLUMNS: &str = "s.id, s.user_id, s.name, s.query, s.mode, s.sort, s.created_seq,
-    s.created_at, (select w.url from webhooks w where w.search_id = s.id)";
+    s.created_at, (select w.url from webhooks w where w.search_id = s.id), s.in_digest";
 
 fn search_from_row(row: &Row<'_>) -> Result<SavedSearch, StoreError> {
     let created: String = row.get(7)?;
@@ -27,6 +28,7 @@ fn search_from_row(row: &Row<'_>) -> Result<SavedSearch, StoreError> {
         created_seq: row.get(6)?,
         created_at: parse_time(&created)?,
         webhook_url: row.get(8)?,
+        in_digest: row.get(9)?,
     })
 }
 
@@ -235,8 +237,8 @@ impl SavedSearchStore for SqliteStore {
             let mut fresh = Vec::new();
             {
                 let mut insert = tx.prepare_cached(
-                    "insert into saved_search_matches (search_id, paper_id, matched_at)
-                     select ?1, ?2, ?3 where exists (select 1 from saved_searches where id = ?1)
+                    "insert into saved_search_matches (search_id, paper_id, matched_at, found_through)
+                     select ?1, ?2, ?3, ?4 where exists (select 1 from saved_searches where id = ?1)
                      on conflict do nothing",
                 )?;
                 let mut queue = tx.prepare_cached(
@@ -246,7 +248,7 @@ impl SavedSearchStore for SqliteStore {
                      on conflict do nothing",
                 )?;
                 for m in matches {
-                    if insert.execute(params![m.search.0, m.paper.as_str(), now])? > 0 {
+                    if insert.execute(params![m.search.0, m.paper.as_str(), now, to])? > 0 {
                         queue.execute(params![m.search.0, m.paper.as_str(), now])?;
                         fresh.push(m);
                     }
@@ -258,54 +260,67 @@ impl SavedSearchStore for SqliteStore {
         .await
     }
 
-    async fn unmailed_matches(
+    async fn set_search_in_digest(
         &self,
         user: UserId,
-        limit: usize,
-    ) -> Result<Vec<SearchMatch>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "select m.search_id, m.paper_id from saved_search_matches m
-                   join saved_searches s on s.id = m.search_id
-                  where s.user_id = ?1 and m.mailed_at is null
-                  order by m.matched_at, m.search_id, m.paper_id limit ?2",
+        id: SavedSearchId,
+        in_digest: bool,
+    ) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            let n = conn.execute(
+                "update saved_searches set in_digest = ?3 where id = ?1 and user_id = ?2",
+                params![id.0, user.0, in_digest],
             )?;
-            let mut rows = stmt.query(params![user.0, limit])?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                let paper: String = row.get(1)?;
-                out.push(SearchMatch {
-                    search: SavedSearchId(row.get(0)?),
-                    paper: ArxivId::parse(&paper).map_err(|e| {
-                        StoreError::Corrupt(format!("saved_search_matches.paper_id: {e}"))
-                    })?,
-                });
-            }
-            Ok(out)
+            Ok(n > 0)
         })
         .await
     }
 
-    async fn mark_matches_mailed(
+    async fn digest_matches(
         &self,
-        matches: Vec<SearchMatch>,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.write(move |conn| {
-            let tx = conn.transaction()?;
-            {
-                let mut stmt = tx.prepare_cached(
-                    "update saved_search_matches set mailed_at = ?3
-                      where search_id = ?1 and paper_id = ?2 and mailed_at is null",
-                )?;
-                let at = time_text(at);
-                for m in matches {
-                    stmt.execute(params![m.search.0, m.paper.as_str(), at])?;
+        user: UserId,
+        per_search: usize,
+    ) -> Result<Vec<DigestTopic>, StoreError> {
+        let per_search = i64::try_from(per_search.max(1)).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            // One statement, so the counts, the passes and the papers are of one instant.
+            let mut stmt = conn.prepare_cached(&format!(
+                "select {SEARCH_COLUMNS}, m.paper_id, m.unsettled, m.through
+                   from saved_searches s
+                   join (select search_id, paper_id,
+                                count(*) over (partition by search_id) as unsettled,
+                                max(found_through) over (partition by search_id) as through,
+                                row_number() over (partition by search_id
+                                    order by found_through desc, paper_id desc) as n
+                           from saved_search_matches
+                          where mailed_at is null
+                            and search_id in (select id from saved_searches
+                                               where user_id = ?1 and in_digest)) m
+                     on m.search_id = s.id
+                  where m.n <= ?2
+                  order by lower(s.name), s.id, m.n"
+            ))?;
+            let mut rows = stmt.query(params![user.0, per_search])?;
+            let mut topics: Vec<DigestTopic> = Vec::new();
+            while let Some(row) = rows.next()? {
+                let search = search_from_row(row)?;
+                let paper: String = row.get(10)?;
+                let paper = ArxivId::parse(&paper).map_err(|e| {
+                    StoreError::Corrupt(format!("saved_search_matches.paper_id: {e}"))
+                })?;
+                let unsettled: i64 = row.get(11)?;
+                let found_through: i64 = row.get(12)?;
+                match topics.last_mut() {
+                    Some(topic) if topic.search.id == search.id => topic.papers.push(paper),
+                    _ => topics.push(DigestTopic {
+                        search,
+                        papers: vec![paper],
+                        unsettled: u64::try_from(unsettled).unwrap_or(0),
+                        found_through,
+                    }),
                 }
             }
-            tx.commit()?;
-            Ok(())
+            Ok(topics)
         })
         .await
     }

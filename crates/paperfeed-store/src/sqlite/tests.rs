@@ -21,6 +21,13 @@ async fn the_mail_outbox_contract_holds_on_sqlite() {
 }
 
 #[tokio::test]
+async fn the_digest_topics_contract_holds_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("paperfeed.sqlite3")).unwrap();
+    crate::run_digest_topics_contract(&store).await;
+}
+
+#[tokio::test]
 async fn reopening_an_existing_store_keeps_its_papers_and_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("paperfeed.sqlite3");
