@@ -12,7 +12,9 @@
 //! keyword index, and every saved search runs against that index only — cheap however big the
 //! hub, one query per saved search per pass. A paper counts for a search only if it changed
 //! after the search was saved; each (search, paper) pair is recorded once, and a delivery for
-//! the search's webhook is queued in the same transaction (see [`webhooks`]).
+//! the search's webhook is queued in the same transaction (see [`webhooks`]). The reader's
+//! digest carries each new match once, in a section per search ([`crate::digests::topics`]),
+//! unless the reader took the search out of it ([`set_in_digest`]).
 
 pub mod webhooks;
 
@@ -239,6 +241,26 @@ pub async fn rename_search(
         Err(StoreError::Conflict { .. }) => Err(SavedSearchError::NameTaken(name)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Puts one of the reader's saved searches in their digest, or takes it out; returns it as it
+/// now stands. Taken out, its new matches wait: put back, the next digest carries them.
+pub async fn set_in_digest(
+    store: &dyn Store,
+    user: UserId,
+    id: SavedSearchId,
+    in_digest: bool,
+) -> Result<SavedSearch, SavedSearchError> {
+    if !store.set_search_in_digest(user, id, in_digest).await? {
+        return Err(SavedSearchError::NotFound);
+    }
+    tracing::debug!(
+        user.id = user.0,
+        search.id = id.0,
+        search.in_digest = in_digest,
+        "saved search's digest choice set"
+    );
+    saved_search(store, user, id).await
 }
 
 /// Deletes one of the reader's saved searches (with its matches, webhook and delivery log).

@@ -15,6 +15,35 @@ pub(crate) struct Received {
     pub data: String,
 }
 
+impl Received {
+    /// The message as a mail client shows its parts: quoted-printable undone (soft line breaks
+    /// joined, `=XX` bytes decoded as UTF-8).
+    pub fn decoded(&self) -> String {
+        let joined = self.data.replace("=\r\n", "");
+        let bytes = joined.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match (bytes[i], hex) {
+                (b'=', Some(byte)) => {
+                    out.push(byte);
+                    i += 3;
+                }
+                (b, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
 pub(crate) struct SmtpSink {
     port: u16,
     received: Arc<Mutex<Vec<Received>>>,

@@ -19,7 +19,21 @@ pub struct DigestItem {
     /// The abstract, cut to a few sentences.
     pub summary: String,
     pub upvotes: i64,
-    pub featured_label: String,
+    /// When it was featured or published ("featured Nov 29, 2026"); empty when unknown.
+    pub date_label: String,
+}
+
+/// New matches of one of the reader's saved searches: at most a few papers, the rest
+/// counted with a link to see them.
+#[derive(Clone, Debug)]
+pub struct DigestSection {
+    /// The search's name as the reader gave it.
+    pub name: String,
+    pub items: Vec<DigestItem>,
+    /// Matches not shown here (beyond the section's cap).
+    pub more: u64,
+    /// Absolute URL of the search's results page.
+    pub more_link: String,
 }
 
 /// Everything a digest mail says.
@@ -31,6 +45,11 @@ pub struct Digest {
     pub frequency_label: String,
     pub period_label: String,
     pub items: Vec<DigestItem>,
+    /// New matches of the reader's saved searches, a section per search (empty for a
+    /// subscriber who is no reader, or whose searches found nothing new).
+    pub sections: Vec<DigestSection>,
+    /// Absolute URL of the reader's saved-searches page (where a search leaves the digest).
+    pub searches_url: String,
     pub unsubscribe_url: String,
     pub preferences_url: String,
     /// Stable per job, so a receiving system can recognise a repeat.
@@ -88,16 +107,21 @@ pub fn shorten(text: &str, max: usize) -> String {
 
 impl Digest {
     pub fn subject(&self) -> String {
-        match self.items.len() {
-            1 => format!(
-                "{} Papers: 1 trending paper · {}",
-                self.frequency_label, self.period_label
-            ),
-            n => format!(
-                "{} Papers: {n} trending papers · {}",
-                self.frequency_label, self.period_label
-            ),
-        }
+        let trending = match self.items.len() {
+            1 => "1 trending paper".to_owned(),
+            n => format!("{n} trending papers"),
+        };
+        let matches: usize = self.sections.iter().map(|s| s.items.len()).sum();
+        let what = match (self.items.len(), matches) {
+            (_, 0) => trending,
+            (0, 1) => "1 new match of your saved searches".to_owned(),
+            (0, m) => format!("{m} new matches of your saved searches"),
+            (_, m) => format!("{trending} and {m} from your saved searches"),
+        };
+        format!(
+            "{} Papers: {what} · {}",
+            self.frequency_label, self.period_label
+        )
     }
 
     /// The message, with one-click unsubscribe headers (RFC 8058).
@@ -165,8 +189,10 @@ mod tests {
                 authors_label: "3 authors".into(),
                 summary: "We show $a<b$ & more.".into(),
                 upvotes: 12,
-                featured_label: "Nov 29, 2026".into(),
+                date_label: "featured Nov 29, 2026".into(),
             }],
+            sections: Vec::new(),
+            searches_url: "https://hub.test/account/searches".into(),
             unsubscribe_url: "https://hub.test/unsubscribe?t=abc".into(),
             preferences_url: "https://hub.test/subscription?t=def".into(),
             message_id: "<digest-1-2026-11-30@hub.test>".into(),
@@ -198,6 +224,102 @@ mod tests {
         assert!(
             text.contains("We show $a<b$ & more."),
             "plain text stays plain: {text}"
+        );
+    }
+
+    fn with_sections() -> Digest {
+        let mut d = digest();
+        let item = |title: &str| DigestItem {
+            title: title.into(),
+            link: "https://hub.test/papers/2612.00001".into(),
+            authors_label: "1 author".into(),
+            summary: "An abstract & more.".into(),
+            upvotes: 3,
+            date_label: String::new(),
+        };
+        d.sections = vec![
+            DigestSection {
+                name: "<b>Diffusion</b> & co".into(),
+                items: vec![item("Matched <i>one</i>"), item("Matched two")],
+                more: 4,
+                more_link: "https://hub.test/papers?q=diffusion&mode=keyword".into(),
+            },
+            DigestSection {
+                name: "Robots".into(),
+                items: vec![item("Grasping")],
+                more: 0,
+                more_link: "https://hub.test/papers?q=robots".into(),
+            },
+        ];
+        d
+    }
+
+    #[test]
+    fn saved_search_sections_are_in_both_parts_escaped_capped_and_counted_in_the_subject() {
+        let d = with_sections();
+        assert!(
+            d.subject()
+                .starts_with("Daily Papers: 1 trending paper and 3 from your saved searches · "),
+            "{}",
+            d.subject()
+        );
+        let html = DigestHtml { d: &d }.render().unwrap();
+        assert!(
+            html.contains("&#60;b&#62;Diffusion&#60;/b&#62; &#38; co"),
+            "the name is escaped: {html}"
+        );
+        assert!(
+            html.contains("Matched &#60;i&#62;one&#60;/i&#62;"),
+            "{html}"
+        );
+        assert!(!html.contains("<b>Diffusion"), "{html}");
+        assert!(
+            html.contains(
+                "href=\"https://hub.test/papers?q=diffusion&#38;mode=keyword\" style=\"color:#b45309\">and 4 more</a>"
+            ),
+            "{html}"
+        );
+        assert_eq!(
+            html.matches("more</a>").count(),
+            1,
+            "no count without more: {html}"
+        );
+        assert!(html.contains("https://hub.test/account/searches"));
+        let text = DigestText { d: &d }.render().unwrap();
+        assert!(text.contains("From your saved searches"), "{text}");
+        assert!(
+            text.contains("“<b>Diffusion</b> & co”"),
+            "plain text stays plain: {text}"
+        );
+        assert!(
+            text.contains(" and 4 more: https://hub.test/papers?q=diffusion&mode=keyword"),
+            "{text}"
+        );
+        assert!(text.contains(" - Grasping"), "{text}");
+
+        let mut only = with_sections();
+        only.items.clear();
+        assert!(
+            only.subject()
+                .starts_with("Daily Papers: 3 new matches of your saved searches · ")
+        );
+        let text = DigestText { d: &only }.render().unwrap();
+        assert!(
+            text.contains("Nothing new among the trending papers"),
+            "{text}"
+        );
+        only.sections.truncate(1);
+        only.sections[0].items.truncate(1);
+        assert!(
+            only.subject()
+                .starts_with("Daily Papers: 1 new match of your saved searches · ")
+        );
+        assert!(
+            !DigestText { d: &digest() }
+                .render()
+                .unwrap()
+                .contains("saved searches"),
+            "a digest without sections says nothing of them"
         );
     }
 

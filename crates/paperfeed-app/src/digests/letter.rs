@@ -1,11 +1,16 @@
-//! One subscriber's digest as a mail: the chosen papers, signed links back to the hub (valid
-//! for a year), and a message id stable per job so a receiving system can recognise a repeat.
+//! One subscriber's digest as a mail: the chosen papers, the reader's saved-search sections,
+//! signed links back to the hub (valid for a year), and a message id stable per job so a
+//! receiving system can recognise a repeat.
 
 use chrono::{DateTime, Utc};
-use paperfeed_core::{DigestPeriod, FeedEntry, Frequency};
-use paperfeed_mail::compose::{Digest, DigestItem, shorten};
+use paperfeed_core::{DigestPeriod, FeedEntry, Frequency, Paper};
+use paperfeed_mail::compose::{Digest, DigestItem, DigestSection, shorten};
 use paperfeed_mail::{LinkPurpose, LinkSigner};
 use paperfeed_store::DigestJob;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::topics::Section;
+use crate::saved_searches::SearchSpec;
 
 /// Characters of abstract shown per paper.
 const SUMMARY_CHARS: usize = 320;
@@ -21,12 +26,14 @@ pub struct Letterhead {
 }
 
 impl Letterhead {
-    /// The digest of `job` in `period`, carrying `chosen` (best first), as of `now`.
+    /// The digest of `job` in `period`, carrying `chosen` (best first) and the reader's
+    /// saved-search `sections`, as of `now`.
     pub fn digest(
         &self,
         job: &DigestJob,
         period: &DigestPeriod,
         chosen: &[&FeedEntry],
+        sections: &[Section],
         now: DateTime<Utc>,
     ) -> Digest {
         let subscriber = &job.subscriber;
@@ -45,29 +52,54 @@ impl Letterhead {
                 Frequency::Weekly => "Weekly".to_owned(),
             },
             period_label: period.label(),
-            items: chosen.iter().map(|e| self.item(e)).collect(),
+            items: chosen
+                .iter()
+                .map(|e| {
+                    let featured = format!("featured {}", e.day.format("%b %-d, %Y"));
+                    self.item(&e.paper, featured)
+                })
+                .collect(),
+            sections: sections.iter().map(|s| self.section(s)).collect(),
+            searches_url: format!("{}/account/searches", self.base_url),
             unsubscribe_url: format!("{}/unsubscribe?t={unsubscribe}", self.base_url),
             preferences_url: format!("{}/subscription?t={preferences}", self.base_url),
             message_id: format!("<digest-{}-{}@{}>", job.id, period.key(), self.host()),
         }
     }
 
-    fn item(&self, e: &FeedEntry) -> DigestItem {
+    fn item(&self, paper: &Paper, date_label: String) -> DigestItem {
         DigestItem {
-            title: e
-                .paper
-                .title
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" "),
-            link: format!("{}/papers/{}", self.base_url, e.paper.id),
-            authors_label: match e.paper.authors.len() {
+            title: paper.title.split_whitespace().collect::<Vec<_>>().join(" "),
+            link: format!("{}/papers/{}", self.base_url, paper.id),
+            authors_label: match paper.authors.len() {
                 1 => "1 author".to_owned(),
                 n => format!("{n} authors"),
             },
-            summary: shorten(&e.paper.abstract_text, SUMMARY_CHARS),
-            upvotes: e.paper.upvotes,
-            featured_label: e.day.format("%b %-d, %Y").to_string(),
+            summary: shorten(&paper.abstract_text, SUMMARY_CHARS),
+            upvotes: paper.upvotes,
+            date_label,
+        }
+    }
+
+    /// A saved search's section; "and N more" links to the search's results page.
+    fn section(&self, section: &Section) -> DigestSection {
+        let spec = SearchSpec::of(&section.search);
+        let encode = |v: &str| utf8_percent_encode(v, NON_ALPHANUMERIC).to_string();
+        DigestSection {
+            name: section.search.name.clone(),
+            items: section
+                .papers
+                .iter()
+                .map(|p| {
+                    let published = p
+                        .published_at
+                        .map(|t| format!("published {}", t.format("%b %-d, %Y")))
+                        .unwrap_or_default();
+                    self.item(p, published)
+                })
+                .collect(),
+            more: section.more,
+            more_link: format!("{}{}", self.base_url, spec.href(encode)),
         }
     }
 

@@ -17,6 +17,7 @@
 //! stopped run leaves no job claimed.
 //!
 //! - [`selection`]: which papers a subscriber's digest carries;
+//! - [`topics`]: the reader's saved searches as sections, each match mailed once;
 //! - [`letter`]: one subscriber's digest as a mail;
 //! - [`run`]: one run (queue, claim, send, tally);
 //! - [`scheduler`]: the daily schedule of `serve`, its leases and sweeps.
@@ -25,6 +26,7 @@ pub mod letter;
 pub mod run;
 pub mod scheduler;
 pub mod selection;
+pub mod topics;
 
 pub use run::{DigestConfig, RunMode, RunReport, preview, run_period};
 pub use scheduler::{ScheduleConfig, current_periods, next_run, period_lease, schedule};

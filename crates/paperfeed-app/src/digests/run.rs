@@ -1,21 +1,23 @@
 //! One digest run: queue a job per confirmed subscriber of the period, register as one
 //! claimer, let workers claim, compose and send jobs until none is due, and report.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::Utc;
-use paperfeed_core::{ArxivId, DigestPeriod, FeedEntry};
+use paperfeed_core::{ArxivId, DigestPeriod, FeedEntry, Paper};
 use paperfeed_mail::{LinkSigner, Mailer, SendError};
 use paperfeed_store::{
-    Database, DeliveryFailure, DigestClaimer, DigestJob, LiveHolder, SeenReason, UserId,
+    Database, DeliveryFailure, DigestClaimer, DigestJob, LiveHolder, SeenReason, SettleMatches,
+    UserId,
 };
 use tokio_util::sync::CancellationToken;
 
 use super::letter::Letterhead;
 use super::selection::{Selection, choose};
+use super::topics;
 use crate::metrics::{Metrics, SmtpFailure};
 use crate::visibility::{ReaderFilter, mark_seen_all};
 
@@ -225,6 +227,17 @@ struct Run {
     stop: CancellationToken,
 }
 
+/// What one job's digest carries and what recording it settles.
+struct Contents {
+    /// The reader the subscriber is, if any.
+    reader: Option<UserId>,
+    /// Every paper it shows: recorded mailed to the subscriber, marked seen for the reader.
+    papers: Vec<ArxivId>,
+    settle: Vec<SettleMatches>,
+    /// None when nothing is new for the subscriber.
+    digest: Option<paperfeed_mail::compose::Digest>,
+}
+
 #[derive(Default)]
 struct Tally {
     sent: u64,
@@ -255,21 +268,41 @@ async fn run_workers(run: &Arc<Run>, workers: usize) -> anyhow::Result<Tally> {
 }
 
 impl Run {
-    /// The papers `job`'s digest carries and the digest itself (none when nothing is new for
-    /// the subscriber).
-    async fn digest_for(
-        &self,
-        job: &DigestJob,
-    ) -> anyhow::Result<(Vec<ArxivId>, Option<paperfeed_mail::compose::Digest>)> {
+    /// What `job`'s digest carries: the period's papers for the subscriber's topics and, for a
+    /// reader, their saved searches' new matches; the digest itself unless nothing is new.
+    async fn digest_for(&self, job: &DigestJob) -> anyhow::Result<Contents> {
         let subscriber = &job.subscriber;
-        let mut matching = self.selection.matching(&subscriber.topics);
-        let ids: Vec<ArxivId> = matching.iter().map(|e| e.paper.id.clone()).collect();
+        let matching = self.selection.matching(&subscriber.topics);
         // A subscriber who is also a reader (the account with the confirmed address) gets
-        // neither muted nor dismissed papers.
-        if let Some(reader) = self.reader_of(job).await? {
-            let filter = ReaderFilter::load(&*self.store, reader, &ids, false).await?;
-            matching = filter.split(matching, |e| &e.paper).shown;
+        // neither muted nor dismissed papers, and their saved searches' new matches.
+        let reader = self.reader_of(job).await?;
+        let topics = match reader {
+            Some(reader) => {
+                self.store
+                    .digest_matches(reader, topics::READ_PER_SEARCH)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let mut topic_ids: Vec<ArxivId> = Vec::new();
+        let mut seen: HashSet<&ArxivId> = HashSet::new();
+        for id in topics.iter().flat_map(|t| &t.papers) {
+            if seen.insert(id) {
+                topic_ids.push(id.clone());
+            }
         }
+        let mut ids: Vec<ArxivId> = matching.iter().map(|e| e.paper.id.clone()).collect();
+        ids.extend(
+            topic_ids
+                .iter()
+                .filter(|id| !matching.iter().any(|e| &e.paper.id == *id))
+                .cloned(),
+        );
+        let filter = match reader {
+            Some(reader) => ReaderFilter::load(&*self.store, reader, &ids, false).await?,
+            None => ReaderFilter::none(),
+        };
+        let matching = filter.split(matching, |e| &e.paper).shown;
         let mailed: HashSet<ArxivId> = self
             .store
             .mailed_papers(subscriber.id, &ids)
@@ -277,14 +310,36 @@ impl Run {
             .into_iter()
             .collect();
         let chosen = choose(matching, &mailed, subscriber.papers_per_digest as usize);
-        let papers: Vec<ArxivId> = chosen.iter().map(|e| e.paper.id.clone()).collect();
-        if chosen.is_empty() {
-            return Ok((papers, None));
-        }
-        let digest = self
-            .letterhead
-            .digest(job, &self.period, &chosen, Utc::now());
-        Ok((papers, Some(digest)))
+        let mut taken = mailed;
+        taken.extend(chosen.iter().map(|e| e.paper.id.clone()));
+        let stored: HashMap<ArxivId, Paper> = if topic_ids.is_empty() {
+            HashMap::new()
+        } else {
+            self.store
+                .get_papers(&topic_ids)
+                .await?
+                .into_iter()
+                .map(|p| (p.id.clone(), p))
+                .collect()
+        };
+        let searches = topics::sections(
+            topics,
+            &stored,
+            |p| filter.why_hidden(p).is_none(),
+            &mut taken,
+        );
+        let mut papers: Vec<ArxivId> = chosen.iter().map(|e| e.paper.id.clone()).collect();
+        papers.extend(searches.papers().cloned());
+        let digest = (!chosen.is_empty() || !searches.sections.is_empty()).then(|| {
+            self.letterhead
+                .digest(job, &self.period, &chosen, &searches.sections, Utc::now())
+        });
+        Ok(Contents {
+            reader,
+            papers,
+            settle: searches.settle,
+            digest,
+        })
     }
 
     /// The reader a subscriber is: the account whose address is the subscriber's, which the
@@ -299,22 +354,33 @@ impl Run {
     /// Marks a sent digest's papers seen (mailed) for the reader the subscriber is. After the
     /// job is finished, and a failure only logged: the mail went out, and a job retried for a
     /// seen mark would send it twice.
-    async fn mark_mailed(&self, job: &DigestJob, papers: &[ArxivId]) {
-        let marked = match self.reader_of(job).await {
-            Ok(Some(reader)) => mark_seen_all(&*self.store, reader, papers, SeenReason::Mailed)
-                .await
-                .map_err(anyhow::Error::from),
-            Ok(None) => Ok(()),
-            Err(e) => Err(e),
+    async fn mark_mailed(&self, job: &DigestJob, reader: Option<UserId>, papers: &[ArxivId]) {
+        let Some(reader) = reader else {
+            return;
         };
-        if let Err(e) = marked {
+        if let Err(e) = mark_seen_all(&*self.store, reader, papers, SeenReason::Mailed).await {
             tracing::warn!(
                 job = job.id,
                 subscriber.id = job.subscriber.id,
-                error = format!("{e:#}"),
+                error = format!("{:#}", anyhow::Error::from(e)),
                 "seen marks (mailed) not kept"
             );
         }
+    }
+
+    /// Records `job` sent (or done with nothing to send) with what it carried, settling the
+    /// saved-search matches it accounted for in the same transaction.
+    async fn finish(&self, job: &DigestJob, contents: &Contents) -> anyhow::Result<()> {
+        self.store
+            .finish_digest_with_matches(
+                job.id,
+                &job.claim_token,
+                contents.papers.clone(),
+                contents.settle.clone(),
+                Utc::now(),
+            )
+            .await?;
+        Ok(())
     }
 
     /// Claims and sends jobs until none is due, or until told to stop (between jobs: a job
@@ -333,12 +399,11 @@ impl Run {
             else {
                 return Ok(tally);
             };
-            let (papers, digest) = self.digest_for(&job).await?;
-            let Some(digest) = digest else {
-                // Nothing new for this subscriber: the period is done for them, no mail.
-                self.store
-                    .finish_digest(job.id, &job.claim_token, papers, Utc::now())
-                    .await?;
+            let contents = self.digest_for(&job).await?;
+            let Some(digest) = &contents.digest else {
+                // Nothing new for this subscriber: the period is done for them, no mail (what
+                // their searches found was all left out, and is settled).
+                self.finish(&job, &contents).await?;
                 tally.empty += 1;
                 continue;
             };
@@ -351,18 +416,18 @@ impl Run {
                     continue;
                 }
             };
+            // Sent and not yet recorded, a digest is sent again by whoever takes the job over
+            // (the outbox's rule; same Message-ID): its matches stay unsettled until then.
             match self.mailer.send(message).await {
                 Ok(()) => {
-                    let n = papers.len();
-                    let mailed = papers.clone();
-                    self.store
-                        .finish_digest(job.id, &job.claim_token, papers, Utc::now())
-                        .await?;
-                    self.mark_mailed(&job, &mailed).await;
+                    self.finish(&job, &contents).await?;
+                    self.mark_mailed(&job, contents.reader, &contents.papers)
+                        .await;
                     tracing::debug!(
                         job = job.id,
                         subscriber.id = job.subscriber.id,
-                        digest.papers = n,
+                        digest.papers = contents.papers.len(),
+                        digest.searches = contents.settle.len(),
                         "digest sent"
                     );
                     tally.sent += 1;
@@ -412,3 +477,5 @@ fn retry_after(attempts: u32) -> chrono::Duration {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod topic_tests;

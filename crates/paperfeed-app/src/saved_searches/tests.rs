@@ -142,7 +142,8 @@ async fn the_matcher_records_each_new_matching_paper_once_and_only_after_the_sea
     let third = match_new_papers(&store, Utc::now()).await.unwrap();
     assert_eq!(third.papers, 1);
     assert!(third.new_matches.is_empty());
-    assert_eq!(store.unmailed_matches(ada.id, 10).await.unwrap().len(), 1);
+    let waiting = store.digest_matches(ada.id, 10).await.unwrap();
+    assert_eq!(waiting.iter().map(|t| t.unsettled).sum::<u64>(), 1);
 }
 
 #[tokio::test]

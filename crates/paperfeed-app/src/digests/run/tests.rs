@@ -12,7 +12,7 @@ use crate::test_support::SmtpFailures;
 
 const DAY: (i32, u32, u32) = (2026, 11, 30);
 
-fn day() -> NaiveDate {
+pub(super) fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(DAY.0, DAY.1, DAY.2).unwrap()
 }
 
@@ -31,15 +31,18 @@ fn config(sink: &SmtpSink) -> DigestConfig {
 }
 
 /// A store in a temporary directory, the SMTP server it sends to, and what counts failures.
-struct Hub {
+pub(super) struct Hub {
     _dir: tempfile::TempDir,
-    store: Arc<dyn Database>,
-    sink: SmtpSink,
+    pub(super) store: Arc<dyn Database>,
+    pub(super) sink: SmtpSink,
     metrics: Arc<dyn Metrics>,
 }
 
 impl Hub {
-    async fn start(subscribers: &[(&str, &[&str], u32)], metrics: Arc<dyn Metrics>) -> Self {
+    pub(super) async fn start(
+        subscribers: &[(&str, &[&str], u32)],
+        metrics: Arc<dyn Metrics>,
+    ) -> Self {
         let (_dir, store) = store_with(subscribers).await;
         let sink = SmtpSink::refusing("refused@");
         Self {
@@ -51,7 +54,7 @@ impl Hub {
     }
 
     /// One run of `period`.
-    async fn send(
+    pub(super) async fn send(
         &self,
         period: &DigestPeriod,
         mode: RunMode,
