@@ -296,5 +296,39 @@ pub async fn change_preferences(
     Ok(())
 }
 
+/// Where the digest under a reader's address stands, as their account pages say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DigestStatus {
+    /// This hub sends no mail: there is no digest to get.
+    NoMail,
+    /// Nothing under the address, or it was unsubscribed: the subscribe page offers one.
+    NotSubscribed,
+    /// Asked for; the confirmation link mailed to the address was not opened yet.
+    Pending,
+    /// Stopped after the mail server refused the address again and again.
+    Suspended,
+    Subscribed(Frequency),
+}
+
+/// The digest status of `email` (the account's address) on this hub; `links` is `None` when
+/// the hub sends no mail.
+pub async fn digest_status(
+    links: Option<&MailLinks>,
+    email: &EmailAddress,
+) -> Result<DigestStatus, StoreError> {
+    let Some(links) = links.filter(|l| l.sends_mail()) else {
+        return Ok(DigestStatus::NoMail);
+    };
+    let Some(subscriber) = links.store.subscriber_by_email(email).await? else {
+        return Ok(DigestStatus::NotSubscribed);
+    };
+    Ok(match subscriber.status {
+        SubscriberStatus::Confirmed => DigestStatus::Subscribed(subscriber.frequency),
+        SubscriberStatus::Pending => DigestStatus::Pending,
+        SubscriberStatus::Suspended => DigestStatus::Suspended,
+        SubscriberStatus::Unsubscribed => DigestStatus::NotSubscribed,
+    })
+}
+
 #[cfg(test)]
 mod tests;

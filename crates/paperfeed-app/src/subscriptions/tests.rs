@@ -302,3 +302,45 @@ fn a_subscriber_address_is_one_a_mail_server_takes() {
     );
     assert!(subscriber_address("ada@example.test\r\nBcc: x@y.z").is_err());
 }
+
+#[tokio::test]
+async fn an_accounts_digest_status_follows_its_subscription() {
+    let sink = SmtpSink::start();
+    let hub = hub(Some(sink.mailer()));
+    let ada = address("ada@example.test");
+    assert_eq!(
+        digest_status(None, &ada).await.unwrap(),
+        DigestStatus::NoMail
+    );
+    assert_eq!(
+        digest_status(Some(&hub(None).links), &ada).await.unwrap(),
+        DigestStatus::NoMail,
+        "no mail server: no digest"
+    );
+    assert_eq!(
+        digest_status(Some(&hub.links), &ada).await.unwrap(),
+        DigestStatus::NotSubscribed
+    );
+    let id = subscribed(&hub, "ada@example.test", Utc::now()).await;
+    assert_eq!(
+        digest_status(Some(&hub.links), &ada).await.unwrap(),
+        DigestStatus::Pending
+    );
+    for (status, expected) in [
+        (
+            SubscriberStatus::Confirmed,
+            DigestStatus::Subscribed(Frequency::Daily),
+        ),
+        (SubscriberStatus::Suspended, DigestStatus::Suspended),
+        (SubscriberStatus::Unsubscribed, DigestStatus::NotSubscribed),
+    ] {
+        hub.store
+            .set_subscriber_status(id, status, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(
+            digest_status(Some(&hub.links), &ada).await.unwrap(),
+            expected
+        );
+    }
+}

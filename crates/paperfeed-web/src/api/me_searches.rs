@@ -1,5 +1,5 @@
 //! `/api/me/searches`: a reader's saved searches with `Authorization: Bearer TOKEN` — list,
-//! save, read one's matching papers, delete.
+//! save, put in or take out of the digest, read one's matching papers, delete.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -24,7 +24,7 @@ use crate::state::AppState;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_searches, create_search))
-        .routes(routes!(delete_search))
+        .routes(routes!(update_search, delete_search))
         .routes(routes!(list_search_papers))
 }
 
@@ -47,6 +47,9 @@ pub struct SavedSearchJson {
     /// Its webhook's target, if it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     webhook_url: Option<String>,
+    /// Whether its new matches go into the caller's email digest (a section per search, each
+    /// paper once), when the caller's address is subscribed to one.
+    in_digest: bool,
 }
 
 impl SavedSearchJson {
@@ -61,6 +64,7 @@ impl SavedSearchJson {
             created_at: search.created_at.to_rfc3339(),
             url,
             webhook_url: search.webhook_url,
+            in_digest: search.in_digest,
         }
     }
 }
@@ -191,6 +195,68 @@ fn search_id(raw: &str) -> Result<SavedSearchId, ApiError> {
         .filter(|id| *id > 0)
         .map(SavedSearchId)
         .ok_or_else(|| ApiError::bad_parameter("id", "a saved search's id is a positive number"))
+}
+
+/// What can change of a saved search.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedSearchChangeJson {
+    /// Put its new matches in the caller's email digest (`true`) or leave them out.
+    in_digest: bool,
+}
+
+/// Put one of the caller's saved searches in their email digest, or take it out. Taken out,
+/// its new matches wait: put back, the next digest carries them.
+#[utoipa::path(
+    patch,
+    path = "/api/me/searches/{search_id}",
+    tag = "saved searches",
+    params(("search_id" = String, Path, description = "The saved search's id", example = "1")),
+    request_body = SavedSearchChangeJson,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Changed", body = SavedSearchJson),
+        (status = 400, description = "`search_id` is not a saved search's id, or the body is not `{\"inDigest\": true|false}`", body = ErrorJson),
+        (status = 401, description = "No valid API token", body = ErrorJson),
+        (status = 404, description = "No such saved search of the caller's", body = ErrorJson),
+        (status = 413, description = "The body is over the hub's limit", body = ErrorJson),
+        (status = 415, description = "The body is not sent as `Content-Type: application/json`", body = ErrorJson),
+        (status = 429, description = "Too many changes", body = ErrorJson,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub async fn update_search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<SavedSearchChangeJson>, JsonRejection>,
+) -> Result<Json<SavedSearchJson>, ApiError> {
+    let user = caller(&state, &headers).await?;
+    let id = search_id(&id)?;
+    let Json(body) = body.map_err(bad_change)?;
+    state
+        .community
+        .limit(Action::SavedSearch, &user.id.0.to_string())?;
+    let changed = saved_searches::set_in_digest(&*state.store, user.id, id, body.in_digest)
+        .await
+        .map_err(refused)?;
+    Ok(Json(SavedSearchJson::new(changed)))
+}
+
+/// A body that is JSON but not a change: said in this route's words; the rest as the other
+/// JSON routes say it (415, 413).
+fn bad_change(rejection: JsonRejection) -> ApiError {
+    use axum::extract::rejection::JsonRejection as R;
+    if matches!(rejection, R::JsonDataError(_) | R::JsonSyntaxError(_)) {
+        return ApiError::with_status(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the body must be {{\"inDigest\": true|false}}: {}",
+                rejection.body_text()
+            ),
+        );
+    }
+    body_refused(rejection, "inDigest")
 }
 
 /// Delete one of the caller's saved searches (with its webhook and delivery log).

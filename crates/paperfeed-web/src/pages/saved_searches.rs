@@ -1,7 +1,8 @@
 //! Saved searches in the browser: "Save this search" on the results page (POST), and
-//! `/account/searches`: the reader's searches with rename, delete, their webhooks (set,
-//! remove, the secret shown once) and the webhook delivery log. Every form is POST with the
-//! session's CSRF token, works without JavaScript and goes through the rate limiter.
+//! `/account/searches`: the reader's searches with rename, delete, whether each is in their
+//! digest (and where their digest subscription stands), their webhooks (set, remove, the
+//! secret shown once) and the webhook delivery log. Every form is POST with the session's
+//! CSRF token, works without JavaScript and goes through the rate limiter.
 
 use askama::Template;
 use axum::Form;
@@ -12,11 +13,13 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
+use paperfeed_app::digests::topics::PAPERS_PER_SEARCH;
 use paperfeed_app::feed_tokens::{self, FeedScope, FeedTokenError};
 use paperfeed_app::saved_searches::webhooks::{self, WebhookError};
 use paperfeed_app::saved_searches::{
     self, MAX_NAME_CHARS, MAX_SAVED_SEARCHES, SavedSearchError, SearchSpec,
 };
+use paperfeed_app::subscriptions::{self, DigestStatus};
 use paperfeed_store::{SavedSearchId, Session};
 
 use serde::Deserialize;
@@ -39,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route(PAGE, get(show_searches).post(save_search))
         .route("/account/searches/{id}/rename", post(rename_search))
         .route("/account/searches/{id}/delete", post(delete_search))
+        .route("/account/searches/{id}/digest", post(set_in_digest))
         .route("/account/searches/{id}/webhook", post(set_webhook))
         .route(
             "/account/searches/{id}/webhook/delete",
@@ -61,6 +65,8 @@ struct SearchView {
     mode: String,
     sort: String,
     webhook_url: Option<String>,
+    /// Whether its new matches go into the reader's digest.
+    in_digest: bool,
     /// Its private feed addresses: id and creation day (the secret is shown once only).
     feeds: Vec<(i64, String)>,
 }
@@ -80,6 +86,10 @@ struct DeliveryView {
 struct SavedSearchesPage {
     csrf: String,
     searches: Vec<SearchView>,
+    /// Where the reader's digest stands, said above the searches.
+    digest: DigestNote,
+    /// The account's address (the one a digest subscription goes to).
+    email: String,
     deliveries: Vec<DeliveryView>,
     max: usize,
     max_name: usize,
@@ -89,6 +99,35 @@ struct SavedSearchesPage {
     new_secret: Option<(String, String)>,
     /// A feed address just made: the search's name and its RSS and Atom URLs, shown once.
     new_feed: Option<(String, String, String)>,
+}
+
+/// What the page says about the reader's digest: [`DigestStatus`] as the template reads it.
+struct DigestNote {
+    status: DigestStatus,
+    /// Most papers one search shows in a digest.
+    per_search: usize,
+}
+
+impl DigestNote {
+    /// "daily" or "weekly" when subscribed.
+    fn frequency(&self) -> Option<&'static str> {
+        match self.status {
+            DigestStatus::Subscribed(f) => Some(f.as_str()),
+            _ => None,
+        }
+    }
+
+    fn pending(&self) -> bool {
+        self.status == DigestStatus::Pending
+    }
+
+    fn suspended(&self) -> bool {
+        self.status == DigestStatus::Suspended
+    }
+
+    fn not_subscribed(&self) -> bool {
+        self.status == DigestStatus::NotSubscribed
+    }
 }
 
 /// The page, with a notice or an error.
@@ -158,6 +197,7 @@ async fn render_page_with_feed(
                 mode: s.mode,
                 sort: s.sort,
                 webhook_url: s.webhook_url,
+                in_digest: s.in_digest,
                 feeds: feeds_of(s.id.0),
             }
         })
@@ -180,9 +220,17 @@ async fn render_page_with_feed(
             error: d.last_error.unwrap_or_default(),
         })
         .collect();
+    let digest = subscriptions::digest_status(state.mail_links.as_deref(), &session.user.email)
+        .await
+        .map_err(failed)?;
     let page = SavedSearchesPage {
         csrf: session.csrf_token.clone(),
         searches,
+        digest: DigestNote {
+            status: digest,
+            per_search: PAPERS_PER_SEARCH,
+        },
+        email: session.user.email.as_str().to_owned(),
         deliveries,
         max: MAX_SAVED_SEARCHES,
         max_name: MAX_NAME_CHARS,
@@ -336,6 +384,46 @@ pub async fn delete_search(
         "saved search deleted"
     );
     Ok(see_other(PAGE))
+}
+
+#[derive(Deserialize, Default)]
+pub struct DigestForm {
+    #[serde(default)]
+    csrf: String,
+    /// `true` (put the search in the digest) or `false` (take it out).
+    #[serde(default)]
+    in_digest: String,
+}
+
+/// `POST /account/searches/{id}/digest`: puts the search in the reader's digest or takes it
+/// out.
+pub async fn set_in_digest(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form<DigestForm>,
+) -> Result<Response, AppError> {
+    let session = viewer.require_csrf(&form.csrf, PAGE)?;
+    limit(&state, session)?;
+    let in_digest = match form.in_digest.as_str() {
+        "true" => true,
+        "false" => false,
+        other => {
+            return Err(AppError::BadRequest(format!(
+                "in_digest: {other:?} is not one of true, false"
+            )));
+        }
+    };
+    saved_searches::set_in_digest(&*state.store, session.user.id, SavedSearchId(id), in_digest)
+        .await
+        .map_err(search_error)?;
+    tracing::info!(
+        user.id = session.user.id.0,
+        search.id = id,
+        search.in_digest = in_digest,
+        "saved search's digest choice set"
+    );
+    Ok(see_other(&format!("{PAGE}#search-{id}")))
 }
 
 #[derive(Deserialize, Default)]
