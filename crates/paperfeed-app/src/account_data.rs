@@ -117,6 +117,8 @@ pub struct SavedSearchEntry {
     pub sort: String,
     pub created_at: DateTime<Utc>,
     pub webhook_url: Option<String>,
+    /// Whether its new matches go into the account's digest.
+    pub in_digest: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -314,6 +316,7 @@ pub async fn download(
             sort: s.sort,
             created_at: s.created_at,
             webhook_url: s.webhook_url,
+            in_digest: s.in_digest,
         })
         .collect();
     let feed_addresses = store

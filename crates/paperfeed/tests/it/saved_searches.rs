@@ -356,3 +356,161 @@ async fn by_default_webhooks_to_loopback_private_and_link_local_addresses_are_re
     let page = ada.get("/account/searches").await;
     assert!(!page.body.contains("Webhook: <code>"), "no hook was set");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_search_in_the_readers_digest_mails_each_new_match_once() {
+    let mail = tempfile::tempdir().unwrap();
+    let Some(sink) = crate::digest::Sink::start(mail.path(), &[]) else {
+        return;
+    };
+    let smtp = std::ffi::OsString::from(sink.url());
+    let server = Server::start_with_env(
+        &[],
+        tempfile::tempdir().unwrap(),
+        &[
+            ("PAPERFEED_SMTP_URL", &smtp),
+            ("PAPERFEED_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true".as_ref()),
+            ("PAPERFEED_WEBHOOKS__POLL_SECONDS", "1".as_ref()),
+        ],
+    );
+    server.wait_for_index(false).await;
+    let mut ada = Visitor::new(&server);
+    assert_eq!(ada.sign_up("ada").await.status, 303);
+    let csrf = ada.csrf("/account/searches").await;
+    let saved = ada
+        .post(
+            "/account/searches",
+            &[
+                ("csrf", &csrf),
+                ("name", "Sheep"),
+                ("q", "zanzibarian"),
+                ("mode", "keyword"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let id = between(&saved.body, r#"<li id="search-"#, "\"").to_owned();
+    let status = between(
+        &saved.body,
+        r#"<div class="notice" id="digest-status">"#,
+        "</div>",
+    );
+    assert!(
+        status.contains("no digest subscription") && status.contains(r#"<a href="/subscribe">"#),
+        "without a subscription the page says how to get one: {status}"
+    );
+    assert!(saved.body.contains("In my digest: yes"), "on at first");
+
+    // Out and in again, by form (CSRF, checked value) and by the API.
+    let path = format!("/account/searches/{id}/digest");
+    for (token, value, status) in [
+        ("forged", "false", 403),
+        (csrf.as_str(), "maybe", 400),
+        (csrf.as_str(), "false", 303),
+    ] {
+        let answer = ada
+            .post(&path, &[("csrf", token), ("in_digest", value)])
+            .await;
+        assert_eq!(answer.status, status, "{value}: {}", answer.body);
+    }
+    let page = ada.get("/account/searches").await;
+    assert!(page.body.contains("In my digest: no"), "{}", page.body);
+    assert!(page.body.contains("Include in my digest"));
+    let token = crate::community::run_cli(server.data_dir(), &["token", "create", "ada"], "")
+        .trim()
+        .to_owned();
+    register_secret(&token);
+    let http = reqwest::Client::new();
+    let listed: serde_json::Value = http
+        .get(server.url("/api/me/searches"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["inDigest"], false, "{listed}");
+    let changed = http
+        .patch(server.url(&format!("/api/me/searches/{id}")))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"inDigest": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let changed: serde_json::Value = changed.json().await.unwrap();
+    assert_eq!(changed["inDigest"], true, "{changed}");
+    assert_eq!(changed["name"], "Sheep");
+
+    // Subscribed (the operator confirms the account's address), the page says so.
+    crate::digest::run_ok(crate::digest::paperfeed(
+        server.data_dir(),
+        &sink,
+        &["subscriber", "add", "ada@example.org", "--confirmed"],
+    ));
+    let page = ada.get("/account/searches").await;
+    assert!(
+        between(&page.body, r#"id="digest-status">"#, "</div>").contains("daily digest"),
+        "{}",
+        page.body
+    );
+
+    // A matching paper arrives; once the matcher has recorded it (its webhook fires from the
+    // same record), the next digest carries it under the search's name.
+    let (url, hooked) = receiver(vec![204]).await;
+    let set = ada
+        .post(
+            &format!("/account/searches/{id}/webhook"),
+            &[("csrf", &csrf), ("url", &url)],
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    register_secret(between(&set.body, r#"<code id="webhook-secret">"#, "<"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("2026-11-02.json");
+    std::fs::write(&file, NEW_PAPER_DAY).unwrap();
+    assert!(
+        ingest(server.data_dir(), &[file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while hooked.lock().unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the matcher never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let digest = |date: &str| {
+        crate::digest::run_ok(crate::digest::paperfeed(
+            server.data_dir(),
+            &sink,
+            &["digest", "run", "--date", date],
+        ))
+    };
+    // Nothing featured that day: whatever ada gets comes from her saved search.
+    let out = digest("2026-11-05");
+    assert!(out.contains("this run sent 1"), "{out}");
+    let mails = sink.received()["ada@example.org"].clone();
+    assert_eq!(mails.len(), 1);
+    let mail = crate::digest::readable(&mails[0]);
+    let section = between(&mail, "From your saved searches", "--");
+    assert!(section.contains("Sheep"), "under the search's name: {mail}");
+    assert!(
+        section.contains("Zanzibarian sheep herding with transformers"),
+        "{mail}"
+    );
+    assert!(
+        section.contains("https://papers.example.test/papers/2611.00042"),
+        "{mail}"
+    );
+
+    // The same period again, and the next one: nothing more.
+    let again = digest("2026-11-05");
+    assert!(again.contains("this run sent 0"), "{again}");
+    let next = digest("2026-11-06");
+    assert!(next.contains("this run sent 0"), "{next}");
+    assert_eq!(sink.received()["ada@example.org"].len(), 1, "mailed once");
+}
