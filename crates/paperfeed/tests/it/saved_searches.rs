@@ -376,7 +376,7 @@ async fn a_saved_search_in_the_readers_digest_mails_each_new_match_once() {
     server.wait_for_index(false).await;
     let mut ada = Visitor::new(&server);
     assert_eq!(ada.sign_up("ada").await.status, 303);
-    let csrf = ada.csrf("/account/searches").await;
+    let csrf = ada.csrf("/papers?q=zanzibarian&mode=keyword").await;
     let saved = ada
         .post(
             "/account/searches",
@@ -421,25 +421,29 @@ async fn a_saved_search_in_the_readers_digest_mails_each_new_match_once() {
         .to_owned();
     register_secret(&token);
     let http = reqwest::Client::new();
-    let listed: serde_json::Value = http
-        .get(server.url("/api/me/searches"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let json = |bytes: &[u8]| -> serde_json::Value { serde_json::from_slice(bytes).unwrap() };
+    let listed = json(
+        &http
+            .get(server.url("/api/me/searches"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    );
     assert_eq!(listed[0]["inDigest"], false, "{listed}");
     let changed = http
         .patch(server.url(&format!("/api/me/searches/{id}")))
         .bearer_auth(&token)
-        .json(&serde_json::json!({"inDigest": true}))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(r#"{"inDigest": true}"#)
         .send()
         .await
         .unwrap();
     assert_eq!(changed.status(), 200);
-    let changed: serde_json::Value = changed.json().await.unwrap();
+    let changed = json(&changed.bytes().await.unwrap());
     assert_eq!(changed["inDigest"], true, "{changed}");
     assert_eq!(changed["name"], "Sheep");
 
