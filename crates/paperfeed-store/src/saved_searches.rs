@@ -86,6 +86,28 @@ impl DigestTopic {
     }
 }
 
+/// Adds one row of a [`SavedSearchStore::digest_matches`] read (a search, one of its papers,
+/// how many it has unsettled, the pass they were found through) to `topics`: both backends
+/// read the rows grouped by search, papers in order.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn gather_topic(
+    topics: &mut Vec<DigestTopic>,
+    search: SavedSearch,
+    paper: ArxivId,
+    unsettled: i64,
+    found_through: i64,
+) {
+    match topics.last_mut() {
+        Some(topic) if topic.search.id == search.id => topic.papers.push(paper),
+        _ => topics.push(DigestTopic {
+            search,
+            papers: vec![paper],
+            unsettled: u64::try_from(unsettled).unwrap_or(0),
+            found_through,
+        }),
+    }
+}
+
 /// Matches a sent digest accounts for: those of `search` not yet settled and found through
 /// `found_through` or earlier (shown, summed up as "and N more", or left out because the
 /// reader muted, dismissed or was already mailed them). They are never offered again.

@@ -306,6 +306,7 @@ fn a_subscriber_address_is_one_a_mail_server_takes() {
 #[tokio::test]
 async fn an_accounts_digest_status_follows_its_subscription() {
     let sink = SmtpSink::start();
+    let silent = hub(None);
     let hub = hub(Some(sink.mailer()));
     let ada = address("ada@example.test");
     assert_eq!(
@@ -313,7 +314,7 @@ async fn an_accounts_digest_status_follows_its_subscription() {
         DigestStatus::NoMail
     );
     assert_eq!(
-        digest_status(Some(&hub(None).links), &ada).await.unwrap(),
+        digest_status(Some(&silent.links), &ada).await.unwrap(),
         DigestStatus::NoMail,
         "no mail server: no digest"
     );

@@ -11,6 +11,7 @@ use tokio_postgres::error::SqlState;
 
 use super::PostgresStore;
 use super::sql::{corrupt, execute, limit_of, ms, query, query_one, query_opt};
+use crate::saved_searches::gather_topic;
 use crate::{
     AttemptOutcome, ClaimedDelivery, DeliveryState, DigestTopic, NewSavedSearch, SaveOutcome,
     SavedSearch, SavedSearchId, SavedSearchStore, SearchMatch, StoreError, UserId, Webhook,
@@ -334,17 +335,13 @@ impl SavedSearchStore for PostgresStore {
             let paper: String = row.try_get(10)?;
             let paper =
                 ArxivId::parse(&paper).map_err(|e| corrupt("saved_search_matches.paper_id", &e))?;
-            let unsettled: i64 = row.try_get(11)?;
-            let found_through: i64 = row.try_get(12)?;
-            match topics.last_mut() {
-                Some(topic) if topic.search.id == search.id => topic.papers.push(paper),
-                _ => topics.push(DigestTopic {
-                    search,
-                    papers: vec![paper],
-                    unsettled: u64::try_from(unsettled).unwrap_or(0),
-                    found_through,
-                }),
-            }
+            gather_topic(
+                &mut topics,
+                search,
+                paper,
+                row.try_get(11)?,
+                row.try_get(12)?,
+            );
         }
         Ok(topics)
     }

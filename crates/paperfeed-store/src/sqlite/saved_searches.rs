@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::SqliteStore;
 use super::rows::{parse_time, read_change_seq, time_text};
+use crate::saved_searches::gather_topic;
 use crate::{
     AttemptOutcome, ClaimedDelivery, DeliveryState, DigestTopic, NewSavedSearch, SaveOutcome,
     SavedSearch, SavedSearchId, SavedSearchStore, SearchMatch, StoreError, UserId, Webhook,
@@ -308,17 +309,7 @@ impl SavedSearchStore for SqliteStore {
                 let paper = ArxivId::parse(&paper).map_err(|e| {
                     StoreError::Corrupt(format!("saved_search_matches.paper_id: {e}"))
                 })?;
-                let unsettled: i64 = row.get(11)?;
-                let found_through: i64 = row.get(12)?;
-                match topics.last_mut() {
-                    Some(topic) if topic.search.id == search.id => topic.papers.push(paper),
-                    _ => topics.push(DigestTopic {
-                        search,
-                        papers: vec![paper],
-                        unsettled: u64::try_from(unsettled).unwrap_or(0),
-                        found_through,
-                    }),
-                }
+                gather_topic(&mut topics, search, paper, row.get(11)?, row.get(12)?);
             }
             Ok(topics)
         })

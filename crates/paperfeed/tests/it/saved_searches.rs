@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::community::{Visitor, api_token};
+use crate::community::{Answer, Visitor, api_token};
 use crate::harness::{Server, ingest, register_secret};
 
 /// One request a receiver got: its headers (lowercased names) and body.
@@ -116,6 +116,28 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     &text[at..at + text[at..].find(end).unwrap()]
 }
 
+/// Ada, signed up on `server`, saving the search "Sheep" (`zanzibarian`, keyword) from its
+/// results page: her visitor, the form's CSRF token, the save's answer and the search's id.
+async fn ada_saving_sheep(server: &Server) -> (Visitor, String, Answer, String) {
+    let mut ada = Visitor::new(server);
+    assert_eq!(ada.sign_up("ada").await.status, 303);
+    let csrf = ada.csrf("/papers?q=zanzibarian&mode=keyword").await;
+    let saved = ada
+        .post(
+            "/account/searches",
+            &[
+                ("csrf", &csrf),
+                ("name", "Sheep"),
+                ("q", "zanzibarian"),
+                ("mode", "keyword"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let id = between(&saved.body, r#"<li id="search-"#, "\"").to_owned();
+    (ada, csrf, saved, id)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_saved_search_webhook_gets_one_signed_post_per_new_match_retried_with_backoff() {
     let server = Server::start_with_env(
@@ -128,32 +150,16 @@ async fn a_saved_search_webhook_gets_one_signed_post_per_new_match_retried_with_
         ],
     );
     server.wait_for_index(false).await;
-    let mut ada = Visitor::new(&server);
-    assert_eq!(ada.sign_up("ada").await.status, 303);
 
     // Save the search from its results page.
+    let (mut ada, csrf, saved, id) = ada_saving_sheep(&server).await;
     let results = ada.get("/papers?q=zanzibarian&mode=keyword").await;
     assert!(
         results.body.contains("Save this search"),
         "{}",
         results.body
     );
-    let csrf = ada.csrf("/papers?q=zanzibarian&mode=keyword").await;
-    let saved = ada
-        .post(
-            "/account/searches",
-            &[
-                ("csrf", &csrf),
-                ("name", "Sheep"),
-                ("q", "zanzibarian"),
-                ("mode", "keyword"),
-                ("sort", ""),
-            ],
-        )
-        .await;
-    assert_eq!(saved.status, 200, "{}", saved.body);
     assert!(saved.body.contains("Saved “Sheep”"));
-    let id = between(&saved.body, r#"<li id="search-"#, "\"").to_owned();
     assert_eq!(
         ada.post(
             "/account/searches",
@@ -374,22 +380,7 @@ async fn a_saved_search_in_the_readers_digest_mails_each_new_match_once() {
         ],
     );
     server.wait_for_index(false).await;
-    let mut ada = Visitor::new(&server);
-    assert_eq!(ada.sign_up("ada").await.status, 303);
-    let csrf = ada.csrf("/papers?q=zanzibarian&mode=keyword").await;
-    let saved = ada
-        .post(
-            "/account/searches",
-            &[
-                ("csrf", &csrf),
-                ("name", "Sheep"),
-                ("q", "zanzibarian"),
-                ("mode", "keyword"),
-            ],
-        )
-        .await;
-    assert_eq!(saved.status, 200, "{}", saved.body);
-    let id = between(&saved.body, r#"<li id="search-"#, "\"").to_owned();
+    let (mut ada, csrf, saved, id) = ada_saving_sheep(&server).await;
     let status = between(
         &saved.body,
         r#"<div class="notice" id="digest-status">"#,
