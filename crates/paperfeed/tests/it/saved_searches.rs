@@ -116,6 +116,20 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     &text[at..at + text[at..].find(end).unwrap()]
 }
 
+/// `GET path` on the API with the bearer `token`: the answer's body as JSON.
+async fn api_get(server: &Server, token: &str, path: &str) -> serde_json::Value {
+    let body = reqwest::Client::new()
+        .get(server.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
 /// Ada, signed up on `server`, saving the search "Sheep" (`zanzibarian`, keyword) from its
 /// results page: her visitor, the form's CSRF token, the save's answer and the search's id.
 async fn ada_saving_sheep(server: &Server) -> (Visitor, String, Answer, String) {
@@ -296,27 +310,14 @@ async fn a_saved_search_webhook_gets_one_signed_post_per_new_match_retried_with_
         .map(|b| serde_json::from_slice(&b).unwrap())
         .unwrap();
     let api_id = created["id"].as_i64().unwrap();
-    let papers: serde_json::Value = http
-        .get(server.url(&format!("/api/me/searches/{api_id}/papers")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .map(|b| serde_json::from_slice(&b).unwrap())
-        .unwrap();
+    let papers = api_get(
+        &server,
+        &token,
+        &format!("/api/me/searches/{api_id}/papers"),
+    )
+    .await;
     assert_eq!(papers[0]["id"], "2611.00042", "{papers}");
-    let listed: serde_json::Value = http
-        .get(server.url("/api/me/searches"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .map(|b| serde_json::from_slice(&b).unwrap())
-        .unwrap();
+    let listed = api_get(&server, &token, "/api/me/searches").await;
     assert_eq!(listed.as_array().unwrap().len(), 1, "only the caller's own");
     let gone = http
         .delete(server.url(&format!("/api/me/searches/{api_id}")))
@@ -412,18 +413,7 @@ async fn a_saved_search_in_the_readers_digest_mails_each_new_match_once() {
         .to_owned();
     register_secret(&token);
     let http = reqwest::Client::new();
-    let json = |bytes: &[u8]| -> serde_json::Value { serde_json::from_slice(bytes).unwrap() };
-    let listed = json(
-        &http
-            .get(server.url("/api/me/searches"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap(),
-    );
+    let listed = api_get(&server, &token, "/api/me/searches").await;
     assert_eq!(listed[0]["inDigest"], false, "{listed}");
     let changed = http
         .patch(server.url(&format!("/api/me/searches/{id}")))
@@ -434,7 +424,8 @@ async fn a_saved_search_in_the_readers_digest_mails_each_new_match_once() {
         .await
         .unwrap();
     assert_eq!(changed.status(), 200);
-    let changed = json(&changed.bytes().await.unwrap());
+    let changed: serde_json::Value =
+        serde_json::from_slice(&changed.bytes().await.unwrap()).unwrap();
     assert_eq!(changed["inDigest"], true, "{changed}");
     assert_eq!(changed["name"], "Sheep");
 
