@@ -332,7 +332,7 @@ async fn following_shows_a_new_match_after_one_indexer_pass_and_renames_and_mute
     server.wait_for_index(false).await;
     let mut ada = Visitor::new(&server);
     assert_eq!(ada.sign_up("ada").await.status, 303);
-    let csrf = ada.csrf("/account/searches").await;
+    let csrf = ada.csrf("/account").await;
     let saved = ada
         .post(
             "/account/searches",
