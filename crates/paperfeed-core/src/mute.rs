@@ -24,6 +24,9 @@
 //! first mute that matches; a paper's text is read only when there are keyword mutes, and only
 //! words starting with a letter some keyword stem starts with are stemmed (English Snowball
 //! stems keep a word's first letter), which keeps a page of papers cheap to filter.
+//! [`MuteText`] is a paper's text read once for any mutes (every word stemmed, the stems
+//! sorted, authors' keys made): a caller that keeps it per paper matches every reader's mutes
+//! against it with [`MuteSet::first_match_in`] — the same answers, with nothing stemmed again.
 
 use std::fmt;
 
