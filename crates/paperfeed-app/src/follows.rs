@@ -356,7 +356,7 @@ fn reason_for(
 }
 
 /// The papers a followed saved search matches (its newest, as the search engine finds them):
-/// the edge runs the searches (`saved_searches::matching_papers`) and hands them here.
+/// the edge asks [`saved_search_matches`] for them and hands them here.
 #[derive(Clone, Debug)]
 pub struct SearchMatches {
     pub id: i64,
@@ -494,55 +494,25 @@ pub async fn following_feed(
     })
 }
 
+mod search_matches;
 #[cfg(test)]
 mod tests;
 
-/// How many of a saved search's newest matches join the Following feed.
-const SEARCH_PAPERS: usize = 30;
-
-/// The newest matches of each of `user`'s saved searches, for [`following_feed`]: a saved
-/// search is followed by being saved (following one explicitly changes nothing more). The
-/// queries run one after the other off the async threads; a search that fails is left out
-/// (and logged) rather than taking the whole feed down.
-pub async fn saved_search_matches(
-    engine: std::sync::Arc<paperfeed_search::SearchEngine>,
-    store: &dyn Store,
-    user: UserId,
-) -> Result<Vec<SearchMatches>, StoreError> {
-    let mut out = Vec::new();
-    for search in store.saved_searches(user).await? {
-        match crate::saved_searches::matching_papers(
-            std::sync::Arc::clone(&engine),
-            store,
-            &search,
-            SEARCH_PAPERS,
-        )
-        .await
-        {
-            Ok(papers) => out.push(SearchMatches {
-                id: search.id.0,
-                name: search.name,
-                papers,
-            }),
-            Err(error) => {
-                tracing::warn!(search.id = search.id.0, error = %error, "a saved search left out of the Following feed");
-            }
-        }
-    }
-    Ok(out)
-}
+pub use search_matches::{NewestMatches, SEARCH_PAPERS, saved_search_matches};
 
 /// Takes out of `page` what `user` muted or dismissed ("not interested") and, with
 /// `hide_seen`, what they have seen, as their day pages do; returns how many went. One store
-/// read for the page.
+/// read for the page; `cache` keeps what matching needs between requests.
 pub async fn without_hidden(
     store: &dyn Store,
+    cache: &std::sync::Arc<crate::visibility::FilterCache>,
     user: UserId,
     page: &mut FollowingPage,
     hide_seen: bool,
 ) -> Result<usize, StoreError> {
     let ids: Vec<ArxivId> = page.items.iter().map(|i| i.paper.id.clone()).collect();
-    let filter = crate::visibility::ReaderFilter::load(store, user, &ids, hide_seen).await?;
+    let filter =
+        crate::visibility::ReaderFilter::load_cached(store, cache, user, &ids, hide_seen).await?;
     let before = page.items.len();
     page.items.retain(|i| filter.why_hidden(&i.paper).is_none());
     Ok(before - page.items.len())

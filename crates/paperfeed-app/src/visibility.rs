@@ -6,9 +6,21 @@
 //! `paperfeed_core::MuteSet`), and tells for each paper whether it is hidden and why
 //! ([`Hidden`]). Pages hide what it hides and say how many; search marks instead of hiding.
 //! Who may act (a session, a token) and how often (rate limits) is the edge's business.
+//!
+//! What is slow in filtering — reading each paper's text for keyword mutes and compiling a
+//! reader's mutes — is kept between requests by a [`FilterCache`] that a long-lived caller
+//! (the web) holds and hands to [`ReaderFilter::load_cached`]: papers' text per paper and text
+//! ([`MuteTexts`]), compiled mutes per reader and mute list ([`CompiledMutes`]). Mutes,
+//! dismissals and seen marks are still read from the store on every load, so a change counts
+//! on the next one.
+
+mod kept_texts;
+
+pub use kept_texts::MuteTexts;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use paperfeed_core::{ArxivId, MAX_MUTES, MuteError, MuteKind, MuteSet, Paper, check_mute};
@@ -174,14 +186,22 @@ impl fmt::Display for Hidden {
     }
 }
 
+/// What filtering keeps between requests (see the module's documentation); one per process.
+#[derive(Debug, Default)]
+pub struct FilterCache {
+    pub texts: MuteTexts,
+}
+
 /// One reader's mutes, dismissals and seen marks for a set of papers, compiled for matching.
 #[derive(Debug, Default)]
 pub struct ReaderFilter {
     mutes: Vec<Mute>,
-    set: Option<MuteSet>,
+    set: Option<Arc<MuteSet>>,
     dismissed: HashSet<ArxivId>,
     seen: HashMap<ArxivId, SeenReasons>,
     hide_seen: bool,
+    /// Papers' text kept between requests, when the caller keeps it.
+    texts: Option<Arc<FilterCache>>,
 }
 
 impl ReaderFilter {
@@ -199,14 +219,44 @@ impl ReaderFilter {
         hide_seen: bool,
     ) -> Result<Self, StoreError> {
         let marks = store.reader_marks(user, papers).await?;
-        let set = (!marks.mutes.is_empty())
-            .then(|| MuteSet::new(marks.mutes.iter().map(|m| (m.kind, m.text.as_str()))));
+        let set = (!marks.mutes.is_empty()).then(|| {
+            Arc::new(MuteSet::new(
+                marks.mutes.iter().map(|m| (m.kind, m.text.as_str())),
+            ))
+        });
         Ok(Self {
             mutes: marks.mutes,
             set,
             dismissed: marks.dismissed,
             seen: marks.seen,
             hide_seen,
+            texts: None,
+        })
+    }
+
+    /// [`ReaderFilter::load`] with what `cache` kept from earlier loads: the same answers,
+    /// without compiling the reader's mutes again or reading a paper's text twice. The
+    /// reader's mutes, dismissals and seen marks are read from the store as by `load`.
+    pub async fn load_cached(
+        store: &dyn VisibilityStore,
+        cache: &Arc<FilterCache>,
+        user: UserId,
+        papers: &[ArxivId],
+        hide_seen: bool,
+    ) -> Result<Self, StoreError> {
+        let marks = store.reader_marks(user, papers).await?;
+        let set = (!marks.mutes.is_empty()).then(|| {
+            Arc::new(MuteSet::new(
+                marks.mutes.iter().map(|m| (m.kind, m.text.as_str())),
+            ))
+        });
+        Ok(Self {
+            mutes: marks.mutes,
+            set,
+            dismissed: marks.dismissed,
+            seen: marks.seen,
+            hide_seen,
+            texts: Some(Arc::clone(cache)),
         })
     }
 
@@ -216,7 +266,13 @@ impl ReaderFilter {
         if self.dismissed.contains(&paper.id) {
             return Some(Hidden::NotInterested);
         }
-        if let Some(at) = self.set.as_ref().and_then(|set| set.first_match(paper))
+        let first = self.set.as_ref().and_then(|set| match &self.texts {
+            Some(cache) if set.reads_text() => {
+                set.first_match_in(paper, &cache.texts.text_of(paper))
+            }
+            _ => set.first_match(paper),
+        });
+        if let Some(at) = first
             && let Some(mute) = self.mutes.get(at)
         {
             return Some(Hidden::Muted {
@@ -418,5 +474,67 @@ mod tests {
         let refused = add_mute(&store, user, MuteKind::Keyword, "one more", now).await;
         assert!(matches!(refused, Err(VisibilityError::TooManyMutes { .. })));
         assert!(refused.unwrap_err().is_refusal());
+    }
+
+    #[tokio::test]
+    async fn a_kept_filter_hides_a_new_mute_and_shows_an_undone_one_on_the_next_load() {
+        let (_dir, store, user) = store_with_papers().await;
+        let cache = Arc::new(FilterCache::default());
+        let papers = store.get_papers(&ids()).await.unwrap();
+        let hidden = |filter: &ReaderFilter| -> Vec<Option<String>> {
+            papers
+                .iter()
+                .map(|p| filter.why_hidden(p).map(|h| h.to_string()))
+                .collect()
+        };
+        let asked = ids();
+        let load = || ReaderFilter::load_cached(&store, &cache, user, &asked, false);
+        assert_eq!(hidden(&load().await.unwrap()), [None, None, None]);
+
+        let added = add_mute(
+            &store,
+            user,
+            MuteKind::Keyword,
+            "quantum errors",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            hidden(&load().await.unwrap()),
+            [
+                None,
+                None,
+                Some("muted keyword \u{201C}quantum errors\u{201D}".to_owned())
+            ]
+        );
+        add_mute(&store, user, MuteKind::Author, "ada lovelace", Utc::now())
+            .await
+            .unwrap();
+        let both = load().await.unwrap();
+        assert_eq!(
+            hidden(&both),
+            [
+                Some("muted author \u{201C}ada lovelace\u{201D}".to_owned()),
+                None,
+                Some("muted keyword \u{201C}quantum errors\u{201D}".to_owned())
+            ]
+        );
+        // The same answers as a filter that keeps nothing.
+        let uncached = ReaderFilter::load(&store, user, &ids(), false)
+            .await
+            .unwrap();
+        assert_eq!(hidden(&both), hidden(&uncached));
+        assert_eq!(cache.texts.len(), 3, "each paper's text read once");
+
+        remove_mute(&store, user, added.mute.id).await.unwrap();
+        assert_eq!(
+            hidden(&load().await.unwrap()),
+            [
+                Some("muted author \u{201C}ada lovelace\u{201D}".to_owned()),
+                None,
+                None
+            ]
+        );
     }
 }

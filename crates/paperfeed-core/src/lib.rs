@@ -38,7 +38,7 @@ pub use frequency::{Frequency, FrequencyError};
 pub use library::{CollectionName, Note, ReadingState};
 pub use markup::escape_html;
 pub use mute::{
-    MAX_MUTE_CHARS, MAX_MUTES, MuteError, MuteKind, MuteSet, author_key, check_mute,
+    MAX_MUTE_CHARS, MAX_MUTES, MuteError, MuteKind, MuteSet, MuteText, author_key, check_mute,
     mute_matches_nothing,
 };
 pub use paper::{

@@ -24,6 +24,9 @@
 //! first mute that matches; a paper's text is read only when there are keyword mutes, and only
 //! words starting with a letter some keyword stem starts with are stemmed (English Snowball
 //! stems keep a word's first letter), which keeps a page of papers cheap to filter.
+//! [`MuteText`] is a paper's text read once for any mutes (every word stemmed, the stems
+//! sorted, authors' keys made): a caller that keeps it per paper matches every reader's mutes
+//! against it with [`MuteSet::first_match_in`] — the same answers, with nothing stemmed again.
 
 use std::fmt;
 
@@ -325,26 +328,25 @@ impl KeywordMute {
         }
     }
 
-    fn matches(&self, paper: &Paper, text: &PaperText) -> bool {
+    fn matches(&self, paper: &Paper, text: &MuteText) -> bool {
         if !self.categories.iter().all(|c| c.matches(paper)) {
             return false;
         }
         if !self
             .authors
             .iter()
-            .all(|author| text.names.iter().any(|name| contains_run(name, author)))
+            .all(|author| text.names().any(|name| name.contains_run(author)))
         {
             return false;
         }
-        self.words.iter().all(|(stem, word)| {
-            text.title.contains(stem)
-                || text.abstract_text.contains(stem)
-                || text.names.iter().any(|name| name.contains(word))
-        }) && self.phrases.iter().all(|(stems, words)| {
-            contains_run(&text.title, stems)
-                || contains_run(&text.abstract_text, stems)
-                || text.names.iter().any(|name| contains_run(name, words))
-        })
+        self.words
+            .iter()
+            .all(|(stem, word)| text.has_stem(stem) || text.names().any(|name| name.contains(word)))
+            && self.phrases.iter().all(|(stems, words)| {
+                (stems.iter().all(|stem| text.has_stem(stem))
+                    && (text.title.contains_run(stems) || text.abstract_text.contains_run(stems)))
+                    || text.names().any(|name| name.contains_run(words))
+            })
     }
 }
 
@@ -360,50 +362,206 @@ fn quoted(after_open: &str) -> (&str, &str) {
     }
 }
 
-/// Whether `run` occurs in `tokens` as consecutive tokens.
-fn contains_run(tokens: &[String], run: &[String]) -> bool {
-    !run.is_empty() && tokens.windows(run.len()).any(|w| w == run)
+/// Tokens in one string, each token's end beside it: a paper's few hundred words in a few
+/// allocations, so that many papers' text can be kept (see [`MuteText`]).
+#[derive(Clone, Debug, Default)]
+struct Tokens {
+    text: String,
+    ends: Vec<u32>,
 }
 
-/// One paper's text as keyword mutes read it: stems of the title and the abstract (a word no
-/// keyword stem could come from is left empty, so positions stay right for phrases) and each
-/// author's folded name tokens.
-struct PaperText {
-    title: Vec<String>,
-    abstract_text: Vec<String>,
-    names: Vec<Vec<String>>,
+impl Tokens {
+    fn push(&mut self, token: &str) {
+        self.text.push_str(token);
+        // Record sizes are capped far below 4 GiB.
+        self.ends
+            .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, at: usize) -> &str {
+        let start = at
+            .checked_sub(1)
+            .and_then(|before| self.ends.get(before))
+            .map_or(0, |&end| end as usize);
+        let end = self.ends.get(at).map_or(start, |&end| end as usize);
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|at| self.get(at))
+    }
+
+    fn contains(&self, token: &str) -> bool {
+        self.iter().any(|t| t == token)
+    }
+
+    /// Whether `run` occurs here as consecutive tokens.
+    fn contains_run(&self, run: &[String]) -> bool {
+        let Some(first) = run.first() else {
+            return false;
+        };
+        (0..self.len().saturating_sub(run.len() - 1)).any(|at| {
+            self.get(at) == first
+                && run
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .all(|(i, token)| self.get(at + i) == token)
+        })
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.ends.capacity() * std::mem::size_of::<u32>()
+    }
 }
 
-impl PaperText {
-    fn read(paper: &Paper, initials: &[char], stemmer: &Stemmer) -> PaperText {
+/// Tokens of one author's name, a window of [`MuteText::names`].
+struct Name<'a> {
+    tokens: &'a Tokens,
+    from: usize,
+    to: usize,
+}
+
+impl Name<'_> {
+    fn contains(&self, token: &str) -> bool {
+        (self.from..self.to).any(|at| self.tokens.get(at) == token)
+    }
+
+    fn contains_run(&self, run: &[String]) -> bool {
+        !run.is_empty()
+            && (self.from..self.to)
+                .take_while(|at| at + run.len() <= self.to)
+                .any(|at| {
+                    run.iter()
+                        .enumerate()
+                        .all(|(i, token)| self.tokens.get(at + i) == token)
+                })
+    }
+}
+
+/// One paper's text as keyword mutes read it: the stems of its title and abstract (stop
+/// words dropped), and each author's folded name tokens.
+///
+/// [`MuteText::read`] stems every word and sorts the stems for quick look-ups: it depends on
+/// the paper alone, so a caller may keep it (keyed by the paper and its text) and match any
+/// reader's mutes against it with [`MuteSet::first_match_in`]. [`MuteSet::first_match`]
+/// reads a cheaper one per call, stemming only the words that could match its own mutes.
+#[derive(Clone, Debug, Default)]
+pub struct MuteText {
+    title: Tokens,
+    abstract_text: Tokens,
+    /// Every author's tokens one after the other; `name_ends[i]` ends author `i`'s.
+    names: Tokens,
+    name_ends: Vec<u32>,
+    /// Each author's name as author mutes compare it ([`author_key`]); empty when not read
+    /// for keeping.
+    author_keys: Tokens,
+    /// Positions of the distinct title and abstract stems (title first, then the abstract's
+    /// after the title's), sorted by stem; empty when not read for keeping.
+    sorted: Vec<u32>,
+}
+
+impl MuteText {
+    /// Reads `paper`'s text for matching any mutes: every word stemmed, stems sorted.
+    pub fn read(paper: &Paper) -> MuteText {
+        let mut text = MuteText::read_some(paper, None, &Stemmer::new(Algorithm::English));
+        let prose = text.title.len() + text.abstract_text.len();
+        let mut sorted: Vec<u32> = (0..prose).filter_map(|at| u32::try_from(at).ok()).collect();
+        sorted.sort_unstable_by(|a, b| text.prose(*a).cmp(text.prose(*b)));
+        sorted.dedup_by(|a, b| text.prose(*a) == text.prose(*b));
+        sorted.shrink_to_fit();
+        text.sorted = sorted;
+        for author in &paper.authors {
+            text.author_keys.push(&author_key(&author.name));
+        }
+        text.author_keys.text.shrink_to_fit();
+        text.author_keys.ends.shrink_to_fit();
+        text
+    }
+
+    /// Reads `paper`'s text; with `initials`, only prose words starting with one of them are
+    /// stemmed (the rest are kept empty, so positions stay right for phrases): English
+    /// Snowball stems keep a word's first letter, so no other word can match.
+    fn read_some(paper: &Paper, initials: Option<&[char]>, stemmer: &Stemmer) -> MuteText {
         let prose = |text: &str| {
-            let mut stems = Vec::new();
+            let mut stems = Tokens::default();
             each_token(text, |t| {
                 if STOP_WORDS.contains(&t) {
                     return;
                 }
-                let wanted = t.chars().next().is_some_and(|c| initials.contains(&c));
-                stems.push(if wanted {
-                    stemmer.stem(t).into_owned()
+                let wanted = initials
+                    .is_none_or(|initials| t.chars().next().is_some_and(|c| initials.contains(&c)));
+                if wanted {
+                    stems.push(&stemmer.stem(t));
                 } else {
-                    String::new()
-                });
+                    stems.push("");
+                }
             });
+            stems.text.shrink_to_fit();
+            stems.ends.shrink_to_fit();
             stems
         };
-        PaperText {
+        let mut names = Tokens::default();
+        let mut name_ends = Vec::with_capacity(paper.authors.len());
+        for author in &paper.authors {
+            each_token(&author.name, |t| names.push(t));
+            name_ends.push(u32::try_from(names.len()).unwrap_or(u32::MAX));
+        }
+        names.text.shrink_to_fit();
+        names.ends.shrink_to_fit();
+        MuteText {
             title: prose(&paper.title),
             abstract_text: prose(&paper.abstract_text),
-            names: paper
-                .authors
-                .iter()
-                .map(|a| {
-                    let mut tokens = Vec::new();
-                    each_token(&a.name, |t| tokens.push(t.to_owned()));
-                    tokens
-                })
-                .collect(),
+            names,
+            name_ends,
+            author_keys: Tokens::default(),
+            sorted: Vec::new(),
         }
+    }
+
+    /// The title's and the abstract's stems as one list of positions.
+    fn prose(&self, at: u32) -> &str {
+        let at = at as usize;
+        match at.checked_sub(self.title.len()) {
+            None => self.title.get(at),
+            Some(in_abstract) => self.abstract_text.get(in_abstract),
+        }
+    }
+
+    /// Whether the title or the abstract has `stem`.
+    fn has_stem(&self, stem: &str) -> bool {
+        if self.sorted.is_empty() {
+            return self.title.contains(stem) || self.abstract_text.contains(stem);
+        }
+        self.sorted
+            .binary_search_by(|at| self.prose(*at).cmp(stem))
+            .is_ok()
+    }
+
+    fn names(&self) -> impl Iterator<Item = Name<'_>> {
+        let mut from = 0;
+        self.name_ends.iter().map(move |&end| {
+            let name = Name {
+                tokens: &self.names,
+                from,
+                to: end as usize,
+            };
+            from = end as usize;
+            name
+        })
+    }
+
+    /// Memory it holds beyond its own size, for callers that keep many within a budget.
+    pub fn heap_bytes(&self) -> usize {
+        self.title.heap_bytes()
+            + self.abstract_text.heap_bytes()
+            + self.names.heap_bytes()
+            + self.author_keys.heap_bytes()
+            + (self.name_ends.capacity() + self.sorted.capacity()) * std::mem::size_of::<u32>()
     }
 }
 
@@ -474,26 +632,51 @@ impl MuteSet {
         self.rules.is_empty()
     }
 
+    /// Whether any mute reads what [`MuteText`] holds (keyword and author mutes do; category
+    /// mutes read the paper's categories alone): when none does, there is nothing to read or
+    /// keep.
+    pub fn reads_text(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| matches!(r, Rule::Keyword(_) | Rule::Author(_)))
+    }
+
     /// The position of the first mute that matches `paper`, if any.
     pub fn first_match(&self, paper: &Paper) -> Option<usize> {
+        self.first_match_of(paper, None)
+    }
+
+    /// [`MuteSet::first_match`] with `paper`'s text already read by [`MuteText::read`]
+    /// (the same answer, without stemming or normalising anything).
+    pub fn first_match_in(&self, paper: &Paper, text: &MuteText) -> Option<usize> {
+        self.first_match_of(paper, Some(text))
+    }
+
+    fn first_match_of(&self, paper: &Paper, kept: Option<&MuteText>) -> Option<usize> {
         let mut keys: Option<Vec<String>> = None;
-        let mut text: Option<PaperText> = None;
+        let mut read: Option<MuteText> = None;
         for (at, rule) in self.rules.iter().enumerate() {
             let hit = match rule {
                 Rule::Nothing => false,
                 Rule::Author(key) => {
-                    !key.is_empty() && {
-                        let keys = keys.get_or_insert_with(|| {
-                            paper.authors.iter().map(|a| author_key(&a.name)).collect()
-                        });
-                        keys.contains(key)
-                    }
+                    !key.is_empty()
+                        && match kept {
+                            Some(text) => text.author_keys.contains(key),
+                            None => keys
+                                .get_or_insert_with(|| {
+                                    paper.authors.iter().map(|a| author_key(&a.name)).collect()
+                                })
+                                .contains(key),
+                        }
                 }
                 Rule::Category(rule) => rule.matches(paper),
                 Rule::Keyword(rule) => {
-                    let text = text.get_or_insert_with(|| {
-                        PaperText::read(paper, &self.initials, &self.stemmer)
-                    });
+                    let text = match kept {
+                        Some(text) => text,
+                        None => &*read.get_or_insert_with(|| {
+                            MuteText::read_some(paper, Some(&self.initials), &self.stemmer)
+                        }),
+                    };
                     rule.matches(paper, text)
                 }
             };
@@ -538,8 +721,17 @@ mod tests {
         }
     }
 
+    /// Whether the mute matches `p`, asked both ways (text read per call, and kept text),
+    /// which must agree.
     fn muted(kind: MuteKind, text: &str, p: &Paper) -> bool {
-        MuteSet::new([(kind, text)]).first_match(p).is_some()
+        let set = MuteSet::new([(kind, text)]);
+        let per_call = set.first_match(p);
+        assert_eq!(
+            set.first_match_in(p, &MuteText::read(p)),
+            per_call,
+            "{kind} {text:?}: kept text disagrees"
+        );
+        per_call.is_some()
     }
 
     fn sample() -> Paper {
@@ -687,5 +879,65 @@ mod tests {
         assert!(!mute_matches_nothing(MuteKind::Keyword, "protein"));
         assert!(mute_matches_nothing(MuteKind::Author, "!!!"));
         assert!(!muted(MuteKind::Author, "!!!", &p));
+    }
+
+    #[test]
+    fn kept_text_answers_as_text_read_per_call_for_any_paper() {
+        let papers = [
+            sample(),
+            paper("", "", &[], &[]),
+            paper(
+                "The the of",
+                "Über-große Modelle: Æsthetics of ŁÓDŹ; GPT-4 and y-values, \"quoted\" words.",
+                &["Łukasz Kaiser", "Müller, Zoë", "!!"],
+                &["cs.CL"],
+            ),
+        ];
+        let mutes = [
+            (MuteKind::Keyword, "große modelle"),
+            (MuteKind::Keyword, "\"GPT-4\""),
+            (MuteKind::Keyword, "aesthetic lodz"),
+            (MuteKind::Keyword, "author:kaiser values"),
+            (MuteKind::Keyword, "kaiser"),
+            (MuteKind::Keyword, "zoe muller"),
+            (MuteKind::Keyword, "\"muller zoe\""),
+            (MuteKind::Keyword, "\"protein folding\" language"),
+            (MuteKind::Keyword, "the"),
+            (MuteKind::Author, "Zoë Müller"),
+            (MuteKind::Author, "lukasz kaiser"),
+            (MuteKind::Category, "cs"),
+        ];
+        for p in &papers {
+            let kept = MuteText::read(p);
+            assert!(kept.heap_bytes() > 0 || p.title.is_empty());
+            for (kind, text) in mutes {
+                let set = MuteSet::new([(kind, text)]);
+                assert_eq!(
+                    set.first_match_in(p, &kept),
+                    set.first_match(p),
+                    "{kind} {text:?} on {:?}",
+                    p.title
+                );
+            }
+            let all = MuteSet::new(mutes);
+            assert!(all.reads_text());
+            assert_eq!(all.first_match_in(p, &kept), all.first_match(p));
+        }
+        assert!(MuteSet::new([(MuteKind::Author, "x y")]).reads_text());
+        assert!(!MuteSet::new([(MuteKind::Category, "cs")]).reads_text());
+        let third = &papers[2];
+        assert!(muted(MuteKind::Keyword, "große modelle", third));
+        assert!(muted(MuteKind::Keyword, "\"GPT-4\"", third));
+        assert!(muted(MuteKind::Author, "Zoë Müller", third));
+        assert!(muted(MuteKind::Keyword, "\"muller zoe\"", third));
+        assert!(
+            !muted(MuteKind::Keyword, "\"zoe muller\"", third),
+            "names are matched as written"
+        );
+        assert!(!muted(
+            MuteKind::Keyword,
+            "\"muller zoe\" modelle",
+            &papers[0]
+        ));
     }
 }

@@ -90,6 +90,9 @@ pub struct SearchEngine {
     vector_count: AtomicU64,
     /// Papers searchable in the keyword index, mirrored for the same reason (metrics).
     document_count: AtomicU64,
+    /// Moves with every change of what keyword searches can find (see
+    /// [`SearchEngine::keyword_generation`]).
+    keyword_generation: AtomicU64,
     /// Why the keyword index cannot be kept up to date right now (set by its feeder while it
     /// retries), for readiness probes.
     problem: RwLock<Option<String>>,
@@ -132,6 +135,7 @@ impl SearchEngine {
             indexed_up_to,
             vector_count: AtomicU64::new(0),
             document_count,
+            keyword_generation: AtomicU64::new(0),
             problem: RwLock::new(None),
         }
     }
@@ -145,6 +149,7 @@ impl SearchEngine {
             .store(current.watermark(), Ordering::Release);
         self.document_count
             .store(current.len() as u64, Ordering::Release);
+        self.keyword_generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Records why the keyword index cannot be updated (`None`: it can again).
@@ -180,7 +185,16 @@ impl SearchEngine {
             .store(keyword.watermark(), Ordering::Release);
         self.document_count
             .store(keyword.len() as u64, Ordering::Release);
+        self.keyword_generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// A number that changes whenever what keyword searches find may change (each commit of
+    /// papers, a compaction, a replaced index) and not otherwise: keyword results kept under it stay exactly
+    /// right until it moves. Lock-free. It is raised only once the change is searchable, so a
+    /// result computed after reading it is never older than what it names.
+    pub fn keyword_generation(&self) -> u64 {
+        self.keyword_generation.load(Ordering::Acquire)
     }
 
     /// Papers searchable in the keyword index now; lock-free like [`SearchEngine::progress`].
@@ -201,7 +215,11 @@ impl SearchEngine {
 
     /// Merges the keyword index into one segment (see [`KeywordIndex::compact`]).
     pub fn compact(&self) -> Result<(), SearchError> {
-        write(&self.keyword).compact()
+        let mut keyword = write(&self.keyword);
+        keyword.compact()?;
+        // Papers tied in a sort order may come in another order once merged.
+        self.keyword_generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
     }
 
     /// Adds or replaces computed vectors. May take long (a graph rebuild): call it from a

@@ -64,7 +64,14 @@ pub async fn reader_filter(
     hide_seen: bool,
 ) -> Result<ReaderFilter, AppError> {
     match viewer.user() {
-        Some(user) => Ok(ReaderFilter::load(&*state.store, user.id, papers, hide_seen).await?),
+        Some(user) => Ok(ReaderFilter::load_cached(
+            &*state.store,
+            &state.filters,
+            user.id,
+            papers,
+            hide_seen,
+        )
+        .await?),
         None => Ok(ReaderFilter::none()),
     }
 }

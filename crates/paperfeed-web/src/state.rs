@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
+use paperfeed_app::follows::NewestMatches;
 use paperfeed_app::subscriptions::MailLinks;
+use paperfeed_app::visibility::FilterCache;
 use paperfeed_search::SearchEngine;
 use paperfeed_store::Store;
 
@@ -31,6 +33,10 @@ pub struct AppState {
     /// The operator's `[webhooks] allow_private_targets`: saved-search webhooks may reach
     /// loopback, private and link-local addresses.
     pub(crate) allow_private_webhooks: bool,
+    /// What readers' filters keep between requests (papers' text for keyword mutes).
+    pub(crate) filters: Arc<FilterCache>,
+    /// Saved searches' newest matches per index generation, for the Following feed.
+    pub(crate) search_matches: Arc<NewestMatches>,
 }
 
 impl AppState {
@@ -46,6 +52,8 @@ impl AppState {
             metrics: Arc::default(),
             metrics_on_main: true,
             allow_private_webhooks: false,
+            filters: Arc::default(),
+            search_matches: Arc::default(),
         }
     }
 

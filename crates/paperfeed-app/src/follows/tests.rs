@@ -231,3 +231,183 @@ async fn saved_search_matches_join_the_feed_once_with_their_reason() {
         .unwrap();
     assert_eq!(ids(&older.items), ["2502.00002", "2502.00004"]);
 }
+
+/// An engine over an empty in-memory index, fed by the real indexer.
+fn indexer(store: &std::sync::Arc<dyn Store>) -> crate::indexing::Indexer {
+    crate::indexing::Indexer {
+        store: std::sync::Arc::clone(store),
+        engine: std::sync::Arc::new(paperfeed_search::SearchEngine::new(
+            paperfeed_search::KeywordIndex::in_memory().unwrap(),
+            Err("no model in tests".into()),
+            paperfeed_search::DEFAULT_EXACT_LIMIT,
+        )),
+        embed_batch: 16,
+    }
+}
+
+async fn save(
+    store: &dyn Store,
+    user: UserId,
+    name: &str,
+    q: &str,
+) -> paperfeed_store::SavedSearch {
+    let spec = crate::saved_searches::SearchSpec::parse(q, "keyword", "").unwrap();
+    crate::saved_searches::save_search(store, user, name, &spec, Utc::now())
+        .await
+        .unwrap()
+}
+
+/// The page as it reads with every search run now, in full (what the feed showed before
+/// matches were kept).
+async fn page_running_every_search(
+    indexer: &crate::indexing::Indexer,
+    user: UserId,
+    before: Option<ListingCursor>,
+    limit: usize,
+) -> Vec<(String, Vec<String>)> {
+    let store = &*indexer.store;
+    let mut matches = Vec::new();
+    for search in store.saved_searches(user).await.unwrap() {
+        let papers = crate::saved_searches::matching_papers(
+            std::sync::Arc::clone(&indexer.engine),
+            store,
+            &search,
+            SEARCH_PAPERS,
+        )
+        .await
+        .unwrap();
+        matches.push(SearchMatches {
+            id: search.id.0,
+            name: search.name,
+            papers,
+        });
+    }
+    shown(
+        following_feed(store, user, &matches, before, limit)
+            .await
+            .unwrap(),
+    )
+}
+
+async fn page_kept(
+    indexer: &crate::indexing::Indexer,
+    kept: &NewestMatches,
+    user: UserId,
+    before: Option<ListingCursor>,
+    limit: usize,
+) -> Vec<(String, Vec<String>)> {
+    let store = &*indexer.store;
+    let matches = saved_search_matches(
+        std::sync::Arc::clone(&indexer.engine),
+        kept,
+        store,
+        user,
+        before.as_ref(),
+        limit,
+    )
+    .await
+    .unwrap();
+    shown(
+        following_feed(store, user, &matches, before, limit)
+            .await
+            .unwrap(),
+    )
+}
+
+fn shown(page: FollowingPage) -> Vec<(String, Vec<String>)> {
+    page.items
+        .iter()
+        .map(|i| {
+            (
+                i.paper.id.to_string(),
+                i.reasons.iter().map(ToString::to_string).collect(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn kept_search_matches_read_as_running_every_search_and_follow_the_index_and_names() {
+    let (_dir, store) = hub().await;
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(store);
+    let ada = user(&*store, "ada", false).await;
+    follow(&*store, ada.id, &author("Max Roe"), Utc::now())
+        .await
+        .unwrap();
+    let indexer = indexer(&store);
+    indexer.catch_up(&|_| {}).await.unwrap();
+    let kept = NewestMatches::default();
+    save(&*store, ada.id, "Papers", "paper").await;
+    let twice = save(&*store, ada.id, "Also papers", "paper").await;
+    save(&*store, ada.id, "Kites", "kite").await;
+
+    // Every page, cursor and size reads as when every search ran in full.
+    let cursor = |id: &str, day: u32| ListingCursor {
+        at: Utc.with_ymd_and_hms(2025, 2, day, 9, 0, 0).unwrap(),
+        id: ArxivId::parse(id).unwrap(),
+    };
+    for before in [
+        None,
+        Some(cursor("2502.00004", 2)),
+        Some(cursor("2502.00003", 3)),
+    ] {
+        for limit in [1, 2, 3, 10] {
+            assert_eq!(
+                page_kept(&indexer, &kept, ada.id, before.clone(), limit).await,
+                page_running_every_search(&indexer, ada.id, before.clone(), limit).await,
+                "before {before:?}, limit {limit}"
+            );
+        }
+    }
+    assert_eq!(
+        kept.len(),
+        2,
+        "one entry per query, shared by searches asking the same"
+    );
+
+    // A new match is listed after the indexer's pass that takes it in, not before.
+    let mut kite = paper("2502.00009", 9, &[("Somebody Else", None)], None);
+    kite.title = "Kite flying".into();
+    store
+        .upsert_papers(vec![kite], WriteMode::Commit)
+        .await
+        .unwrap();
+    let first = page_kept(&indexer, &kept, ada.id, None, 10).await;
+    assert_ne!(first[0].0, "2502.00009", "not indexed yet");
+    indexer.catch_up(&|_| {}).await.unwrap();
+    let after = page_kept(&indexer, &kept, ada.id, None, 10).await;
+    assert_eq!(
+        after[0],
+        (
+            "2502.00009".to_owned(),
+            vec!["matches your search: Kites".to_owned()]
+        )
+    );
+    assert_eq!(
+        after,
+        page_running_every_search(&indexer, ada.id, None, 10).await
+    );
+
+    // A renamed search's reasons change at once; a deleted one's go.
+    crate::saved_searches::rename_search(&*store, ada.id, twice.id, "Renamed")
+        .await
+        .unwrap();
+    let renamed = page_kept(&indexer, &kept, ada.id, None, 10).await;
+    assert!(
+        renamed
+            .iter()
+            .any(|(_, reasons)| reasons.contains(&"matches your search: Renamed".to_owned()))
+    );
+    assert!(
+        !renamed
+            .iter()
+            .any(|(_, reasons)| reasons.contains(&"matches your search: Also papers".to_owned()))
+    );
+    crate::saved_searches::delete_search(&*store, ada.id, twice.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        page_kept(&indexer, &kept, ada.id, None, 10).await,
+        page_running_every_search(&indexer, ada.id, None, 10).await
+    );
+}

@@ -62,3 +62,46 @@ async fn a_store_from_a_newer_paperfeed_is_refused_with_a_reason() {
     let err = SqliteStore::open(&path).unwrap_err();
     assert!(err.to_string().contains("upgrade paperfeed"), "{err}");
 }
+
+#[test]
+fn a_cached_statement_is_not_planned_again_each_time_it_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paperfeed.sqlite3");
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = super::open_connection(&path, true).unwrap();
+    // What a reader's page reads: their session, mutes and saved papers among the page's.
+    let reads = [
+        (
+            "select u.id, s.csrf_token from sessions s join users u on u.id = s.user_id
+              where s.id_hash = ?1 and s.expires_at > ?2",
+            2,
+        ),
+        (
+            "select id, kind, text from mutes where user_id = ?1 order by id",
+            1,
+        ),
+        (
+            "select s.paper_id from json_each(?2) j
+               join saved_papers s on s.user_id = ?1 and s.paper_id = j.value order by j.key",
+            2,
+        ),
+    ];
+    for (sql, params) in reads {
+        for user in [1, 2, 1, 7] {
+            let mut stmt = conn.prepare_cached(sql).unwrap();
+            let mut rows = if params == 1 {
+                stmt.query([user]).unwrap()
+            } else {
+                stmt.query(rusqlite::params![user, format!(r#"["x{user}"]"#)])
+                    .unwrap()
+            };
+            assert!(rows.next().unwrap().is_none());
+        }
+        let stmt = conn.prepare_cached(sql).unwrap();
+        assert_eq!(
+            stmt.get_status(rusqlite::StatementStatus::RePrepare),
+            0,
+            "bound values never make a cached statement be parsed and planned again: {sql}"
+        );
+    }
+}

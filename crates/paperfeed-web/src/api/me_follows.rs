@@ -233,12 +233,19 @@ pub async fn get_following(
         ),
     };
     let page = {
-        let matches =
-            follows::saved_search_matches(state.search.clone(), &*state.store, user.id).await?;
+        let limit = page_size(limit);
+        let matches = follows::saved_search_matches(
+            state.search.clone(),
+            &state.search_matches,
+            &*state.store,
+            user.id,
+            before.as_ref(),
+            limit,
+        )
+        .await?;
         let mut page =
-            follows::following_feed(&*state.store, user.id, &matches, before, page_size(limit))
-                .await?;
-        follows::without_hidden(&*state.store, user.id, &mut page, false).await?;
+            follows::following_feed(&*state.store, user.id, &matches, before, limit).await?;
+        follows::without_hidden(&*state.store, &state.filters, user.id, &mut page, false).await?;
         page
     };
     Ok(Json(FollowingJson {

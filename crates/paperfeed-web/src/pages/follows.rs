@@ -396,22 +396,25 @@ async fn following_page(
     visibility: &crate::personal::VisibilityParams,
 ) -> Result<Response, AppError> {
     let session = viewer.require("/following")?;
-    let matches =
-        follows::saved_search_matches(state.search.clone(), &*state.store, session.user.id).await?;
-    let mut page = follows::following_feed(
+    let limit = page_size(None);
+    let matches = follows::saved_search_matches(
+        state.search.clone(),
+        &state.search_matches,
         &*state.store,
         session.user.id,
-        &matches,
-        before,
-        page_size(None),
+        before.as_ref(),
+        limit,
     )
     .await?;
+    let mut page =
+        follows::following_feed(&*state.store, session.user.id, &matches, before, limit).await?;
     // Muted, dismissed and (asked for) seen papers are hidden, counted for the control.
     let hidden = if visibility.show_hidden() {
         0
     } else {
         follows::without_hidden(
             &*state.store,
+            &state.filters,
             session.user.id,
             &mut page,
             visibility.hide_seen(),
@@ -573,11 +576,18 @@ async fn following_feed(
     if scope != FeedScope::Following {
         return Err(not_found());
     }
-    let matches =
-        follows::saved_search_matches(state.search.clone(), &*state.store, token.user).await?;
+    let matches = follows::saved_search_matches(
+        state.search.clone(),
+        &state.search_matches,
+        &*state.store,
+        token.user,
+        None,
+        FEED_ITEMS,
+    )
+    .await?;
     let mut page =
         follows::following_feed(&*state.store, token.user, &matches, None, FEED_ITEMS).await?;
-    follows::without_hidden(&*state.store, token.user, &mut page, false).await?;
+    follows::without_hidden(&*state.store, &state.filters, token.user, &mut page, false).await?;
     let base = base_url(&state, &headers);
     let items: Vec<FeedItem> = page
         .items

@@ -314,3 +314,107 @@ async fn the_follows_api_follows_lists_feeds_and_unfollows_with_a_bearer_token()
     assert!(doc["paths"]["/api/me/follows"]["post"].is_object());
     assert!(doc["paths"]["/api/me/following"]["get"].is_object());
 }
+
+/// The text between the first `start` in `text` and the next `end`.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let at = text
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start:?} in {text}"))
+        + start.len();
+    &text[at..at + text[at..].find(end).unwrap()]
+}
+
+/// The server keeps saved searches' matches and papers' text between loads of the Following
+/// page: none of it may outlive what it was made from.
+#[tokio::test(flavor = "multi_thread")]
+async fn following_shows_a_new_match_after_one_indexer_pass_and_renames_and_mutes_at_once() {
+    let server = hub();
+    server.wait_for_index(false).await;
+    let mut ada = Visitor::new(&server);
+    assert_eq!(ada.sign_up("ada").await.status, 303);
+    let csrf = ada.csrf("/account").await;
+    let saved = ada
+        .post(
+            "/account/searches",
+            &[
+                ("csrf", &csrf),
+                ("name", "Sheep"),
+                ("q", "zanzibarian"),
+                ("mode", "keyword"),
+                ("sort", ""),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let id = between(&saved.body, r#"<li id="search-"#, "\"").to_owned();
+    let before = ada.get("/following").await;
+    assert_eq!(before.status, 200, "{}", before.body);
+    assert!(!before.body.contains("2611.00042"));
+
+    // A matching paper comes in: it is on the page once the indexer has taken it in.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("2026-11-02.json");
+    let mut paper: serde_json::Value = serde_json::from_str(&entry(
+        "2611.00042",
+        "2026-11-01",
+        &[("Ada Lovelace", None)],
+        None,
+    ))
+    .unwrap();
+    paper["paper"]["title"] = "Zanzibarian sheep herding".into();
+    paper["title"] = "Zanzibarian sheep herding".into();
+    std::fs::write(&file, format!("[{paper}]")).unwrap();
+    let out = ingest(server.data_dir(), &[file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        crate::harness::text(&out.stderr)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    let page = loop {
+        let page = ada.get("/following").await;
+        if page.body.contains(r#"data-paper-id="2611.00042""#) {
+            break page;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never listed: {}",
+            page.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(page.body.contains("matches your search: Sheep"));
+
+    // A renamed search gives its new name at once.
+    let renamed = ada
+        .post(
+            &format!("/account/searches/{id}/rename"),
+            &[("csrf", &csrf), ("name", "Goats")],
+        )
+        .await;
+    assert_eq!(renamed.status, 303, "{}", renamed.body);
+    let page = ada.get("/following").await;
+    assert!(page.body.contains("matches your search: Goats"));
+    assert!(!page.body.contains("matches your search: Sheep"));
+
+    // A mute hides the paper on the next load; its undo shows it on the next one.
+    let muted = ada
+        .post(
+            "/account/mutes",
+            &[("csrf", &csrf), ("kind", "keyword"), ("text", "sheep")],
+        )
+        .await;
+    assert_eq!(muted.status, 303, "{}", muted.body);
+    let page = ada.get("/following").await;
+    assert!(!page.body.contains(r#"data-paper-id="2611.00042""#));
+    assert!(page.body.contains("1 hidden"), "{}", page.body);
+    let settings = ada.get("/account/mutes").await;
+    let mute = between(&settings.body, r#"action="/account/mutes/"#, "/");
+    let removed = ada
+        .post(&format!("/account/mutes/{mute}/remove"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(removed.status, 303);
+    let page = ada.get("/following").await;
+    assert!(page.body.contains(r#"data-paper-id="2611.00042""#));
+    assert!(!page.body.contains("1 hidden"));
+}
