@@ -86,8 +86,9 @@ async fn load(store: &dyn Store) -> anyhow::Result<Corpus> {
     let mut stats = TermStats::new();
     let counts: Vec<_> = texts.iter().map(term_counts).collect();
     counts.iter().for_each(|c| stats.add(c));
-    let terms = counts.iter().map(|c| stats.weigh(c)).collect();
-    let background = Background::new(stats, vectors.iter().map(Vec::as_slice));
+    let terms: Vec<SparseVector> = texts.iter().map(|t| stats.features(t)).collect();
+    let background =
+        Background::new(stats, vectors.iter().map(Vec::as_slice)).with_term_spread(&terms);
     let sim = papers
         .iter()
         .map(|p| SimPaper {

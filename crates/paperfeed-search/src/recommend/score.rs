@@ -10,10 +10,14 @@ use super::rank::{Candidate, MAX_NEAREST, Nearest, Pick, RECENCY_WEIGHT, RankSet
 use super::{Background, Example, ReaderModel, Source};
 use crate::dot;
 
-/// Weights of the relevance parts, each standardised over the candidates first.
-const DENSE_WEIGHT: f32 = 1.0;
+/// Weights of the relevance parts, each standardised over the candidates first. On the
+/// simulated readers the terms' discriminant carries the ranking (authors and topic phrases);
+/// the sentence vectors add a little; the nearest positives, added to the score, lowered recall
+/// on both sets, so they only explain (a reader with one strong interest among many still sees
+/// it: the linear part is a sum over every positive).
+const DENSE_WEIGHT: f32 = 0.1;
 const TERMS_WEIGHT: f32 = 1.0;
-const NEAREST_WEIGHT: f32 = 1.0;
+const NEAREST_WEIGHT: f32 = 0.0;
 /// Examples averaged for the nearest-examples part (a reader with several interests is close to
 /// a few of their papers, not to their mean).
 const NEAREST_K: usize = 3;
@@ -23,10 +27,12 @@ const NEGATIVE_FLOOR: f32 = 0.35;
 const NEGATIVE_SCALE: f32 = 10.0;
 /// Candidates the second pass looks at: at least this many, and ten per asked pick.
 const SHORTLIST: usize = 300;
-/// How much closeness to an earlier pick costs (standard deviations per unit of cosine), and
-/// how much more with full exploration.
-const DIVERSITY: f32 = 1.5;
-const EXPLORATION_DIVERSITY: f32 = 1.5;
+/// Maximal marginal relevance: a pick's value is `LAMBDA · standing − (1 − LAMBDA) · closeness`,
+/// its standing 1 for the best of the shortlist down to 0 for the last (ranks, not scores: one
+/// outstanding score must not make everything else look alike), closeness the cosine to the
+/// closest pick already taken; full exploration lowers `LAMBDA` by `EXPLORATION_LAMBDA`.
+const LAMBDA: f32 = 0.75;
+const EXPLORATION_LAMBDA: f32 = 0.2;
 /// Standard deviations of noise at full exploration.
 const EXPLORATION_NOISE: f32 = 1.5;
 /// Half-life of the recency term when the reader set no window.
@@ -87,7 +93,11 @@ pub(super) fn rank(
         }
         w
     });
-    let terms: HashMap<u32, f32> = model.term_mean().into_iter().collect();
+    let terms: HashMap<u32, f32> = model
+        .term_mean()
+        .into_iter()
+        .map(|(b, mean)| (b, background.term_weight(b, mean)))
+        .collect();
     let mut dense = Vec::with_capacity(eligible.len());
     let mut sparse = Vec::with_capacity(eligible.len());
     let mut social = Vec::with_capacity(eligible.len());
@@ -102,7 +112,8 @@ pub(super) fn rank(
                 .entries()
                 .iter()
                 .map(|(b, x)| terms.get(b).map_or(0.0, |w| w * x))
-                .sum::<f32>(),
+                .sum::<f32>()
+                - background.term_offset(c.terms),
         );
         social.push((c.popularity.max(0.0).ln_1p()) as f32);
     }
@@ -229,34 +240,40 @@ pub(super) fn rank(
         picks,
         candidates,
         settings.limit,
-        DIVERSITY + EXPLORATION_DIVERSITY * exploration,
+        LAMBDA - EXPLORATION_LAMBDA * exploration,
     )
 }
 
-/// Maximal marginal relevance: repeatedly takes the pick whose score, less `diversity` times
-/// its closeness to the closest pick already taken, is highest.
+/// Maximal marginal relevance: repeatedly takes the pick whose scaled score, less its closeness
+/// to the closest pick already taken, weighed by `lambda`, is highest.
 fn diversify(
     ranked: Vec<(Pick, usize)>,
     candidates: &[Candidate<'_>],
     limit: usize,
-    diversity: f32,
+    lambda: f32,
 ) -> Vec<Pick> {
-    let mut left = ranked;
-    let mut closest = vec![f32::NEG_INFINITY; left.len()];
+    // `ranked` is best first: standing by position.
+    let n = ranked.len().max(2) as f32;
+    let mut left: Vec<(Pick, usize, f32)> = ranked
+        .into_iter()
+        .enumerate()
+        .map(|(rank, (pick, index))| (pick, index, 1.0 - rank as f32 / (n - 1.0)))
+        .collect();
+    let mut closest = vec![0.0f32; left.len()];
     let mut taken = Vec::with_capacity(limit.min(left.len()));
     while taken.len() < limit && !left.is_empty() {
+        let value = |i: usize| lambda * left[i].2 - (1.0 - lambda) * closest[i].max(0.0);
         let best = (0..left.len())
             .max_by(|&a, &b| {
-                let value = |i: usize| left[i].0.score - diversity * closest[i].max(0.0);
                 value(a)
                     .total_cmp(&value(b))
                     .then_with(|| left[b].0.id.cmp(&left[a].0.id))
             })
             .unwrap_or(0);
-        let (pick, index) = left.swap_remove(best);
+        let (pick, index, _) = left.swap_remove(best);
         closest.swap_remove(best);
         let chosen = candidates[index].vector;
-        for (i, (_, other)) in left.iter().enumerate() {
+        for (i, (_, other, _)) in left.iter().enumerate() {
             let v = candidates[*other].vector;
             if v.len() == chosen.len() {
                 closest[i] = closest[i].max(dot(v, chosen));
