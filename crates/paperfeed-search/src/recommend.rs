@@ -24,8 +24,9 @@ pub use background::Background;
 pub use model::{Example, ReaderModel, SignalKind, Source};
 pub use rank::{
     Candidate, DEFAULT_SOCIAL_WEIGHT, MAX_NEAREST, Nearest, Pick, RECENCY_WEIGHT, RankSettings,
-    Term, recommend,
+    Term,
 };
+pub use score::recommend;
 pub use terms::{
     MAX_TERMS, PaperText, SparseVector, TERM_BUCKETS, TermStats, author_term, query_counts,
     term_counts,

@@ -86,26 +86,21 @@ impl Background {
         self
     }
 
-    /// The weight of term `bucket` for a reader whose positives weigh it `mean` on average, and
-    /// what every candidate having the term loses regardless of the reader (`offset`).
-    pub(crate) fn term_weight(&self, bucket: u32, mean: f32) -> f32 {
-        match self.term_scale.get(bucket as usize) {
-            Some(scale) => mean * scale,
-            None => mean,
+    /// Every bucket's weight for a reader whose positives weigh their terms `mean` on average
+    /// (sorted by bucket): `(mean − hub mean) / (hub variance + ridge)`, or `mean` alone
+    /// without the term spread.
+    pub(crate) fn term_weights(&self, mean: &[(u32, f32)]) -> Vec<f32> {
+        let mut weights: Vec<f32> = if self.term_offset.is_empty() {
+            vec![0.0; TERM_BUCKETS as usize]
+        } else {
+            self.term_offset.iter().map(|o| -o).collect()
+        };
+        for &(b, m) in mean {
+            if let Some(w) = weights.get_mut(b as usize) {
+                *w += m * self.term_scale.get(b as usize).copied().unwrap_or(1.0);
+            }
         }
-    }
-
-    /// `Σ weight · offset` over a candidate's terms: the reader-independent part of the
-    /// discriminant (zero without the term spread).
-    pub(crate) fn term_offset(&self, terms: &SparseVector) -> f32 {
-        if self.term_offset.is_empty() {
-            return 0.0;
-        }
-        terms
-            .entries()
-            .iter()
-            .map(|&(b, w)| w * self.term_offset.get(b as usize).copied().unwrap_or(0.0))
-            .sum()
+        weights
     }
 
     /// The dense direction of a reader whose positives average `mean` (and negatives

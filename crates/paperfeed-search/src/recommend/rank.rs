@@ -4,13 +4,11 @@
 //! marginal relevance so that the picks are not near-duplicates of one another. Every pick says
 //! why it was picked.
 
-use std::collections::HashSet;
-
 use chrono::NaiveDate;
 use paperfeed_core::ArxivId;
 use serde::Serialize;
 
-use super::{Background, ReaderModel, SignalKind, Source, SparseVector};
+use super::{SignalKind, Source, SparseVector};
 
 /// One paper that may be recommended. Borrowed: the caller keeps vectors and terms (the
 /// engine's vector index, a cache of [`super::TermStats::features`]).
@@ -94,16 +92,3 @@ pub struct Pick {
 }
 
 pub const MAX_NEAREST: usize = 3;
-
-/// Ranks `candidates` for the model, leaving out `exclude` (what the reader has seen, voted,
-/// saved or dismissed: the app knows) and every example's own paper, and returns at most
-/// `settings.limit` picks, diverse, each explained. Empty when the model has no positive.
-pub fn recommend(
-    model: &ReaderModel,
-    background: &Background,
-    candidates: &[Candidate<'_>],
-    exclude: &HashSet<ArxivId>,
-    settings: &RankSettings,
-) -> Vec<Pick> {
-    super::score::rank(model, background, candidates, exclude, settings)
-}

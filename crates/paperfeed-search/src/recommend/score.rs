@@ -2,7 +2,7 @@
 //! examples and diversity on a shortlist. The constants were tuned on the simulated readers of
 //! `paperfeed eval --recommend` (see README).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use paperfeed_core::ArxivId;
 
@@ -25,8 +25,8 @@ const NEAREST_K: usize = 3;
 /// costs `NEGATIVE_SCALE / 10` standard deviations.
 const NEGATIVE_FLOOR: f32 = 0.35;
 const NEGATIVE_SCALE: f32 = 10.0;
-/// Candidates the second pass looks at: at least this many, and ten per asked pick.
-const SHORTLIST: usize = 300;
+/// Candidates the second pass looks at: at least this many, and five per asked pick.
+const SHORTLIST: usize = 100;
 /// Maximal marginal relevance: a pick's value is `LAMBDA · standing − (1 − LAMBDA) · closeness`,
 /// its standing 1 for the best of the shortlist down to 0 for the last (ranks, not scores: one
 /// outstanding score must not make everything else look alike), closeness the cosine to the
@@ -46,7 +46,20 @@ struct Scored {
     noise: f32,
 }
 
-pub(super) fn rank(
+/// Ranks `candidates` for the model, leaving out `exclude` (what the reader has seen, voted,
+/// saved or dismissed: the app knows) and every example's own paper, and returns at most
+/// `settings.limit` picks, diverse, each explained. Empty when the model has no positive.
+pub fn recommend(
+    model: &ReaderModel,
+    background: &Background,
+    candidates: &[Candidate<'_>],
+    exclude: &HashSet<ArxivId>,
+    settings: &RankSettings,
+) -> Vec<Pick> {
+    rank(model, background, candidates, exclude, settings)
+}
+
+fn rank(
     model: &ReaderModel,
     background: &Background,
     candidates: &[Candidate<'_>],
@@ -93,11 +106,9 @@ pub(super) fn rank(
         }
         w
     });
-    let terms: HashMap<u32, f32> = model
-        .term_mean()
-        .into_iter()
-        .map(|(b, mean)| (b, background.term_weight(b, mean)))
-        .collect();
+    // One weight per term bucket, looked up by index (hashing 100 000 candidates' terms
+    // through a map cost more than all the rest).
+    let term_weights = background.term_weights(&model.term_mean());
     let mut dense = Vec::with_capacity(eligible.len());
     let mut sparse = Vec::with_capacity(eligible.len());
     let mut social = Vec::with_capacity(eligible.len());
@@ -111,9 +122,8 @@ pub(super) fn rank(
             c.terms
                 .entries()
                 .iter()
-                .map(|(b, x)| terms.get(b).map_or(0.0, |w| w * x))
-                .sum::<f32>()
-                - background.term_offset(c.terms),
+                .map(|&(b, x)| term_weights.get(b as usize).map_or(0.0, |w| w * x))
+                .sum::<f32>(),
         );
         social.push((c.popularity.max(0.0).ln_1p()) as f32);
     }
@@ -150,7 +160,7 @@ pub(super) fn rank(
     let base =
         |s: &Scored| s.linear + social_weight * s.social + RECENCY_WEIGHT * s.recency + s.noise;
     let shortlist = SHORTLIST
-        .max(settings.limit.saturating_mul(10))
+        .max(settings.limit.saturating_mul(5))
         .min(scored.len());
     if shortlist < scored.len() {
         scored.select_nth_unstable_by(shortlist - 1, |a, b| base(b).total_cmp(&base(a)));
@@ -175,6 +185,11 @@ pub(super) fn rank(
         let c = &candidates[s.index];
         let mut sims: Vec<(f32, &Example)> =
             positives.iter().map(|e| (similarity(e, c), *e)).collect();
+        let top = MAX_NEAREST.max(NEAREST_K).min(sims.len());
+        if top > 0 && top < sims.len() {
+            sims.select_nth_unstable_by(top - 1, |a, b| b.0.total_cmp(&a.0));
+            sims.truncate(top);
+        }
         sims.sort_by(|a, b| b.0.total_cmp(&a.0));
         let k = NEAREST_K.min(sims.len()).max(1);
         let part = sims

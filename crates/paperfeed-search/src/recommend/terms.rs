@@ -316,8 +316,11 @@ pub fn term_counts(text: &PaperText<'_>) -> Vec<(u32, u32)> {
     counts(words.into_iter().map(|(b, _)| b).collect())
 }
 
+/// `(bucket, count)` pairs.
+type Counts = Vec<(u32, u32)>;
+
 /// Word buckets (repeated as often as they occur) and author buckets of a text.
-fn split_counts(text: &PaperText<'_>) -> (Vec<(u32, u32)>, Vec<(u32, u32)>) {
+fn split_counts(text: &PaperText<'_>) -> (Counts, Counts) {
     let mut buckets: Vec<u32> = Vec::new();
     for part in [text.title, text.abstract_text] {
         let ws = words(part);
