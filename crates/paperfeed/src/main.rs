@@ -11,6 +11,7 @@ mod harvest;
 mod indexer;
 mod ingest;
 mod migrate;
+mod recommend_eval;
 mod sample;
 mod search_cmd;
 mod serve;
@@ -169,6 +170,10 @@ async fn run(cli: Cli, settings: Settings, origin: Origin) -> anyhow::Result<Exi
         }
         Command::Search(args) => {
             search_cmd::search(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval(args) if args.recommend => {
+            recommend_eval::eval_recommend(&settings, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval(args) => {
