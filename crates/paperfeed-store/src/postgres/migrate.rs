@@ -28,6 +28,10 @@ const MIGRATIONS: &[Migration] = &[
         6,
         include_str!("../../migrations/postgres/0006_saved_searches.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_recommender.sql"),
+    ),
 ];
 
 /// The migration that made the paper index (`paper_keys`): applying it also fills the index

@@ -39,6 +39,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         11,
         include_str!("../../migrations/sqlite/0011_saved_searches.sql"),
     ),
+    (
+        13,
+        include_str!("../../migrations/sqlite/0013_recommender.sql"),
+    ),
 ];
 
 /// The migration that made the paper index (`paper_keys`): applying it also fills the index
