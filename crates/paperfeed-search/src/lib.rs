@@ -5,6 +5,7 @@
 //! files, and can always be rebuilt from the store. It never talks to the store or the network.
 
 mod hybrid;
+pub mod recommend;
 mod vectors;
 
 pub use hybrid::{RRF_K, reciprocal_rank_fusion};
