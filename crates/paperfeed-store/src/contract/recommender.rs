@@ -9,9 +9,7 @@ use chrono::{Duration, TimeZone, Utc};
 use paperfeed_core::ArxivId;
 
 use super::featured;
-use crate::{
-    PaperSignal, RecommenderSettings, SeedAdded, SeenReason, Store, UserId, WriteMode,
-};
+use crate::{PaperSignal, RecommenderSettings, SeedAdded, SeenReason, Store, UserId, WriteMode};
 
 fn id(s: &str) -> ArxivId {
     ArxivId::parse(s).unwrap()
@@ -157,7 +155,12 @@ pub(super) async fn check_recommender(store: &dyn Store) {
         .await
         .unwrap();
     store
-        .add_to_collection(ana.id, list.id, &[p1.clone(), p3.clone()], t0 + Duration::minutes(20))
+        .add_to_collection(
+            ana.id,
+            list.id,
+            &[p1.clone(), p3.clone()],
+            t0 + Duration::minutes(20),
+        )
         .await
         .unwrap();
     store

@@ -12,8 +12,8 @@ use tokio_postgres::types::ToSql;
 use super::PostgresStore;
 use super::sql::{corrupt, execute, limit_of, ms, query, query_one, query_opt};
 use crate::{
-    CollectedPaper, PaperSignal, ReaderSignals, RecommenderSettings, RecommenderStore,
-    SeenReason, SeenReasons, Seed, SeedAdded, StoreError, UserId,
+    CollectedPaper, PaperSignal, ReaderSignals, RecommenderSettings, RecommenderStore, Seed,
+    SeedAdded, SeenReason, SeenReasons, StoreError, UserId,
 };
 
 fn paper_id(text: &str, column: &str) -> Result<ArxivId, StoreError> {
@@ -152,11 +152,7 @@ async fn reader_signals<C: GenericClient>(
         "select paper_id, first_seen_at from seen_papers
           where user_id = $1 and reasons & $3 != 0
           order by first_seen_at desc, paper_id limit $2",
-        &[
-            &user.0,
-            &limit,
-            &SeenReasons::of(SeenReason::Opened).bits(),
-        ],
+        &[&user.0, &limit, &SeenReasons::of(SeenReason::Opened).bits()],
         "seen_papers.paper_id",
     )
     .await?;

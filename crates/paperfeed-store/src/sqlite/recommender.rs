@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::SqliteStore;
 use super::rows::{parse_time, time_text};
 use crate::{
-    CollectedPaper, PaperSignal, ReaderSignals, RecommenderSettings, RecommenderStore,
-    SeenReason, SeenReasons, Seed, SeedAdded, StoreError, UserId,
+    CollectedPaper, PaperSignal, ReaderSignals, RecommenderSettings, RecommenderStore, Seed,
+    SeedAdded, SeenReason, SeenReasons, StoreError, UserId,
 };
 
 fn paper_id(text: &str, column: &str) -> Result<ArxivId, StoreError> {
