@@ -44,7 +44,8 @@ impl Default for Controls {
 }
 
 impl Controls {
-    pub(crate) fn of(stored: Option<&RecommenderSettings>) -> Self {
+    /// The controls `stored` holds (the defaults for a reader who never set any).
+    pub fn of(stored: Option<&RecommenderSettings>) -> Self {
         stored.map_or_else(Self::default, |s| Self {
             paused: s.paused,
             social_weight: s.social_weight.min(100),
