@@ -40,9 +40,11 @@ pub use controls::{
 };
 pub use reasons::{Because, ScoreTerms, Weighted};
 
-use cache::{ExampleKey, ModelCache, Owner};
+use cache::{ModelCache, Owner};
 use corpus::Corpus;
-use evidence::{Evidence, Wanted, example_of, paper_gained, signalled_papers, unit, wanted_of};
+use evidence::{
+    Evidence, ExampleKey, Wanted, example_of, paper_gained, signalled_papers, unit, wanted_of,
+};
 
 /// Picks one call returns at most, and unless asked otherwise.
 pub const MAX_PICKS: usize = 100;
@@ -362,7 +364,7 @@ impl Recommender {
             .iter()
             .filter(|w| !w.key.1.is_negative() && matches!(w.evidence, Evidence::Paper(_)))
             .collect();
-        newest.sort_by(|a, b| b.at.cmp(&a.at));
+        newest.sort_by_key(|w| std::cmp::Reverse(w.at));
         for w in newest.into_iter().take(NEIGHBOUR_EXAMPLES) {
             let vector = positives()
                 .find(|e| e.source == w.key.0 && e.kind == w.key.1)
@@ -421,7 +423,13 @@ impl Recommender {
                         });
                     }
                 }
-                recommend(&model, &papers.background, &candidates, &exclude, &settings)
+                let picks = recommend(&model, &papers.background, &candidates, &exclude, &settings);
+                let near = |id: &ArxivId| {
+                    let vector = index.get(id).unwrap_or(&[]);
+                    let terms = papers.get(id).map(|p| &p.terms);
+                    evidence::near_duplicate_of_dismissed(&model, vector, terms)
+                };
+                picks.into_iter().filter(|p| !near(&p.id)).collect()
             })
         })
         .await

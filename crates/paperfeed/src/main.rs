@@ -11,6 +11,7 @@ mod harvest;
 mod indexer;
 mod ingest;
 mod migrate;
+mod recommend_cmd;
 mod sample;
 mod search_cmd;
 mod serve;
@@ -169,6 +170,10 @@ async fn run(cli: Cli, settings: Settings, origin: Origin) -> anyhow::Result<Exi
         }
         Command::Search(args) => {
             search_cmd::search(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Recommend(args) => {
+            recommend_cmd::recommend(&settings, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval(args) => {

@@ -7,28 +7,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use paperfeed_core::ArxivId;
-use paperfeed_search::recommend::{ReaderModel, SignalKind, Source};
+use paperfeed_search::recommend::ReaderModel;
 use paperfeed_store::UserId;
 
-use super::evidence::Evidence;
+use super::evidence::{ExampleKey, Held};
 
 /// Whose model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Owner {
     Reader(UserId),
     Collection(i64),
-}
-
-/// An example of a model is known by its source and kind.
-pub(crate) type ExampleKey = (Source, SignalKind);
-
-/// What one example was built from, and with what: a paper's example is built again when its
-/// vector or terms arrive (the indexer and the corpus may lag behind a reader's signal).
-#[derive(Clone, Debug)]
-pub(crate) struct Held {
-    pub evidence: Evidence,
-    pub has_vector: bool,
-    pub has_terms: bool,
 }
 
 /// One owner's model, what it was built from, and the papers near it.
@@ -133,7 +121,7 @@ impl ModelCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paperfeed_search::recommend::{Example, SparseVector};
+    use paperfeed_search::recommend::{Example, SignalKind, Source, SparseVector};
 
     fn entry_with(examples: usize) -> Entry {
         let model = ReaderModel::from_examples((0..examples).map(|i| Example {

@@ -9,15 +9,31 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use paperfeed_core::{ArxivId, FollowTarget, IndexKind};
 use paperfeed_search::recommend::{
-    Example, SignalKind, Source, SparseVector, author_term, query_counts,
+    Example, ReaderModel, SignalKind, Source, SparseVector, author_term, query_counts,
 };
 use paperfeed_store::{Follow, PaperSignal, ReaderSignals, SavedSearch, Store, StoreError};
 
-use super::cache::{ExampleKey, Held};
 use super::corpus::Corpus;
 
 /// Newest papers of a followed organisation or category whose centroid stands for it.
 const TOPIC_PAPERS: usize = 20;
+/// How close (cosine) a paper must be to one the reader dismissed to count as the same work
+/// (a second version, a re-post): by sentence vectors, or by keyword terms when either paper
+/// has no vector. Papers on the same subject stay well below both.
+const NEAR_DUPLICATE_VECTORS: f32 = 0.9;
+const NEAR_DUPLICATE_TERMS: f32 = 0.6;
+
+/// An example of a model is known by its source and kind.
+pub(crate) type ExampleKey = (Source, SignalKind);
+
+/// What one example was built from, and with what: a paper's example is built again when its
+/// vector or terms arrive (the indexer and the corpus may lag behind a reader's signal).
+#[derive(Clone, Debug)]
+pub(crate) struct Held {
+    pub evidence: Evidence,
+    pub has_vector: bool,
+    pub has_terms: bool,
+}
 
 /// What an example stands for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,6 +184,26 @@ pub(crate) fn signalled_papers(signals: &ReaderSignals) -> HashSet<ArxivId> {
     .map(|s| s.paper.clone())
     .chain(signals.collected.iter().map(|c| c.paper.clone()))
     .collect()
+}
+
+/// Whether a paper (its vector, empty when it has none, and its terms) is a near-duplicate of
+/// one the reader marked "not interested": hidden with it, whatever its score (the model's
+/// penalty makes papers like a dismissed one rarer; this makes the same work leave).
+pub(crate) fn near_duplicate_of_dismissed(
+    model: &ReaderModel,
+    vector: &[f32],
+    terms: Option<&SparseVector>,
+) -> bool {
+    model
+        .examples()
+        .iter()
+        .filter(|e| e.kind.is_negative())
+        .any(|e| match &e.vector {
+            Some(v) if !vector.is_empty() && v.len() == vector.len() => {
+                paperfeed_search::dot(v, vector) >= NEAR_DUPLICATE_VECTORS
+            }
+            _ => terms.is_some_and(|t| e.terms.dot(t) >= NEAR_DUPLICATE_TERMS),
+        })
 }
 
 /// A paper's example from what the corpus and the engine hold of it now.

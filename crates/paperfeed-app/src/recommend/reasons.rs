@@ -150,16 +150,42 @@ impl ScoreTerms {
     }
 }
 
+/// How strongly a kind of signal speaks for a paper, to name the strongest when one paper is
+/// near by two (seeded and opened).
+fn strength(kind: SignalKind) -> u8 {
+    match kind {
+        SignalKind::Seed => 0,
+        SignalKind::Saved => 1,
+        SignalKind::InCollection => 2,
+        SignalKind::Upvoted => 3,
+        SignalKind::Followed | SignalKind::SavedSearch => 4,
+        SignalKind::Opened => 5,
+        SignalKind::NotInterested => 6,
+    }
+}
+
 /// The reasons of a pick, closest first: every positive it is near (a followed author only
-/// when this paper lists them), skipping what it does not resemble at all.
+/// when this paper lists them), each source once under its strongest signal, skipping what it
+/// does not resemble at all.
 pub(crate) fn reasons_of(
     pick: &Pick,
     paper: &Paper,
     titles: &HashMap<ArxivId, String>,
 ) -> Vec<Because> {
-    pick.nearest
+    let mut nearest: Vec<&Nearest> = Vec::new();
+    for n in pick
+        .nearest
         .iter()
         .filter(|n| n.similarity > 0.0 && !n.kind.is_negative())
+    {
+        match nearest.iter_mut().find(|kept| kept.source == n.source) {
+            Some(kept) if strength(n.kind) < strength(kept.kind) => *kept = n,
+            Some(_) => {}
+            None => nearest.push(n),
+        }
+    }
+    nearest
+        .into_iter()
         .filter_map(|n| because(n, paper, titles))
         .collect()
 }

@@ -40,7 +40,7 @@ fn twin() -> ArxivId {
 
 /// A unit vector near topic `topic`'s axis, a little off towards `n`.
 fn vector(topic: usize, n: usize) -> Vec<f32> {
-    let mut v = vec![0.0f32; DIM];
+    let mut v = [0.0f32; DIM];
     v[topic] = 1.0;
     v[3 + n % (DIM - 3)] = 1.0;
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();

@@ -559,7 +559,10 @@ pub(crate) async fn click(client: &fantoccini::Client, css: &str) {
 }
 
 /// Waits until the browser is on a page whose path satisfies `ok`; returns the URL.
-pub(crate) async fn wait_for_path(client: &fantoccini::Client, ok: impl Fn(&str) -> bool) -> url::Url {
+pub(crate) async fn wait_for_path(
+    client: &fantoccini::Client,
+    ok: impl Fn(&str) -> bool,
+) -> url::Url {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let url = client.current_url().await.unwrap();

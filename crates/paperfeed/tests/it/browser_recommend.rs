@@ -74,10 +74,7 @@ async fn a_reader_seeds_three_papers_reads_why_dismisses_a_pick_and_its_twin_and
     );
     assert!(picks.iter().all(|p| !SEEDS.contains(&p.as_str())));
     let why = text_of(client, "li.reasons").await;
-    assert!(
-        why.contains("because you asked for papers like “"),
-        "{why}"
-    );
+    assert!(why.contains("because you asked for papers like “"), "{why}");
     assert!(why.contains("Score: relevance"), "{why}");
     save_screenshot(client, "screenshot-for-you.png").await;
 

@@ -175,7 +175,12 @@ async fn for_you_starts_cold_learns_from_seeds_explains_each_pick_and_forgets_on
     let mut anyone = Visitor::new(&server);
     let away = anyone.get("/for-you").await;
     assert_eq!(away.status, 303, "signed-in only");
-    assert!(away.headers[header::LOCATION].to_str().unwrap().starts_with("/login"));
+    assert!(
+        away.headers[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with("/login")
+    );
 
     let mut ada = Visitor::new(&server);
     assert_eq!(ada.sign_up("ada").await.status, 303);
@@ -211,17 +216,26 @@ async fn for_you_starts_cold_learns_from_seeds_explains_each_pick_and_forgets_on
         TWINS.contains(&picks[0].as_str()),
         "the protein paper comes first: {picks:?}"
     );
-    assert!(picks.iter().all(|p| !SEEDS.contains(&p.as_str())), "seeds are not picked");
+    assert!(
+        picks.iter().all(|p| !SEEDS.contains(&p.as_str())),
+        "seeds are not picked"
+    );
     assert!(
         page.body.contains("because you asked for papers like “"),
         "each pick says why: {}",
         page.body
     );
     assert!(page.body.contains("Score: relevance"));
-    assert!(page.body.contains("social 0.10 ×"), "the social term and its weight");
+    assert!(
+        page.body.contains("social 0.10 ×"),
+        "the social term and its weight"
+    );
     assert!(page.body.contains("recency 0.25 ×"));
     for id in SEEDS {
-        assert!(page.body.contains(&format!(r#"href="/papers/{id}""#)), "seed list");
+        assert!(
+            page.body.contains(&format!(r#"href="/papers/{id}""#)),
+            "seed list"
+        );
     }
 
     // Not interested in the top pick: it and its near-duplicate leave.
@@ -248,14 +262,23 @@ async fn for_you_starts_cold_learns_from_seeds_explains_each_pick_and_forgets_on
         .collect();
     register_secret(&token);
     let mut reader = Visitor::new(&server);
-    let feed = reader.get(&format!("/for-you/feed.xml?token={token}")).await;
+    let feed = reader
+        .get(&format!("/for-you/feed.xml?token={token}"))
+        .await;
     assert_eq!(feed.status, 200, "{}", feed.body);
     assert_eq!(feed.headers[header::CACHE_CONTROL], "private, no-store");
-    assert!(feed.body.contains("<rss") && feed.body.contains("Why: because you asked for papers like"));
+    assert!(
+        feed.body.contains("<rss") && feed.body.contains("Why: because you asked for papers like")
+    );
     assert!(!feed.body.contains(TWINS[0]) && !feed.body.contains(TWINS[1]));
-    let atom = reader.get(&format!("/for-you/feed.atom?token={token}")).await;
+    let atom = reader
+        .get(&format!("/for-you/feed.atom?token={token}"))
+        .await;
     assert!(atom.body.contains("<feed"));
-    assert_eq!(reader.get("/for-you/feed.xml?token=pff_nope").await.status, 404);
+    assert_eq!(
+        reader.get("/for-you/feed.xml?token=pff_nope").await.status,
+        404
+    );
     assert!(ada.get("/account").await.body.contains("For you feed"));
 
     // A reset: every signal so far is ignored and the seeds go; the cold start again.
@@ -289,7 +312,11 @@ async fn the_controls_are_checked_kept_and_used_on_the_next_load_and_pause_stops
         )
         .await;
     assert_eq!(refused.status, 400);
-    assert!(refused.body.contains("social_weight must be a whole number from 0 to 100"));
+    assert!(
+        refused
+            .body
+            .contains("social_weight must be a whole number from 0 to 100")
+    );
     let saved = ben
         .post(
             "/for-you/controls",
@@ -303,7 +330,10 @@ async fn the_controls_are_checked_kept_and_used_on_the_next_load_and_pause_stops
         .await;
     assert_eq!(saved.status, 303);
     let page = for_you(&mut ben).await;
-    assert!(page.body.contains(r#"name="recency_days" type="number" min="1" max="3650" value="1""#));
+    assert!(
+        page.body
+            .contains(r#"name="recency_days" type="number" min="1" max="3650" value="1""#)
+    );
     assert!(page.body.contains("social 0.00 ×"), "{}", page.body);
     assert!(page.body.contains("exploration"));
     // One day back from the hub's newest day (2026-08-21): the seeds' day and that one only.
@@ -348,10 +378,11 @@ async fn the_recommendations_api_answers_a_bearer_token_with_papers_and_their_re
     for bad in ["0", "101", "ten", "05"] {
         let answer = get(&format!("?limit={bad}")).await.unwrap();
         assert_eq!(answer.status(), 400, "{bad}");
-        let body: serde_json::Value = answer.json().await.unwrap();
+        let body: serde_json::Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
         assert_eq!(body["parameter"], "limit");
     }
-    let cold: serde_json::Value = get("").await.unwrap().json().await.unwrap();
+    let cold: serde_json::Value =
+        serde_json::from_str(&get("").await.unwrap().text().await.unwrap()).unwrap();
     assert!(
         cold["state"] == "cold_start" || cold["state"] == "warming",
         "{cold}"
@@ -371,7 +402,7 @@ async fn the_recommendations_api_answers_a_bearer_token_with_papers_and_their_re
         let answer = get("?limit=3").await.unwrap();
         assert_eq!(answer.status(), 200);
         assert_eq!(answer.headers()[header::CACHE_CONTROL], "private, no-store");
-        let body: serde_json::Value = answer.json().await.unwrap();
+        let body: serde_json::Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
         if body["state"] != "warming" {
             break body;
         }
@@ -382,16 +413,45 @@ async fn the_recommendations_api_answers_a_bearer_token_with_papers_and_their_re
     let items = body["items"].as_array().unwrap();
     assert_eq!(items.len(), 3);
     let first = &items[0];
-    assert!(TWINS.contains(&first["paper"]["id"].as_str().unwrap()), "{body}");
-    assert!(first["paper"]["title"].as_str().unwrap().starts_with("FoldDiff"));
+    assert!(
+        TWINS.contains(&first["paper"]["id"].as_str().unwrap()),
+        "{body}"
+    );
+    assert!(
+        first["paper"]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("FoldDiff")
+    );
     assert!(first["paper"]["authors"].is_array() && first["paper"]["summary"].is_string());
     let reason = &first["reasons"][0];
     assert_eq!(reason["kind"], "upvoted");
     assert!(SEEDS.contains(&reason["paperId"].as_str().unwrap()));
-    assert!(reason["text"].as_str().unwrap().starts_with("because you upvoted “"));
+    assert!(
+        reason["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("because you upvoted “")
+    );
     assert!(first["score"]["social"]["weight"].as_f64().unwrap() > 0.0);
     assert_eq!(body["controls"]["recencyDays"], 30);
-    let all: serde_json::Value = get("?limit=100").await.unwrap().json().await.unwrap();
+    // The CLI runs the same use case.
+    let cli = crate::harness::bin()
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .args(["recommend", "bot", "--limit", "3"])
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        crate::harness::text(&cli.stderr)
+    );
+    let printed = crate::harness::text(&cli.stdout);
+    assert!(printed.contains(" 1. 2608.2001"), "{printed}");
+    assert!(printed.contains("because you upvoted “"), "{printed}");
+    let all: serde_json::Value =
+        serde_json::from_str(&get("?limit=100").await.unwrap().text().await.unwrap()).unwrap();
     assert!(all["items"].as_array().unwrap().len() <= 100);
     assert!(
         all["items"]
