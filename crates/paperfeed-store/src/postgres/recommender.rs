@@ -107,8 +107,39 @@ async fn signals<C: GenericClient>(
         .collect()
 }
 
-const SEEDS_SQL: &str = "select paper_id, added_at from recommender_seeds where user_id = $1
-  order by added_at desc, paper_id limit $2";
+/// The queries of a reader's paper signals (`$1` the user, `$2` the limit; newest first), and
+/// the column each names: seeds, upvotes, saves, dismissals, opened papers.
+fn paper_signal_queries() -> [(String, &'static str); 5] {
+    let newest = |table: &str, at: &str, filter: &str| {
+        format!(
+            "select paper_id, {at} from {table} where user_id = $1{filter}
+              order by {at} desc, paper_id limit $2"
+        )
+    };
+    let opened = format!(
+        " and reasons & {} != 0",
+        SeenReasons::of(SeenReason::Opened).bits()
+    );
+    [
+        (
+            newest("recommender_seeds", "added_at", ""),
+            "recommender_seeds.paper_id",
+        ),
+        (newest("votes", "created_at", ""), "votes.paper_id"),
+        (
+            newest("saved_papers", "saved_at", ""),
+            "saved_papers.paper_id",
+        ),
+        (
+            newest("dismissed_papers", "created_at", ""),
+            "dismissed_papers.paper_id",
+        ),
+        (
+            newest("seen_papers", "first_seen_at", &opened),
+            "seen_papers.paper_id",
+        ),
+    ]
+}
 
 async fn reader_signals<C: GenericClient>(
     c: &C,
@@ -116,46 +147,10 @@ async fn reader_signals<C: GenericClient>(
     limit: i64,
 ) -> Result<ReaderSignals, StoreError> {
     let settings = settings_of(c, user).await?;
-    let seeds = signals(
-        c,
-        SEEDS_SQL,
-        &[&user.0, &limit],
-        "recommender_seeds.paper_id",
-    )
-    .await?;
-    let upvotes = signals(
-        c,
-        "select paper_id, created_at from votes where user_id = $1
-          order by created_at desc, paper_id limit $2",
-        &[&user.0, &limit],
-        "votes.paper_id",
-    )
-    .await?;
-    let saved = signals(
-        c,
-        "select paper_id, saved_at from saved_papers where user_id = $1
-          order by saved_at desc, paper_id limit $2",
-        &[&user.0, &limit],
-        "saved_papers.paper_id",
-    )
-    .await?;
-    let dismissed = signals(
-        c,
-        "select paper_id, created_at from dismissed_papers where user_id = $1
-          order by created_at desc, paper_id limit $2",
-        &[&user.0, &limit],
-        "dismissed_papers.paper_id",
-    )
-    .await?;
-    let opened = signals(
-        c,
-        "select paper_id, first_seen_at from seen_papers
-          where user_id = $1 and reasons & $3 != 0
-          order by first_seen_at desc, paper_id limit $2",
-        &[&user.0, &limit, &SeenReasons::of(SeenReason::Opened).bits()],
-        "seen_papers.paper_id",
-    )
-    .await?;
+    let mut lists = Vec::with_capacity(5);
+    for (sql, column) in paper_signal_queries() {
+        lists.push(signals(c, &sql, &[&user.0, &limit], column).await?);
+    }
     let collected = query(
         c,
         "select cp.paper_id, c.id, c.name, cp.added_at
@@ -176,6 +171,9 @@ async fn reader_signals<C: GenericClient>(
         })
     })
     .collect::<Result<Vec<_>, StoreError>>()?;
+    let [seeds, upvotes, saved, dismissed, opened]: [Vec<PaperSignal>; 5] = lists
+        .try_into()
+        .map_err(|_| StoreError::unavailable("reading a reader's signals"))?;
     Ok(ReaderSignals {
         settings,
         seeds,
@@ -288,19 +286,17 @@ impl RecommenderStore for PostgresStore {
     }
 
     async fn seeds(&self, user: UserId) -> Result<Vec<Seed>, StoreError> {
-        Ok(signals(
-            &self.client().await?,
-            SEEDS_SQL,
-            &[&user.0, &i64::MAX],
-            "recommender_seeds.paper_id",
+        let [(sql, column), ..] = paper_signal_queries();
+        Ok(
+            signals(&self.client().await?, &sql, &[&user.0, &i64::MAX], column)
+                .await?
+                .into_iter()
+                .map(|s| Seed {
+                    paper: s.paper,
+                    added_at: s.at,
+                })
+                .collect(),
         )
-        .await?
-        .into_iter()
-        .map(|s| Seed {
-            paper: s.paper,
-            added_at: s.at,
-        })
-        .collect())
     }
 
     async fn reader_signals(

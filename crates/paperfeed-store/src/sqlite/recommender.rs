@@ -111,6 +111,40 @@ fn signals(
     Ok(out)
 }
 
+/// The queries of a reader's paper signals (`?1` the user, `?2` the limit; newest first), and
+/// the column each names: seeds, upvotes, saves, dismissals, opened papers.
+fn paper_signal_queries() -> [(String, &'static str); 5] {
+    let newest = |table: &str, at: &str, filter: &str| {
+        format!(
+            "select paper_id, {at} from {table} where user_id = ?1{filter}
+              order by {at} desc, paper_id limit ?2"
+        )
+    };
+    let opened = format!(
+        " and reasons & {} != 0",
+        SeenReasons::of(SeenReason::Opened).bits()
+    );
+    [
+        (
+            newest("recommender_seeds", "added_at", ""),
+            "recommender_seeds.paper_id",
+        ),
+        (newest("votes", "created_at", ""), "votes.paper_id"),
+        (
+            newest("saved_papers", "saved_at", ""),
+            "saved_papers.paper_id",
+        ),
+        (
+            newest("dismissed_papers", "created_at", ""),
+            "dismissed_papers.paper_id",
+        ),
+        (
+            newest("seen_papers", "first_seen_at", &opened),
+            "seen_papers.paper_id",
+        ),
+    ]
+}
+
 fn reader_signals(
     conn: &Connection,
     user: UserId,
@@ -119,50 +153,10 @@ fn reader_signals(
     // One snapshot: a write between two of these reads cannot show half of itself.
     let tx = conn.unchecked_transaction()?;
     let settings = settings_of(&tx, user)?;
-    let seeds = signals(
-        &tx,
-        "select paper_id, added_at from recommender_seeds where user_id = ?1
-          order by added_at desc, paper_id limit ?2",
-        user,
-        limit,
-        "recommender_seeds.paper_id",
-    )?;
-    let upvotes = signals(
-        &tx,
-        "select paper_id, created_at from votes where user_id = ?1
-          order by created_at desc, paper_id limit ?2",
-        user,
-        limit,
-        "votes.paper_id",
-    )?;
-    let saved = signals(
-        &tx,
-        "select paper_id, saved_at from saved_papers where user_id = ?1
-          order by saved_at desc, paper_id limit ?2",
-        user,
-        limit,
-        "saved_papers.paper_id",
-    )?;
-    let dismissed = signals(
-        &tx,
-        "select paper_id, created_at from dismissed_papers where user_id = ?1
-          order by created_at desc, paper_id limit ?2",
-        user,
-        limit,
-        "dismissed_papers.paper_id",
-    )?;
-    let opened = signals(
-        &tx,
-        &format!(
-            "select paper_id, first_seen_at from seen_papers
-              where user_id = ?1 and reasons & {} != 0
-              order by first_seen_at desc, paper_id limit ?2",
-            SeenReasons::of(SeenReason::Opened).bits()
-        ),
-        user,
-        limit,
-        "seen_papers.paper_id",
-    )?;
+    let mut lists = Vec::with_capacity(5);
+    for (sql, column) in paper_signal_queries() {
+        lists.push(signals(&tx, &sql, user, limit, column)?);
+    }
     let mut collected = Vec::new();
     {
         let mut stmt = tx.prepare_cached(
@@ -184,6 +178,9 @@ fn reader_signals(
         }
     }
     tx.finish()?;
+    let [seeds, upvotes, saved, dismissed, opened]: [Vec<PaperSignal>; 5] = lists
+        .try_into()
+        .map_err(|_| StoreError::unavailable("reading a reader's signals"))?;
     Ok(ReaderSignals {
         settings,
         seeds,
@@ -298,20 +295,14 @@ impl RecommenderStore for SqliteStore {
 
     async fn seeds(&self, user: UserId) -> Result<Vec<Seed>, StoreError> {
         self.read(move |conn| {
-            Ok(signals(
-                conn,
-                "select paper_id, added_at from recommender_seeds where user_id = ?1
-                  order by added_at desc, paper_id limit ?2",
-                user,
-                i64::MAX,
-                "recommender_seeds.paper_id",
-            )?
-            .into_iter()
-            .map(|s| Seed {
-                paper: s.paper,
-                added_at: s.at,
-            })
-            .collect())
+            let [(sql, column), ..] = paper_signal_queries();
+            Ok(signals(conn, &sql, user, i64::MAX, column)?
+                .into_iter()
+                .map(|s| Seed {
+                    paper: s.paper,
+                    added_at: s.at,
+                })
+                .collect())
         })
         .await
     }

@@ -12,7 +12,7 @@
 use askama::Template;
 use axum::Form;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,6 +22,7 @@ use paperfeed_app::recommend::{
     self, Controls, ControlsChange, ForYou, MAX_RECENCY_DAYS, MAX_SEEDS, RecommendError,
 };
 use paperfeed_core::ArxivId;
+use paperfeed_store::Session;
 use serde::Deserialize;
 
 use crate::community::auth::Viewer;
@@ -31,7 +32,7 @@ use crate::picks::{PickCard, pick_cards};
 use crate::query::encode;
 use crate::redirect::see_other;
 use crate::state::AppState;
-use crate::syndication::{Feed, FeedFormat, FeedItem, base_url, render};
+use crate::syndication::{Feed, FeedFormat, FeedItem, base_url, respond};
 use crate::views::paper_href;
 
 /// The page.
@@ -50,8 +51,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/for-you/reset", post(reset))
         .route("/for-you/seeds", post(change_seed))
         .route("/for-you/feed-address", post(create_feed_address))
-        .route("/for-you/feed.xml", get(for_you_rss))
-        .route("/for-you/feed.atom", get(for_you_atom))
+        .route("/for-you/{file}", get(for_you_feed))
         .with_state(state)
         .layer(axum::middleware::from_fn(crate::body_limit::limit_body))
 }
@@ -62,6 +62,20 @@ fn private(mut response: Response) -> Response {
         HeaderValue::from_static("private, no-store"),
     );
     response
+}
+
+/// The session of a form that passed its CSRF check and the reader's rate limit.
+fn accepted<'a>(
+    state: &AppState,
+    viewer: &'a Viewer,
+    csrf: &str,
+    back: &str,
+) -> Result<&'a Session, AppError> {
+    let session = viewer.require_csrf(csrf, back)?;
+    state
+        .community
+        .limit(Action::Recommender, &session.user.id.0.to_string())?;
+    Ok(session)
 }
 
 fn refused(e: RecommendError) -> AppError {
@@ -176,10 +190,7 @@ pub async fn change_controls(
     viewer: Viewer,
     Form(form): Form<ControlsForm>,
 ) -> Result<Response, AppError> {
-    let session = viewer.require_csrf(&form.csrf, PAGE)?;
-    state
-        .community
-        .limit(Action::Recommender, &session.user.id.0.to_string())?;
+    let session = accepted(&state, &viewer, &form.csrf, PAGE)?;
     let change = ControlsChange {
         social_weight: form.social_weight,
         recency_days: form.recency_days,
@@ -207,10 +218,7 @@ pub async fn pause(
     viewer: Viewer,
     Form(form): Form<PauseForm>,
 ) -> Result<Response, AppError> {
-    let session = viewer.require_csrf(&form.csrf, PAGE)?;
-    state
-        .community
-        .limit(Action::Recommender, &session.user.id.0.to_string())?;
+    let session = accepted(&state, &viewer, &form.csrf, PAGE)?;
     let paused = match form.paused.as_str() {
         "true" => true,
         "false" => false,
@@ -238,10 +246,7 @@ pub async fn reset(
     viewer: Viewer,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
-    let session = viewer.require_csrf(&form.csrf, PAGE)?;
-    state
-        .community
-        .limit(Action::Recommender, &session.user.id.0.to_string())?;
+    let session = accepted(&state, &viewer, &form.csrf, PAGE)?;
     recommend::reset(&*state.store, session.user.id, Utc::now())
         .await
         .map_err(refused)?;
@@ -271,10 +276,7 @@ pub async fn change_seed(
         .back
         .as_deref()
         .map_or_else(|| PAGE.to_owned(), crate::redirect::same_site_or_home);
-    let session = viewer.require_csrf(&form.csrf, &back)?;
-    state
-        .community
-        .limit(Action::Recommender, &session.user.id.0.to_string())?;
+    let session = accepted(&state, &viewer, &form.csrf, &back)?;
     let id = ArxivId::parse(form.paper.trim()).map_err(|e| {
         AppError::BadRequest(format!("paper: {:?} is not an arXiv id ({e})", form.paper))
     })?;
@@ -314,10 +316,7 @@ pub async fn create_feed_address(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
-    let session = viewer.require_csrf(&form.csrf, PAGE)?;
-    state
-        .community
-        .limit(Action::Recommender, &session.user.id.0.to_string())?;
+    let session = accepted(&state, &viewer, &form.csrf, PAGE)?;
     let made = feed_tokens::create_feed_token(
         &*state.store,
         session.user.id,
@@ -337,30 +336,24 @@ pub struct TokenParams {
     token: String,
 }
 
-pub async fn for_you_rss(
-    state: State<AppState>,
-    headers: HeaderMap,
-    params: Result<Query<TokenParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, AppError> {
-    for_you_feed(state, headers, params, FeedFormat::Rss).await
-}
-
-pub async fn for_you_atom(
-    state: State<AppState>,
-    headers: HeaderMap,
-    params: Result<Query<TokenParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, AppError> {
-    for_you_feed(state, headers, params, FeedFormat::Atom).await
-}
-
-/// The private feed: the same picks as the page, each with why; empty while paused or before
-/// the first signal.
-async fn for_you_feed(
+/// `GET /for-you/feed.xml|feed.atom?token=`: the private feed, the same picks as the page,
+/// each with why; empty while paused or before the first signal.
+pub async fn for_you_feed(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Path(file): Path<String>,
     params: Result<Query<TokenParams>, axum::extract::rejection::QueryRejection>,
-    format: FeedFormat,
 ) -> Result<Response, AppError> {
+    let format = match file.as_str() {
+        "feed.xml" => FeedFormat::Rss,
+        "feed.atom" => FeedFormat::Atom,
+        _ => {
+            return Err(AppError::not_found(
+                "No such page",
+                "The For you feed is at /for-you/feed.xml (RSS) or /for-you/feed.atom (Atom).",
+            ));
+        }
+    };
     let Query(params) = params.map_err(|e| AppError::BadRequest(e.body_text()))?;
     let not_found = || {
         AppError::not_found(
@@ -388,22 +381,15 @@ async fn for_you_feed(
     let items: Vec<FeedItem> = items
         .iter()
         .map(|item| {
+            let mut entry = FeedItem::for_paper(
+                &base,
+                &item.paper,
+                paperfeed_core::listing_time(&item.paper),
+            );
             let mut why: Vec<String> = item.reasons.iter().map(ToString::to_string).collect();
             why.push(item.terms.to_string());
-            FeedItem {
-                guid: item.paper.id.abs_url(),
-                title: item.paper.title.clone(),
-                link: format!("{base}/papers/{}", item.paper.id),
-                summary: format!("Why: {}.\n\n{}", why.join("; "), item.paper.abstract_text),
-                authors: item
-                    .paper
-                    .visible_authors()
-                    .map(|a| a.name.clone())
-                    .collect(),
-                categories: item.paper.categories.clone(),
-                published: paperfeed_core::listing_time(&item.paper),
-                upvotes: item.paper.upvotes,
-            }
+            entry.summary = format!("Why: {}.\n\n{}", why.join("; "), entry.summary);
+            entry
         })
         .collect();
     let feed = Feed {
@@ -411,11 +397,8 @@ async fn for_you_feed(
         description: "Papers picked for you from what you saved, upvoted, followed and seeded"
             .into(),
         html_url: format!("{base}{PAGE}"),
-        self_url: format!(
-            "{base}/for-you/feed.{}?token={}",
-            format.extension(),
-            encode(&params.token)
-        ),
+        // The token stays out of the document: a feed shared onwards does not carry it.
+        self_url: format!("{base}/for-you/feed.{}", format.extension()),
         updated: items
             .iter()
             .map(|i| i.published)
@@ -423,15 +406,5 @@ async fn for_you_feed(
             .unwrap_or(chrono::DateTime::UNIX_EPOCH),
         items,
     };
-    Ok(private(
-        (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(format.content_type()),
-            )],
-            render(&feed, format),
-        )
-            .into_response(),
-    ))
+    Ok(private(respond(&feed, format)))
 }

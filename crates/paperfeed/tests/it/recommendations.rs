@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::header;
 
 use crate::community::{Visitor, api_token};
-use crate::harness::{Server, fixture, ingest, register_secret};
+use crate::harness::{Server, fixture, ingest};
 
 /// Three papers about protein structure to seed from, a near-duplicate pair on the same
 /// subject (the same work posted twice), and two papers on other subjects.
@@ -255,12 +255,7 @@ async fn for_you_starts_cold_learns_from_seeds_explains_each_pick_and_forgets_on
     // A private feed of the same picks, without a session.
     let made = ada.post("/for-you/feed-address", &[("csrf", &csrf)]).await;
     assert_eq!(made.status, 200);
-    let at = made.body.find("token=").unwrap() + "token=".len();
-    let token: String = made.body[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
-        .collect();
-    register_secret(&token);
+    let token = crate::community::feed_token_in(&made.body);
     let mut reader = Visitor::new(&server);
     let feed = reader
         .get(&format!("/for-you/feed.xml?token={token}"))
