@@ -162,8 +162,9 @@ impl Recommender {
     }
 
     /// The background loop of `serve`: catch up now, then whenever the store's change counter
-    /// moved, looking every `interval`, until `stop`. A failed catch-up is logged and tried
-    /// again at the next look.
+    /// moved, looking every `interval`, until `stop`; between, the background statistics follow
+    /// the vectors the indexer loads. A failed catch-up is logged and tried again at the next
+    /// look.
     pub async fn run(
         self: Arc<Self>,
         store: Arc<dyn Store>,
@@ -184,7 +185,7 @@ impl Recommender {
                         tracing::warn!(error = %error.detail(), "recommender catch-up failed");
                     }
                 },
-                Ok(_) => {}
+                Ok(_) => self.corpus.refresh_background().await,
                 Err(error) => {
                     tracing::warn!(error = %error.detail(), "recommender could not read the store");
                 }

@@ -211,19 +211,20 @@ impl Corpus {
         Ok(done)
     }
 
-    /// Rebuilds the background statistics when the engine holds a tenth more vectors (or
-    /// papers) than when they were last built: at start, and as vectors are computed.
-    async fn refresh_background(&self) {
-        let vectors = self.engine.status().vectors;
-        let (stale, stats) = {
+    /// Rebuilds the background statistics when the engine holds a tenth more vectors than
+    /// when they were last built (or none were built): at start, and as vectors are loaded or
+    /// computed, which the store's change counter does not announce.
+    pub async fn refresh_background(&self) {
+        let vectors = usize::try_from(self.engine.progress().1).unwrap_or(usize::MAX);
+        let stats = {
             let papers = self.read();
             let built = papers.background_vectors;
-            let grown = vectors > built + built / 10 || papers.background.terms.documents() == 0;
-            (grown, papers.stats.clone())
+            let first = papers.background.terms.documents() == 0 && papers.stats.documents() > 0;
+            if !papers.ready || !(first || vectors > built + built / 10) {
+                return;
+            }
+            papers.stats.clone()
         };
-        if !stale {
-            return;
-        }
         let engine = Arc::clone(&self.engine);
         let built = tokio::task::spawn_blocking(move || {
             engine.with_vectors(|index| {
