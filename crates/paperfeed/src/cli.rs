@@ -294,6 +294,18 @@ pub struct EvalArgs {
     /// Evaluate at most this many queries (all when unset)
     #[arg(long)]
     pub max_queries: Option<usize>,
+    /// Evaluate recommendations instead of search: simulated readers from the stored papers
+    /// (HF submitters, AI-keyword clusters), this recommender beside arxiv-sanity-lite's SVM,
+    /// popularity and random
+    #[arg(long)]
+    pub recommend: bool,
+    /// With --recommend: the Python that runs the SVM baseline (needs scikit-learn;
+    /// scripts/eval-recommend installs it) [default: python3]
+    #[arg(long, value_name = "PATH", requires = "recommend")]
+    pub python: Option<std::path::PathBuf>,
+    /// With --recommend: also print each reader's recall@20 per method
+    #[arg(long, requires = "recommend")]
+    pub per_reader: bool,
 }
 
 #[derive(Debug, Args)]

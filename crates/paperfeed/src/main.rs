@@ -12,6 +12,7 @@ mod indexer;
 mod ingest;
 mod migrate;
 mod recommend_cmd;
+mod recommend_eval;
 mod sample;
 mod search_cmd;
 mod serve;
@@ -174,6 +175,10 @@ async fn run(cli: Cli, settings: Settings, origin: Origin) -> anyhow::Result<Exi
         }
         Command::Recommend(args) => {
             recommend_cmd::recommend(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval(args) if args.recommend => {
+            recommend_eval::eval_recommend(&settings, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval(args) => {

@@ -31,7 +31,7 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 
 /// Opens the store and the engine, and brings the engine fully up to date: every changed
 /// paper indexed, every vector loaded and every missing one computed.
-async fn ready_engine(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Indexer)> {
+pub(crate) async fn ready_engine(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Indexer)> {
     let store: Arc<dyn Store> = crate::database::open(settings).await?;
     let engine = Arc::new(open_engine(settings)?);
     let indexer = Indexer {
