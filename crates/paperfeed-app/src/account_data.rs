@@ -59,6 +59,8 @@ pub struct AccountData {
     pub feed_addresses: Vec<FeedAddressEntry>,
     /// The latest webhook deliveries.
     pub webhook_deliveries: Vec<DeliveryEntry>,
+    /// The recommender's controls and seed papers.
+    pub recommender: RecommenderEntry,
 }
 
 /// How many seen marks, dismissals and deliveries a download lists at most (newest first).
@@ -127,6 +129,18 @@ pub struct FeedAddressEntry {
     pub scope: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RecommenderEntry {
+    pub paused: bool,
+    pub social_weight: u8,
+    pub recency_days: u32,
+    pub exploration: u8,
+    /// Signals before this are ignored.
+    pub reset_at: Option<DateTime<Utc>>,
+    /// "Recommend from this", newest first.
+    pub seeds: Vec<MarkEntry>,
 }
 
 #[derive(Debug, Serialize)]
@@ -344,6 +358,23 @@ pub async fn download(
             last_error: d.last_error,
         })
         .collect();
+    let controls = crate::recommend::Controls::of(store.recommender_settings(user).await?.as_ref());
+    let recommender = RecommenderEntry {
+        paused: controls.paused,
+        social_weight: controls.social_weight,
+        recency_days: controls.recency_days,
+        exploration: controls.exploration,
+        reset_at: controls.reset_at,
+        seeds: store
+            .seeds(user)
+            .await?
+            .into_iter()
+            .map(|s| MarkEntry {
+                paper: s.paper,
+                at: s.added_at,
+            })
+            .collect(),
+    };
     Ok(AccountData {
         format: FORMAT,
         version: VERSION,
@@ -366,6 +397,7 @@ pub async fn download(
         saved_searches,
         feed_addresses,
         webhook_deliveries,
+        recommender,
     })
 }
 
@@ -462,6 +494,8 @@ mod tests {
         assert_eq!(json["subscription"]["frequency"], "weekly");
         assert_eq!(json["library"][0]["paper"], "2403.00001");
         assert_eq!(json["library"][0]["state"], "to_read");
+        assert_eq!(json["recommender"]["recency_days"], 30);
+        assert!(json["recommender"]["seeds"].is_array());
         for section in [
             "collections",
             "follows",

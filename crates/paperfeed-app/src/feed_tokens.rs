@@ -23,13 +23,16 @@ pub enum FeedScope {
     Following,
     /// One of the reader's saved searches, by id.
     SavedSearch(i64),
+    /// The reader's recommendations ("for you").
+    ForYou,
 }
 
 impl FeedScope {
-    /// The scope as stored: `following`, `search:<id>`. `None` for anything else.
+    /// The scope as stored: `following`, `search:<id>`, `for_you`. `None` for anything else.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "following" => Some(FeedScope::Following),
+            "for_you" => Some(FeedScope::ForYou),
             _ => text
                 .strip_prefix("search:")
                 .and_then(|id| id.parse::<i64>().ok())
@@ -44,6 +47,7 @@ impl fmt::Display for FeedScope {
         match self {
             FeedScope::Following => f.write_str("following"),
             FeedScope::SavedSearch(id) => write!(f, "search:{id}"),
+            FeedScope::ForYou => f.write_str("for_you"),
         }
     }
 }
@@ -144,7 +148,11 @@ mod tests {
 
     #[test]
     fn scopes_round_trip_and_odd_ones_are_refused() {
-        for scope in [FeedScope::Following, FeedScope::SavedSearch(12)] {
+        for scope in [
+            FeedScope::Following,
+            FeedScope::SavedSearch(12),
+            FeedScope::ForYou,
+        ] {
             assert_eq!(FeedScope::parse(&scope.to_string()), Some(scope));
         }
         for odd in [

@@ -15,6 +15,7 @@ pub mod harvest;
 pub mod indexing;
 pub mod library;
 pub mod metrics;
+pub mod recommend;
 pub mod saved_searches;
 pub mod search;
 #[cfg(test)]

@@ -252,6 +252,12 @@ impl SearchEngine {
         }
     }
 
+    /// Runs `f` over the loaded vectors, read-locked meanwhile (keep it short: vectors being
+    /// added wait): how the recommender scores candidates without copying their vectors.
+    pub fn with_vectors<R>(&self, f: impl FnOnce(&VectorIndex) -> R) -> R {
+        f(&read(&self.vectors))
+    }
+
     /// The `k` papers nearest in meaning to `id`, by their stored vectors.
     pub fn similar(&self, id: &ArxivId, k: usize) -> Vec<crate::Neighbour> {
         let vectors = read(&self.vectors);

@@ -134,6 +134,11 @@ impl VectorIndex {
         self.rows.get(id).map(|&row| self.row(row))
     }
 
+    /// Every stored vector with its paper, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&ArxivId, &[f32])> + '_ {
+        self.rows.iter().map(|(id, &row)| (id, self.row(row)))
+    }
+
     /// Whether the approximate graph is in use.
     pub fn is_approximate(&self) -> bool {
         self.graph.is_some()

@@ -23,6 +23,7 @@ mod mail;
 mod migrations;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod recommender;
 mod saved_searches;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -57,6 +58,10 @@ pub use mail::{
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, mask_password};
+pub use recommender::{
+    CollectedPaper, PaperSignal, ReaderSignals, RecommenderSettings, RecommenderStore, Seed,
+    SeedAdded,
+};
 pub use saved_searches::{
     AttemptOutcome, ClaimedDelivery, DeliveryState, NewSavedSearch, SaveOutcome, SavedSearch,
     SavedSearchId, SavedSearchStore, SearchMatch, Webhook, WebhookDelivery,
@@ -248,6 +253,7 @@ pub trait Store:
     + FeedTokenStore
     + SavedSearchStore
     + AccountStore
+    + RecommenderStore
     + Send
     + Sync
     + 'static

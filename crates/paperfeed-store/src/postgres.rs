@@ -23,6 +23,7 @@ mod library;
 mod mail;
 mod migrate;
 mod papers;
+mod recommender;
 mod rows;
 mod saved_searches;
 mod sql;

@@ -418,6 +418,26 @@ pub const TABLES: &[Table] = &[
         merge: Merge::SourceWins,
     },
     Table {
+        name: "recommender_settings",
+        key_len: 1,
+        columns: &[
+            ("user_id", Int),
+            ("paused", Bool),
+            ("social_weight", Int),
+            ("recency_days", Int),
+            ("exploration", Int),
+            ("reset_at", Time),
+            ("updated_at", Time),
+        ],
+        merge: Merge::SourceWins,
+    },
+    Table {
+        name: "recommender_seeds",
+        key_len: 2,
+        columns: &[("user_id", Int), ("paper_id", Text), ("added_at", Time)],
+        merge: Merge::SourceWins,
+    },
+    Table {
         name: "store_counters",
         key_len: 1,
         columns: &[("name", Text), ("value", Int)],

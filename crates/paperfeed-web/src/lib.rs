@@ -19,6 +19,7 @@ pub mod metrics;
 mod page_cache;
 mod pages;
 mod personal;
+mod picks;
 mod query;
 pub mod redirect;
 mod request_log;
@@ -141,7 +142,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(body_limit::limit_body));
     // After the validators: pages that depend on the reader's follows (which do not move the
     // change counter) are never answered 304 from a stale ETag.
-    let app = app.merge(pages::follows::routes(state.clone()));
+    let app = app
+        .merge(pages::follows::routes(state.clone()))
+        .merge(pages::recommend::routes(state.clone()));
     // After the validators: a scrape never gets a 304 or an ETag.
     let app = if state.metrics_on_main {
         app.merge(

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use paperfeed_app::follows::NewestMatches;
+use paperfeed_app::recommend::Recommender;
 use paperfeed_app::subscriptions::MailLinks;
 use paperfeed_app::visibility::FilterCache;
 use paperfeed_search::SearchEngine;
@@ -18,6 +19,9 @@ use crate::page_cache::PageCache;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub search: Arc<SearchEngine>,
+    /// The recommender's per-paper data and cached models; its catch-up loop
+    /// ([`Recommender::run`]) is the binary's to start.
+    pub recommender: Arc<Recommender>,
     /// The hub's public address (`https://papers.example.org`) for absolute links in feeds;
     /// unset, links are built from the request's `Host`.
     pub public_url: Option<String>,
@@ -43,6 +47,7 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, search: Arc<SearchEngine>) -> Self {
         Self {
             store,
+            recommender: Arc::new(Recommender::new(Arc::clone(&search))),
             search,
             public_url: None,
             pages: Arc::default(),

@@ -84,6 +84,8 @@ pub enum Command {
     Reindex,
     /// Search the papers from the command line: keyword, semantic or hybrid (default).
     Search(SearchArgs),
+    /// A reader's "for you" picks, each with why (as on their /for-you page).
+    Recommend(RecommendArgs),
     /// Measure search relevance on the papers in the store: for every paper with an AI summary
     /// (HF daily-papers data), query = that summary, target = that paper; prints MRR@10 and
     /// recall@10 for keyword, semantic and hybrid search.
@@ -268,6 +270,19 @@ pub struct SearchArgs {
     pub mode: String,
     /// How many results
     #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// Print JSON instead of lines
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// The reader's user name
+    #[arg(value_name = "USER")]
+    pub user: String,
+    /// How many picks (1 to 100)
+    #[arg(long, default_value_t = 20)]
     pub limit: usize,
     /// Print JSON instead of lines
     #[arg(long)]

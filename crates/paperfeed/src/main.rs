@@ -11,6 +11,7 @@ mod harvest;
 mod indexer;
 mod ingest;
 mod migrate;
+mod recommend_cmd;
 mod recommend_eval;
 mod sample;
 mod search_cmd;
@@ -170,6 +171,10 @@ async fn run(cli: Cli, settings: Settings, origin: Origin) -> anyhow::Result<Exi
         }
         Command::Search(args) => {
             search_cmd::search(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Recommend(args) => {
+            recommend_cmd::recommend(&settings, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval(args) if args.recommend => {

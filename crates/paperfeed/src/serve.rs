@@ -126,6 +126,12 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
             crate::harvest::ArxivLookup::from_settings(settings)
                 .context("setting up arXiv look-ups for submissions")?,
         ));
+    // The recommender reads the hub's papers in the background, as the indexer does; until
+    // its first pass is done, "for you" says it is warming up.
+    tasks.spawn(
+        "recommender",
+        Arc::clone(&state.recommender).run(Arc::clone(&state.store), poll, stop.clone()),
+    );
     let mut metrics_server = None;
     if let Some(listener) = metrics_listener {
         let addr = listener

@@ -14,6 +14,7 @@ mod leases;
 mod library;
 mod mail;
 mod pages;
+mod recommender;
 mod saved_searches;
 mod visibility;
 
@@ -260,6 +261,7 @@ pub async fn run_store_contract(store: &dyn Store) {
     visibility::check_visibility(store).await;
     saved_searches::saved_searches_match_once_and_deliver_once(store).await;
     follows::check_follows(store).await;
+    recommender::check_recommender(store).await;
 }
 
 /// A batch read hands out the stored papers among the ids asked for, in the order asked, each

@@ -32,6 +32,10 @@ const MIGRATIONS: &[Migration] = &[
         7,
         include_str!("../../migrations/postgres/0007_digest_topics.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_recommender.sql"),
+    ),
 ];
 
 /// The migration that made the paper index (`paper_keys`): applying it also fills the index

@@ -43,6 +43,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         12,
         include_str!("../../migrations/sqlite/0012_digest_topics.sql"),
     ),
+    (
+        13,
+        include_str!("../../migrations/sqlite/0013_recommender.sql"),
+    ),
 ];
 
 /// The migration that made the paper index (`paper_keys`): applying it also fills the index

@@ -12,6 +12,7 @@ mod me_data;
 mod me_follows;
 mod me_library;
 mod me_mutes;
+mod me_recommendations;
 mod me_searches;
 mod papers;
 mod params;
@@ -41,7 +42,7 @@ use crate::state::AppState;
     tags(
         (name = "papers", description = "Daily papers and papers"),
         (name = "community", description = "Upvotes and submissions with `Authorization: Bearer TOKEN`"),
-        (name = "me", description = "The caller's own follows, mutes, saved searches, feeds and data, with `Authorization: Bearer TOKEN`"),
+        (name = "me", description = "The caller's own follows, mutes, saved searches, recommendations, feeds and data, with `Authorization: Bearer TOKEN`"),
         (name = "library", description = "The caller's saved papers and collections, with `Authorization: Bearer TOKEN`")
     )
 )]
@@ -121,7 +122,11 @@ fn with_patterns(mut doc: serde_json::Value) -> serde_json::Value {
                         Some("before") if path == "/api/me/following" => {
                             params::LISTING_CURSOR_PATTERN
                         }
-                        Some("limit") if path == "/api/me/following" => params::LIMIT_100_PATTERN,
+                        Some("limit")
+                            if path == "/api/me/following" || path == "/api/me/recommendations" =>
+                        {
+                            params::LIMIT_100_PATTERN
+                        }
                         Some("kind") if path == "/api/me/follows" => params::FOLLOW_KIND_PATTERN,
                         Some("id") | Some("paper") => params::ID_PATTERN,
                         Some("cursor") => params::CANONICAL_ID_PATTERN,
@@ -176,6 +181,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             me_follows::delete_follow
         ))
         .routes(routes!(me_follows::get_following))
+        .routes(routes!(me_recommendations::get_recommendations))
         .merge(me_library::routes())
         .merge(me_searches::routes())
         .routes(routes!(me_data::my_data))

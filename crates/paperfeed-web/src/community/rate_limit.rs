@@ -44,6 +44,8 @@ pub enum Action {
     Import,
     /// Saved searches, their webhooks and feed addresses changed by one user.
     SavedSearch,
+    /// Recommender controls, seeds, resets and its feed addresses changed by one user.
+    Recommender,
 }
 
 /// The limit of each action.
@@ -77,6 +79,16 @@ pub struct RateLimits {
     /// Saving, renaming and deleting searches, setting webhooks, per user.
     #[serde(default = "default_saved_search")]
     pub saved_search: Limit,
+    /// Recommender controls, seeds ("recommend from this") and resets, per user.
+    #[serde(default = "default_recommender")]
+    pub recommender: Limit,
+}
+
+fn default_recommender() -> Limit {
+    Limit {
+        burst: 30,
+        per_minute: 30,
+    }
 }
 
 fn default_saved_search() -> Limit {
@@ -158,6 +170,7 @@ impl Default for RateLimits {
             library: default_library(),
             import: default_import(),
             saved_search: default_saved_search(),
+            recommender: default_recommender(),
         }
     }
 }
@@ -177,6 +190,7 @@ impl RateLimits {
             Action::Library => self.library,
             Action::Import => self.import,
             Action::SavedSearch => self.saved_search,
+            Action::Recommender => self.recommender,
         }
     }
 }

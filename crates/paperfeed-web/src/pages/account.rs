@@ -406,6 +406,7 @@ async fn account_page(
             id: t.id,
             scope: match t.scope.as_str() {
                 "following" => "Following feed".to_owned(),
+                "for_you" => "For you feed".to_owned(),
                 other => other.replacen("search:", "Saved search #", 1),
             },
             created: t.created_at.format("%Y-%m-%d").to_string(),

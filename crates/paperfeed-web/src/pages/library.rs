@@ -36,6 +36,8 @@ use crate::views::{Link, human_date};
 
 /// Papers in a collection's feed: the latest added.
 const FEED_ITEMS: usize = 100;
+/// Papers "more like this collection" lists.
+const MORE_LIKE_IT: usize = 10;
 
 /// The library's routes, merged into the hub's router.
 pub fn routes() -> Router<AppState> {
@@ -419,6 +421,8 @@ struct CollectionPage {
     owner_csrf: Option<String>,
     entries: Vec<EntryView>,
     max_import_entries: usize,
+    /// "More like this collection": papers like its own, each with why.
+    more: Vec<crate::picks::PickCard>,
 }
 
 /// `GET /collections/{id}-{slug}` (and `.bib`, `.ris`, `.csl.json`): the collection for its
@@ -467,6 +471,12 @@ pub async fn show_collection(
         .as_ref()
         .filter(|s| s.user.id == collection.owner)
         .map(|s| s.csrf_token.clone());
+    let more = state
+        .recommender
+        .more_like_collection(&*state.store, &collection, viewer_id, MORE_LIKE_IT)
+        .await
+        .map_err(failed)?;
+    let more = crate::picks::plain_cards(&more);
     let page = CollectionPage {
         name: collection.name,
         href,
@@ -474,6 +484,7 @@ pub async fn show_collection(
         owner_csrf,
         entries,
         max_import_entries: ImportConfig::default().max_entries,
+        more,
     };
     Ok(Html(page.render().map_err(render_error)?).into_response())
 }

@@ -11,6 +11,7 @@ pub mod library;
 pub mod misc;
 pub mod mutes;
 pub mod paper;
+pub mod recommend;
 pub mod saved_searches;
 pub mod search;
 pub mod subscription;

@@ -146,6 +146,7 @@ impl Settings {
             Command::Config
             | Command::Reindex
             | Command::Search(_)
+            | Command::Recommend(_)
             | Command::Eval(_)
             | Command::Subscriber(_)
             | Command::Digest(_) => {}

@@ -547,6 +547,7 @@ async fn the_openapi_document_describes_every_api_route_with_its_parameters() {
         "/api/me/library/{paper}",
         "/api/me/mutes",
         "/api/me/mutes/{mute_id}",
+        "/api/me/recommendations",
         "/api/me/searches",
         "/api/me/searches/{search_id}",
         "/api/me/searches/{search_id}/papers",
@@ -579,6 +580,11 @@ async fn the_openapi_document_describes_every_api_route_with_its_parameters() {
     assert_eq!(params("/api/papers"), names(&["cursor", "limit"]));
     assert_eq!(params("/api/papers/search"), names(&["q", "limit"]));
     assert_eq!(params("/api/papers/{id}"), names(&["id"]));
+    assert_eq!(params("/api/me/recommendations"), names(&["limit"]));
+    assert_eq!(
+        doc["paths"]["/api/me/recommendations"]["get"]["parameters"][0]["schema"]["pattern"],
+        "^(?:[1-9][0-9]?|100)$"
+    );
     // Every documented GET route answers (with an example id where it takes one); the
     // community routes only take POST/DELETE with a token and are tested in community.rs.
     // The personal routes (`/api/me/…`) need a token and are tested in library.rs.

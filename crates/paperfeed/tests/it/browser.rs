@@ -36,15 +36,15 @@ fn free_port() -> u16 {
 }
 
 /// A headless Chromium driven over WebDriver; dropping it ends chromedriver.
-struct Browser {
-    client: fantoccini::Client,
+pub(crate) struct Browser {
+    pub(crate) client: fantoccini::Client,
     _driver: Driver,
     _profile: tempfile::TempDir,
 }
 
 /// Starts chromedriver and a headless Chromium session, or `None` (a loud skip) when they are
 /// not installed outside CI. scripts/test installs both; in CI their absence is a failure.
-async fn browser() -> Option<Browser> {
+pub(crate) async fn browser() -> Option<Browser> {
     let (Some(chromedriver), Some(chromium)) = (
         find_program(&["chromedriver"]),
         find_program(&["chromium", "chromium-browser", "google-chrome"]),
@@ -105,7 +105,7 @@ async fn browser() -> Option<Browser> {
 }
 
 /// Saves a screenshot under target/ for a person to look at.
-async fn save_screenshot(client: &fantoccini::Client, name: &str) {
+pub(crate) async fn save_screenshot(client: &fantoccini::Client, name: &str) {
     let target = workspace_root().join("target");
     std::fs::create_dir_all(&target).unwrap();
     let shot = client.screenshot().await.unwrap();
@@ -113,7 +113,7 @@ async fn save_screenshot(client: &fantoccini::Client, name: &str) {
     std::fs::write(target.join(name), &shot).unwrap();
 }
 
-async fn text_of(client: &fantoccini::Client, css: &str) -> String {
+pub(crate) async fn text_of(client: &fantoccini::Client, css: &str) -> String {
     client
         .find(Locator::Css(css))
         .await
@@ -266,7 +266,7 @@ async fn a_reader_searches_from_the_header_box_and_pages_through_the_results() {
     browser.client.clone().close().await.unwrap();
 }
 
-async fn card_ids(client: &fantoccini::Client) -> Vec<String> {
+pub(crate) async fn card_ids(client: &fantoccini::Client) -> Vec<String> {
     let mut ids = Vec::new();
     for article in client
         .find_all(Locator::Css("li.card article"))
@@ -280,7 +280,7 @@ async fn card_ids(client: &fantoccini::Client) -> Vec<String> {
 
 /// Waits until the text of `css` satisfies `ok`, re-reading it (the page may reload or a
 /// script may update it in place).
-async fn wait_for_text(
+pub(crate) async fn wait_for_text(
     client: &fantoccini::Client,
     css: &str,
     ok: impl Fn(&str) -> bool,
@@ -520,7 +520,7 @@ async fn logging_in_through_the_form_with_a_hostile_next_stays_on_the_hub() {
 }
 
 /// Types each value into the field with that id, then submits the page's form.
-async fn fill_and_submit(client: &fantoccini::Client, fields: &[(&str, &str)]) {
+pub(crate) async fn fill_and_submit(client: &fantoccini::Client, fields: &[(&str, &str)]) {
     for (field, value) in fields {
         client
             .find(Locator::Id(field))
@@ -548,7 +548,7 @@ async fn texts_of(client: &fantoccini::Client, css: &str) -> String {
     out.join("\n")
 }
 
-async fn click(client: &fantoccini::Client, css: &str) {
+pub(crate) async fn click(client: &fantoccini::Client, css: &str) {
     client
         .find(Locator::Css(css))
         .await
@@ -559,7 +559,10 @@ async fn click(client: &fantoccini::Client, css: &str) {
 }
 
 /// Waits until the browser is on a page whose path satisfies `ok`; returns the URL.
-async fn wait_for_path(client: &fantoccini::Client, ok: impl Fn(&str) -> bool) -> url::Url {
+pub(crate) async fn wait_for_path(
+    client: &fantoccini::Client,
+    ok: impl Fn(&str) -> bool,
+) -> url::Url {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let url = client.current_url().await.unwrap();

@@ -584,6 +584,17 @@ pub(crate) fn run_cli(server_dir: &std::path::Path, args: &[&str], stdin: &str) 
 
 /// Adds the user `name` (password [`PASSWORD`]) to the store in `data_dir` and returns a fresh
 /// API token of theirs, registered as a secret the logs must not hold.
+/// The secret of the private feed address a page shows (`…?token=pff_…`), noted as a secret.
+pub(crate) fn feed_token_in(body: &str) -> String {
+    let at = body.find("token=").unwrap() + "token=".len();
+    let token: String = body[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        .collect();
+    register_secret(&token);
+    token
+}
+
 pub(crate) fn api_token(data_dir: &std::path::Path, name: &str) -> String {
     let email = format!("{name}@example.org");
     run_cli(

@@ -4,7 +4,7 @@
 use reqwest::header;
 
 use crate::community::{Visitor, api_token};
-use crate::harness::{Server, ingest, register_secret};
+use crate::harness::{Server, ingest};
 
 fn entry(
     id: &str,
@@ -180,12 +180,7 @@ async fn following_merges_follows_once_each_with_reasons_and_a_private_feed_stop
         .post("/following/feed-address", &[("csrf", &csrf)])
         .await;
     assert_eq!(made.status, 200);
-    let at = made.body.find("token=").unwrap() + "token=".len();
-    let token: String = made.body[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
-        .collect();
-    register_secret(&token);
+    let token = crate::community::feed_token_in(&made.body);
     let mut reader = Visitor::new(&server);
     let feed = reader
         .get(&format!("/following/feed.xml?token={token}"))
