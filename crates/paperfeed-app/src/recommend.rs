@@ -124,6 +124,8 @@ pub struct ForYouPage {
 pub struct Recommender {
     corpus: Corpus,
     cache: ModelCache,
+    /// [`NEWEST_CANDIDATES`]; smaller in tests, so that small hubs use neighbours too.
+    newest_candidates: usize,
 }
 
 impl std::fmt::Debug for Recommender {
@@ -147,6 +149,7 @@ impl Recommender {
         Self {
             corpus: Corpus::new(engine),
             cache: ModelCache::new(CACHE_BYTES),
+            newest_candidates: NEWEST_CANDIDATES,
         }
     }
 
@@ -310,6 +313,8 @@ impl Recommender {
             Arc::make_mut(&mut entry.model).remove(&key.0, key.1);
             entry.held.remove(&key);
         }
+        // New positives with a vector: their own neighbours become candidates at once.
+        let mut new_positives: Vec<(Vec<f32>, usize)> = Vec::new();
         for w in wanted {
             let build = match (entry.held.get(&w.key), &w.evidence) {
                 (None, _) => true,
@@ -318,13 +323,40 @@ impl Recommender {
             };
             if build {
                 let (example, held) = example_of(&self.corpus, store, w).await?;
+                if let Some(v) = example
+                    .vector
+                    .as_ref()
+                    .filter(|_| !example.kind.is_negative())
+                {
+                    new_positives.push((v.clone(), EXAMPLE_NEIGHBOURS));
+                }
                 Arc::make_mut(&mut entry.model).add(example);
                 entry.held.insert(w.key.clone(), held);
                 changed = true;
             }
         }
+        if changed && self.corpus.read().list.len() > self.newest_candidates {
+            entry.generation += 1;
+            let all = neighbour_queries(&entry.model, wanted);
+            if entry.neighbours.is_empty() {
+                // The model's first build: found now, so the first page has them.
+                entry.neighbours = Arc::new(self.nearest(all).await?);
+            } else {
+                if !new_positives.is_empty() {
+                    let mut ids = (*entry.neighbours).clone();
+                    for id in self.nearest(new_positives).await? {
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
+                    entry.neighbours = Arc::new(ids);
+                }
+                // The centroid moved: its neighbours are found again off the request's path
+                // (a few vector searches), for the next load.
+                self.refresh_neighbours(Arc::clone(&slot), entry.generation, all);
+            }
+        }
         if changed {
-            entry.neighbours = Arc::new(self.neighbours(&entry.model, wanted).await?);
             tracing::debug!(
                 recommender.examples = entry.model.examples().len(),
                 "recommender model updated"
@@ -334,60 +366,36 @@ impl Recommender {
         Ok((Arc::clone(&entry.model), Arc::clone(&entry.neighbours)))
     }
 
-    /// The papers nearest to the model's centroid and to its newest positives, when the hub
-    /// has more papers than the newest candidates cover.
-    async fn neighbours(
+    /// The papers nearest to each query vector (`k` each), once each, off the async threads.
+    async fn nearest(
         &self,
-        model: &ReaderModel,
-        wanted: &[Wanted],
+        queries: Vec<(Vec<f32>, usize)>,
     ) -> Result<Vec<ArxivId>, RecommendError> {
-        if self.corpus.read().list.len() <= NEWEST_CANDIDATES {
-            return Ok(Vec::new());
-        }
-        let mut queries: Vec<(Vec<f32>, usize)> = Vec::new();
-        let positives = || model.examples().iter().filter(|e| !e.kind.is_negative());
-        let mut sum: Vec<f32> = Vec::new();
-        for e in positives() {
-            if let Some(v) = &e.vector {
-                if sum.is_empty() {
-                    sum = vec![0.0; v.len()];
-                }
-                if v.len() == sum.len() {
-                    let w = e.kind.weight();
-                    sum.iter_mut().zip(v).for_each(|(s, x)| *s += w * x);
-                }
-            }
-        }
-        if let Some(centroid) = unit(sum) {
-            queries.push((centroid, CENTROID_NEIGHBOURS));
-        }
-        let mut newest: Vec<&Wanted> = wanted
-            .iter()
-            .filter(|w| !w.key.1.is_negative() && matches!(w.evidence, Evidence::Paper(_)))
-            .collect();
-        newest.sort_by_key(|w| std::cmp::Reverse(w.at));
-        for w in newest.into_iter().take(NEIGHBOUR_EXAMPLES) {
-            let vector = positives()
-                .find(|e| e.source == w.key.0 && e.kind == w.key.1)
-                .and_then(|e| e.vector.clone());
-            if let Some(v) = vector {
-                queries.push((v, EXAMPLE_NEIGHBOURS));
-            }
-        }
         let engine = Arc::clone(self.corpus.engine());
-        tokio::task::spawn_blocking(move || {
-            engine.with_vectors(|index| {
-                let mut seen = HashSet::new();
-                queries
-                    .iter()
-                    .flat_map(|(q, k)| index.nearest(q, *k, None))
-                    .map(|n| n.id)
-                    .filter(|id| seen.insert(id.clone()))
-                    .collect()
-            })
-        })
-        .await
-        .map_err(RecommendError::Task)
+        tokio::task::spawn_blocking(move || nearest_to(&engine, &queries))
+            .await
+            .map_err(RecommendError::Task)
+    }
+
+    /// Finds the neighbours of `queries` in the background and gives them to the entry in
+    /// `slot`, unless its model changed again meanwhile (a later refresh is on its way).
+    fn refresh_neighbours(
+        &self,
+        slot: Arc<tokio::sync::Mutex<cache::Entry>>,
+        generation: u64,
+        queries: Vec<(Vec<f32>, usize)>,
+    ) {
+        let engine = Arc::clone(self.corpus.engine());
+        tokio::spawn(async move {
+            let Ok(ids) = tokio::task::spawn_blocking(move || nearest_to(&engine, &queries)).await
+            else {
+                return;
+            };
+            let mut entry = slot.lock().await;
+            if entry.generation == generation {
+                entry.neighbours = Arc::new(ids);
+            }
+        });
     }
 
     /// Ranks the newest papers of the window and the model's neighbours (off the async
@@ -401,6 +409,7 @@ impl Recommender {
     ) -> Result<Vec<Pick>, RecommendError> {
         let papers = self.corpus.shared();
         let engine = Arc::clone(self.corpus.engine());
+        let newest_candidates = self.newest_candidates;
         tokio::task::spawn_blocking(move || {
             let papers = papers
                 .read()
@@ -411,7 +420,7 @@ impl Recommender {
             engine.with_vectors(|index| {
                 let mut ids: HashSet<&ArxivId> = HashSet::new();
                 let mut candidates: Vec<Candidate<'_>> = Vec::new();
-                let newest = papers.newest_since(from, NEWEST_CANDIDATES);
+                let newest = papers.newest_since(from, newest_candidates);
                 let near = neighbours.iter().filter_map(|id| papers.get(id));
                 for p in newest.chain(near) {
                     if ids.insert(&p.id) {
@@ -479,4 +488,53 @@ impl Recommender {
             .take(limit)
             .collect())
     }
+}
+
+/// The searches that find a model's neighbours: its positives' weighted centroid, and each of
+/// its newest positive papers.
+fn neighbour_queries(model: &ReaderModel, wanted: &[Wanted]) -> Vec<(Vec<f32>, usize)> {
+    let mut queries: Vec<(Vec<f32>, usize)> = Vec::new();
+    let positives = || model.examples().iter().filter(|e| !e.kind.is_negative());
+    let mut sum: Vec<f32> = Vec::new();
+    for e in positives() {
+        if let Some(v) = &e.vector {
+            if sum.is_empty() {
+                sum = vec![0.0; v.len()];
+            }
+            if v.len() == sum.len() {
+                let w = e.kind.weight();
+                sum.iter_mut().zip(v).for_each(|(s, x)| *s += w * x);
+            }
+        }
+    }
+    if let Some(centroid) = unit(sum) {
+        queries.push((centroid, CENTROID_NEIGHBOURS));
+    }
+    let mut newest: Vec<&Wanted> = wanted
+        .iter()
+        .filter(|w| !w.key.1.is_negative() && matches!(w.evidence, Evidence::Paper(_)))
+        .collect();
+    newest.sort_by_key(|w| std::cmp::Reverse(w.at));
+    for w in newest.into_iter().take(NEIGHBOUR_EXAMPLES) {
+        let vector = positives()
+            .find(|e| e.source == w.key.0 && e.kind == w.key.1)
+            .and_then(|e| e.vector.clone());
+        if let Some(v) = vector {
+            queries.push((v, EXAMPLE_NEIGHBOURS));
+        }
+    }
+    queries
+}
+
+/// The papers nearest to each query (`k` each), once each, in query order. Blocking.
+fn nearest_to(engine: &SearchEngine, queries: &[(Vec<f32>, usize)]) -> Vec<ArxivId> {
+    engine.with_vectors(|index| {
+        let mut seen = HashSet::new();
+        queries
+            .iter()
+            .flat_map(|(q, k)| index.nearest(q, *k, None))
+            .map(|n| n.id)
+            .filter(|id| seen.insert(id.clone()))
+            .collect()
+    })
 }

@@ -24,9 +24,13 @@ pub(crate) enum Owner {
 pub(crate) struct Entry {
     pub model: Arc<ReaderModel>,
     pub held: HashMap<ExampleKey, Held>,
-    /// Papers near the model (by sentence vector), candidates beside the newest papers:
-    /// computed again whenever the model changes.
+    /// Papers near the model (by sentence vector), candidates beside the newest papers: a new
+    /// positive's own neighbours join at once, the whole set is found again in the background
+    /// after each change.
     pub neighbours: Arc<Vec<ArxivId>>,
+    /// Grows with every change of the model: a background search for neighbours started
+    /// before the latest change does not overwrite the one started after it.
+    pub generation: u64,
 }
 
 impl Entry {

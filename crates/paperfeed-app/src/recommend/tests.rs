@@ -460,3 +460,44 @@ async fn a_collection_brings_more_like_it_and_a_papers_vector_arriving_later_is_
         .unwrap();
     assert_eq!(has_vector(&hub), Some(true));
 }
+
+#[tokio::test]
+async fn on_a_hub_larger_than_the_newest_candidates_the_papers_near_the_model_are_candidates() {
+    let mut hub = hub().await;
+    hub.recommender.newest_candidates = 2;
+    let ada = user(&hub.store, "ada", false).await;
+    add_seed(&hub.store, ada.id, &id(1, 0), Utc::now())
+        .await
+        .unwrap();
+    let items = picks(&hub, ada.id).await;
+    assert!(
+        items.len() > 2,
+        "more than the two newest papers: the model's neighbours, {:?}",
+        ids(&items)
+    );
+    assert!(items[0].paper.title.starts_with("Galaxy surveys"));
+    let slot = hub.recommender.cache.entry(Owner::Reader(ada.id));
+    let (first, found) = {
+        let entry = slot.lock().await;
+        (entry.generation, entry.neighbours.len())
+    };
+    assert!(found > 2);
+
+    // A new positive: its own neighbours join at once (all are found again in the background).
+    add_seed(&hub.store, ada.id, &id(0, 3), Utc::now())
+        .await
+        .unwrap();
+    let items = picks(&hub, ada.id).await;
+    assert!(
+        items
+            .iter()
+            .any(|i| i.paper.title.starts_with("Protein folding")),
+        "{:?}",
+        ids(&items)
+    );
+    assert_eq!(
+        slot.lock().await.generation,
+        first + 1,
+        "one change of the model"
+    );
+}

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::harness::{Server, ingest, workspace_root};
 
-fn vnu_jar() -> Option<PathBuf> {
+pub(crate) fn vnu_jar() -> Option<PathBuf> {
     let jar = std::env::var_os("PAPERFEED_VNU_JAR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {

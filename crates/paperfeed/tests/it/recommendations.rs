@@ -520,3 +520,69 @@ async fn recommender_writes_are_rate_limited_per_reader() {
     assert_eq!(limited.status, 429);
     assert!(limited.headers.contains_key(header::RETRY_AFTER));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_for_you_pages_are_valid_html5() {
+    let Some(jar) = crate::html_validity::vnu_jar() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "vnu.jar is required in CI (scripts/ensure-test-deps)"
+        );
+        eprintln!("SKIPPED: vnu.jar not installed (scripts/ensure-test-deps installs it)");
+        return;
+    };
+    let server = hub(None);
+    let mut eve = Visitor::new(&server);
+    eve.sign_up("eve").await;
+    let pages = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    let mut save = |name: &str, html: &str| {
+        let path = pages.path().join(format!("{name}.html"));
+        std::fs::write(&path, html).unwrap();
+        files.push(path);
+    };
+    save("cold-start", &for_you(&mut eve).await.body);
+    let csrf = eve.csrf("/for-you").await;
+    for id in SEEDS {
+        seed(&mut eve, &csrf, id).await;
+    }
+    save("picks", &for_you(&mut eve).await.body);
+    save(
+        "paper-signed-in",
+        &eve.get(&format!("/papers/{}", SEEDS[0])).await.body,
+    );
+    let refused = eve
+        .post(
+            "/for-you/controls",
+            &[("csrf", &csrf), ("recency_days", "0")],
+        )
+        .await;
+    save("refused-control", &refused.body);
+    let made = eve
+        .post("/collections", &[("csrf", &csrf), ("name", "Proteins")])
+        .await;
+    let href = made.headers[header::LOCATION].to_str().unwrap().to_owned();
+    eve.post(
+        &format!("{href}/add"),
+        &[("csrf", &csrf), ("paper", SEEDS[0])],
+    )
+    .await;
+    let collection = eve.get(&href).await.body;
+    assert!(collection.contains("More like this collection"));
+    save("collection-more", &collection);
+    eve.post("/for-you/pause", &[("csrf", &csrf), ("paused", "true")])
+        .await;
+    save("paused", &for_you(&mut eve).await.body);
+    let out = std::process::Command::new("java")
+        .arg("-jar")
+        .arg(&jar)
+        .arg("--errors-only")
+        .args(&files)
+        .output()
+        .expect("running java -jar vnu.jar");
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "HTML5 errors:\n{report}"
+    );
+}
