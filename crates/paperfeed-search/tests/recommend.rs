@@ -315,6 +315,43 @@ fn diversity_keeps_a_near_duplicate_out_of_the_next_slot() {
 }
 
 #[test]
+fn a_near_duplicate_of_a_pick_waits_until_the_rest_of_the_shortlist_is_taken() {
+    let corpus = corpus();
+    let none = HashSet::new();
+    let (&duplicate, &original) = corpus.duplicate_of.iter().next().unwrap();
+    // Two copies of the top candidate: one with its vector and terms (the same work under a
+    // second id), one with only its terms (a sibling paper whose abstract embeds elsewhere:
+    // the vector of the paper least like it).
+    let twin = ArxivId::parse("0101.99998").unwrap();
+    let sibling = ArxivId::parse("0101.99999").unwrap();
+    let mut candidates = corpus.candidates();
+    candidates.push(Candidate {
+        id: &twin,
+        ..candidates[duplicate]
+    });
+    candidates.push(Candidate {
+        id: &sibling,
+        vector: &corpus.vectors[corpus.most_unlike(duplicate)],
+        ..candidates[duplicate]
+    });
+    let model = ReaderModel::from_examples([corpus.example(original, SignalKind::Seed)]);
+    let mut settings = corpus.settings();
+    settings.limit = 10;
+    let picks = recommend(&model, &corpus.background, &candidates, &none, &settings);
+    assert_eq!(picks.len(), 10);
+    let copies: Vec<usize> = [&corpus.ids[duplicate], &twin, &sibling]
+        .into_iter()
+        .filter_map(|id| rank_of(&picks, id))
+        .collect();
+    assert_eq!(
+        copies.len(),
+        1,
+        "one of the three copies among ten picks, not {copies:?}"
+    );
+    assert_eq!(copies[0], 0, "and it leads");
+}
+
+#[test]
 fn adding_signals_one_by_one_ranks_as_training_on_all_of_them() {
     let corpus = corpus();
     let none = HashSet::new();

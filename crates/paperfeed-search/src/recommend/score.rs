@@ -32,6 +32,12 @@ const SHORTLIST: usize = 100;
 /// outstanding score must not make everything else look alike), closeness the cosine to the
 /// closest pick already taken; full exploration lowers `LAMBDA` by `EXPLORATION_LAMBDA`.
 const LAMBDA: f32 = 0.75;
+/// Closeness (cosine of the sentence vectors, or of the tf-idf terms) from which a candidate
+/// counts as a near-duplicate of a pick already taken (the same work under two ids, two versions
+/// of one paper, a paper and its companion with the same name in the title): it waits until
+/// every other shortlisted candidate has been taken, however high it scored.
+const DUPLICATE_DENSE: f32 = 0.9;
+const DUPLICATE_TERMS: f32 = 0.35;
 const EXPLORATION_LAMBDA: f32 = 0.2;
 /// Standard deviations of noise at full exploration.
 const EXPLORATION_NOISE: f32 = 1.5;
@@ -275,9 +281,15 @@ fn diversify(
         .map(|(rank, (pick, index))| (pick, index, 1.0 - rank as f32 / (n - 1.0)))
         .collect();
     let mut closest = vec![0.0f32; left.len()];
+    let mut duplicate = vec![false; left.len()];
     let mut taken = Vec::with_capacity(limit.min(left.len()));
     while taken.len() < limit && !left.is_empty() {
-        let value = |i: usize| lambda * left[i].2 - (1.0 - lambda) * closest[i].max(0.0);
+        // Standing and closeness lie in [0, 1]: a near-duplicate's value is below everyone's.
+        let value = |i: usize| {
+            lambda * left[i].2
+                - (1.0 - lambda) * closest[i].max(0.0)
+                - if duplicate[i] { 2.0 } else { 0.0 }
+        };
         let best = (0..left.len())
             .max_by(|&a, &b| {
                 value(a)
@@ -287,12 +299,18 @@ fn diversify(
             .unwrap_or(0);
         let (pick, index, _) = left.swap_remove(best);
         closest.swap_remove(best);
-        let chosen = candidates[index].vector;
+        duplicate.swap_remove(best);
+        let chosen = &candidates[index];
         for (i, (_, other, _)) in left.iter().enumerate() {
-            let v = candidates[*other].vector;
-            if v.len() == chosen.len() {
-                closest[i] = closest[i].max(dot(v, chosen));
-            }
+            let other = &candidates[*other];
+            let dense = if other.vector.len() == chosen.vector.len() {
+                dot(other.vector, chosen.vector)
+            } else {
+                0.0
+            };
+            let terms = other.terms.dot(chosen.terms);
+            closest[i] = closest[i].max(dense).max(terms);
+            duplicate[i] |= dense >= DUPLICATE_DENSE || terms >= DUPLICATE_TERMS;
         }
         taken.push(pick);
     }
