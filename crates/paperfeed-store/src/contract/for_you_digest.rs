@@ -6,17 +6,8 @@
 
 use chrono::{TimeZone, Utc};
 
+use super::recommender::reader;
 use crate::{ForYouDigest, Store, UserId};
-
-fn reader(name: &str) -> crate::NewUser {
-    crate::NewUser {
-        username: paperfeed_core::Username::parse(name).unwrap(),
-        email: paperfeed_core::EmailAddress::parse(&format!("{name}@example.com")).unwrap(),
-        password_hash: format!("$argon2id$fake${name}"),
-        is_admin: false,
-        created_at: Utc::now(),
-    }
-}
 
 /// Off until turned on; read back exactly, replaced whole, turned off again; per reader;
 /// nothing for a user who does not exist; counted; gone with the account; writing it never moves
