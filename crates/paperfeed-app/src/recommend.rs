@@ -15,6 +15,7 @@
 mod cache;
 mod controls;
 mod corpus;
+mod digest_choice;
 mod evidence;
 mod reasons;
 #[cfg(test)]
@@ -37,6 +38,9 @@ pub use controls::{
     Controls, ControlsChange, DEFAULT_EXPLORATION, DEFAULT_RECENCY_DAYS, DEFAULT_SOCIAL_WEIGHT,
     MAX_RECENCY_DAYS, MAX_SEEDS, add_seed, change_controls, controls, remove_seed, reset,
     seed_papers, set_paused,
+};
+pub use digest_choice::{
+    DEFAULT_DIGEST_PICKS, MAX_DIGEST_PICKS, digest_picks, parse_digest_picks, set_digest_picks,
 };
 pub use reasons::{Because, ScoreTerms, Weighted};
 
@@ -99,6 +103,17 @@ pub struct ForYouItem {
     /// model's direction as a whole, or for exploration).
     pub reasons: Vec<Because>,
     pub terms: ScoreTerms,
+}
+
+impl ForYouItem {
+    /// Why it was picked, in one line (a mail, a feed): its nearest signal, or the model's
+    /// direction as a whole when none stands out.
+    pub fn reason_line(&self) -> String {
+        self.reasons.first().map_or_else(
+            || "close to your interests as a whole".to_owned(),
+            ToString::to_string,
+        )
+    }
 }
 
 /// What the recommender has for a reader.

@@ -1,10 +1,11 @@
 //! A real SMTP server on loopback for the use cases' unit tests: it speaks enough SMTP for
 //! lettre (the [`paperfeed_mail::Mailer`] under test) to deliver, keeps every message it
 //! accepts, and refuses recipients whose address contains a chosen marker with a permanent
-//! `550`. Blocking I/O on a thread of its own, so it needs no runtime features.
+//! `550`, and, while told to be busy, every recipient with a temporary `451`. Blocking I/O on a thread of its own, so it needs no runtime features.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -47,6 +48,7 @@ impl Received {
 pub(crate) struct SmtpSink {
     port: u16,
     received: Arc<Mutex<Vec<Received>>>,
+    busy: Arc<AtomicBool>,
 }
 
 impl SmtpSink {
@@ -61,16 +63,28 @@ impl SmtpSink {
         let port = listener.local_addr().expect("the sink's address").port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let kept = Arc::clone(&received);
+        let busy = Arc::new(AtomicBool::new(false));
+        let is_busy = Arc::clone(&busy);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let kept = Arc::clone(&kept);
+                let busy = Arc::clone(&is_busy);
                 std::thread::spawn(move || {
                     // A broken conversation is the client's failure to report, not ours.
-                    let _ = converse(stream, marker, &kept);
+                    let _ = converse(stream, marker, &busy, &kept);
                 });
             }
         });
-        Self { port, received }
+        Self {
+            port,
+            received,
+            busy,
+        }
+    }
+
+    /// While `busy`, every recipient gets `451` (try again later).
+    pub fn set_busy(&self, busy: bool) {
+        self.busy.store(busy, Ordering::SeqCst);
     }
 
     pub fn url(&self) -> String {
@@ -109,6 +123,7 @@ impl SmtpSink {
 fn converse(
     stream: TcpStream,
     refuse: &str,
+    busy: &AtomicBool,
     received: &Mutex<Vec<Received>>,
 ) -> std::io::Result<()> {
     let mut out = stream.try_clone()?;
@@ -135,7 +150,9 @@ fn converse(
                     .split_once('<')
                     .and_then(|(_, rest)| rest.split_once('>'))
                     .map_or("", |(address, _)| address);
-                if address.contains(refuse) {
+                if busy.load(Ordering::SeqCst) {
+                    out.write_all(b"451 4.3.0 try again later\r\n")?;
+                } else if address.contains(refuse) {
                     out.write_all(b"550 5.1.1 no such mailbox\r\n")?;
                 } else {
                     to.push(address.to_owned());

@@ -36,6 +36,14 @@ pub struct DigestSection {
     pub more_link: String,
 }
 
+/// One of the reader's recommendations, with why it was picked in one line.
+#[derive(Clone, Debug)]
+pub struct DigestPick {
+    pub item: DigestItem,
+    /// "because you saved “…”", "author you follow: …".
+    pub reason: String,
+}
+
 /// Everything a digest mail says.
 #[derive(Clone, Debug)]
 pub struct Digest {
@@ -48,6 +56,10 @@ pub struct Digest {
     /// New matches of the reader's saved searches, a section per search (empty for a
     /// subscriber who is no reader, or whose searches found nothing new).
     pub sections: Vec<DigestSection>,
+    /// The reader's "For you" picks (empty unless they chose them on their For you page).
+    pub picks: Vec<DigestPick>,
+    /// Absolute URL of the reader's For you page (where the picks are changed or stopped).
+    pub for_you_url: String,
     /// Absolute URL of the reader's saved-searches page (where a search leaves the digest).
     pub searches_url: String,
     pub unsubscribe_url: String,
@@ -112,11 +124,17 @@ impl Digest {
             n => format!("{n} trending papers"),
         };
         let matches: usize = self.sections.iter().map(|s| s.items.len()).sum();
-        let what = match (self.items.len(), matches) {
-            (_, 0) => trending,
-            (0, 1) => "1 new match of your saved searches".to_owned(),
-            (0, m) => format!("{m} new matches of your saved searches"),
-            (_, m) => format!("{trending} and {m} from your saved searches"),
+        let what = match (self.items.len(), matches, self.picks.len()) {
+            (0, 0, 1) => "1 paper picked for you".to_owned(),
+            (0, 0, k) if k > 0 => format!("{k} papers picked for you"),
+            (_, 0, 0) => trending,
+            (0, 1, 0) => "1 new match of your saved searches".to_owned(),
+            (0, m, 0) => format!("{m} new matches of your saved searches"),
+            (_, m, 0) => format!("{trending} and {m} from your saved searches"),
+            (0, 1, k) => format!("1 new match of your saved searches and {k} picked for you"),
+            (0, m, k) => format!("{m} new matches of your saved searches and {k} picked for you"),
+            (_, 0, k) => format!("{trending} and {k} picked for you"),
+            (_, m, k) => format!("{trending}, {m} from your saved searches and {k} picked for you"),
         };
         format!(
             "{} Papers: {what} · {}",
@@ -192,6 +210,8 @@ mod tests {
                 date_label: "featured Nov 29, 2026".into(),
             }],
             sections: Vec::new(),
+            picks: Vec::new(),
+            for_you_url: "https://hub.test/for-you".into(),
             searches_url: "https://hub.test/account/searches".into(),
             unsubscribe_url: "https://hub.test/unsubscribe?t=abc".into(),
             preferences_url: "https://hub.test/subscription?t=def".into(),
@@ -252,6 +272,58 @@ mod tests {
             },
         ];
         d
+    }
+
+    #[test]
+    fn for_you_picks_come_with_their_reason_escaped_in_both_parts_and_in_the_subject() {
+        let mut d = digest();
+        d.items.clear();
+        d.picks = vec![DigestPick {
+            item: DigestItem {
+                title: "Picked <i>one</i>".into(),
+                link: "https://hub.test/papers/2612.00002".into(),
+                authors_label: "2 authors".into(),
+                summary: "An abstract.".into(),
+                upvotes: 4,
+                date_label: String::new(),
+            },
+            reason: "because you saved \u{201C}<b>Bold</b> & co\u{201D}".into(),
+        }];
+        assert!(
+            d.subject()
+                .starts_with("Daily Papers: 1 paper picked for you · "),
+            "{}",
+            d.subject()
+        );
+        let html = DigestHtml { d: &d }.render().unwrap();
+        assert!(html.contains("Picked for you"), "{html}");
+        assert!(
+            html.contains("Why: because you saved \u{201C}&#60;b&#62;Bold&#60;/b&#62; &#38; co"),
+            "{html}"
+        );
+        assert!(!html.contains("<b>Bold"), "{html}");
+        assert!(html.contains("https://hub.test/for-you"), "{html}");
+        let text = DigestText { d: &d }.render().unwrap();
+        assert!(
+            text.contains(" - Picked <i>one</i>\n   Why: because you saved"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Change or stop your picks: https://hub.test/for-you"),
+            "{text}"
+        );
+        let mut all = with_sections();
+        all.picks = d.picks.clone();
+        assert!(
+            all.subject().starts_with(
+                "Daily Papers: 1 trending paper, 3 from your saved searches and 1 picked for you · "
+            ),
+            "{}",
+            all.subject()
+        );
+        let plain = digest();
+        let text = DigestText { d: &plain }.render().unwrap();
+        assert!(!text.contains("for-you"), "no picks, no link: {text}");
     }
 
     #[test]

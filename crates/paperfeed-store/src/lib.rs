@@ -17,6 +17,7 @@ mod contract;
 mod encoding;
 mod feed_tokens;
 mod follows;
+mod for_you_digest;
 mod library;
 mod mail;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -48,6 +49,7 @@ pub use follows::{
     AccountClaim, Follow, FollowStore, IndexKey, IndexLabel, IndexedPaper, ListingCursor,
     MAX_INDEX_KEYS,
 };
+pub use for_you_digest::{ForYouDigest, ForYouDigestStore};
 pub use library::{
     Added, Collection, CollectionChange, CollectionEntry, LibraryStore, SavedPaper,
     SavedPaperChange,
@@ -254,6 +256,7 @@ pub trait Store:
     + SavedSearchStore
     + AccountStore
     + RecommenderStore
+    + ForYouDigestStore
     + Send
     + Sync
     + 'static

@@ -19,6 +19,7 @@ mod accounts;
 mod community;
 mod embeddings;
 mod follows;
+mod for_you_digest;
 mod library;
 mod mail;
 mod migrate;

@@ -14,6 +14,7 @@ mod claimers;
 mod community;
 mod embeddings;
 mod follows;
+mod for_you_digest;
 mod library;
 mod mail;
 mod migrate;

@@ -438,6 +438,12 @@ pub const TABLES: &[Table] = &[
         merge: Merge::SourceWins,
     },
     Table {
+        name: "for_you_digests",
+        key_len: 1,
+        columns: &[("user_id", Int), ("picks", Int), ("updated_at", Time)],
+        merge: Merge::SourceWins,
+    },
+    Table {
         name: "store_counters",
         key_len: 1,
         columns: &[("name", Text), ("value", Int)],

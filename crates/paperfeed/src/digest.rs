@@ -10,11 +10,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::Utc;
 use paperfeed_app::digests::{DigestConfig, RunMode, ScheduleConfig};
+use paperfeed_app::indexing::Indexer;
 use paperfeed_app::metrics::{Metrics, NoMetrics};
+use paperfeed_app::recommend::Recommender;
 use paperfeed_app::subscriptions::{PAPERS_PER_DIGEST, subscriber_address};
 use paperfeed_core::DigestPeriod;
 use paperfeed_mail::{LinkSigner, Mailer};
-use paperfeed_store::{Database, MailStore, NewSubscriber};
+use paperfeed_store::{Database, MailStore, NewSubscriber, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{DigestRunArgs, SubscriberAddArgs, SubscriberImportArgs};
@@ -197,6 +199,7 @@ pub fn digest_config(settings: &Settings) -> anyhow::Result<DigestConfig> {
         lease: chrono::Duration::seconds(i64::try_from(settings.mail.lease_seconds).unwrap_or(300)),
         suspend_after: settings.mail.suspend_after,
         host: host_name(),
+        recommender: None,
     })
 }
 
@@ -236,7 +239,8 @@ pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()
         println!("dry run of {}: nothing queued or sent", period.key());
         return Ok(());
     }
-    let config = digest_config(settings)?;
+    let mut config = digest_config(settings)?;
+    config.recommender = picks_recommender(settings, &store).await?;
     let metrics: Arc<dyn Metrics> = Arc::new(NoMetrics);
     let report = paperfeed_app::digests::run_period(
         &store,
@@ -254,13 +258,37 @@ pub async fn run(settings: &Settings, args: &DigestRunArgs) -> anyhow::Result<()
     }
 }
 
+/// The recommender `digest run` picks "For you" sections with, when a reader chose one: made
+/// here from the search index's folder and the stored vectors (the run reads the hub's papers
+/// before it sends). `None` when no reader chose one, so a plain run opens no index.
+async fn picks_recommender(
+    settings: &Settings,
+    store: &Arc<dyn Database>,
+) -> anyhow::Result<Option<Arc<Recommender>>> {
+    if store.count_for_you_digests().await? == 0 {
+        return Ok(None);
+    }
+    let indexer = Indexer {
+        store: Arc::clone(store) as Arc<dyn Store>,
+        engine: Arc::new(crate::indexer::open_engine(settings)?),
+        embed_batch: settings.search.embed_batch,
+    };
+    indexer
+        .load_vectors()
+        .await
+        .context("reading the stored vectors for the For you picks")?;
+    Ok(Some(Arc::new(Recommender::new(indexer.engine))))
+}
+
 /// The digest scheduler inside `serve` ([`paperfeed_app::digests::schedule`]) on a store of
-/// its own, every day at `hour` in the zone `offset`.
+/// its own, every day at `hour` in the zone `offset`; "For you" sections are picked by
+/// `recommender`, the one serving `/for-you`.
 pub async fn schedule(
     settings: Settings,
     hour: u32,
     offset: chrono::FixedOffset,
     node: String,
+    recommender: Arc<Recommender>,
     metrics: Arc<dyn Metrics>,
     stop: CancellationToken,
 ) {
@@ -272,7 +300,10 @@ pub async fn schedule(
         }
     };
     let digest = match digest_config(&settings) {
-        Ok(config) => config,
+        Ok(config) => DigestConfig {
+            recommender: Some(recommender),
+            ..config
+        },
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "digest scheduler is not configured");
             return;

@@ -82,22 +82,6 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
             stop.clone(),
         ),
     );
-    if let (Some(hour), Some(offset)) = (
-        settings.mail.schedule_hour,
-        crate::settings::parse_utc_offset(&settings.mail.schedule_utc_offset),
-    ) {
-        tasks.spawn(
-            "digest scheduler",
-            crate::digest::schedule(
-                settings.clone(),
-                hour,
-                offset,
-                node.clone(),
-                Arc::clone(&job_metrics),
-                stop.clone(),
-            ),
-        );
-    }
     let limits = connection_limits(settings);
     let listener = tokio::net::TcpListener::bind(settings.serve.bind)
         .await
@@ -132,6 +116,23 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         "recommender",
         Arc::clone(&state.recommender).run(Arc::clone(&state.store), poll, stop.clone()),
     );
+    if let (Some(hour), Some(offset)) = (
+        settings.mail.schedule_hour,
+        crate::settings::parse_utc_offset(&settings.mail.schedule_utc_offset),
+    ) {
+        tasks.spawn(
+            "digest scheduler",
+            crate::digest::schedule(
+                settings.clone(),
+                hour,
+                offset,
+                node.clone(),
+                Arc::clone(&state.recommender),
+                Arc::clone(&job_metrics),
+                stop.clone(),
+            ),
+        );
+    }
     let mut metrics_server = None;
     if let Some(listener) = metrics_listener {
         let addr = listener

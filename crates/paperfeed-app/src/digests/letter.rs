@@ -1,15 +1,17 @@
-//! One subscriber's digest as a mail: the chosen papers, the reader's saved-search sections,
+//! One subscriber's digest as a mail: the chosen papers, the reader's saved-search sections and
+//! "For you" picks,
 //! signed links back to the hub (valid for a year), and a message id stable per job so a
 //! receiving system can recognise a repeat.
 
 use chrono::{DateTime, Utc};
 use paperfeed_core::{DigestPeriod, FeedEntry, Frequency, Paper};
-use paperfeed_mail::compose::{Digest, DigestItem, DigestSection, shorten};
+use paperfeed_mail::compose::{Digest, DigestItem, DigestPick, DigestSection, shorten};
 use paperfeed_mail::{LinkPurpose, LinkSigner};
 use paperfeed_store::DigestJob;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::topics::Section;
+use crate::recommend::ForYouItem;
 use crate::saved_searches::SearchSpec;
 
 /// Characters of abstract shown per paper.
@@ -26,14 +28,15 @@ pub struct Letterhead {
 }
 
 impl Letterhead {
-    /// The digest of `job` in `period`, carrying `chosen` (best first) and the reader's
-    /// saved-search `sections`, as of `now`.
+    /// The digest of `job` in `period`, carrying `chosen` (best first), the reader's
+    /// saved-search `sections` and their "For you" `picks`, as of `now`.
     pub fn digest(
         &self,
         job: &DigestJob,
         period: &DigestPeriod,
         chosen: &[&FeedEntry],
         sections: &[Section],
+        picks: &[ForYouItem],
         now: DateTime<Utc>,
     ) -> Digest {
         let subscriber = &job.subscriber;
@@ -60,6 +63,14 @@ impl Letterhead {
                 })
                 .collect(),
             sections: sections.iter().map(|s| self.section(s)).collect(),
+            picks: picks
+                .iter()
+                .map(|p| DigestPick {
+                    item: self.item(&p.paper, published(&p.paper)),
+                    reason: p.reason_line(),
+                })
+                .collect(),
+            for_you_url: format!("{}/for-you", self.base_url),
             searches_url: format!("{}/account/searches", self.base_url),
             unsubscribe_url: format!("{}/unsubscribe?t={unsubscribe}", self.base_url),
             preferences_url: format!("{}/subscription?t={preferences}", self.base_url),
@@ -90,13 +101,7 @@ impl Letterhead {
             items: section
                 .papers
                 .iter()
-                .map(|p| {
-                    let published = p
-                        .published_at
-                        .map(|t| format!("published {}", t.format("%b %-d, %Y")))
-                        .unwrap_or_default();
-                    self.item(p, published)
-                })
+                .map(|p| self.item(p, published(p)))
                 .collect(),
             more: section.more,
             more_link: format!("{}{}", self.base_url, spec.href(encode)),
@@ -113,4 +118,12 @@ impl Letterhead {
             .next()
             .unwrap_or("paperfeed.local")
     }
+}
+
+/// "published Nov 29, 2026", or nothing when unknown.
+fn published(paper: &Paper) -> String {
+    paper
+        .published_at
+        .map(|t| format!("published {}", t.format("%b %-d, %Y")))
+        .unwrap_or_default()
 }

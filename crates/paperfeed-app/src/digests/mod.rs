@@ -18,10 +18,12 @@
 //!
 //! - [`selection`]: which papers a subscriber's digest carries;
 //! - [`topics`]: the reader's saved searches as sections, each match mailed once;
+//! - [`for_you`]: the reader's recommendations as a section, when they chose it;
 //! - [`letter`]: one subscriber's digest as a mail;
 //! - [`run`]: one run (queue, claim, send, tally);
 //! - [`scheduler`]: the daily schedule of `serve`, its leases and sweeps.
 
+pub mod for_you;
 pub mod letter;
 pub mod run;
 pub mod scheduler;

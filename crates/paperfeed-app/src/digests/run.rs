@@ -17,8 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::letter::Letterhead;
 use super::selection::{Selection, choose};
-use super::topics;
+use super::{for_you, topics};
 use crate::metrics::{Metrics, SmtpFailure};
+use crate::recommend::{ForYouItem, Recommender};
 use crate::visibility::{ReaderFilter, mark_seen_all};
 
 /// How digests are sent: the mail server, the sender, the links, and how hard to try.
@@ -43,6 +44,9 @@ pub struct DigestConfig {
     pub suspend_after: u32,
     /// This machine's name, for the claimer labels other runs show.
     pub host: String,
+    /// Whose picks fill the "For you" section of readers who chose one (`serve`'s own, or one
+    /// `digest run` made); `None`: no digest carries that section.
+    pub recommender: Option<Arc<Recommender>>,
 }
 
 impl std::fmt::Debug for DigestConfig {
@@ -55,6 +59,7 @@ impl std::fmt::Debug for DigestConfig {
             .field("lease", &self.lease)
             .field("suspend_after", &self.suspend_after)
             .field("host", &self.host)
+            .field("recommender", &self.recommender.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -144,6 +149,7 @@ pub async fn run_period(
         RunMode::QueueAndSend => "digest run",
         RunMode::SendWaiting => "serve's digest sweep",
     };
+    let recommender = picks_recommender(store, config.recommender.as_ref()).await?;
     let claimer = store
         .register_claimer(
             &format!("{what}, pid {} on {}", std::process::id(), config.host),
@@ -162,6 +168,7 @@ pub async fn run_period(
         period: *period,
         key,
         selection,
+        recommender,
         lease: config.lease,
         suspend_after: config.suspend_after,
         metrics: Arc::clone(metrics),
@@ -212,6 +219,26 @@ pub async fn run_period(
     })
 }
 
+/// The recommender a run picks with: none when no reader chose a "For you" section; else
+/// caught up with the store first, so this period's papers are among the candidates (and a
+/// recommender made for this run has read the hub). A failed catch-up is logged: the run goes
+/// on with what it has.
+async fn picks_recommender(
+    store: &Arc<dyn Database>,
+    recommender: Option<&Arc<Recommender>>,
+) -> anyhow::Result<Option<Arc<Recommender>>> {
+    let Some(recommender) = recommender else {
+        return Ok(None);
+    };
+    if store.count_for_you_digests().await? == 0 {
+        return Ok(None);
+    }
+    if let Err(error) = recommender.catch_up(&**store).await {
+        tracing::warn!(error = %error.detail(), "recommender catch-up before the digests failed");
+    }
+    Ok(Some(Arc::clone(recommender)))
+}
+
 struct Run {
     store: Arc<dyn Database>,
     /// This run as the store knows it: its claims are tied to its life.
@@ -221,6 +248,8 @@ struct Run {
     period: DigestPeriod,
     key: String,
     selection: Selection,
+    /// `None` when no reader chose a "For you" section (or none can be made).
+    recommender: Option<Arc<Recommender>>,
     lease: chrono::Duration,
     suspend_after: u32,
     metrics: Arc<dyn Metrics>,
@@ -234,6 +263,8 @@ struct Contents {
     /// Every paper it shows: recorded mailed to the subscriber, marked seen for the reader.
     papers: Vec<ArxivId>,
     settle: Vec<SettleMatches>,
+    /// How many of `papers` are "For you" picks.
+    picks: usize,
     /// None when nothing is new for the subscriber.
     digest: Option<paperfeed_mail::compose::Digest>,
 }
@@ -328,16 +359,31 @@ impl Run {
             |p| filter.why_hidden(p).is_none(),
             &mut taken,
         );
+        let picks: Vec<ForYouItem> = match (&self.recommender, reader) {
+            (Some(recommender), Some(reader)) => {
+                for_you::picks(recommender, &*self.store, reader, subscriber.id, &mut taken).await?
+            }
+            _ => Vec::new(),
+        };
         let mut papers: Vec<ArxivId> = chosen.iter().map(|e| e.paper.id.clone()).collect();
         papers.extend(searches.papers().cloned());
-        let digest = (!chosen.is_empty() || !searches.sections.is_empty()).then(|| {
-            self.letterhead
-                .digest(job, &self.period, &chosen, &searches.sections, Utc::now())
-        });
+        papers.extend(picks.iter().map(|p| p.paper.id.clone()));
+        let digest = (!chosen.is_empty() || !searches.sections.is_empty() || !picks.is_empty())
+            .then(|| {
+                self.letterhead.digest(
+                    job,
+                    &self.period,
+                    &chosen,
+                    &searches.sections,
+                    &picks,
+                    Utc::now(),
+                )
+            });
         Ok(Contents {
             reader,
             papers,
             settle: searches.settle,
+            picks: picks.len(),
             digest,
         })
     }
@@ -428,6 +474,7 @@ impl Run {
                         subscriber.id = job.subscriber.id,
                         digest.papers = contents.papers.len(),
                         digest.searches = contents.settle.len(),
+                        digest.picks = contents.picks,
                         "digest sent"
                     );
                     tally.sent += 1;
@@ -475,6 +522,8 @@ fn retry_after(attempts: u32) -> chrono::Duration {
     chrono::Duration::minutes(1i64 << attempts.min(6))
 }
 
+#[cfg(test)]
+mod for_you_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

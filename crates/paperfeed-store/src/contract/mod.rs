@@ -9,6 +9,7 @@ mod changes;
 mod community;
 mod digest_topics;
 mod follows;
+mod for_you_digest;
 mod harvest;
 mod leases;
 mod library;
@@ -262,6 +263,7 @@ pub async fn run_store_contract(store: &dyn Store) {
     saved_searches::saved_searches_match_once_and_deliver_once(store).await;
     follows::check_follows(store).await;
     recommender::check_recommender(store).await;
+    for_you_digest::check_for_you_digest(store).await;
 }
 
 /// A batch read hands out the stored papers among the ids asked for, in the order asked, each

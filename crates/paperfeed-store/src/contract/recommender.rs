@@ -15,7 +15,7 @@ fn id(s: &str) -> ArxivId {
     ArxivId::parse(s).unwrap()
 }
 
-fn reader(name: &str) -> crate::NewUser {
+pub(super) fn reader(name: &str) -> crate::NewUser {
     crate::NewUser {
         username: paperfeed_core::Username::parse(name).unwrap(),
         email: paperfeed_core::EmailAddress::parse(&format!("{name}@example.com")).unwrap(),

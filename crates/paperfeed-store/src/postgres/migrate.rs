@@ -36,6 +36,10 @@ const MIGRATIONS: &[Migration] = &[
         8,
         include_str!("../../migrations/postgres/0008_recommender.sql"),
     ),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_for_you_digests.sql"),
+    ),
 ];
 
 /// The migration that made the paper index (`paper_keys`): applying it also fills the index

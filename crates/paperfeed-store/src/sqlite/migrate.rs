@@ -47,6 +47,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         13,
         include_str!("../../migrations/sqlite/0013_recommender.sql"),
     ),
+    (
+        14,
+        include_str!("../../migrations/sqlite/0014_for_you_digests.sql"),
+    ),
 ];
 
 /// The migration that made the paper index (`paper_keys`): applying it also fills the index

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use paperfeed_app::recommend::{
-    Because, Controls, DEFAULT_PICKS, ForYou, ForYouItem, MAX_PICKS, ScoreTerms, Weighted,
+    self, Because, Controls, DEFAULT_PICKS, ForYou, ForYouItem, MAX_PICKS, ScoreTerms, Weighted,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -137,16 +137,20 @@ pub struct ControlsJson {
     /// The last reset (RFC 3339): signals before it are ignored.
     #[serde(skip_serializing_if = "Option::is_none")]
     reset_at: Option<String>,
+    /// Picks the caller's digest mail carries (1 to 10, set on `/for-you`); `null`: none.
+    #[schema(example = 5)]
+    digest_picks: Option<u8>,
 }
 
 impl ControlsJson {
-    fn new(c: &Controls) -> Self {
+    fn new(c: &Controls, digest_picks: Option<u8>) -> Self {
         Self {
             paused: c.paused,
             social_weight: c.social_weight,
             recency_days: c.recency_days,
             exploration: c.exploration,
             reset_at: c.reset_at.map(|at| at.to_rfc3339()),
+            digest_picks,
         }
     }
 }
@@ -210,6 +214,9 @@ pub async fn get_recommendations(
         .for_you(&*state.store, user.id, limit)
         .await
         .map_err(|e| ApiError::from(failed(e)))?;
+    let digest_picks = recommend::digest_picks(&*state.store, user.id)
+        .await
+        .map_err(|e| ApiError::from(failed(e)))?;
     let (name, items) = match &page.result {
         ForYou::Paused => ("paused", Vec::new()),
         ForYou::ColdStart => ("cold_start", Vec::new()),
@@ -219,7 +226,7 @@ pub async fn get_recommendations(
     Ok(Json(RecommendationsJson {
         state: name.to_owned(),
         items,
-        controls: ControlsJson::new(&page.controls),
+        controls: ControlsJson::new(&page.controls, digest_picks),
     }))
 }
 

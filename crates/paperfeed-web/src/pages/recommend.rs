@@ -1,7 +1,9 @@
 //! "For you": the reader's recommendations (`/for-you`, each card with its reasons, the terms
 //! of its score and "Not interested"), the controls (pause, reset, seeds, social weight,
 //! recency window, exploration), "Recommend from this" on cards and paper pages, and the
-//! private RSS/Atom feed of the same picks.
+//! private RSS/Atom feed of the same picks, and the "for you" digest choice (`POST
+//! /for-you/digest`: a few picks in the reader's digest mail, or none), said beside where the
+//! reader's digest subscription stands.
 //!
 //! Everything here depends on who asks, and the reader's signals do not all move the store's
 //! change counter, so the routes are mounted outside the ETag validators and the page cache
@@ -19,8 +21,10 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use paperfeed_app::feed_tokens::{self, FeedScope, FeedTokenError};
 use paperfeed_app::recommend::{
-    self, Controls, ControlsChange, ForYou, MAX_RECENCY_DAYS, MAX_SEEDS, RecommendError,
+    self, Controls, ControlsChange, DEFAULT_DIGEST_PICKS, ForYou, MAX_RECENCY_DAYS, MAX_SEEDS,
+    RecommendError,
 };
+use paperfeed_app::subscriptions::{self, DigestStatus};
 use paperfeed_core::ArxivId;
 use paperfeed_store::Session;
 use serde::Deserialize;
@@ -51,6 +55,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/for-you/reset", post(reset))
         .route("/for-you/seeds", post(change_seed))
         .route("/for-you/feed-address", post(create_feed_address))
+        .route("/for-you/digest", post(change_digest_picks))
         .route("/for-you/{file}", get(for_you_feed))
         .with_state(state)
         .layer(axum::middleware::from_fn(crate::body_limit::limit_body))
@@ -88,6 +93,12 @@ fn refused(e: RecommendError) -> AppError {
     }
 }
 
+/// One option of the digest picks select.
+struct DigestChoice {
+    picks: u8,
+    selected: bool,
+}
+
 struct SeedView {
     id: String,
     href: String,
@@ -110,6 +121,15 @@ struct ForYouPage {
     error: Option<String>,
     /// A private feed address just made (shown once).
     feed_address: Option<String>,
+    /// Picks in the reader's digest; `None`: off.
+    digest_picks: Option<u8>,
+    /// What the picks select offers (off aside).
+    digest_choices: Vec<DigestChoice>,
+    /// Where the reader's digest stands: `no_mail`, `not_subscribed`, `pending`, `suspended`,
+    /// `daily` or `weekly`.
+    digest: &'static str,
+    /// The account's address (the one a digest subscription goes to).
+    email: String,
 }
 
 async fn for_you_page(
@@ -141,6 +161,32 @@ async fn for_you_page(
             title: p.title.clone(),
         })
         .collect();
+    let digest_picks = recommend::digest_picks(&*state.store, user)
+        .await
+        .map_err(refused)?;
+    let digest =
+        match subscriptions::digest_status(state.mail_links.as_deref(), &session.user.email)
+            .await
+            .map_err(failed)?
+        {
+            DigestStatus::NoMail => "no_mail",
+            DigestStatus::NotSubscribed => "not_subscribed",
+            DigestStatus::Pending => "pending",
+            DigestStatus::Suspended => "suspended",
+            DigestStatus::Subscribed(f) => f.as_str(),
+        };
+    let mut offered = vec![3, DEFAULT_DIGEST_PICKS, recommend::MAX_DIGEST_PICKS];
+    if let Some(n) = digest_picks.filter(|n| !offered.contains(n)) {
+        offered.push(n);
+        offered.sort_unstable();
+    }
+    let digest_choices = offered
+        .into_iter()
+        .map(|picks| DigestChoice {
+            picks,
+            selected: digest_picks == Some(picks),
+        })
+        .collect();
     let view = ForYouPage {
         csrf: session.csrf_token.clone(),
         state: name,
@@ -155,6 +201,10 @@ async fn for_you_page(
             .map(|at| at.format("%b %-d, %Y %H:%M UTC").to_string()),
         error,
         feed_address,
+        digest_picks,
+        digest_choices,
+        digest,
+        email: session.user.email.as_str().to_owned(),
     };
     let status = if view.error.is_some() {
         StatusCode::BAD_REQUEST
@@ -299,6 +349,31 @@ pub async fn change_seed(
         }
     }
     Ok(see_other(&back))
+}
+
+#[derive(Deserialize)]
+pub struct DigestPicksForm {
+    #[serde(default)]
+    csrf: String,
+    /// `off`, or a number of picks (1–10).
+    #[serde(default)]
+    picks: String,
+}
+
+/// `POST /for-you/digest`: puts that many picks in the reader's digest, or (`off`) none; a
+/// value out of range is refused on the page, saying which and why.
+pub async fn change_digest_picks(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<DigestPicksForm>,
+) -> Result<Response, AppError> {
+    let session = accepted(&state, &viewer, &form.csrf, PAGE)?;
+    match recommend::set_digest_picks(&*state.store, session.user.id, &form.picks, Utc::now()).await
+    {
+        Ok(_) => Ok(see_other(&format!("{PAGE}#digest"))),
+        Err(e) if e.is_refusal() => for_you_page(&state, &viewer, Some(e.to_string()), None).await,
+        Err(e) => Err(failed(e)),
+    }
 }
 
 fn feed_token_refused(e: FeedTokenError) -> AppError {

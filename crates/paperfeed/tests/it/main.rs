@@ -19,6 +19,7 @@ mod community;
 mod digest;
 mod feeds;
 mod follows;
+mod for_you_digest;
 mod harness;
 mod hf_client;
 mod html_validity;

@@ -35,7 +35,7 @@ fn entry(id: &str, title: &str, summary: &str, authors: &[&str]) -> serde_json::
     })
 }
 
-fn protein_day() -> String {
+pub(crate) fn protein_day() -> String {
     let twin = "We present FoldDiff, a diffusion model that generates protein backbone \
                 structures conditioned on amino acid sequences. FoldDiff denoises residue \
                 frames with an equivariant transformer and matches AlphaFold on single-chain \

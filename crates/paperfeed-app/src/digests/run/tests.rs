@@ -16,7 +16,7 @@ pub(super) fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(DAY.0, DAY.1, DAY.2).unwrap()
 }
 
-fn config(sink: &SmtpSink) -> DigestConfig {
+fn config(sink: &SmtpSink, recommender: Option<Arc<Recommender>>) -> DigestConfig {
     DigestConfig {
         smtp_url: sink.url(),
         smtp_timeout: Duration::from_secs(10),
@@ -27,6 +27,7 @@ fn config(sink: &SmtpSink) -> DigestConfig {
         lease: chrono::Duration::seconds(300),
         suspend_after: 3,
         host: "test-host".to_owned(),
+        recommender,
     }
 }
 
@@ -36,6 +37,8 @@ pub(super) struct Hub {
     pub(super) store: Arc<dyn Database>,
     pub(super) sink: SmtpSink,
     metrics: Arc<dyn Metrics>,
+    /// The recommender of "For you" sections (none unless a test gives one).
+    pub(super) recommender: Option<Arc<Recommender>>,
 }
 
 impl Hub {
@@ -50,6 +53,7 @@ impl Hub {
             store,
             sink,
             metrics,
+            recommender: None,
         }
     }
 
@@ -60,7 +64,7 @@ impl Hub {
         mode: RunMode,
         stop: &CancellationToken,
     ) -> RunReport {
-        let config = config(&self.sink);
+        let config = config(&self.sink, self.recommender.clone());
         run_period(&self.store, period, mode, &config, &self.metrics, stop)
             .await
             .unwrap()
