@@ -16,6 +16,7 @@ mod mail;
 mod pages;
 mod recommender;
 mod saved_searches;
+mod vector_transfer;
 mod visibility;
 
 pub use digest_topics::run_digest_topics_contract;
@@ -262,6 +263,7 @@ pub async fn run_store_contract(store: &dyn Store) {
     saved_searches::saved_searches_match_once_and_deliver_once(store).await;
     follows::check_follows(store).await;
     recommender::check_recommender(store).await;
+    vector_transfer::check_vector_transfer(store).await;
 }
 
 /// A batch read hands out the stored papers among the ids asked for, in the order asked, each
