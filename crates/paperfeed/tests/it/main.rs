@@ -32,3 +32,4 @@ mod saved_searches;
 mod schemathesis;
 mod search;
 mod two_nodes;
+mod vectors;
