@@ -31,6 +31,7 @@ mod sqlite;
 #[cfg(all(any(test, feature = "testing"), feature = "postgres"))]
 pub mod testing;
 pub mod transfer;
+mod vector_transfer;
 mod visibility;
 
 use async_trait::async_trait;
@@ -71,6 +72,7 @@ pub use saved_searches::{
 pub use saved_searches::{DigestTopic, SettleMatches};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{BackupPace, BackupReport, SqliteStore, StoreCheck, StoreCounts};
+pub use vector_transfer::{ImportedVectors, MISSING_KEPT, VectorImport, VectorTransferStore};
 pub use visibility::{
     Dismissal, Mute, MuteAdded, NewMute, ReaderMarks, SeenMark, SeenReason, SeenReasons,
     VisibilityStore,
@@ -257,6 +259,7 @@ pub trait Store:
     + AccountStore
     + RecommenderStore
     + ForYouDigestStore
+    + VectorTransferStore
     + Send
     + Sync
     + 'static

@@ -32,6 +32,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 mod transfer;
+mod vector_transfer;
 mod visibility;
 
 use std::time::Duration;

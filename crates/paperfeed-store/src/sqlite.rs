@@ -26,6 +26,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 mod transfer;
+mod vector_transfer;
 mod visibility;
 
 pub use backup::{BackupPace, BackupReport, StoreCounts};

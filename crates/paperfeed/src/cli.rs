@@ -115,6 +115,47 @@ pub enum Command {
     /// checked first (a paperfeed store, SQLite's integrity check); the search index is rebuilt
     /// from it at the next start.
     Restore(RestoreArgs),
+    /// Move stored vectors in and out as a NumPy .npy file (float32, [N, 384]) with an ids file
+    /// beside it (FILE.ids, one arXiv id per line): see docs/vectors.md.
+    #[command(subcommand)]
+    Vectors(VectorsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VectorsCommand {
+    /// Write every stored vector (all-MiniLM-L6-v2, of each paper's current text) to FILE and
+    /// their ids to FILE.ids, in id order. Both files appear complete or not at all.
+    Export(VectorsExportArgs),
+    /// Store the vectors of FILE for the papers named in FILE.ids. The files are checked first
+    /// (dtype, shape, length, one valid id per row) and a sample of 32 papers the store holds is
+    /// embedded again: every vector must be within cosine 0.999 of ours, or the file is refused.
+    /// Ids the store lacks are skipped and reported. All or nothing: one transaction.
+    Import(VectorsImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VectorsExportArgs {
+    /// The .npy file to write
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The ids file to write [default: FILE with the extension .ids]
+    #[arg(long, value_name = "IDS")]
+    pub ids: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VectorsImportArgs {
+    /// The .npy file to read (float32 little-endian, C order, shape [N, 384])
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The ids file, one arXiv id per line, row i of FILE on line i+1 [default: FILE with the
+    /// extension .ids]
+    #[arg(long, value_name = "IDS")]
+    pub ids: Option<PathBuf>,
+    /// Do not compare a sample with this hub's encoder (loudly warned): only for synthetic
+    /// vectors (scripts/make-scale-corpus) or files checked otherwise
+    #[arg(long)]
+    pub skip_check: bool,
 }
 
 #[derive(Debug, Args)]

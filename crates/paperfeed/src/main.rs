@@ -18,6 +18,7 @@ mod search_cmd;
 mod serve;
 mod settings;
 mod shutdown;
+mod vectors;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -218,6 +219,14 @@ async fn run(cli: Cli, settings: Settings, origin: Origin) -> anyhow::Result<Exi
         }
         Command::Restore(args) => {
             backup::restore(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Vectors(cli::VectorsCommand::Export(args)) => {
+            vectors::export(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Vectors(cli::VectorsCommand::Import(args)) => {
+            vectors::import(&settings, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Config => {

@@ -17,6 +17,7 @@ mod mail;
 mod pages;
 mod recommender;
 mod saved_searches;
+mod vector_transfer;
 mod visibility;
 
 pub use digest_topics::run_digest_topics_contract;
@@ -264,6 +265,7 @@ pub async fn run_store_contract(store: &dyn Store) {
     follows::check_follows(store).await;
     recommender::check_recommender(store).await;
     for_you_digest::check_for_you_digest(store).await;
+    vector_transfer::check_vector_transfer(store).await;
 }
 
 /// A batch read hands out the stored papers among the ids asked for, in the order asked, each

@@ -151,7 +151,7 @@ impl Settings {
             | Command::Subscriber(_)
             | Command::Digest(_) => {}
             Command::User(_) | Command::Token(_) | Command::Migrate(_) => {}
-            Command::Backup(_) | Command::Restore(_) => {}
+            Command::Backup(_) | Command::Restore(_) | Command::Vectors(_) => {}
         }
     }
 }

@@ -33,3 +33,4 @@ mod saved_searches;
 mod schemathesis;
 mod search;
 mod two_nodes;
+mod vectors;

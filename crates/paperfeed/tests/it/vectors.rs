@@ -1,0 +1,259 @@
+//! `paperfeed vectors export|import`: a round trip between two real stores with the real
+//! model, and every kind of bad file refused with its name and reason, nothing written.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::harness::{bin, fixture, ingest, model_dir, text};
+
+const DAY: &str = "sample/hf_daily_papers/2026-08-21.json";
+
+fn run(data: &Path, model: Option<&Path>, args: &[&str]) -> Output {
+    let mut cmd = bin();
+    cmd.arg("--data-dir").arg(data);
+    if let Some(model) = model {
+        cmd.env("PAPERFEED_MODEL_DIR", model);
+    }
+    cmd.args(args).output().expect("running paperfeed")
+}
+
+fn ok(out: Output) -> String {
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    stdout
+}
+
+fn refused(out: Output) -> String {
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    text(&out.stderr)
+}
+
+fn stored_vectors(data: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(data.join("paperfeed.sqlite3")).unwrap();
+    conn.query_row("select count(*) from paper_embeddings", [], |r| r.get(0))
+        .unwrap()
+}
+
+fn paper_ids(data: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(data.join("paperfeed.sqlite3")).unwrap();
+    let mut stmt = conn.prepare("select id from papers order by id").unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn with_day(data: &Path) {
+    let day = fixture(DAY);
+    assert!(ingest(data, &[day.to_str().unwrap()]).status.success());
+}
+
+/// A .npy file with this header dict and these data bytes.
+fn write_npy(path: &Path, dict: &str, data: &[u8]) {
+    let mut text = dict.to_owned();
+    while !(10 + text.len() + 1).is_multiple_of(64) {
+        text.push(' ');
+    }
+    text.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&u16::try_from(text.len()).unwrap().to_le_bytes());
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn f4(rows: usize) -> String {
+    format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, 384), }}")
+}
+
+/// Rows of unit vectors, each a different axis.
+fn unit_rows(rows: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in 0..rows {
+        for c in 0..384 {
+            let x: f32 = if c == r % 384 { 1.0 } else { 0.0 };
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    out
+}
+
+#[test]
+fn exported_vectors_import_into_another_store_after_the_encoder_check() {
+    let Some(model) = model_dir() else { return };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    with_day(a.path());
+    with_day(b.path());
+    ok(run(a.path(), Some(model.as_path()), &["reindex"]));
+    let n = paper_ids(a.path()).len();
+    assert_eq!(stored_vectors(a.path()), i64::try_from(n).unwrap());
+
+    let file = a.path().join("out.npy");
+    let out = ok(run(
+        a.path(),
+        None,
+        &["vectors", "export", file.to_str().unwrap()],
+    ));
+    assert!(out.contains(&format!("exported {n} vectors")), "{out}");
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(bytes.len(), 128 + n * 384 * 4);
+    let ids = std::fs::read_to_string(a.path().join("out.ids")).unwrap();
+    assert_eq!(ids.lines().collect::<Vec<_>>(), paper_ids(a.path()));
+
+    // Rows out of order (the ids file shifted by one): refused, the failed papers named.
+    let shifted = b.path().join("shifted.npy");
+    let row = 384 * 4;
+    let mut rotated = bytes[..128].to_vec();
+    rotated.extend_from_slice(&bytes[128 + row..]);
+    rotated.extend_from_slice(&bytes[128..128 + row]);
+    std::fs::write(&shifted, rotated).unwrap();
+    std::fs::copy(a.path().join("out.ids"), b.path().join("shifted.ids")).unwrap();
+    let err = refused(run(
+        b.path(),
+        Some(model.as_path()),
+        &["vectors", "import", shifted.to_str().unwrap()],
+    ));
+    assert!(
+        err.contains("shifted.npy: refused, nothing imported"),
+        "{err}"
+    );
+    let first = paper_ids(a.path())[0].clone();
+    assert!(err.contains(&format!("{first} (row 0, cosine")), "{err}");
+    assert_eq!(stored_vectors(b.path()), 0);
+
+    // The real file, plus a row for a paper the other store lacks: checked, stored, reported.
+    let extra = b.path().join("extra.npy");
+    let mut rows = bytes[128..].to_vec();
+    rows.extend_from_slice(&unit_rows(1));
+    write_npy(&extra, &f4(n + 1), &rows);
+    std::fs::write(b.path().join("extra.ids"), format!("{ids}2501.99999\n")).unwrap();
+    let out = ok(run(
+        b.path(),
+        Some(model.as_path()),
+        &["vectors", "import", extra.to_str().unwrap()],
+    ));
+    assert!(
+        out.contains(&format!("checked {n} sampled papers against the encoder")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("imported {n} vectors")), "{out}");
+    assert!(
+        out.contains("skipped 1 ids the store has no paper for: 2501.99999"),
+        "{out}"
+    );
+
+    // What went in comes out the same.
+    let again = b.path().join("again.npy");
+    ok(run(
+        b.path(),
+        None,
+        &["vectors", "export", again.to_str().unwrap()],
+    ));
+    assert_eq!(std::fs::read(&again).unwrap(), bytes);
+    assert_eq!(
+        std::fs::read_to_string(b.path().join("again.ids")).unwrap(),
+        ids
+    );
+}
+
+#[test]
+fn bad_vector_files_are_refused_with_the_file_and_reason_and_nothing_is_written() {
+    let data = tempfile::tempdir().unwrap();
+    with_day(data.path());
+    let ids = paper_ids(data.path());
+    let n = ids.len();
+    let dir = data.path();
+    let ids_text = ids.join("\n") + "\n";
+    let import = |name: &str| {
+        refused(run(
+            dir,
+            None,
+            &[
+                "vectors",
+                "import",
+                "--skip-check",
+                dir.join(name).to_str().unwrap(),
+            ],
+        ))
+    };
+    let case = |name: &str, dict: &str, data: &[u8], ids: &str| {
+        write_npy(&dir.join(format!("{name}.npy")), dict, data);
+        std::fs::write(dir.join(format!("{name}.ids")), ids).unwrap();
+        import(&format!("{name}.npy"))
+    };
+
+    let f8 = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({n}, 384), }}");
+    let err = case("double", &f8, &vec![0u8; n * 384 * 8], &ids_text);
+    assert!(err.contains("double.npy: dtype \"<f8\""), "{err}");
+
+    let narrow = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, 383), }}");
+    let err = case("narrow", &narrow, &vec![0u8; n * 383 * 4], &ids_text);
+    assert!(
+        err.contains(&format!("narrow.npy: shape ({n}, 383)")),
+        "{err}"
+    );
+
+    let mut short = unit_rows(n);
+    short.truncate(short.len() - 100);
+    let err = case("short", &f4(n), &short, &ids_text);
+    assert!(err.contains("short.npy: truncated"), "{err}");
+
+    let mut long = unit_rows(n);
+    long.extend_from_slice(&[0, 0, 0, 0]);
+    let err = case("long", &f4(n), &long, &ids_text);
+    assert!(err.contains("long.npy: 4 bytes after the"), "{err}");
+
+    let fewer = ids[1..].join("\n") + "\n";
+    let err = case("fewer", &f4(n), &unit_rows(n), &fewer);
+    assert!(
+        err.contains(&format!("fewer.ids: {} ids for {n} vectors", n - 1)),
+        "{err}"
+    );
+
+    let bad_id = ids_text.replacen(&ids[2], "not-an-id", 1);
+    let err = case("badid", &f4(n), &unit_rows(n), &bad_id);
+    assert!(err.contains("badid.ids: line 3"), "{err}");
+
+    std::fs::write(dir.join("text.npy"), "id,vector\n").unwrap();
+    let err = import("text.npy");
+    assert!(err.contains("text.npy: not a .npy file"), "{err}");
+
+    // A bad value in the last row, found only while writing: nothing is kept (the store's
+    // contract covers batches already sent being rolled back).
+    let mut nan = unit_rows(n);
+    let at = (n - 1) * 384 * 4;
+    nan[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let err = case("nan", &f4(n), &nan, &ids_text);
+    assert!(
+        err.contains(&format!("nan.npy: row {} (paper {})", n - 1, ids[n - 1])),
+        "{err}"
+    );
+    assert!(err.contains("not a finite number"), "{err}");
+    assert_eq!(stored_vectors(dir), 0, "nothing half-written");
+
+    // Without the model, the check cannot run: refused, pointing to --skip-check.
+    write_npy(&dir.join("fine.npy"), &f4(n), &unit_rows(n));
+    std::fs::write(dir.join("fine.ids"), &ids_text).unwrap();
+    let err = refused(run(
+        dir,
+        None,
+        &["vectors", "import", dir.join("fine.npy").to_str().unwrap()],
+    ));
+    assert!(err.contains("--skip-check"), "{err}");
+    assert_eq!(stored_vectors(dir), 0);
+
+    // The same file with --skip-check goes in, loudly.
+    let out = run(
+        dir,
+        None,
+        &[
+            "vectors",
+            "import",
+            "--skip-check",
+            dir.join("fine.npy").to_str().unwrap(),
+        ],
+    );
+    assert!(text(&out.stderr).contains("WARNING: --skip-check"));
+    assert!(ok(out).contains(&format!("imported {n} vectors")));
+    assert_eq!(stored_vectors(dir), i64::try_from(n).unwrap());
+}
