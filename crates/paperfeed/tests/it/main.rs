@@ -20,6 +20,7 @@ mod digest;
 mod feeds;
 mod follows;
 mod harness;
+mod header;
 mod hf_client;
 mod html_validity;
 mod library;
