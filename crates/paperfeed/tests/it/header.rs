@@ -324,3 +324,119 @@ async fn comments_counted_by_the_source_feed_link_to_their_discussion_on_hugging
     );
     assert!(paper.contains("came with the Hugging Face daily papers feed"));
 }
+
+/// A Chrome DevTools command through chromedriver (`goog/cdp/execute`): media and viewport
+/// emulation for the screenshots.
+#[derive(Debug)]
+struct Cdp(serde_json::Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (reqwest::Method, Option<String>) {
+        (reqwest::Method::POST, Some(self.0.to_string()))
+    }
+}
+
+async fn emulate(client: &fantoccini::Client, dark: bool, width: u32) {
+    let scheme = if dark { "dark" } else { "light" };
+    client
+        .issue_cmd(Cdp(serde_json::json!({
+            "cmd": "Emulation.setEmulatedMedia",
+            "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
+        })))
+        .await
+        .unwrap();
+    client
+        .issue_cmd(Cdp(serde_json::json!({
+            "cmd": "Emulation.setDeviceMetricsOverride",
+            "params": {"width": width, "height": 1200, "deviceScaleFactor": 1, "mobile": width < 600}
+        })))
+        .await
+        .unwrap();
+}
+
+/// The vote pill's box beside the PDF button's, and how the pill is drawn.
+async fn pill_and_pdf(client: &fantoccini::Client) -> serde_json::Value {
+    client
+        .execute(
+            "const pill = document.querySelector('.facts .votes-pill');
+             const pdf = document.querySelector('.facts a.button');
+             const p = pill.getBoundingClientRect(), b = pdf.getBoundingClientRect();
+             const s = getComputedStyle(pill), t = getComputedStyle(pdf);
+             return {pill_top: p.top, pill_height: p.height, pdf_top: b.top, pdf_height: b.height,
+                     decoration: s.textDecorationLine, color: s.color, pdf_color: t.color,
+                     background: s.backgroundColor, pdf_background: t.backgroundColor,
+                     border: s.borderTopStyle, tag: pill.tagName};",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_vote_pill_is_a_button_in_line_with_pdf_and_arxiv_light_dark_desktop_and_phone() {
+    let Some(browser) = crate::browser::browser().await else {
+        return;
+    };
+    let client = &browser.client;
+    let server = Server::start();
+    crate::harness::register_secret(crate::community::PASSWORD);
+    for signed_in in [false, true] {
+        if signed_in {
+            client.goto(&server.url("/signup")).await.unwrap();
+            crate::browser::fill_and_submit(
+                client,
+                &[
+                    ("f-username", "pill_reader"),
+                    ("f-email", "pill@example.test"),
+                    ("f-password", crate::community::PASSWORD),
+                ],
+            )
+            .await;
+            crate::browser::wait_for_path(client, |p| p != "/signup").await;
+        }
+        for dark in [false, true] {
+            for width in [1280, 390] {
+                emulate(client, dark, width).await;
+                client
+                    .goto(&server.url("/papers/2608.19880"))
+                    .await
+                    .unwrap();
+                let box_ = pill_and_pdf(client).await;
+                let case = format!("signed in {signed_in}, dark {dark}, {width} px: {box_}");
+                let num = |k: &str| box_[k].as_f64().unwrap();
+                assert!((num("pill_top") - num("pdf_top")).abs() <= 1.0, "{case}");
+                assert!(
+                    (num("pill_height") - num("pdf_height")).abs() <= 1.0,
+                    "{case}"
+                );
+                assert_eq!(box_["decoration"], "none", "{case}");
+                assert_eq!(box_["color"], box_["pdf_color"], "{case}");
+                assert_eq!(box_["background"], box_["pdf_background"], "{case}");
+                assert_eq!(box_["border"], "solid", "{case}");
+                assert_eq!(
+                    box_["tag"],
+                    if signed_in { "BUTTON" } else { "A" },
+                    "{case}"
+                );
+                let name = format!(
+                    "screenshot-paper-{}-{}-{}.png",
+                    if signed_in { "reader" } else { "anonymous" },
+                    if dark { "dark" } else { "light" },
+                    if width < 600 { "390" } else { "desktop" }
+                );
+                crate::browser::save_screenshot(client, &name).await;
+            }
+        }
+    }
+}
