@@ -47,5 +47,5 @@ pub use paper::{
 };
 pub use period::{Period, PeriodError};
 pub use text::{normalize_text, normalize_title};
-pub use trending::{TrendingTerms, trending_score};
+pub use trending::{ARCHIVE_CLOCK_HOURS, TrendingClock, TrendingTerms, trending_score};
 pub use webhook_target::is_internal_address;

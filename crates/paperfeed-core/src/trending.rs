@@ -9,6 +9,12 @@
 //! famous repository lifts a paper without drowning the votes; the gravity `1.5` with a 2-hour
 //! offset (as Hacker News ranks) lets a fresh paper with few votes pass an old one with many.
 //! Hours count from the start (00:00 UTC) of the paper's latest featured day.
+//!
+//! "Now" is the hub's [`TrendingClock`]: the wall clock while papers keep coming, and for an
+//! archive whose newest featured day is older than [`ARCHIVE_CLOCK_HOURS`], the moment that many
+//! hours after that day began. Otherwise an old archive (a sample, a hub that stopped polling)
+//! would divide every score by weeks of hours: all ≈0, and age would hardly separate a paper of
+//! its last day from one of the week before.
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -67,6 +73,41 @@ pub fn trending_score(
     }
 }
 
+/// How long after its newest featured day began the hub's trending clock keeps running: three
+/// days, so a weekend without papers never stops it.
+pub const ARCHIVE_CLOCK_HOURS: i64 = 72;
+
+/// The moment trending is ranked as of, for every surface of one hub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrendingClock {
+    pub as_of: DateTime<Utc>,
+    /// The archive's newest featured day, when the clock stopped there (the archive is old);
+    /// `None` while it runs with the wall clock.
+    pub stopped_after: Option<NaiveDate>,
+}
+
+impl TrendingClock {
+    /// The clock of a hub whose newest featured day is `newest`, at wall-clock time `now`.
+    pub fn new(newest: Option<NaiveDate>, now: DateTime<Utc>) -> Self {
+        let running = Self {
+            as_of: now,
+            stopped_after: None,
+        };
+        let Some(newest) = newest else {
+            return running;
+        };
+        let stop = newest.and_time(chrono::NaiveTime::MIN).and_utc()
+            + chrono::Duration::hours(ARCHIVE_CLOCK_HOURS);
+        if now <= stop {
+            return running;
+        }
+        Self {
+            as_of: stop,
+            stopped_after: Some(newest),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +141,31 @@ mod tests {
         assert!((t.points - (10.0 + 6.0 + 100f64.ln())).abs() < 1e-9);
         assert!((t.decay - 9f64.powf(1.5)).abs() < 1e-9);
         assert!((t.score - t.points / t.decay).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_old_archive_is_ranked_as_of_its_newest_day_not_weeks_later() {
+        let newest = day("2024-05-14");
+        let live = TrendingClock::new(Some(newest), at("2024-05-16T23:00:00Z"));
+        assert_eq!(
+            live.as_of,
+            at("2024-05-16T23:00:00Z"),
+            "a weekend keeps it running"
+        );
+        assert_eq!(live.stopped_after, None);
+        let old = TrendingClock::new(Some(newest), at("2026-08-21T12:00:00Z"));
+        assert_eq!(old.as_of, at("2024-05-17T00:00:00Z"));
+        assert_eq!(old.stopped_after, Some(newest));
+        // As of the stopped clock, the last day's papers still lead and scores are not ≈0.
+        let fresh = trending_score(20, 0, None, newest, old.as_of);
+        let week_before = trending_score(60, 0, None, day("2024-05-07"), old.as_of);
+        assert!(
+            fresh.score > week_before.score,
+            "{fresh:?} vs {week_before:?}"
+        );
+        assert!(fresh.score > 0.01, "{fresh:?}");
+        let empty = TrendingClock::new(None, at("2026-08-21T12:00:00Z"));
+        assert_eq!(empty.stopped_after, None);
     }
 
     #[test]

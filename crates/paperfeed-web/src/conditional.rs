@@ -53,9 +53,15 @@ fn state_version(change_seq: i64, state: &AppState) -> u64 {
 fn etag_for(version: u64, request: &Request) -> HeaderValue {
     let headers = request.headers();
     let header_bytes = |name| headers.get(name).map_or(&b""[..], HeaderValue::as_bytes);
+    // HEAD is GET without the body (RFC 9110 §9.3.2): the same representation, the same tag.
+    let method = if request.method() == Method::HEAD {
+        &Method::GET
+    } else {
+        request.method()
+    };
     let hash = hash_parts([
         &version.to_le_bytes()[..],
-        request.method().as_str().as_bytes(),
+        method.as_str().as_bytes(),
         request
             .uri()
             .path_and_query()

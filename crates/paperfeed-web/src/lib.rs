@@ -21,6 +21,7 @@ mod pages;
 mod personal;
 mod picks;
 mod query;
+mod reader_header;
 pub mod redirect;
 mod request_log;
 pub mod rich_text;
@@ -30,6 +31,7 @@ mod server;
 mod state;
 mod submission;
 mod syndication;
+mod trending_clock;
 mod views;
 
 use std::sync::Arc;
@@ -155,6 +157,12 @@ pub fn router(state: AppState) -> Router {
     } else {
         app
     };
+    // Around every page: the header's account links and banner, per reader, spliced into
+    // pages rendered (and cached) without them.
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        reader_header::splice_header,
+    ));
     with_request_layers(
         app.layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.metrics),

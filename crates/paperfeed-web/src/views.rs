@@ -71,7 +71,7 @@ fn organization_link(org: &Organization) -> Link {
 /// Authors named on a card; the rest are counted.
 const CARD_AUTHORS: usize = 3;
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 

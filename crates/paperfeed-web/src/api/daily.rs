@@ -166,7 +166,7 @@ pub async fn list_daily_papers(
         query.offset = 0;
         query.limit = TRENDING_WINDOW;
         let mut all = state.store.featured_page(query).await?;
-        paperfeed_core::sort_trending(&mut all, chrono::Utc::now());
+        paperfeed_core::sort_trending(&mut all, crate::trending_clock::now(&state).await?.as_of);
         all.into_iter().skip(offset).take(limit).collect()
     } else {
         state.store.featured_page(query).await?

@@ -27,6 +27,8 @@ struct FeedPage {
     cards: Vec<CardView>,
     /// Ranked by the trending score (`?sort=trending`) instead of votes.
     trending: bool,
+    /// Said when trending is ranked as of an old archive's newest day.
+    trending_note: Option<String>,
     /// "N hidden — show" and "hide seen", for a signed-in reader.
     control: Option<HiddenControl>,
 }
@@ -245,10 +247,13 @@ async fn render_period(
                 .then(b.day.cmp(&a.day))
         });
     }
+    let mut trending_note = None;
     if trending {
-        // The documented score (paperfeed_core::trending_score) as of now; each paper page
-        // shows its terms.
-        paperfeed_core::sort_trending(&mut entries, chrono::Utc::now());
+        // The documented score (paperfeed_core::trending_score) as of the hub's trending
+        // clock (now, or an old archive's newest day); each paper page shows its terms.
+        let clock = crate::trending_clock::now(state).await?;
+        paperfeed_core::sort_trending(&mut entries, clock.as_of);
+        trending_note = crate::trending_clock::note(&clock);
     }
     let anchor_day = entries.first().map_or(first, |e: &FeedEntry| e.day);
     let anchor_day = if is_day { first } else { anchor_day };
@@ -296,6 +301,7 @@ async fn render_period(
         next,
         cards,
         trending,
+        trending_note,
         control,
     };
     Ok(Html(page.render().map_err(render_error)?).into_response())

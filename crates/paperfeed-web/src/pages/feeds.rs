@@ -165,7 +165,8 @@ async fn trending(
     format: FeedFormat,
 ) -> Result<Response, AppError> {
     let base = base_url(&state, &headers);
-    let entries = paperfeed_core::trending(recent_week(&state).await?, chrono::Utc::now());
+    let clock = crate::trending_clock::now(&state).await?;
+    let entries = paperfeed_core::trending(recent_week(&state).await?, clock.as_of);
     let items: Vec<FeedItem> = entries
         .iter()
         .take(FEED_ITEMS / 2)

@@ -30,6 +30,8 @@ struct PaperPage {
     dismissed: bool,
     is_admin: bool,
     comments: Vec<CommentView>,
+    /// Comments the source feed counted that are not on this hub, and where they are.
+    elsewhere: Option<ElsewhereComments>,
     trending: Option<TrendingView>,
     /// The Highwire Press `citation_*` tags Zotero's and Google Scholar's importers read.
     citation: CitationMeta,
@@ -63,6 +65,30 @@ impl CitationMeta {
     }
 }
 
+/// Comments counted by the source feed but not copied here. Only Hugging Face's daily papers
+/// feed carries comment counts (arXiv, OAI-PMH and Kaggle records have none), so they are in
+/// the paper's discussion there.
+struct ElsewhereComments {
+    label: String,
+    /// "is" or "are", for the label.
+    verb: &'static str,
+    href: String,
+}
+
+impl ElsewhereComments {
+    /// The comments of `paper` beyond the `shown_here` visible ones of this hub.
+    fn of(paper: &paperfeed_core::Paper, shown_here: usize) -> Option<Self> {
+        let imported = usize::try_from(paper.num_comments)
+            .unwrap_or(0)
+            .saturating_sub(shown_here);
+        (imported > 0).then(|| Self {
+            label: crate::views::plural(imported, "comment", "comments"),
+            verb: if imported == 1 { "is" } else { "are" },
+            href: format!("https://huggingface.co/papers/{}#community", paper.id),
+        })
+    }
+}
+
 struct CommentView {
     id: i64,
     author: String,
@@ -82,16 +108,21 @@ struct TrendingView {
     points: String,
     decay: String,
     score: String,
+    /// Said when the hours count to an old archive's newest day, not to now.
+    note: Option<String>,
 }
 
-fn trending_view(paper: &paperfeed_core::Paper) -> Option<TrendingView> {
+fn trending_view(
+    paper: &paperfeed_core::Paper,
+    clock: &paperfeed_core::TrendingClock,
+) -> Option<TrendingView> {
     let day = paper.featured.last()?.date;
     let t = paperfeed_core::trending_score(
         paper.upvotes,
         paper.num_comments,
         paper.github_stars,
         day,
-        chrono::Utc::now(),
+        clock.as_of,
     );
     Some(TrendingView {
         upvotes: t.upvotes,
@@ -101,6 +132,7 @@ fn trending_view(paper: &paperfeed_core::Paper) -> Option<TrendingView> {
         points: format!("{:.2}", t.points),
         decay: format!("{:.1}", t.decay),
         score: format!("{:.4}", t.score),
+        note: crate::trending_clock::note(clock),
     })
 }
 
@@ -180,10 +212,9 @@ pub async fn show_paper(
         }
         None => false,
     };
-    let comments = state
-        .store
-        .comments(&id)
-        .await?
+    let stored = state.store.comments(&id).await?;
+    let elsewhere = ElsewhereComments::of(&paper, stored.iter().filter(|c| !c.hidden).count());
+    let comments = stored
         .into_iter()
         .filter(|c| !c.hidden || is_admin)
         .map(|c| CommentView {
@@ -199,7 +230,7 @@ pub async fn show_paper(
     let page = PaperPage {
         library: crate::saved::paper_library(&state, &viewer, &id).await?,
         canonical: format!("/papers/{id}"),
-        trending: trending_view(&paper),
+        trending: trending_view(&paper, &crate::trending_clock::now(&state).await?),
         citation: CitationMeta::new(&paper),
         paper: PaperView::new(&paper),
         similar,
@@ -208,6 +239,7 @@ pub async fn show_paper(
         voted,
         is_admin,
         comments,
+        elsewhere,
         dismissed,
     };
     let mut response = Html(page.render().map_err(render_error)?).into_response();

@@ -131,8 +131,10 @@ async fn daily_papers_filters_by_week_month_and_submitter_and_pages_like_the_sto
         "/api/daily_papers?month=2026-07&sort=trending&limit=100",
     )
     .await;
-    // Trending: ranked by the documented score, computed here from what the API shows.
-    let now = chrono::Utc::now();
+    // Trending: ranked by the documented score, computed here from what the API shows, as of
+    // the hub's trending clock (the sample is an old archive: its newest day, not now).
+    let newest = store.latest_featured_day().await.unwrap();
+    let now = paperfeed_core::TrendingClock::new(newest, chrono::Utc::now()).as_of;
     let scores: Vec<f64> = entries
         .as_array()
         .unwrap()

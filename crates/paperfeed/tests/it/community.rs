@@ -114,12 +114,14 @@ impl Visitor {
         self.send(req).await
     }
 
-    /// The CSRF token in the first form of `path`.
+    /// The CSRF token in the first form of `path`'s content (after the header, whose log-out
+    /// form a signed-in reader sees on every page).
     pub(crate) async fn csrf(&mut self, path: &str) -> String {
         let page = self.get(path).await;
-        let at = page
-            .body
+        let main = page.body.find("<main").unwrap_or(0);
+        let at = page.body[main..]
             .find(r#"name="csrf" value=""#)
+            .map(|at| main + at)
             .unwrap_or_else(|| panic!("no form on {path}: {}", page.body));
         let rest = &page.body[at + r#"name="csrf" value=""#.len()..];
         rest[..rest.find('"').unwrap()].to_owned()

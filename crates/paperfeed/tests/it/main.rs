@@ -21,6 +21,7 @@ mod feeds;
 mod follows;
 mod for_you_digest;
 mod harness;
+mod header;
 mod hf_client;
 mod html_validity;
 mod library;
