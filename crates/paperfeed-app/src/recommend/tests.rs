@@ -47,12 +47,25 @@ fn vector(topic: usize, n: usize) -> Vec<f32> {
     v.iter().map(|x| x / norm).collect()
 }
 
+/// Eight words no other paper uses.
+fn own_words(topic: usize, n: usize) -> String {
+    (0..8)
+        .map(|k| format!("t{topic}p{n}w{k}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn new_paper(id: &ArxivId, topic: usize, n: usize, day: NaiveDate) -> NewPaper {
     let (title, words) = TOPICS[topic];
     let mut p = NewPaper::new(
         id.clone(),
         format!("{title} study {n}"),
-        format!("We study {words} in setting number {n}; {words}."),
+        // Each paper also has words of its own, as real abstracts do: papers of one topic
+        // share its words without reading as near-duplicates of each other.
+        format!(
+            "We study {words} in setting number {n}; {}.",
+            own_words(topic, n)
+        ),
         vec![Author::named(if topic == 1 {
             "Vera Rubin"
         } else {
