@@ -21,6 +21,12 @@
 //!
 //! Every step is bounded: N requests, a 30 s timeout per request, `--max-seconds` in all. Only
 //! loopback addresses are accepted as `--base`.
+//!
+//! `paperfeed-loadgen --serve-bytes FILE` is the other end of a comparison instead: a bare
+//! server answering every request with FILE's bytes (see `bare.rs`), the floor
+//! `scripts/bench-web` measures the hub against.
+
+mod bare;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -346,6 +352,23 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("--serve-bytes") {
+        let value = |flag: &str, default: &'static str| {
+            argv.iter()
+                .position(|a| a == flag)
+                .and_then(|i| argv.get(i + 1))
+                .map_or(default, String::as_str)
+                .to_owned()
+        };
+        let file = argv.get(1).context("--serve-bytes needs a file")?;
+        return bare::serve(
+            file,
+            &value("--content-type", "text/html; charset=utf-8"),
+            &value("--bind", "127.0.0.1:0"),
+        )
+        .await;
+    }
     let args = parse_args()?;
     let authority = args
         .base
