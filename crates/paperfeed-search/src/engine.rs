@@ -10,7 +10,7 @@ use paperfeed_core::{ArxivId, Paper};
 use serde::Serialize;
 
 use crate::{
-    Embedder, KeywordIndex, KeywordQuery, RRF_K, SearchError, SortOrder, VectorIndex,
+    Embedder, KeywordIndex, KeywordQuery, QueryVectors, RRF_K, SearchError, SortOrder, VectorIndex,
     reciprocal_rank_fusion,
 };
 
@@ -83,6 +83,8 @@ pub struct SearchEngine {
     keyword: RwLock<KeywordIndex>,
     vectors: RwLock<VectorIndex>,
     embedder: Option<Arc<Embedder>>,
+    /// Query vectors kept between searches.
+    query_vectors: QueryVectors,
     semantic_off: Option<String>,
     /// The keyword watermark and the vector count, mirrored outside the locks (see
     /// [`SearchEngine::progress`]).
@@ -131,6 +133,7 @@ impl SearchEngine {
             keyword: RwLock::new(keyword),
             vectors: RwLock::new(VectorIndex::new(exact_vector_limit)),
             embedder,
+            query_vectors: QueryVectors::default(),
             semantic_off,
             indexed_up_to,
             vector_count: AtomicU64::new(0),
@@ -389,12 +392,14 @@ impl SearchEngine {
         let Some(embedder) = &self.embedder else {
             return Ok(Vec::new());
         };
-        let vector = embedder
-            .embed(&[query.text.as_str()])
-            .map_err(|e| format!("embedding the query: {e}"))?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
+        let vector = self
+            .query_vectors
+            .get_or_embed(&query.text, |text| {
+                embedder
+                    .embed(&[text])
+                    .map(|v| v.into_iter().next().unwrap_or_default())
+            })
+            .map_err(|e| format!("embedding the query: {e}"))?;
         let has_filters = query.author.is_some()
             || query.category.is_some()
             || query.published.is_some()

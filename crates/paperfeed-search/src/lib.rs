@@ -22,5 +22,8 @@ pub use keyword::{
     OpenOutcome, QueryError, SearchError, SortOrder,
 };
 
+mod query_vectors;
+pub use query_vectors::QueryVectors;
+
 mod engine;
 pub use engine::{FUSION_DEPTH, SearchEngine, SearchHit, SearchMode, SearchResults, SearchStatus};

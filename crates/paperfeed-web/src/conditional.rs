@@ -50,7 +50,8 @@ fn state_version(change_seq: i64, state: &AppState) -> u64 {
     ])
 }
 
-fn etag_for(version: u64, request: &Request) -> HeaderValue {
+/// The parts of a request a response can depend on, hashed.
+pub(crate) fn request_hash(request: &Request) -> u64 {
     let headers = request.headers();
     let header_bytes = |name| headers.get(name).map_or(&b""[..], HeaderValue::as_bytes);
     // HEAD is GET without the body (RFC 9110 §9.3.2): the same representation, the same tag.
@@ -59,8 +60,7 @@ fn etag_for(version: u64, request: &Request) -> HeaderValue {
     } else {
         request.method()
     };
-    let hash = hash_parts([
-        &version.to_le_bytes()[..],
+    hash_parts([
         method.as_str().as_bytes(),
         request
             .uri()
@@ -71,15 +71,40 @@ fn etag_for(version: u64, request: &Request) -> HeaderValue {
         header_bytes(header::HOST),
         header_bytes(header::COOKIE),
         header_bytes(header::AUTHORIZATION),
-    ]);
+    ])
+}
+
+fn etag_for(version: u64, request_hash: u64) -> HeaderValue {
+    let hash = hash_parts([&version.to_le_bytes()[..], &request_hash.to_le_bytes()]);
     // Weak: the same content may be sent gzip-, brotli- or un-encoded.
     HeaderValue::from_str(&format!("W/\"{hash:016x}\""))
         .unwrap_or(HeaderValue::from_static("W/\"0\""))
 }
 
+/// The validators of an answer at `freshness` to a request hashing to `request_hash`.
+pub(crate) fn validators_at(
+    state: &AppState,
+    freshness: Freshness,
+    request_hash: u64,
+) -> (HeaderValue, DateTime<Utc>) {
+    let version = state_version(freshness.change_seq, state);
+    (
+        etag_for(version, request_hash),
+        state.first_seen.at(version),
+    )
+}
+
 /// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks for it).
-fn none_match_hits(headers: &HeaderMap, etag: &HeaderValue) -> Option<bool> {
-    let value = headers.get(header::IF_NONE_MATCH)?.to_str().ok()?;
+pub(crate) fn none_match_hits(headers: &HeaderMap, etag: &HeaderValue) -> Option<bool> {
+    if_none_match_hits(headers.get(header::IF_NONE_MATCH), etag)
+}
+
+/// Whether an `If-None-Match` value names `etag`; `None` without one.
+pub(crate) fn if_none_match_hits(
+    if_none_match: Option<&HeaderValue>,
+    etag: &HeaderValue,
+) -> Option<bool> {
+    let value = if_none_match?.to_str().ok()?;
     let ours = etag.to_str().ok()?.trim_start_matches("W/");
     Some(
         value
@@ -91,29 +116,43 @@ fn none_match_hits(headers: &HeaderMap, etag: &HeaderValue) -> Option<bool> {
 
 /// Whether `If-Modified-Since` is at or after `modified`.
 fn not_modified_since(headers: &HeaderMap, modified: DateTime<Utc>) -> bool {
-    headers
-        .get(header::IF_MODIFIED_SINCE)
+    if_modified_since_holds(headers.get(header::IF_MODIFIED_SINCE), modified)
+}
+
+/// Whether an `If-Modified-Since` value is at or after `modified`.
+pub(crate) fn if_modified_since_holds(
+    since: Option<&HeaderValue>,
+    modified: DateTime<Utc>,
+) -> bool {
+    since
         .and_then(|v| v.to_str().ok())
         .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
         .is_some_and(|since| since >= modified)
 }
 
-fn http_date(at: DateTime<Utc>) -> HeaderValue {
+/// `at` without its fraction of a second: HTTP dates have whole seconds, so a client's copy
+/// compares equal.
+pub(crate) fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at)
+}
+
+pub(crate) fn http_date(at: DateTime<Utc>) -> HeaderValue {
     HeaderValue::from_str(&at.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
         .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
 }
 
-fn set_validators(headers: &mut HeaderMap, etag: HeaderValue, modified: DateTime<Utc>) {
+/// `Vary` on every validated answer.
+pub(crate) const VARY_ALL: HeaderValue =
+    HeaderValue::from_static("Accept, Accept-Encoding, Cookie, Authorization");
+
+pub(crate) fn set_validators(headers: &mut HeaderMap, etag: HeaderValue, modified: DateTime<Utc>) {
     headers.insert(header::ETAG, etag);
     headers.insert(header::LAST_MODIFIED, http_date(modified));
     if !headers.contains_key(header::CACHE_CONTROL) {
         // Keep a copy, but ask before using it: content changes whenever papers come in.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
-    headers.insert(
-        header::VARY,
-        HeaderValue::from_static("Accept, Accept-Encoding, Cookie, Authorization"),
-    );
+    headers.insert(header::VARY, VARY_ALL);
 }
 
 /// A request whose answer depends on one reader's own records: a signed-in session, or the
@@ -136,6 +175,10 @@ pub async fn validate(
     }
     let change_seq = state.store.change_seq().await?;
     request.extensions_mut().insert(Freshness { change_seq });
+    if crate::cached_pages::cached_request_key(&request).is_some() {
+        // The page cache answers it, with the kept page's own validators.
+        return Ok(next.run(request).await);
+    }
     if is_personal(&request) {
         // A signed-in reader's pages show their own marks (mutes, not interested, seen), which
         // change without the store's counter moving: never validated, never kept by browsers.
@@ -146,9 +189,7 @@ pub async fn validate(
         );
         return Ok(response);
     }
-    let version = state_version(change_seq, &state);
-    let etag = etag_for(version, &request);
-    let modified = state.first_seen.at(version);
+    let (etag, modified) = validators_at(&state, Freshness { change_seq }, request_hash(&request));
     let current = match none_match_hits(request.headers(), &etag) {
         Some(hit) => hit,
         None => not_modified_since(request.headers(), modified),

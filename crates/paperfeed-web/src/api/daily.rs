@@ -1,7 +1,8 @@
 //! `GET /api/daily_papers`: the daily feed as Hugging Face serves it.
 
-use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::NaiveDate;
 use paperfeed_store::{FeedOrder, FeedQuery};
 use serde::Deserialize;
@@ -10,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::error::{ApiError, ApiQuery, ErrorJson};
 use crate::api::json::DailyPaperJson;
 use crate::api::params::{self, given};
+use crate::page_cache::Shows;
 use crate::state::AppState;
 
 /// Entries ranked for `sort=trending`: the newest this many of the period.
@@ -156,10 +158,21 @@ impl DailyPapersParams {
 pub async fn list_daily_papers(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<DailyPapersParams>,
-) -> Result<Json<Vec<DailyPaperJson>>, ApiError> {
+) -> Result<Response, ApiError> {
     let Some(mut query) = params.query()? else {
-        return Ok(Json(Vec::new()));
+        // Periods that do not overlap: nothing, whatever changes.
+        return Ok((
+            Extension(Shows::papers([])),
+            Json(Vec::<DailyPaperJson>::new()),
+        )
+            .into_response());
     };
+    // What the page cache drops it for: a change to a paper featured on the days asked for
+    // (every page of them: a vote may move a paper between pages). Without days (the latest
+    // across all days), any change.
+    let shows = query
+        .days
+        .map(|(first, last)| Shows::days(first, Some(last)));
     let entries = if query.order == FeedOrder::MostUpvoted {
         let (offset, limit) = (query.offset, query.limit);
         query.order = FeedOrder::Newest;
@@ -171,10 +184,14 @@ pub async fn list_daily_papers(
     } else {
         state.store.featured_page(query).await?
     };
-    Ok(Json(
+    let body = Json(
         entries
             .iter()
             .map(|e| DailyPaperJson::new(&e.paper, Some(e.day)))
-            .collect(),
-    ))
+            .collect::<Vec<_>>(),
+    );
+    Ok(match shows {
+        Some(shows) => (Extension(shows), body).into_response(),
+        None => body.into_response(),
+    })
 }

@@ -1,10 +1,10 @@
 //! Papers: one by id, a search, and the whole store listed by cursor.
 
-use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use paperfeed_core::ArxivId;
 use paperfeed_search::{KeywordQuery, SearchMode};
 use paperfeed_store::{FeedOrder, FeedQuery};
@@ -14,6 +14,7 @@ use utoipa::IntoParams;
 use crate::api::error::{ApiError, ApiQuery, ErrorJson};
 use crate::api::json::{DailyPaperJson, PaperDetailJson};
 use crate::api::params::{self, given};
+use crate::page_cache::Shows;
 use crate::state::AppState;
 
 /// One paper.
@@ -31,11 +32,15 @@ use crate::state::AppState;
 pub async fn get_paper(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<PaperDetailJson>, ApiError> {
+) -> Result<Response, ApiError> {
     let Path(raw) = id?;
     let id = params::arxiv_id("id", &raw)?;
     match state.store.get_paper(&id).await? {
-        Some(paper) => Ok(Json(PaperDetailJson::new(&paper))),
+        Some(paper) => Ok((
+            Extension(Shows::papers([id])),
+            Json(PaperDetailJson::new(&paper)),
+        )
+            .into_response()),
         None => Err(ApiError::not_found(format!(
             "paper {id} is not on this hub"
         ))),

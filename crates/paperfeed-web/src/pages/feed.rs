@@ -10,6 +10,7 @@ use paperfeed_store::FeedEntry;
 use crate::community::auth::Viewer;
 use crate::error::{AppError, render_error};
 use crate::exports::Export;
+use crate::page_cache::Shows;
 use crate::personal::{self, HiddenControl, VisibilityParams};
 use crate::state::AppState;
 use crate::views::{CardView, Link, day_href, long_date};
@@ -272,6 +273,10 @@ async fn render_period(
     // A signed-in reader's mutes and dismissals (and, asked for, seen papers) are hidden, and
     // counted for the "N hidden — show" control.
     let ids: Vec<paperfeed_core::ArxivId> = entries.iter().map(|e| e.paper.id.clone()).collect();
+    // What the page cache drops it for: a change to a paper featured in the period (on `/`,
+    // from its day on), or a day getting its first paper (the neighbours' links).
+    let shows = Shows::days(first, (path != "/").then_some(last))
+        .with_neighbours(entries.iter().map(|e| e.day).chain(before).chain(after));
     let filter = personal::reader_filter(state, viewer, &ids, visibility.hide_seen()).await?;
     let base_query = if trending { "sort=trending" } else { "" };
     let show_hidden = visibility.show_hidden();
@@ -304,5 +309,7 @@ async fn render_period(
         trending_note,
         control,
     };
-    Ok(Html(page.render().map_err(render_error)?).into_response())
+    let mut response = Html(page.render().map_err(render_error)?).into_response();
+    response.extensions_mut().insert(shows);
+    Ok(response)
 }

@@ -12,6 +12,7 @@ use crate::api::markdown::wants_markdown;
 use crate::community::auth::Viewer;
 use crate::error::{AppError, render_error};
 use crate::exports::Export;
+use crate::page_cache::Shows;
 use crate::rich_text::{SafeHtml, render_comment};
 use crate::state::AppState;
 use crate::views::{Link, PaperView};
@@ -243,6 +244,10 @@ pub async fn show_paper(
         dismissed,
     };
     let mut response = Html(page.render().map_err(render_error)?).into_response();
+    // The paper and its neighbours' titles: what the page cache drops it for.
+    response
+        .extensions_mut()
+        .insert(Shows::papers(neighbours.into_iter().chain([id])));
     // The same address answers `Accept: text/markdown` with Markdown.
     response
         .headers_mut()
