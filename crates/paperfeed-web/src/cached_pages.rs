@@ -33,14 +33,22 @@ pub(crate) fn cached_request_key(request: &Request) -> Option<String> {
     request_key(request)
 }
 
+/// The page cache's key, as the validators middleware found it for the cache to answer.
+#[derive(Clone)]
+pub(crate) struct CacheKey(pub(crate) String);
+
 /// Middleware for the page routes.
 pub async fn serve_cached(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    let Some(key) = cached_request_key(&request) else {
-        return Ok(next.run(request).await);
+    let key = match request.extensions_mut().remove::<CacheKey>() {
+        Some(CacheKey(key)) => key,
+        None => match cached_request_key(&request) {
+            Some(key) => key,
+            None => return Ok(next.run(request).await),
+        },
     };
     // The validators middleware already read the counter for this request.
     let freshness = request.extensions().get::<Freshness>().copied();

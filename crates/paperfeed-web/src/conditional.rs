@@ -175,8 +175,11 @@ pub async fn validate(
     }
     let change_seq = state.store.change_seq().await?;
     request.extensions_mut().insert(Freshness { change_seq });
-    if crate::cached_pages::cached_request_key(&request).is_some() {
+    if let Some(key) = crate::cached_pages::cached_request_key(&request) {
         // The page cache answers it, with the kept page's own validators.
+        request
+            .extensions_mut()
+            .insert(crate::cached_pages::CacheKey(key));
         return Ok(next.run(request).await);
     }
     if is_personal(&request) {

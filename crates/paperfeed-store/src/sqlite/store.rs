@@ -205,6 +205,9 @@ impl Store for SqliteStore {
     }
 
     async fn change_seq(&self) -> Result<i64, StoreError> {
+        if let Some(seq) = self.change_seq_now() {
+            return Ok(seq);
+        }
         self.read(read_change_seq).await
     }
 
