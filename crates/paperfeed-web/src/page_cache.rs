@@ -891,14 +891,14 @@ mod tests {
         let known = [day(21), day(24)];
         let d21 = Shows::days(day(21), Some(day(21))).with_neighbours(known);
         let d24 = Shows::days(day(24), Some(day(24))).with_neighbours(known);
-        // Something is kept at 5, so 5 -> 6 is looked into.
+        // Something is kept at 5 (and the days are known), so 5 -> 6 is looked into.
         visit(
             &cache,
             &log,
             5,
             "/papers/2608.00005",
             "p",
-            &Shows::papers([]),
+            &Shows::papers([]).with_neighbours(known),
         )
         .await;
         log.change(6, "2608.00001", &[day(21)]);
