@@ -27,6 +27,7 @@ mod html_validity;
 mod library;
 mod mutes;
 mod ops;
+mod page_cache;
 mod pages;
 mod postgres;
 mod recommendations;
