@@ -16,6 +16,11 @@
 //! answered 304 for as long as the page is the same, on every node alike, and a page whose
 //! papers did not change keeps its tag through votes elsewhere.
 //!
+//! Some of what a page shows moves without any change to its papers: trending scores decay with
+//! the clock, a new paper may join a paper's similar papers, the trending clock of an old
+//! archive moves with its newest featured day. So a kept page is also re-rendered once it is
+//! [`MAX_AGE`] old; its tag stays the same when its bytes do, so clients still get their 304.
+//!
 //! Only successful HTML and JSON GETs (pages, and API answers serialized once) are kept, with
 //! their content type. Requests that prefer Markdown pass by: the same address answers them
 //! differently.
@@ -52,6 +57,8 @@ const MAX_STEPS: i64 = 1024;
 const MAX_CHANGED: usize = 1000;
 /// Catch-ups remembered, for pages rendered while one happened.
 const KEPT_STEPS: usize = 64;
+/// How long a kept page is served before it is rendered again (see the module's comment).
+const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 /// Featured days remembered as having papers; past them the set starts again (which only
 /// makes the cache drop more).
 const MAX_KNOWN_DAYS: usize = 100_000;
@@ -251,6 +258,8 @@ pub(crate) struct Cached {
     pub modified: DateTime<Utc>,
     pub modified_header: HeaderValue,
     shows: Option<Shows>,
+    /// When it was rendered, for [`MAX_AGE`].
+    made: std::time::Instant,
 }
 
 impl Cached {
@@ -350,7 +359,11 @@ impl PageCache {
 
     /// The kept page for `key`, once the cache is at `change_seq` or later.
     fn get(&self, key: &str) -> Option<Arc<Cached>> {
-        self.lock().pages.get(key).cloned()
+        self.lock()
+            .pages
+            .get(key)
+            .filter(|page| page.made.elapsed() < MAX_AGE)
+            .cloned()
     }
 
     /// Keeps `page`, rendered at counter `made_at`, unless a change since then touches it.
@@ -438,7 +451,16 @@ impl PageCache {
         let hash = content_hash(&held) ^ content_hash(content_type.as_bytes()).rotate_left(17);
         let etag = HeaderValue::from_str(&format!("W/\"{hash:016x}\""))
             .unwrap_or(HeaderValue::from_static("W/\"0\""));
-        let modified = crate::conditional::whole_seconds(Utc::now());
+        // A page rendered again with the same bytes (past its age) keeps its Last-Modified.
+        let modified = self
+            .lock()
+            .pages
+            .peek(&key)
+            .filter(|old| old.etag == etag)
+            .map_or_else(
+                || crate::conditional::whole_seconds(Utc::now()),
+                |old| old.modified,
+            );
         let page = Arc::new(Cached {
             body: Bytes::from(held),
             content_type,
@@ -446,6 +468,7 @@ impl PageCache {
             modified,
             modified_header: crate::conditional::http_date(modified),
             shows,
+            made: std::time::Instant::now(),
         });
         self.put(change_seq, key, Arc::clone(&page));
         Ok(Served::Kept(page))
