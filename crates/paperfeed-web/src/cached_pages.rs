@@ -4,38 +4,17 @@
 //! the client's copy is that page.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::markdown::wants_markdown;
+use crate::cache_key::{CacheKey, cached_request_key};
 use crate::conditional::{
     Freshness, if_modified_since_holds, if_none_match_hits, request_hash, set_validators,
 };
 use crate::error::AppError;
-use crate::page_cache::{Cached, Served, request_key};
+use crate::page_cache::{Cached, Served};
 use crate::state::AppState;
-
-/// The page cache's key for `request` when the cache answers it: an anonymous GET or HEAD of
-/// a cached route that does not ask for Markdown. The validators middleware leaves these to
-/// the cache.
-pub(crate) fn cached_request_key(request: &Request) -> Option<String> {
-    if request.method() != Method::GET && request.method() != Method::HEAD {
-        return None;
-    }
-    // Logged-in pages show per-user state (votes, comment controls): never shared.
-    let logged_in =
-        crate::community::auth::cookie(request.headers(), crate::community::auth::SESSION_COOKIE)
-            .is_some();
-    if logged_in || wants_markdown(request.headers()) {
-        return None;
-    }
-    request_key(request)
-}
-
-/// The page cache's key, as the validators middleware found it for the cache to answer.
-#[derive(Clone)]
-pub(crate) struct CacheKey(pub(crate) String);
 
 /// Middleware for the page routes.
 pub async fn serve_cached(

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
 use crate::error::AppError;
+use crate::http_date::http_date;
 use crate::state::AppState;
 
 /// The store state a request was answered at; handlers and the page cache read it from the
@@ -130,17 +131,6 @@ pub(crate) fn if_modified_since_holds(
         .is_some_and(|since| since >= modified)
 }
 
-/// `at` without its fraction of a second: HTTP dates have whole seconds, so a client's copy
-/// compares equal.
-pub(crate) fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at)
-}
-
-pub(crate) fn http_date(at: DateTime<Utc>) -> HeaderValue {
-    HeaderValue::from_str(&at.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
-        .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
-}
-
 /// `Vary` on every validated answer.
 pub(crate) const VARY_ALL: HeaderValue =
     HeaderValue::from_static("Accept, Accept-Encoding, Cookie, Authorization");
@@ -175,11 +165,11 @@ pub async fn validate(
     }
     let change_seq = state.store.change_seq().await?;
     request.extensions_mut().insert(Freshness { change_seq });
-    if let Some(key) = crate::cached_pages::cached_request_key(&request) {
+    if let Some(key) = crate::cache_key::cached_request_key(&request) {
         // The page cache answers it, with the kept page's own validators.
         request
             .extensions_mut()
-            .insert(crate::cached_pages::CacheKey(key));
+            .insert(crate::cache_key::CacheKey(key));
         return Ok(next.run(request).await);
     }
     if is_personal(&request) {

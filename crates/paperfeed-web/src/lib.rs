@@ -8,6 +8,7 @@
 
 mod api;
 mod body_limit;
+mod cache_key;
 mod cached_pages;
 pub mod community;
 mod conditional;
@@ -15,6 +16,7 @@ mod error;
 mod exports;
 mod first_seen;
 mod forms;
+mod http_date;
 pub mod metrics;
 mod page_cache;
 mod pages;

@@ -458,7 +458,7 @@ impl PageCache {
             .peek(&key)
             .filter(|old| old.etag == etag)
             .map_or_else(
-                || crate::conditional::whole_seconds(Utc::now()),
+                || crate::http_date::whole_seconds(Utc::now()),
                 |old| old.modified,
             );
         let page = Arc::new(Cached {
@@ -466,7 +466,7 @@ impl PageCache {
             content_type,
             etag,
             modified,
-            modified_header: crate::conditional::http_date(modified),
+            modified_header: crate::http_date::http_date(modified),
             shows,
             made: std::time::Instant::now(),
         });
