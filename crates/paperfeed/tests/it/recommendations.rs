@@ -142,7 +142,7 @@ pub(crate) fn card_ids(body: &str) -> Vec<String> {
 
 /// `/for-you` once the recommender has read the hub (just after a start it says it is
 /// warming up).
-async fn for_you(reader: &mut Visitor) -> crate::community::Answer {
+pub(crate) async fn for_you(reader: &mut Visitor) -> crate::community::Answer {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let page = reader.get("/for-you").await;
