@@ -166,6 +166,39 @@ fn the_systemd_units_verify_and_their_sandbox_rates_no_worse_than_today() {
     // word from it is a finding.
     assert!(said.trim().is_empty(), "systemd-analyze verify: {said}");
 
+    // The sysusers file makes the user the units run as (into a scratch root, not this
+    // machine's /etc).
+    if let Some(sysusers) = tool("systemd-sysusers") {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("etc")).unwrap();
+        let out = Command::new(sysusers)
+            .arg(format!("--root={}", root.path().display()))
+            .arg(
+                workspace_root()
+                    .join("contrib/systemd/paperfeed.sysusers")
+                    .canonicalize()
+                    .unwrap(),
+            )
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let passwd = std::fs::read_to_string(root.path().join("etc/passwd")).unwrap();
+        assert!(
+            passwd.lines().any(|l| l.starts_with("paperfeed:")
+                && l.ends_with(":/var/lib/paperfeed:/usr/sbin/nologin")),
+            "{passwd}"
+        );
+        assert!(units.iter().take(2).all(|unit| {
+            std::fs::read_to_string(unit)
+                .unwrap()
+                .contains("\nUser=paperfeed\n")
+        }));
+    }
+
     for (unit, max, cannot_pass) in [
         (&units[0], SERVE_MAX_EXPOSURE, &SERVE_CANNOT_PASS[..]),
         (&units[1], BACKUP_MAX_EXPOSURE, &BACKUP_CANNOT_PASS[..]),
