@@ -46,8 +46,8 @@ use tower_http::compression::CompressionLayer;
 use crate::request_log::with_request_layers;
 
 pub use api::paper_json;
-pub use community::CommunitySettings;
 pub use community::rate_limit::{Limit, RateLimits};
+pub use community::{CommunitySettings, TrustedProxies};
 pub use error::AppError;
 pub use metrics::Metrics;
 pub use server::ConnectionLimits;

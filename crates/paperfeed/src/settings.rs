@@ -95,6 +95,9 @@ impl Settings {
                 .is_some_and(|u| u.starts_with("https://")),
             submit_window_days: self.community.submit_window_days,
             rate_limits: self.community.rate_limits,
+            // Checked at start-up (`validate`): an entry that does not parse is refused there.
+            trusted_proxies: paperfeed_web::TrustedProxies::parse(&self.serve.trusted_proxies)
+                .unwrap_or_default(),
         }
     }
 

@@ -2,16 +2,18 @@
 //! the binary configures about them.
 
 pub mod auth;
+pub mod client_addr;
 pub mod rate_limit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
-use axum::http::request::Parts;
+use axum::http::HeaderMap;
 pub use paperfeed_app::submit::{LOOKUP_DEADLINE, PaperLookup, SubmitRefusal, Submitted};
 
 use crate::error::AppError;
+pub use client_addr::TrustedProxies;
 use rate_limit::{Action, RateLimiter, RateLimits};
 
 /// What the binary configures about the community.
@@ -22,6 +24,8 @@ pub struct CommunitySettings {
     /// A paper can be submitted up to this many days after its arXiv publication.
     pub submit_window_days: i64,
     pub rate_limits: RateLimits,
+    /// Reverse proxies believed about the client they forward for (`serve.trusted_proxies`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for CommunitySettings {
@@ -30,6 +34,7 @@ impl Default for CommunitySettings {
             secure_cookies: false,
             submit_window_days: 14,
             rate_limits: RateLimits::default(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -62,14 +67,20 @@ impl Community {
 /// Sessions last this long.
 pub const SESSION_DAYS: i64 = 30;
 
-/// The client's address (the TCP peer), for keying anonymous rate limits.
-pub fn client_ip(parts_or_ext: &axum::http::Extensions) -> String {
-    parts_or_ext
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
-}
-
-/// `client_ip` from request parts.
-pub fn client_ip_of(parts: &Parts) -> String {
-    client_ip(&parts.extensions)
+/// The client's address, for keying anonymous rate limits: the TCP peer, or behind a trusted
+/// reverse proxy the client it forwards for ([`TrustedProxies::client`]).
+pub fn client_ip(
+    settings: &CommunitySettings,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> String {
+    extensions.get::<ConnectInfo<SocketAddr>>().map_or_else(
+        || "unknown".to_owned(),
+        |c| {
+            settings
+                .trusted_proxies
+                .client(c.0.ip(), headers)
+                .to_string()
+        },
+    )
 }

@@ -158,7 +158,10 @@ pub async fn sign_up(
     Form(form): Form<SignupForm>,
 ) -> Result<Response, AppError> {
     check_anonymous_csrf(&headers, &form.csrf)?;
-    state.community.limit(Action::SignUp, &client_ip(&parts))?;
+    state.community.limit(
+        Action::SignUp,
+        &client_ip(&state.community.settings, &headers, &parts),
+    )?;
     let parsed = Username::parse(&form.username).and_then(|u| {
         Ok((
             u,
@@ -227,7 +230,7 @@ pub async fn log_in(
     // Guessing is refused per address, and per address at one account; the account itself
     // (whose name is public) is only ever slowed down, so a stranger guessing at it from
     // somewhere else cannot lock its owner out.
-    let ip = client_ip(&parts);
+    let ip = client_ip(&state.community.settings, &headers, &parts);
     state.community.limit(Action::LogIn, &ip)?;
     let name = form.username.trim().to_ascii_lowercase();
     state

@@ -378,4 +378,42 @@ mod tests {
             .to_string();
         assert!(err.contains("batch_size must be between"), "{err}");
     }
+
+    #[test]
+    fn trusted_proxies_are_a_toml_list_or_one_variable_separated_by_commas() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("paperfeed.toml");
+        std::fs::write(
+            &file,
+            "[serve]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n",
+        )
+        .unwrap();
+        let from_file = load(&["--config", file.to_str().unwrap(), "serve"], &[]).unwrap();
+        assert_eq!(
+            from_file.settings.serve.trusted_proxies,
+            ["127.0.0.1", "10.0.0.0/8"]
+        );
+        for value in ["127.0.0.1,::1", "127.0.0.1, ::1", "[127.0.0.1, \"::1\"]"] {
+            let from_env =
+                load(&["serve"], &[("PAPERFEED_SERVE__TRUSTED_PROXIES", value)]).unwrap();
+            assert_eq!(
+                from_env.settings.serve.trusted_proxies,
+                ["127.0.0.1", "::1"],
+                "{value}"
+            );
+        }
+        let err = load(
+            &["serve"],
+            &[(
+                "PAPERFEED_SERVE__TRUSTED_PROXIES",
+                "127.0.0.1,proxy.internal",
+            )],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("serve.trusted_proxies") && err.contains("\"proxy.internal\""),
+            "{err}"
+        );
+    }
 }

@@ -191,6 +191,33 @@ pub struct ServeSettings {
     /// many seconds, and a damaged one is not served; 0 skips the check.
     #[serde(default = "default_store_check")]
     pub store_check_seconds: u64,
+    /// Reverse proxies (addresses, or networks like `10.0.0.0/8`) whose `X-Forwarded-For` is
+    /// believed: behind them, the limits keyed by client address (sign-up, log-in, subscribe)
+    /// key on the client they forward for instead of on the proxy. Empty: the TCP peer is the
+    /// client. A TOML list, or one string separated by commas (an environment variable).
+    #[serde(default, deserialize_with = "list_or_string")]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// A list of strings given as a list, or as one string of items separated by commas or
+/// whitespace, which is how an environment variable holds one.
+fn list_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    let items = match ListOrString::deserialize(d)? {
+        ListOrString::List(items) => items,
+        ListOrString::String(text) => vec![text],
+    };
+    Ok(items
+        .iter()
+        .flat_map(|item| item.split([',', ' ', '\t', '\n']))
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect())
 }
 
 fn default_store_check() -> u64 {
@@ -242,6 +269,7 @@ impl Default for ServeSettings {
             idle_timeout_seconds: default_idle_timeout(),
             max_connections: default_max_connections(),
             store_check_seconds: default_store_check(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

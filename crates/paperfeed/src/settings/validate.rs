@@ -88,6 +88,9 @@ impl Settings {
         for kind in SourceKind::ALL {
             self.sources.get(kind).validate(kind.name())?;
         }
+        if let Err(why) = paperfeed_web::TrustedProxies::parse(&self.serve.trusted_proxies) {
+            anyhow::bail!("serve.trusted_proxies: {why}");
+        }
         if let Some(url) = &self.serve.public_url {
             anyhow::ensure!(
                 (url.starts_with("https://") || url.starts_with("http://"))

@@ -17,7 +17,7 @@ impl Drop for Driver {
     }
 }
 
-fn find_program(names: &[&str]) -> Option<String> {
+pub(crate) fn find_program(names: &[&str]) -> Option<String> {
     let path = std::env::var_os("PATH")?;
     names.iter().find_map(|name| {
         std::env::split_paths(&path)
@@ -104,9 +104,51 @@ pub(crate) async fn browser() -> Option<Browser> {
     })
 }
 
-/// Saves a screenshot under target/ for a person to look at.
+/// A Chrome DevTools command through chromedriver (`goog/cdp/execute`): media and viewport
+/// emulation for the screenshots.
+#[derive(Debug)]
+struct Cdp(serde_json::Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (reqwest::Method, Option<String>) {
+        (reqwest::Method::POST, Some(self.0.to_string()))
+    }
+}
+
+/// Makes the tab show pages with `prefers-color-scheme: dark` (or light) in a `width` ×
+/// `height` viewport, as a phone below 600 px (kept across navigations).
+pub(crate) async fn emulate(client: &fantoccini::Client, dark: bool, width: u32, height: u32) {
+    let scheme = if dark { "dark" } else { "light" };
+    client
+        .issue_cmd(Cdp(serde_json::json!({
+            "cmd": "Emulation.setEmulatedMedia",
+            "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
+        })))
+        .await
+        .unwrap();
+    client
+        .issue_cmd(Cdp(serde_json::json!({
+            "cmd": "Emulation.setDeviceMetricsOverride",
+            "params": {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}
+        })))
+        .await
+        .unwrap();
+}
+
+/// Saves a screenshot under target/screenshots/ for a person to look at.
 pub(crate) async fn save_screenshot(client: &fantoccini::Client, name: &str) {
-    let target = workspace_root().join("target");
+    let target = workspace_root().join("target/screenshots");
     std::fs::create_dir_all(&target).unwrap();
     let shot = client.screenshot().await.unwrap();
     assert!(shot.starts_with(b"\x89PNG"));

@@ -60,6 +60,23 @@ impl Visitor {
         }
     }
 
+    /// A visitor from `peer` (a 127.x.y.z address) whose every request says, as a reverse
+    /// proxy would, that it forwards for `client` (`X-Forwarded-For`).
+    pub(crate) fn forwarding(server: &Server, peer: &str, client: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", client.parse().unwrap());
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .local_address(peer.parse::<std::net::IpAddr>().unwrap())
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            base: server.base.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+
     fn cookie_header(&self) -> String {
         self.cookies
             .iter()
@@ -398,6 +415,37 @@ async fn a_stranger_guessing_from_elsewhere_slows_the_owner_down_but_never_locks
         .log_in(&too_big, "guess guess guess")
         .await;
     assert_eq!(answer.status, 413);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_a_trusted_proxy_log_in_limits_key_on_the_client_it_forwards_for() {
+    let server = Server::start_with_env(
+        &[],
+        tempfile::tempdir().unwrap(),
+        &[(
+            "PAPERFEED_SERVE__TRUSTED_PROXIES",
+            std::ffi::OsStr::new("127.0.0.1, ::1"),
+        )],
+    );
+    // One client of the proxy guessing is refused soon…
+    let mut guesser = Visitor::forwarding(&server, "127.0.0.1", "203.0.113.7");
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        statuses.push(guesser.log_in("ada", "guess guess guess").await.status);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // …while another client of the same proxy is not: the limit is the client's, not the
+    // proxy's.
+    let mut other = Visitor::forwarding(&server, "127.0.0.1", "198.51.100.2");
+    assert_eq!(other.log_in("bo", "guess guess guess").await.status, 401);
+    // A peer that is not a trusted proxy cannot pick its address with the header: each
+    // attempt claims a new client, and its own address is limited all the same.
+    let mut statuses = Vec::new();
+    for i in 0..15 {
+        let mut liar = Visitor::forwarding(&server, "127.0.0.2", &format!("192.0.2.{i}"));
+        statuses.push(liar.log_in("cy", "guess guess guess").await.status);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
 }
 
 /// `next` values a browser could read as another origin, or that once broke the answer.

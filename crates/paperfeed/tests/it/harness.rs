@@ -86,6 +86,12 @@ pub fn bin() -> Command {
 
 /// [`bin`] and the file its stderr (its log) is copied to.
 pub fn bin_logged() -> (Command, PathBuf) {
+    bin_logged_via(&[])
+}
+
+/// [`bin_logged`], the binary run by `wrapper` (a program and its arguments, such as
+/// `strace -f -o FILE`) when one is given.
+pub fn bin_logged_via(wrapper: &[&std::ffi::OsStr]) -> (Command, PathBuf) {
     // The binary's stdout and stderr go where the caller sends them and, through tee, to the
     // log files too (-p: a reader closing its pipe early does not stop the copy to the file).
     // `exec` makes the child's pid the binary's own, so kill and signals reach it.
@@ -100,6 +106,7 @@ exec "$@" > >(exec tee -p -a "$out") 2> >(exec tee -p -a "$err" >&2)"#,
         .arg("paperfeed-with-logs")
         .arg(log_dir().join(format!("{name}.stdout.log")))
         .arg(&stderr_log)
+        .args(wrapper)
         .arg(env!("CARGO_BIN_EXE_paperfeed"));
     // Keep tests independent of the developer's environment and any ./paperfeed.toml.
     for (key, _) in std::env::vars() {
@@ -212,7 +219,18 @@ impl Server {
         envs: &[(&str, &std::ffi::OsStr)],
         log: impl Into<Stdio>,
     ) -> Self {
-        let (mut cmd, stderr_log) = bin_logged();
+        Self::start_via(&[], extra, data_dir, envs, log)
+    }
+
+    /// Like [`Server::start_logged`], `serve` run by `wrapper` ([`bin_logged_via`]).
+    pub fn start_via(
+        wrapper: &[&std::ffi::OsStr],
+        extra: &[&str],
+        data_dir: tempfile::TempDir,
+        envs: &[(&str, &std::ffi::OsStr)],
+        log: impl Into<Stdio>,
+    ) -> Self {
+        let (mut cmd, stderr_log) = bin_logged_via(wrapper);
         for (k, v) in envs {
             cmd.env(k, v);
         }

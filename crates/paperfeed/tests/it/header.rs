@@ -325,46 +325,6 @@ async fn comments_counted_by_the_source_feed_link_to_their_discussion_on_hugging
     assert!(paper.contains("came with the Hugging Face daily papers feed"));
 }
 
-/// A Chrome DevTools command through chromedriver (`goog/cdp/execute`): media and viewport
-/// emulation for the screenshots.
-#[derive(Debug)]
-struct Cdp(serde_json::Value);
-
-impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
-    fn endpoint(
-        &self,
-        base: &url::Url,
-        session: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (reqwest::Method, Option<String>) {
-        (reqwest::Method::POST, Some(self.0.to_string()))
-    }
-}
-
-async fn emulate(client: &fantoccini::Client, dark: bool, width: u32) {
-    let scheme = if dark { "dark" } else { "light" };
-    client
-        .issue_cmd(Cdp(serde_json::json!({
-            "cmd": "Emulation.setEmulatedMedia",
-            "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
-        })))
-        .await
-        .unwrap();
-    client
-        .issue_cmd(Cdp(serde_json::json!({
-            "cmd": "Emulation.setDeviceMetricsOverride",
-            "params": {"width": width, "height": 1200, "deviceScaleFactor": 1, "mobile": width < 600}
-        })))
-        .await
-        .unwrap();
-}
-
 /// The vote pill's box beside the PDF button's, and how the pill is drawn.
 async fn pill_and_pdf(client: &fantoccini::Client) -> serde_json::Value {
     client
@@ -407,7 +367,7 @@ async fn the_vote_pill_is_a_button_in_line_with_pdf_and_arxiv_light_dark_desktop
         }
         for dark in [false, true] {
             for width in [1280, 390] {
-                emulate(client, dark, width).await;
+                crate::browser::emulate(client, dark, width, 1200).await;
                 client
                     .goto(&server.url("/papers/2608.19880"))
                     .await

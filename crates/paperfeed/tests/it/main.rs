@@ -6,6 +6,7 @@
     reason = "tests: a failed step is a failed test"
 )]
 
+mod accessibility;
 mod account_data;
 mod api;
 mod backup;
@@ -34,5 +35,6 @@ mod recommendations;
 mod saved_searches;
 mod schemathesis;
 mod search;
+mod systemd;
 mod two_nodes;
 mod vectors;

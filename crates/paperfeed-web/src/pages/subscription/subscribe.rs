@@ -81,9 +81,10 @@ pub async fn request(
     Form(form): Form<SubscribeForm>,
 ) -> Result<Response, AppError> {
     check_anonymous_csrf(&headers, &form.csrf)?;
-    state
-        .community
-        .limit(Action::Subscribe, &client_ip(&parts))?;
+    state.community.limit(
+        Action::Subscribe,
+        &client_ip(&state.community.settings, &headers, &parts),
+    )?;
     let Some(links) = mail_links(&state).filter(|m| m.sends_mail()) else {
         return mail_unavailable();
     };
