@@ -33,5 +33,6 @@ mod recommendations;
 mod saved_searches;
 mod schemathesis;
 mod search;
+mod spelling_and_suggestions;
 mod two_nodes;
 mod vectors;
