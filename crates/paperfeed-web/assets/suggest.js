@@ -22,10 +22,11 @@
     list.setAttribute("role", "listbox");
     list.setAttribute("aria-label", "Suggestions");
     list.hidden = true;
-    const status = document.createElement("p");
+    // Says how many suggestions there are (the page's own status messages are p[role=status]).
+    const status = document.createElement("div");
     status.className = "visually-hidden";
-    status.setAttribute("role", "status");
     status.setAttribute("aria-live", "polite");
+    status.setAttribute("aria-atomic", "true");
     form.classList.add("suggest-host");
     form.append(list, status);
     input.setAttribute("role", "combobox");
