@@ -137,6 +137,38 @@ impl Indexer {
         }
     }
 
+    /// Feeds the engine's suggestions (titles, authors, categories while typing) every paper
+    /// its keyword index already held when this process opened it; papers indexed from then
+    /// on reach them as they are indexed. Nothing to do for an index built from empty. Returns
+    /// how many papers were fed.
+    pub async fn load_suggestions(&self) -> anyhow::Result<usize> {
+        let up_to = self.engine.watermark();
+        let mut since = 0;
+        let mut done = 0;
+        while since < up_to {
+            let changed = self
+                .store
+                .papers_changed_since(since, INDEX_BATCH)
+                .await
+                .context("reading papers for suggestions")?;
+            let Some(last) = changed.last().map(|c| c.change_seq) else {
+                break;
+            };
+            since = last;
+            let papers: Vec<Paper> = changed
+                .into_iter()
+                .filter(|c| c.change_seq <= up_to)
+                .map(|c| c.paper)
+                .collect();
+            done += papers.len();
+            let engine = Arc::clone(&self.engine);
+            tokio::task::spawn_blocking(move || engine.feed_suggestions(&papers))
+                .await
+                .context("suggestion loading task")?;
+        }
+        Ok(done)
+    }
+
     /// Loads every stored vector into the engine. Returns which papers got one, for which text.
     pub async fn load_vectors(&self) -> anyhow::Result<Vec<(ArxivId, i64)>> {
         let stored = self
@@ -255,6 +287,11 @@ impl Indexer {
                 held.extend(loaded);
             }
             Err(e) => tracing::error!(error = %format!("{e:#}"), "loading stored vectors failed"),
+        }
+        // Until this is done, suggestions offer only papers indexed since the start.
+        match self.load_suggestions().await {
+            Ok(n) => tracing::info!(papers = n, "loaded suggestions"),
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "loading suggestions failed"),
         }
         // Papers indexed whose current text has no vector in the engine (yet).
         let mut pending: BTreeSet<ArxivId> = BTreeSet::new();

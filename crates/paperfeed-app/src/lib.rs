@@ -22,6 +22,7 @@ pub mod search;
 mod smtp_sink;
 pub mod submit;
 pub mod subscriptions;
+pub mod suggest;
 #[cfg(test)]
 mod test_support;
 pub mod visibility;

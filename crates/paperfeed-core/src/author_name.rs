@@ -105,6 +105,13 @@ impl fmt::Display for AuthorKey {
 /// The normalised words of a name: decomposed, marks dropped, lower case, apostrophes joined,
 /// split at everything that is not a letter or digit.
 fn words_of(text: &str) -> Vec<String> {
+    folded_words(text)
+}
+
+/// Any text's words folded the way author keys are: compatibility-decomposed, combining marks
+/// and apostrophes dropped, lower case, split at everything that is not a letter or digit.
+/// Suggestions while typing compare titles and what was typed in this form.
+pub fn folded_words(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     for c in text.nfkd() {

@@ -24,7 +24,7 @@ mod webhook_target;
 
 pub use account::{EmailAddress, FieldError, Password, Username};
 pub use arxiv_id::{ArxivId, ArxivIdError, VersionedArxivId};
-pub use author_name::{AuthorKey, MAX_AUTHOR_KEY_CHARS};
+pub use author_name::{AuthorKey, MAX_AUTHOR_KEY_CHARS, folded_words};
 pub use citation::{
     CslDate, CslItem, CslName, arxiv_doi, bibtex, cite_key, csl_item, openurl_kev, ris,
 };

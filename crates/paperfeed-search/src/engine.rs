@@ -9,6 +9,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use paperfeed_core::{ArxivId, Paper};
 use serde::Serialize;
 
+use crate::suggest::{SuggestIndex, SuggestQuery, Suggestion};
 use crate::{
     Embedder, KeywordIndex, KeywordQuery, QueryVectors, RRF_K, SearchError, SortOrder, VectorIndex,
     reciprocal_rank_fusion,
@@ -98,6 +99,8 @@ pub struct SearchEngine {
     /// Why the keyword index cannot be kept up to date right now (set by its feeder while it
     /// retries), for readiness probes.
     problem: RwLock<Option<String>>,
+    /// Titles, authors and categories to suggest while typing, fed with the keyword index.
+    suggestions: RwLock<SuggestIndex>,
 }
 
 impl std::fmt::Debug for SearchEngine {
@@ -140,6 +143,7 @@ impl SearchEngine {
             document_count,
             keyword_generation: AtomicU64::new(0),
             problem: RwLock::new(None),
+            suggestions: RwLock::new(SuggestIndex::default()),
         }
     }
 
@@ -184,12 +188,33 @@ impl SearchEngine {
         let mut keyword = write(&self.keyword);
         keyword.upsert(papers)?;
         keyword.commit(watermark)?;
+        // Before the new watermark shows: whoever sees the index caught up sees suggestions
+        // for the same papers.
+        self.feed_suggestions(papers);
         self.indexed_up_to
             .store(keyword.watermark(), Ordering::Release);
         self.document_count
             .store(keyword.len() as u64, Ordering::Release);
         self.keyword_generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Adds papers to the suggestions alone: what a process whose keyword index was already
+    /// built feeds at start (indexed papers reach them through [`SearchEngine::index_papers`]).
+    pub fn feed_suggestions(&self, papers: &[Paper]) {
+        write(&self.suggestions).upsert(papers);
+    }
+
+    /// Up to `limit` titles, authors and categories for what is typed in the search box (see
+    /// [`crate::SuggestIndex::suggest`]); none while the suggestions are being filled.
+    pub fn suggest(&self, typed: &str, limit: usize) -> Vec<Suggestion> {
+        let query = SuggestQuery::parse(typed);
+        read(&self.suggestions).suggest(&query, limit)
+    }
+
+    /// Papers whose titles can be suggested now.
+    pub fn suggestible_papers(&self) -> usize {
+        read(&self.suggestions).len()
     }
 
     /// A number that changes whenever what keyword searches find may change (each commit of
@@ -385,6 +410,21 @@ impl SearchEngine {
             mode,
             note,
         })
+    }
+
+    /// `typed` (what was typed in the search box, filters included) with its misspelt words
+    /// corrected against the keyword index's vocabulary, or `None` when there is nothing to
+    /// correct (see [`crate::Correction`]).
+    pub fn correct(&self, typed: &str) -> Option<crate::Correction> {
+        read(&self.keyword).correct(typed)
+    }
+
+    /// How many papers the keyword side matches for `query` (its page ignored).
+    pub fn keyword_total(&self, query: &KeywordQuery) -> Result<usize, SearchError> {
+        let mut q = query.clone();
+        q.offset = 0;
+        q.limit = 0;
+        Ok(read(&self.keyword).search(&q)?.total)
     }
 
     /// The papers nearest to the query text that also pass the query's filters.

@@ -17,6 +17,7 @@ mod plan;
 mod query;
 mod schema;
 mod search;
+mod spelling;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyError};
 
 pub use query::{DEFAULT_LIMIT, KeywordQuery, QueryError, SortOrder};
 pub use search::{KeywordHit, KeywordResults, MAX_LIMIT, MAX_OFFSET};
+pub use spelling::{Correction, CorrectionPart};
 
 use schema::Fields;
 

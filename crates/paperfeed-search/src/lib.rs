@@ -18,12 +18,14 @@ pub use embed::{
 
 mod keyword;
 pub use keyword::{
-    DEFAULT_LIMIT, KeywordHit, KeywordIndex, KeywordQuery, KeywordResults, MAX_LIMIT, MAX_OFFSET,
-    OpenOutcome, QueryError, SearchError, SortOrder,
+    Correction, CorrectionPart, DEFAULT_LIMIT, KeywordHit, KeywordIndex, KeywordQuery,
+    KeywordResults, MAX_LIMIT, MAX_OFFSET, OpenOutcome, QueryError, SearchError, SortOrder,
 };
 
 mod query_vectors;
 pub use query_vectors::QueryVectors;
 
 mod engine;
+mod suggest;
 pub use engine::{FUSION_DEPTH, SearchEngine, SearchHit, SearchMode, SearchResults, SearchStatus};
+pub use suggest::{MAX_SUGGESTIONS, SuggestIndex, SuggestQuery, Suggestion};

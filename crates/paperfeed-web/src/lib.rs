@@ -132,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/comments/{id}/{action}", post(community::comment_action))
         .route("/static/community.js", get(misc::community_js))
+        .route("/static/suggest.js", get(misc::suggest_js))
         .route("/static/style.css", get(misc::style_css))
         .route("/favicon.svg", get(misc::favicon))
         .merge(pages::mutes::routes())

@@ -19,6 +19,17 @@ pub struct SearchParams {
     /// `bib`, `ris` or `csl`: the top results for citation managers instead of the page.
     #[serde(default)]
     pub(crate) format: String,
+    /// `1`: search exactly what was typed, even when nothing matches and a correction would
+    /// (the page's "search instead for" link).
+    #[serde(default)]
+    pub(crate) verbatim: String,
+}
+
+impl SearchParams {
+    /// Whether `verbatim=` asks for the query exactly as typed.
+    pub(crate) fn verbatim(&self) -> bool {
+        matches!(self.verbatim.trim(), "1" | "true" | "yes" | "on")
+    }
 }
 
 /// The `mode=` parameter (empty: hybrid).

@@ -315,6 +315,10 @@ pub struct SearchArgs {
     /// Print JSON instead of lines
     #[arg(long)]
     pub json: bool,
+    /// Search exactly the query given, even when nothing matches it and a spelling correction
+    /// would (the correction is still offered)
+    #[arg(long)]
+    pub verbatim: bool,
 }
 
 #[derive(Debug, Args)]

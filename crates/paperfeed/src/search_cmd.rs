@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use paperfeed_app::indexing::Indexer;
+use paperfeed_app::search::{Correcting, Spelling};
 use paperfeed_search::{KeywordQuery, MODEL_NAME, SearchMode};
 use paperfeed_store::Store;
 
@@ -83,12 +84,32 @@ pub async fn search(settings: &Settings, args: &SearchArgs) -> anyhow::Result<()
     let mut query = KeywordQuery::parse(&args.query).map_err(|e| anyhow::anyhow!("{e}"))?;
     query.limit = args.limit.clamp(1, 100);
     let (store, indexer) = ready_engine(settings).await?;
+    let correcting = if args.verbatim {
+        Correcting::OfferOnly
+    } else {
+        Correcting::WhenNothingMatched
+    };
     let paperfeed_app::search::Found {
         results,
         papers: rows,
-    } = paperfeed_app::search::search(Arc::clone(&indexer.engine), &*store, query, mode)
-        .await
-        .with_context(|| format!("searching for {:?}", args.query))?;
+        spelling,
+    } = paperfeed_app::search::search_typed(
+        Arc::clone(&indexer.engine),
+        &*store,
+        &args.query,
+        query,
+        mode,
+        correcting,
+    )
+    .await
+    .with_context(|| format!("searching for {:?}", args.query))?;
+    // `correction`: the query with misspelt words corrected; `corrected`: whether the results
+    // are the correction's (nothing matched the query as given).
+    let (correction, corrected) = match &spelling {
+        Some(Spelling::DidYouMean(c)) => (Some(c.text.clone()), false),
+        Some(Spelling::Corrected { correction, .. }) => (Some(correction.text.clone()), true),
+        None => (None, false),
+    };
     if args.json {
         let json: Vec<_> = rows
             .iter()
@@ -111,12 +132,24 @@ pub async fn search(settings: &Settings, args: &SearchArgs) -> anyhow::Result<()
                 "mode": results.mode,
                 "total": results.total,
                 "note": results.note,
+                "spelling": correction.as_ref().map(|text| serde_json::json!({
+                    "correction": text,
+                    "corrected": corrected,
+                })),
                 "results": json,
             }))?
         );
     } else {
         if let Some(note) = &results.note {
             eprintln!("note: {note}");
+        }
+        match (&correction, corrected) {
+            (Some(text), true) => eprintln!(
+                "showing results for {text:?}: nothing matched {:?} (--verbatim searches it as given)",
+                args.query
+            ),
+            (Some(text), false) => eprintln!("did you mean {text:?}?"),
+            (None, _) => {}
         }
         for (i, (hit, paper)) in rows.iter().enumerate() {
             println!(

@@ -159,3 +159,49 @@ async fn the_background_loop_catches_up_and_stops_when_told() {
         .unwrap();
     assert_eq!(engine.problem(), None);
 }
+
+#[tokio::test]
+async fn suggestions_are_loaded_for_a_reused_index_and_follow_catch_ups() {
+    let hub = Hub::new();
+    hub.add(&["2611.00001", "2611.00002"]).await;
+    hub.indexer.catch_up(&|_| {}).await.unwrap();
+    assert_eq!(hub.indexer.engine.suggest("sparse", 8).len(), 2);
+    let Hub { dir, indexer } = hub;
+    let store = Arc::clone(&indexer.store);
+    // The first process ends (and lets go of the index's writer lock).
+    drop(indexer);
+
+    // A process that opens the index as it was: its suggestions start empty.
+    let (keyword, outcome) = KeywordIndex::open_or_create(&dir.path().join("index")).unwrap();
+    assert_eq!(outcome, paperfeed_search::OpenOutcome::Reused);
+    let reopened = Indexer {
+        store,
+        engine: Arc::new(SearchEngine::new(
+            keyword,
+            Err("no model in tests".to_owned()),
+            1000,
+        )),
+        embed_batch: 16,
+    };
+    assert!(reopened.engine.suggest("sparse", 8).is_empty());
+    assert_eq!(reopened.load_suggestions().await.unwrap(), 2);
+    assert_eq!(reopened.engine.suggest("sparse", 8).len(), 2);
+
+    // Papers indexed later reach them through the catch-up, not a second load.
+    reopened
+        .store
+        .upsert_papers(
+            vec![NewPaper::new(
+                ArxivId::parse("2611.00003").unwrap(),
+                "Paper 2611.00003 on sparse attention".to_owned(),
+                "An abstract.".to_owned(),
+                Vec::new(),
+            )],
+            WriteMode::Commit,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reopened.catch_up(&|_| {}).await.unwrap(), 1);
+    assert_eq!(reopened.engine.suggest("paper 2611", 8).len(), 3);
+    assert_eq!(reopened.engine.suggestible_papers(), 3);
+}

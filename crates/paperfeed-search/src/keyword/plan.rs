@@ -171,7 +171,7 @@ impl KeywordIndex {
     }
 
     /// The tokens of `text` as `field` indexes them, with their positions.
-    fn analyze(&self, field: Field, text: &str) -> Vec<(usize, String)> {
+    pub(super) fn analyze(&self, field: Field, text: &str) -> Vec<(usize, String)> {
         let Ok(mut analyzer) = self.index.tokenizer_for_field(field) else {
             return Vec::new();
         };

@@ -339,6 +339,35 @@ impl KeywordQuery {
     }
 }
 
+/// Where the free words of typed text are, as byte ranges of `input`: what
+/// [`KeywordQuery::parse`] would search as words. Quoted phrases, `key:value` filters (known
+/// or not: `foo:bar`, URLs), and the value of a filter given in quotes are left out, so the
+/// spelling correction never touches them.
+pub(crate) fn free_word_spans(input: &str) -> Vec<std::ops::Range<usize>> {
+    let mut lexer = Lexer { input, at: 0 };
+    let mut spans = Vec::new();
+    loop {
+        lexer.skip_whitespace();
+        let Some(c) = lexer.peek() else { break };
+        if is_quote(c) {
+            lexer.quoted();
+            continue;
+        }
+        let start = lexer.at;
+        let word = lexer.bare();
+        match word.split_once(':') {
+            None => spans.push(start..lexer.at),
+            Some((name, value)) => {
+                let known = Key::from_name(name).is_some();
+                if known && value.is_empty() && lexer.peek().is_some_and(is_quote) {
+                    lexer.quoted();
+                }
+            }
+        }
+    }
+    spans
+}
+
 /// Keeps error messages readable when someone pastes a novel after `sort:`.
 fn shorten(value: &str) -> String {
     const MAX: usize = 40;

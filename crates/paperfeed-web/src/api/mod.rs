@@ -16,6 +16,7 @@ mod me_recommendations;
 mod me_searches;
 mod papers;
 mod params;
+mod suggest;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -127,6 +128,7 @@ fn with_patterns(mut doc: serde_json::Value) -> serde_json::Value {
                         {
                             params::LIMIT_100_PATTERN
                         }
+                        Some("limit") if path == "/api/suggest" => params::LIMIT_10_PATTERN,
                         Some("kind") if path == "/api/me/follows" => params::FOLLOW_KIND_PATTERN,
                         Some("id") | Some("paper") => params::ID_PATTERN,
                         Some("cursor") => params::CANONICAL_ID_PATTERN,
@@ -171,6 +173,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .split_for_parts();
     let (uncached, uncached_doc) = OpenApiRouter::new()
         .routes(routes!(papers::search_papers))
+        .routes(routes!(suggest::suggest))
         .routes(routes!(papers::list_papers))
         .routes(routes!(community::upvote_paper, community::withdraw_upvote))
         .routes(routes!(community::submit_paper_api))

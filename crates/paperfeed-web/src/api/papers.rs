@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use paperfeed_app::search::Correcting;
 use paperfeed_core::ArxivId;
 use paperfeed_search::{KeywordQuery, SearchMode};
 use paperfeed_store::{FeedOrder, FeedQuery};
@@ -15,6 +16,7 @@ use crate::api::error::{ApiError, ApiQuery, ErrorJson};
 use crate::api::json::{DailyPaperJson, PaperDetailJson};
 use crate::api::params::{self, given};
 use crate::page_cache::Shows;
+use crate::query::encode;
 use crate::state::AppState;
 
 /// One paper.
@@ -62,21 +64,24 @@ pub struct SearchParams {
 }
 
 /// Search papers (hybrid keyword and semantic ranking; keyword only where semantic search is
-/// off). Results are daily-paper entries, listed under their latest featured day.
+/// off). Results are daily-paper entries, listed under their latest featured day, for exactly
+/// the text asked for. When a word of it looks misspelt and its correction finds more papers,
+/// the `did-you-mean` header carries the corrected text (the body keeps HF's shape, a list).
 #[utoipa::path(
     get,
     path = "/api/papers/search",
     tag = "papers",
     params(SearchParams),
     responses(
-        (status = 200, description = "Best matches first", body = Vec<DailyPaperJson>),
+        (status = 200, description = "Best matches first", body = Vec<DailyPaperJson>,
+            headers(("did-you-mean" = String, description = "The query with its misspelt words corrected, percent-encoded (UTF-8), when the correction finds more papers than the query; absent otherwise"))),
         (status = 400, description = "A parameter is malformed; `parameter` names it", body = ErrorJson),
     )
 )]
 pub async fn search_papers(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<SearchParams>,
-) -> Result<Json<Vec<DailyPaperJson>>, ApiError> {
+) -> Result<Response, ApiError> {
     let limit = params::limit(&params.limit)?;
     let Some(text) = given(&params.q) else {
         let entries = state
@@ -89,34 +94,45 @@ pub async fn search_papers(
                 limit,
             })
             .await?;
-        return Ok(Json(
-            entries
-                .iter()
-                .map(|e| DailyPaperJson::new(&e.paper, Some(e.day)))
-                .collect(),
-        ));
+        let body: Vec<DailyPaperJson> = entries
+            .iter()
+            .map(|e| DailyPaperJson::new(&e.paper, Some(e.day)))
+            .collect();
+        return Ok(Json(body).into_response());
     };
     // Any text is a query: what the filter syntax cannot read is searched as plain words, so
     // every string the document allows gets results rather than a 400.
     let mut query = KeywordQuery::parse(text).unwrap_or_else(|_| KeywordQuery::text(text));
     query.offset = 0;
     query.limit = limit;
-    let found = paperfeed_app::search::search(
+    // Answers keep meaning what was asked: a correction is offered, never searched instead.
+    let found = paperfeed_app::search::search_typed(
         state.search.clone(),
         &*state.store,
+        text,
         query,
         SearchMode::Hybrid,
+        Correcting::OfferOnly,
     )
     .await
     .map_err(|e| ApiError::from(crate::error::AppError::from(e)))?;
-    Ok(Json(
-        found
-            .papers
-            .iter()
-            .map(|(_, paper)| DailyPaperJson::new(paper, paper.featured.last().map(|f| f.date)))
-            .collect(),
-    ))
+    let body: Vec<DailyPaperJson> = found
+        .papers
+        .iter()
+        .map(|(_, paper)| DailyPaperJson::new(paper, paper.featured.last().map(|f| f.date)))
+        .collect();
+    let mut response = Json(body).into_response();
+    let suggestion = found.spelling.and_then(|s| {
+        HeaderValue::from_str(&encode(&s.correction().text).replace('+', "%20")).ok()
+    });
+    if let Some(value) = suggestion {
+        response.headers_mut().insert(DID_YOU_MEAN, value);
+    }
+    Ok(response)
 }
+
+/// The response header of `/api/papers/search` that carries a corrected query.
+const DID_YOU_MEAN: header::HeaderName = header::HeaderName::from_static("did-you-mean");
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

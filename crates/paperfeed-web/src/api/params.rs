@@ -49,6 +49,8 @@ pub const ID_PATTERN: &str = concat!("^(?:arXiv:)?", canonical_id!(), version!()
 pub const LISTING_CURSOR_PATTERN: &str = concat!("^[0-9]{1,15}~", canonical_id!(), "$");
 /// A page size of 1 to 100, as a query parameter (`limit` of the personal listings).
 pub const LIMIT_100_PATTERN: &str = "^(?:[1-9][0-9]?|100)$";
+/// `limit` of `/api/suggest`: 1 to 10.
+pub const LIMIT_10_PATTERN: &str = "^(?:[1-9]|10)$";
 /// The kinds of things a reader follows.
 pub const FOLLOW_KIND_PATTERN: &str = "^(?:author|organization|category|search)$";
 /// A positive whole number that fits 64 bits (a saved search's id).
@@ -138,6 +140,13 @@ pub fn limit(value: &Option<String>) -> Result<usize, ApiError> {
     value
         .as_deref()
         .map_or(Ok(DEFAULT_LIMIT), |v| number_in("limit", v, 1..=MAX_LIMIT))
+}
+
+/// A `limit` from 1 to `max`, `default` when absent.
+pub fn limit_within(value: &Option<String>, default: usize, max: usize) -> Result<usize, ApiError> {
+    value
+        .as_deref()
+        .map_or(Ok(default), |v| number_in("limit", v, 1..=max))
 }
 
 /// `p`: a 0-based page number, 0 when absent.

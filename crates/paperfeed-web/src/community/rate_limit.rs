@@ -46,6 +46,8 @@ pub enum Action {
     SavedSearch,
     /// Recommender controls, seeds, resets and its feed addresses changed by one user.
     Recommender,
+    /// Suggestions while typing asked for by one client address (a request a keystroke).
+    Suggest,
 }
 
 /// The limit of each action.
@@ -82,6 +84,17 @@ pub struct RateLimits {
     /// Recommender controls, seeds ("recommend from this") and resets, per user.
     #[serde(default = "default_recommender")]
     pub recommender: Limit,
+    /// Suggestions while typing (`/api/suggest`), keyed by client address: generous, since
+    /// the search box asks once a keystroke (after a short pause).
+    #[serde(default = "default_suggest")]
+    pub suggest: Limit,
+}
+
+fn default_suggest() -> Limit {
+    Limit {
+        burst: 60,
+        per_minute: 600,
+    }
 }
 
 fn default_recommender() -> Limit {
@@ -171,6 +184,7 @@ impl Default for RateLimits {
             import: default_import(),
             saved_search: default_saved_search(),
             recommender: default_recommender(),
+            suggest: default_suggest(),
         }
     }
 }
@@ -191,6 +205,7 @@ impl RateLimits {
             Action::Import => self.import,
             Action::SavedSearch => self.saved_search,
             Action::Recommender => self.recommender,
+            Action::Suggest => self.suggest,
         }
     }
 }

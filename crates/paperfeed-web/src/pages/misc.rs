@@ -58,6 +58,19 @@ const STYLE_CSS: &str = include_str!("../../assets/style.css");
 const FAVICON_SVG: &str = include_str!("../../assets/favicon.svg");
 
 const COMMUNITY_JS: &str = include_str!("../../assets/community.js");
+const SUGGEST_JS: &str = include_str!("../../assets/suggest.js");
+
+/// Suggestions while typing in the search boxes (progressive enhancement: the boxes are plain
+/// forms without it).
+pub async fn suggest_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SUGGEST_JS,
+    )
+}
 
 pub async fn community_js() -> impl IntoResponse {
     (

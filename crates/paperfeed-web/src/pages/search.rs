@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use paperfeed_app::search::{self, Found};
+use paperfeed_app::search::{self, Correcting, Found, Spelling};
 use paperfeed_core::Paper;
 use paperfeed_search::{KeywordQuery, SearchMode, SortOrder};
 
@@ -42,6 +42,42 @@ struct SearchPage {
     /// "Save this search" for a logged-in reader; `save_login` sends others to log in.
     save: Option<SaveSearchView>,
     save_login: Option<String>,
+    /// "Did you mean …" or "Showing results for … Search instead for …".
+    spelling: Option<SpellingView>,
+}
+
+/// A correction of the query as the page shows it.
+struct SpellingView {
+    /// True when the results are the correction's; false when it is only offered.
+    applied: bool,
+    /// The corrected query's page.
+    href: String,
+    /// The corrected query in pieces, the corrected words marked.
+    parts: Vec<(String, bool)>,
+    /// What was typed, and its page searched exactly as typed (when `applied`).
+    typed: String,
+    typed_href: String,
+}
+
+impl SpellingView {
+    fn new(spelling: &Spelling, mode: SearchMode, sort: SortOrder) -> Self {
+        let correction = spelling.correction();
+        let (applied, typed) = match spelling {
+            Spelling::DidYouMean(_) => (false, String::new()),
+            Spelling::Corrected { typed, .. } => (true, typed.clone()),
+        };
+        Self {
+            applied,
+            href: page_href(&correction.text, mode, sort, 1),
+            parts: correction
+                .parts
+                .iter()
+                .map(|p| (p.text.clone(), p.corrected))
+                .collect(),
+            typed_href: format!("{}&verbatim=1", page_href(&typed, mode, sort, 1)),
+            typed,
+        }
+    }
 }
 
 fn page_href(q: &str, mode: SearchMode, sort: SortOrder, page: usize) -> String {
@@ -125,14 +161,35 @@ pub async fn search_papers(
     if params.q.trim().is_empty() {
         return render("", mode, sort, Ok(Vec::new()), page, StatusCode::OK);
     }
+    let correcting = if params.verbatim() {
+        Correcting::OfferOnly
+    } else {
+        Correcting::WhenNothingMatched
+    };
     let Found {
         results,
         papers: found,
-    } = search::search(state.search.clone(), &*state.store, query, mode).await?;
+        spelling,
+    } = search::search_typed(
+        state.search.clone(),
+        &*state.store,
+        &params.q,
+        query,
+        mode,
+        correcting,
+    )
+    .await?;
+    // Answered with a correction's results: the page is that search's (its links, feeds,
+    // "save this search"), and says so.
+    let q = match &spelling {
+        Some(Spelling::Corrected { correction, .. }) => correction.text.clone(),
+        _ => params.q.clone(),
+    };
+    let spelling = spelling.map(|s| SpellingView::new(&s, mode, sort));
     // A signed-in reader's muted and dismissed papers are marked with why, not dropped.
     let ids: Vec<paperfeed_core::ArxivId> = found.iter().map(|(_, p)| p.id.clone()).collect();
     let filter = personal::reader_filter(&state, &viewer, &ids, false).await?;
-    let back = page_href(&params.q, mode, sort, page);
+    let back = page_href(&q, mode, sort, page);
     let mut cards = Vec::with_capacity(found.len());
     for (hit, paper) in &found {
         let day = paper.featured.last().map(|f| f.date);
@@ -154,16 +211,15 @@ pub async fn search_papers(
         if total == 1 { "paper" } else { "papers" },
         shown_mode.as_str()
     );
-    let prev =
-        (page > 1).then(|| Link::new(page_href(&params.q, mode, sort, page - 1), "← Previous"));
+    let prev = (page > 1).then(|| Link::new(page_href(&q, mode, sort, page - 1), "← Previous"));
     let next = (page * PAGE_SIZE < total && page < MAX_PAGE)
-        .then(|| Link::new(page_href(&params.q, mode, sort, page + 1), "Next →"));
-    let this_page = page_href(&params.q, mode, sort, 1);
+        .then(|| Link::new(page_href(&q, mode, sort, page + 1), "Next →"));
+    let this_page = page_href(&q, mode, sort, 1);
     let (save, save_login) = match &viewer.0 {
         Some(session) => (
             Some(SaveSearchView::new(
                 &session.csrf_token,
-                &params.q,
+                &q,
                 mode.as_str(),
                 sort.as_str(),
             )),
@@ -174,9 +230,9 @@ pub async fn search_papers(
     let page_view = SearchPage {
         save,
         save_login,
-        query: params.q.clone(),
-        export_href: page_href(&params.q, mode, sort, 1),
-        feed_query: encode(params.q.trim()),
+        query: q.clone(),
+        export_href: page_href(&q, mode, sort, 1),
+        feed_query: encode(q.trim()),
         modes: mode_options(mode),
         sorts: sort_options(sort),
         error: None,
@@ -185,6 +241,7 @@ pub async fn search_papers(
         cards,
         prev,
         next,
+        spelling,
     };
     Ok(Html(page_view.render().map_err(render_error)?).into_response())
 }
@@ -237,6 +294,7 @@ fn render(
         next: None,
         save: None,
         save_login: None,
+        spelling: None,
     };
     Ok((status, Html(page.render().map_err(render_error)?)).into_response())
 }

@@ -558,6 +558,7 @@ async fn the_openapi_document_describes_every_api_route_with_its_parameters() {
         "/api/papers/submit",
         "/api/papers/{id}",
         "/api/papers/{id}/upvote",
+        "/api/suggest",
         "/papers/{id}.md",
     ]
     .into();
@@ -583,6 +584,7 @@ async fn the_openapi_document_describes_every_api_route_with_its_parameters() {
     assert_eq!(params("/api/papers/search"), names(&["q", "limit"]));
     assert_eq!(params("/api/papers/{id}"), names(&["id"]));
     assert_eq!(params("/api/me/recommendations"), names(&["limit"]));
+    assert_eq!(params("/api/suggest"), names(&["q", "limit"]));
     assert_eq!(
         doc["paths"]["/api/me/recommendations"]["get"]["parameters"][0]["schema"]["pattern"],
         "^(?:[1-9][0-9]?|100)$"

@@ -774,3 +774,131 @@ async fn a_reader_follows_mutes_saves_a_search_reads_following_dismisses_and_mov
     assert!(copied.contains(&top_title), "{copied}");
     browser.client.clone().close().await.unwrap();
 }
+
+/// Waits until `attribute` of the element `css` is `want` (`None`: absent).
+async fn wait_for_attr(
+    client: &fantoccini::Client,
+    css: &str,
+    attribute: &str,
+    want: Option<&str>,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let element = client.find(Locator::Css(css)).await.unwrap();
+        let got = element.attr(attribute).await.unwrap();
+        if got.as_deref() == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} [{attribute}] is {got:?}, not {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_picks_a_suggestion_with_the_keyboard() {
+    const DOWN: &str = "\u{E015}";
+    const UP: &str = "\u{E013}";
+    const ESCAPE: &str = "\u{E00C}";
+    const ENTER: &str = "\u{E007}";
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let client = &browser.client;
+    let server = Server::start();
+    server.wait_for_index(false).await;
+    client.goto(&server.url("/")).await.unwrap();
+    let box_css = "header input#q";
+    // The box is a combobox controlling a listbox, closed.
+    wait_for_attr(client, box_css, "role", Some("combobox")).await;
+    wait_for_attr(client, box_css, "aria-expanded", Some("false")).await;
+    let input = client.find(Locator::Css(box_css)).await.unwrap();
+    let list_id = input.attr("aria-controls").await.unwrap().unwrap();
+    let list_css = format!("ul#{list_id}[role=listbox]");
+
+    input.send_keys("envharn").await.unwrap();
+    wait_for_attr(client, box_css, "aria-expanded", Some("true")).await;
+    let options = client
+        .find_all(Locator::Css(&format!("{list_css} li[role=option]")))
+        .await
+        .unwrap();
+    assert!(!options.is_empty());
+    assert!(
+        client
+            .find(Locator::Css(&list_css))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    save_screenshot(client, "screenshot-suggestions.png").await;
+
+    // Down makes the first option active: named by aria-activedescendant, selected.
+    input.send_keys(DOWN).await.unwrap();
+    let first = format!("{list_id}-option-0");
+    wait_for_attr(client, box_css, "aria-activedescendant", Some(&first)).await;
+    let option = client.find(Locator::Id(&first)).await.unwrap();
+    assert_eq!(
+        option.attr("aria-selected").await.unwrap().as_deref(),
+        Some("true")
+    );
+    assert!(option.text().await.unwrap().contains("EnvHarness"));
+    // Up from the first wraps to the last, Down back to the first.
+    input.send_keys(UP).await.unwrap();
+    let last = format!("{list_id}-option-{}", options.len() - 1);
+    wait_for_attr(client, box_css, "aria-activedescendant", Some(&last)).await;
+    input.send_keys(DOWN).await.unwrap();
+    wait_for_attr(client, box_css, "aria-activedescendant", Some(&first)).await;
+
+    // Escape closes the list and keeps the text.
+    input.send_keys(ESCAPE).await.unwrap();
+    wait_for_attr(client, box_css, "aria-expanded", Some("false")).await;
+    wait_for_attr(client, box_css, "aria-activedescendant", None).await;
+    assert!(
+        !client
+            .find(Locator::Css(&list_css))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        input.prop("value").await.unwrap().as_deref(),
+        Some("envharn")
+    );
+
+    // Down opens it again; Enter on the active option opens its paper.
+    input.send_keys(DOWN).await.unwrap();
+    wait_for_attr(client, box_css, "aria-activedescendant", Some(&first)).await;
+    input.send_keys(ENTER).await.unwrap();
+    client
+        .wait()
+        .for_url(&url::Url::parse(&server.url("/papers/2608.19880")).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        text_of(client, "h1#paper-title")
+            .await
+            .starts_with("EnvHarness")
+    );
+
+    // With no option active, Enter searches what was typed, as without JavaScript.
+    let input = client.find(Locator::Css(box_css)).await.unwrap();
+    input.send_keys("enviroments").await.unwrap();
+    input.send_keys(ENTER).await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("p.spelling"))
+        .await
+        .unwrap();
+    assert!(
+        text_of(client, "p.spelling")
+            .await
+            .starts_with("Showing results for environments.")
+    );
+    browser.client.clone().close().await.unwrap();
+}

@@ -35,6 +35,7 @@ mod recommendations;
 mod saved_searches;
 mod schemathesis;
 mod search;
+mod spelling_and_suggestions;
 mod systemd;
 mod two_nodes;
 mod vectors;
