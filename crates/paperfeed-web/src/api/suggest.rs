@@ -108,13 +108,15 @@ impl SuggestionJson {
 )]
 pub async fn suggest(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     extensions: axum::http::Extensions,
     ApiQuery(params): ApiQuery<SuggestParams>,
 ) -> Result<Response, ApiError> {
     let limit = params::limit_within(&params.limit, DEFAULT_SUGGESTIONS, MAX_SUGGESTIONS)?;
-    state
-        .community
-        .limit(Action::Suggest, &client_ip(&extensions))?;
+    state.community.limit(
+        Action::Suggest,
+        &client_ip(&state.community.settings, &headers, &extensions),
+    )?;
     let typed = params.q.unwrap_or_default();
     let found =
         paperfeed_app::suggest::suggest(&state.search, &typed, limit).map_err(|e| match e {
