@@ -25,4 +25,5 @@ pub mod subscriptions;
 pub mod suggest;
 #[cfg(test)]
 mod test_support;
+pub mod thumbnails;
 pub mod visibility;

@@ -7,6 +7,7 @@
 mod account;
 mod arxiv_id;
 mod author_name;
+mod avatar;
 mod citation;
 mod digest_period;
 mod feed;
@@ -15,6 +16,7 @@ mod frequency;
 pub mod library;
 mod markup;
 mod mute;
+mod paging;
 mod paper;
 mod period;
 pub mod references;
@@ -25,6 +27,7 @@ mod webhook_target;
 pub use account::{EmailAddress, FieldError, Password, Username};
 pub use arxiv_id::{ArxivId, ArxivIdError, VersionedArxivId};
 pub use author_name::{AuthorKey, MAX_AUTHOR_KEY_CHARS, folded_words};
+pub use avatar::{AVATAR_COLOURS, Avatar};
 pub use citation::{
     CslDate, CslItem, CslName, arxiv_doi, bibtex, cite_key, csl_item, openurl_kev, ris,
 };
@@ -41,6 +44,7 @@ pub use mute::{
     MAX_MUTE_CHARS, MAX_MUTES, MuteError, MuteKind, MuteSet, MuteText, author_key, check_mute,
     mute_matches_nothing,
 };
+pub use paging::{CARD_ABSTRACT_CHARS, FEED_PAGE_SIZE, PageError, Paging, cut_at_word};
 pub use paper::{
     Author, Featuring, NewPaper, Organization, Paper, PaperVersion, Submitter, UpsertOutcome,
     embedding_text, fingerprint, merge,

@@ -30,6 +30,7 @@ mod saved_searches;
 mod sqlite;
 #[cfg(all(any(test, feature = "testing"), feature = "postgres"))]
 pub mod testing;
+mod thumbnails;
 pub mod transfer;
 mod vector_transfer;
 mod visibility;
@@ -72,6 +73,9 @@ pub use saved_searches::{
 pub use saved_searches::{DigestTopic, SettleMatches};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{BackupPace, BackupReport, SqliteStore, StoreCheck, StoreCounts};
+pub use thumbnails::{
+    MAX_THUMBNAIL_BYTES, Thumbnail, ThumbnailFailure, ThumbnailStore, ThumbnailVersion,
+};
 pub use vector_transfer::{ImportedVectors, MISSING_KEPT, VectorImport, VectorTransferStore};
 pub use visibility::{
     Dismissal, Mute, MuteAdded, NewMute, ReaderMarks, SeenMark, SeenReason, SeenReasons,
@@ -259,6 +263,7 @@ pub trait Store:
     + AccountStore
     + RecommenderStore
     + ForYouDigestStore
+    + ThumbnailStore
     + VectorTransferStore
     + Send
     + Sync

@@ -31,6 +31,7 @@ mod sql;
 mod store;
 #[cfg(test)]
 mod tests;
+mod thumbnails;
 mod transfer;
 mod vector_transfer;
 mod visibility;

@@ -25,6 +25,7 @@ mod saved_searches;
 mod store;
 #[cfg(test)]
 mod tests;
+mod thumbnails;
 mod transfer;
 mod vector_transfer;
 mod visibility;

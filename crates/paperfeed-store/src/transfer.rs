@@ -444,6 +444,19 @@ pub const TABLES: &[Table] = &[
         merge: Merge::SourceWins,
     },
     Table {
+        name: "paper_thumbnails",
+        key_len: 1,
+        columns: &[
+            ("paper_id", Text),
+            ("image", Bytes),
+            ("width", Int),
+            ("height", Int),
+            ("failure", Text),
+            ("made_at", Time),
+        ],
+        merge: Merge::SourceWins,
+    },
+    Table {
         name: "store_counters",
         key_len: 1,
         columns: &[("name", Text), ("value", Int)],

@@ -33,6 +33,7 @@ mod server;
 mod state;
 mod submission;
 mod syndication;
+mod thumbnails;
 mod trending_clock;
 mod views;
 
@@ -135,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         .route("/static/suggest.js", get(misc::suggest_js))
         .route("/static/style.css", get(misc::style_css))
         .route("/favicon.svg", get(misc::favicon))
+        .route("/thumbnails/{*file}", get(thumbnails::show_thumbnail))
         .merge(pages::mutes::routes())
         .fallback(misc::not_found)
         .with_state(state.clone())

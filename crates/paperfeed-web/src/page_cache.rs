@@ -69,9 +69,9 @@ const MAX_KNOWN_DAYS: usize = 100_000;
 /// mix answers up).
 fn known_params(route: &str) -> Option<&'static [&'static str]> {
     match route {
-        // `FeedSort` in pages/feed.rs.
+        // `FeedSort` in pages/feed.rs: the order and the page of a long period.
         "/" | "/papers/date/{day}" | "/papers/week/{week}" | "/papers/month/{month}" => {
-            Some(&["sort"])
+            Some(&["sort", "page"])
         }
         // The paper page reads no query.
         "/papers/{*id}" | "/api/papers/{id}" => Some(&[]),

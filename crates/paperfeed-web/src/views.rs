@@ -3,7 +3,7 @@
 //! askama) or as `SafeHtml` made by `rich_text`.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use paperfeed_core::{Author, AuthorKey, Featuring, Organization, Paper};
+use paperfeed_core::{Author, AuthorKey, Avatar, Featuring, Organization, Paper};
 
 use crate::rich_text::{SafeHtml, render_inline, render_paragraphs};
 
@@ -71,6 +71,62 @@ fn organization_link(org: &Organization) -> Link {
 /// Authors named on a card; the rest are counted.
 const CARD_AUTHORS: usize = 3;
 
+/// An avatar as a page draws it: initials on the colour class `av0` … `av11` (style.css),
+/// made here from the name alone, never fetched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AvatarView {
+    pub initials: String,
+    pub class: String,
+}
+
+impl AvatarView {
+    pub fn person(name: &str) -> Self {
+        Self::from(Avatar::of_person(name))
+    }
+
+    pub fn name(name: &str) -> Self {
+        Self::from(Avatar::of_name(name))
+    }
+}
+
+impl From<Avatar> for AvatarView {
+    fn from(a: Avatar) -> Self {
+        Self {
+            initials: a.initials,
+            class: format!("av{}", a.colour),
+        }
+    }
+}
+
+/// A count as cards show it: `950`, `1.2k`, `12k`, `3.4M`.
+pub fn compact_count(n: i64) -> String {
+    let n = n.max(0);
+    let short = |value: f64, unit: &str| {
+        if value < 10.0 {
+            let s = format!("{value:.1}");
+            format!("{}{unit}", s.trim_end_matches(".0"))
+        } else {
+            format!("{value:.0}{unit}")
+        }
+    };
+    #[expect(clippy::cast_precision_loss, reason = "a rounded label")]
+    let f = n as f64;
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..999_500 => short(f / 1e3, "k"),
+        _ => short(f / 1e6, "M"),
+    }
+}
+
+/// The link to a paper's code on a card: the repository, labelled with its stars.
+pub struct RepoView {
+    pub href: String,
+    /// `1.2k`, when the source counted stars.
+    pub stars: Option<String>,
+    /// `1,234 stars` for the accessible name.
+    pub stars_long: Option<String>,
+}
+
 pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -89,7 +145,6 @@ pub struct CardView {
     pub featured_href: String,
     pub submitter: Option<String>,
     pub upvotes: i64,
-    pub comments_label: String,
     /// The paper as COinS (an OpenURL ContextObject) for Zotero's connector on list pages.
     pub coins: String,
     /// A Save / Saved toggle, for a logged-in reader (`saved::add_save_buttons`).
@@ -102,6 +157,15 @@ pub struct CardView {
     pub organization: Option<Link>,
     /// A signed-in reader's controls and marks (`personal::personalise`).
     pub personal: Option<CardPersonal>,
+    /// The first visible authors' avatars, drawn as a stack before their names.
+    pub author_avatars: Vec<AvatarView>,
+    pub organization_avatar: Option<AvatarView>,
+    pub submitter_avatar: Option<AvatarView>,
+    /// The paper's code, with its GitHub stars.
+    pub repo: Option<RepoView>,
+    pub comments: i64,
+    /// The first page of the PDF (`thumbnails::add_thumbnails`); a placeholder when `None`.
+    pub thumbnail: Option<String>,
 }
 
 /// What a card shows only to the signed-in reader: "Not interested" (or its undo, when
@@ -121,7 +185,27 @@ impl CardView {
             .find(|f| f.date == day)
             .and_then(|f| f.submitter.as_ref())
             .map(|s| s.name.clone());
+        let repo = safe_url(&paper.github_repo).map(|href| RepoView {
+            href,
+            stars: paper.github_stars.map(compact_count),
+            stars_long: paper
+                .github_stars
+                .map(|n| plural(usize::try_from(n).unwrap_or(0), "star", "stars")),
+        });
         Self {
+            author_avatars: paper
+                .visible_authors()
+                .take(CARD_AUTHORS)
+                .map(|a| AvatarView::person(&a.name))
+                .collect(),
+            organization_avatar: paper
+                .organization
+                .as_ref()
+                .map(|o| AvatarView::name(o.fullname.as_deref().unwrap_or(&o.name))),
+            submitter_avatar: submitter.as_deref().map(AvatarView::name),
+            repo,
+            comments: paper.num_comments.max(0),
+            thumbnail: None,
             href: paper_href(paper),
             id: paper.id.to_string(),
             coins: paperfeed_core::openurl_kev(paper),
@@ -134,7 +218,7 @@ impl CardView {
             organization: paper.organization.as_ref().map(organization_link),
             save: None,
             title: render_inline(&paper.title),
-            abstract_html: render_inline(&paper.abstract_text.replace("\n\n", " ")),
+            abstract_html: render_inline(&card_abstract(&paper.abstract_text)),
             authors_label: plural(paper.authors.len(), "author", "authors"),
             published: paper.published_at.map(|d| human_date(d.date_naive())),
             published_iso: paper.published_at.map(iso),
@@ -142,13 +226,27 @@ impl CardView {
             featured_href: day_href(day),
             submitter,
             upvotes: paper.upvotes,
-            comments_label: plural(
-                usize::try_from(paper.num_comments).unwrap_or(0),
-                "comment",
-                "comments",
-            ),
             personal: None,
         }
+    }
+}
+
+/// The start of an abstract a card carries: at most `CARD_ABSTRACT_CHARS`, cut at a word, and
+/// never inside a formula (a cut `$…` would show as its TeX source).
+fn card_abstract(text: &str) -> String {
+    let flat = text.replace("\n\n", " ");
+    let cut = paperfeed_core::cut_at_word(&flat, paperfeed_core::CARD_ABSTRACT_CHARS);
+    if cut.len() == flat.len() {
+        return flat;
+    }
+    let dollars: Vec<usize> = cut
+        .char_indices()
+        .filter(|&(i, c)| c == '$' && (i == 0 || cut.as_bytes()[i - 1] != b'\\'))
+        .map(|(i, _)| i)
+        .collect();
+    match dollars.last() {
+        Some(&last) if dollars.len() % 2 == 1 => format!("{}…", cut[..last].trim_end()),
+        _ => cut.into_owned(),
     }
 }
 

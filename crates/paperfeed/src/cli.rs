@@ -119,6 +119,12 @@ pub enum Command {
     /// beside it (FILE.ids, one arXiv id per line): see docs/vectors.md.
     #[command(subcommand)]
     Vectors(VectorsCommand),
+    /// Make the thumbnails cards show: the first page of each paper's PDF, rendered here (in
+    /// pure Rust) and kept in the store. Nothing is fetched unless asked: PDFs come from a
+    /// folder (--from-dir, files named like 2608.19880.pdf) and/or from arXiv (--fetch, one at
+    /// a time with the arXiv source's politeness gap). Without ids, the latest featured papers
+    /// that have none yet. A paper whose PDF fails is remembered and skipped next time.
+    Thumbnails(ThumbnailsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -425,4 +431,29 @@ pub struct IngestArgs {
     /// Papers per store transaction
     #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ThumbnailsArgs {
+    /// These papers (arXiv ids) instead of the latest featured ones without a thumbnail
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Read PDFs from this folder (2608.19880.pdf; old-style ids with `_` for `/`)
+    #[arg(long, value_name = "DIR")]
+    pub from_dir: Option<PathBuf>,
+    /// Fetch PDFs from arXiv (after the folder, when both are given)
+    #[arg(long)]
+    pub fetch: bool,
+    /// Where --fetch gets PDFs: SITE/pdf/ID
+    #[arg(long, value_name = "URL", default_value = "https://arxiv.org")]
+    pub pdf_base_url: String,
+    /// At most this many papers when no ids are given
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Also try papers whose PDF failed before
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Longest one page may take to render, in seconds
+    #[arg(long, default_value_t = 30)]
+    pub render_seconds: u64,
 }

@@ -18,6 +18,7 @@ mod search_cmd;
 mod serve;
 mod settings;
 mod shutdown;
+mod thumbnails;
 mod vectors;
 
 use std::io::IsTerminal as _;
@@ -221,6 +222,11 @@ async fn run(cli: Cli, settings: Settings, origin: Origin) -> anyhow::Result<Exi
             backup::restore(&settings, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Thumbnails(args) => Ok(if thumbnails::thumbnails(&settings, &args).await? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
         Command::Vectors(cli::VectorsCommand::Export(args)) => {
             vectors::export(&settings, &args).await?;
             Ok(ExitCode::SUCCESS)

@@ -12,6 +12,7 @@
 mod arxiv;
 mod hf;
 mod oai;
+mod pdf;
 #[cfg(feature = "testing")]
 pub mod replay;
 
@@ -24,6 +25,7 @@ pub use reqwest::Url;
 pub use arxiv::{ArxivClient, ListingPage};
 pub use hf::{DayPage, HfMirror};
 pub use oai::{HarvestPage, OaiHarvester, OaiRequest};
+pub use pdf::PdfClient;
 
 use crate::RecordError;
 

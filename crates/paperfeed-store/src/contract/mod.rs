@@ -17,6 +17,7 @@ mod mail;
 mod pages;
 mod recommender;
 mod saved_searches;
+mod thumbnails;
 mod vector_transfer;
 mod visibility;
 
@@ -266,6 +267,7 @@ pub async fn run_store_contract(store: &dyn Store) {
     recommender::check_recommender(store).await;
     for_you_digest::check_for_you_digest(store).await;
     vector_transfer::check_vector_transfer(store).await;
+    thumbnails::check_thumbnails(store).await;
 }
 
 /// A batch read hands out the stored papers among the ids asked for, in the order asked, each

@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::NaiveDate;
-use paperfeed_core::Period;
+use paperfeed_core::{FEED_PAGE_SIZE, Paging, Period};
 use paperfeed_store::FeedEntry;
 
 use crate::community::auth::Viewer;
@@ -13,7 +13,7 @@ use crate::exports::Export;
 use crate::page_cache::Shows;
 use crate::personal::{self, HiddenControl, VisibilityParams};
 use crate::state::AppState;
-use crate::views::{CardView, Link, day_href, long_date};
+use crate::views::{self, CardView, Link, day_href, long_date};
 
 #[derive(Template)]
 #[template(path = "feed.html")]
@@ -32,27 +32,79 @@ struct FeedPage {
     trending_note: Option<String>,
     /// "N hidden — show" and "hide seen", for a signed-in reader.
     control: Option<HiddenControl>,
+    /// The period's address without a query: the order tabs link to it.
+    path_href: String,
+    /// The pages of a long period (above and below the cards); `None` when it fits on one.
+    pager: Option<Pager>,
 }
 
-/// `?sort=` on feed pages: votes (default) or trending.
+/// "Papers 31–60 of 181" and links to the other pages, kept in the reader's order and flags.
+struct Pager {
+    label: String,
+    prev: Option<String>,
+    next: Option<String>,
+    /// Page numbers with their links (`None`: a gap); the current page has no link.
+    items: Vec<Option<(usize, Option<String>)>>,
+}
+
+impl Pager {
+    /// For `paging`; `href(n)` is page `n`'s address.
+    fn new(paging: Paging, href: impl Fn(usize) -> String) -> Option<Self> {
+        if paging.pages() < 2 {
+            return None;
+        }
+        let range = paging.range();
+        Some(Pager {
+            label: format!(
+                "Papers {}–{} of {}",
+                range.start + 1,
+                range.end,
+                paging.total
+            ),
+            prev: (paging.page > 1).then(|| href(paging.page - 1)),
+            next: (paging.page < paging.pages()).then(|| href(paging.page + 1)),
+            items: paging
+                .window()
+                .into_iter()
+                .map(|n| n.map(|n| (n, (n != paging.page).then(|| href(n)))))
+                .collect(),
+        })
+    }
+}
+
+/// `?sort=` on feed pages: votes (default) or trending; `?page=` of a long period (from 1).
+/// The page cache keys these pages by exactly these two (`page_cache::known_params`).
 #[derive(serde::Deserialize, Default)]
 pub struct FeedSort {
     #[serde(default)]
     sort: String,
+    #[serde(default)]
+    page: String,
+}
+
+/// What a feed page's query asks for.
+struct FeedQuery {
+    trending: bool,
+    page: usize,
 }
 
 impl FeedSort {
-    fn trending(
+    fn read(
         params: Result<Query<FeedSort>, axum::extract::rejection::QueryRejection>,
-    ) -> Result<bool, AppError> {
+    ) -> Result<FeedQuery, AppError> {
         let Query(params) = params.map_err(|e| AppError::BadRequest(e.body_text()))?;
-        match params.sort.trim() {
-            "" | "votes" | "upvotes" => Ok(false),
-            "trending" => Ok(true),
-            other => Err(AppError::BadRequest(format!(
-                "sort={other:?} is not an order for this page: use votes or trending"
-            ))),
-        }
+        let trending = match params.sort.trim() {
+            "" | "votes" | "upvotes" => false,
+            "trending" => true,
+            other => {
+                return Err(AppError::BadRequest(format!(
+                    "sort={other:?} is not an order for this page: use votes or trending"
+                )));
+            }
+        };
+        let page =
+            Paging::parse_page(&params.page).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        Ok(FeedQuery { trending, page })
     }
 }
 
@@ -77,10 +129,10 @@ pub async fn show_latest_day(
     visibility: VisibilityParams,
     sort: SortQuery,
 ) -> Result<Response, AppError> {
-    let trending = FeedSort::trending(sort)?;
+    let query = FeedSort::read(sort)?;
     let reader = (viewer, visibility);
     match state.store.latest_featured_day().await? {
-        Some(day) => render_period(&state, Period::Day(day), trending, &reader, "/").await,
+        Some(day) => render_period(&state, Period::Day(day), &query, &reader, "/").await,
         None => Ok(Html(EmptyHubPage.render().map_err(render_error)?).into_response()),
     }
 }
@@ -143,8 +195,8 @@ async fn period_page(
     if let Some(export) = export {
         return export_period(state, period, export).await;
     }
-    let trending = FeedSort::trending(sort)?;
-    render_period(state, period, trending, reader, &period_href(period)).await
+    let query = FeedSort::read(sort)?;
+    render_period(state, period, &query, reader, &period_href(period)).await
 }
 
 /// A period's papers for citation managers (`/papers/week/2026-W34.bib`): each paper once,
@@ -202,7 +254,7 @@ fn describe(period: Period) -> (String, String) {
 async fn render_period(
     state: &AppState,
     period: Period,
-    trending: bool,
+    &FeedQuery { trending, page }: &FeedQuery,
     (viewer, visibility): &Reader,
     path: &str,
 ) -> Result<Response, AppError> {
@@ -278,10 +330,47 @@ async fn render_period(
     let shows = Shows::days(first, (path != "/").then_some(last))
         .with_neighbours(entries.iter().map(|e| e.day).chain(before).chain(after));
     let filter = personal::reader_filter(state, viewer, &ids, visibility.hide_seen()).await?;
-    let base_query = if trending { "sort=trending" } else { "" };
+    let sort_query = if trending { "sort=trending" } else { "" };
+    // The query of page `n` in this order (page 1 has none of its own).
+    let page_query = |n: usize| {
+        let page = (n > 1).then(|| format!("page={n}"));
+        [Some(sort_query.to_owned()).filter(|q| !q.is_empty()), page]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("&")
+    };
     let show_hidden = visibility.show_hidden();
-    let back = personal::list_href(path, base_query, show_hidden, visibility.hide_seen());
-    let (mut cards, hidden) = personal::filtered_cards(
+    let hide_seen = visibility.hide_seen();
+    let back = personal::list_href(path, &page_query(page), show_hidden, hide_seen);
+    // A long period is shown a page at a time (each answer stays small), after the reader's
+    // filter, so a signed-in reader's pages are full too; only the page's cards are made.
+    let hidden = entries
+        .iter()
+        .filter(|e| filter.why_hidden(&e.paper).is_some())
+        .count();
+    if !show_hidden {
+        entries.retain(|e| filter.why_hidden(&e.paper).is_none());
+    }
+    let total = entries.len();
+    let paging = Paging::new(page, FEED_PAGE_SIZE, total);
+    if !paging.exists() {
+        let last = paging.pages();
+        let last_href = personal::list_href(path, &page_query(last), show_hidden, hide_seen);
+        return Err(AppError::not_found(
+            format!("No page {page} of {heading}"),
+            format!(
+                "{heading} has {} of papers. Its last page is linked below.",
+                views::plural(last, "page", "pages")
+            ),
+        )
+        .with_suggestions(vec![
+            Link::new(last_href, format!("Page {last} of {heading}")),
+            Link::new(path, format!("The first page of {heading}")),
+        ]));
+    }
+    let entries: Vec<FeedEntry> = entries.drain(paging.range()).collect();
+    let (mut cards, _) = personal::filtered_cards(
         entries,
         |e| &e.paper,
         |e| CardView::new(&e.paper, e.day, !is_day),
@@ -290,17 +379,30 @@ async fn render_period(
         &back,
         show_hidden,
     );
-    let control = HiddenControl::new(viewer, path, base_query, visibility, hidden);
+    let pager = Pager::new(paging, |n| {
+        personal::list_href(path, &page_query(n), show_hidden, hide_seen)
+    });
+    let control = HiddenControl::new(viewer, path, sort_query, visibility, hidden);
     crate::saved::add_save_buttons(state, viewer, &mut cards, &back).await?;
+    crate::thumbnails::add_thumbnails(state, &mut cards).await?;
+    let canonical = if page > 1 {
+        format!("{}?page={page}", period_href(period))
+    } else {
+        period_href(period)
+    };
     let page = FeedPage {
-        title: format!("{heading} · Daily Papers"),
+        title: match pager {
+            Some(_) => format!("{heading}, page {page} · Daily Papers"),
+            None => format!("{heading} · Daily Papers"),
+        },
         subheading: format!(
             "{subheading} · {} {}",
-            cards.len(),
-            if cards.len() == 1 { "paper" } else { "papers" }
+            total,
+            if total == 1 { "paper" } else { "papers" }
         ),
         heading,
-        canonical: period_href(period),
+        canonical,
+        path_href: period_href(period),
         views,
         prev,
         next,
@@ -308,6 +410,7 @@ async fn render_period(
         trending,
         trending_note,
         control,
+        pager,
     };
     let mut response = Html(page.render().map_err(render_error)?).into_response();
     response.extensions_mut().insert(shows);

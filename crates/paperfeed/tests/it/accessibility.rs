@@ -1,4 +1,4 @@
-//! The day, paper, search, account and library pages in headless Chromium, light and dark, at a
+//! The day, month (a later page), paper, search, account and library pages in headless Chromium, light and dark, at a
 //! desktop width (1280 px) and a phone's (390 px): each is photographed into
 //! `target/screenshots/` (test artefacts, for a person to look at) and checked by axe-core,
 //! injected into the page. A serious or critical violation fails the test; the others are
@@ -168,6 +168,25 @@ async fn every_main_page_passes_axe_light_and_dark_on_desktop_and_phone_and_is_p
     );
     let server = Server::start();
     server.wait_for_index(false).await;
+    // The top paper's card with a thumbnail rendered from a real PDF (the others show the
+    // blank sheet), made before any page is kept.
+    let pdfs = tempfile::tempdir().unwrap();
+    if let Some(pdf) = crate::cards::typeset(pdfs.path(), "paper", "EnvHarness") {
+        std::fs::rename(&pdf, pdfs.path().join("2608.19880.pdf")).unwrap();
+        let out = crate::harness::bin()
+            .arg("--data-dir")
+            .arg(server.data_dir())
+            .args(["thumbnails", "--from-dir"])
+            .arg(pdfs.path())
+            .arg("2608.19880")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            crate::harness::text(&out.stdout)
+        );
+    }
     let shots = workspace_root().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
 
@@ -198,6 +217,7 @@ async fn every_main_page_passes_axe_light_and_dark_on_desktop_and_phone_and_is_p
         .unwrap();
     pages.extend([
         ("day", "/papers/date/2026-08-21".to_owned()),
+        ("month-page-2", "/papers/month/2026-08?page=2".to_owned()),
         ("paper", "/papers/2608.19880".to_owned()),
         ("search", "/papers?q=agent".to_owned()),
         ("account", "/account".to_owned()),

@@ -307,7 +307,9 @@ async fn comments_counted_by_the_source_feed_link_to_their_discussion_on_hugging
     // A sample paper whose feed record counts comments.
     let (_, day) = server.get("/papers/date/2026-08-18").await;
     for card in day.split(r#"<li class="card""#).skip(1) {
-        if card.contains(" comment") && !card.contains(">0 comments<") {
+        if card.contains("<span class=\"visually-hidden\"> comment")
+            && !card.contains("</svg>0<span class=\"visually-hidden\"> comments")
+        {
             let id = first_href(card, "/papers/2");
             page = Some(id);
             break;

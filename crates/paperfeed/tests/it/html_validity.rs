@@ -39,6 +39,8 @@ async fn every_kind_of_page_is_valid_html5() {
         ("day", "/papers/date/2026-08-18"),
         ("week", "/papers/week/2026-W34"),
         ("month", "/papers/month/2026-08"),
+        ("month-page-2", "/papers/month/2026-08?page=2"),
+        ("month-past-last", "/papers/month/2026-08?page=99"),
         ("paper", "/papers/2608.19880"),
         ("paper-with-tex", "/papers/2608.14614"),
         ("not-found-paper", "/papers/2608.99999"),

@@ -12,6 +12,7 @@ mod api;
 mod backup;
 mod browser;
 mod browser_recommend;
+mod cards;
 mod citations;
 mod cli_config;
 mod cli_harvest;

@@ -27,8 +27,9 @@ async fn the_home_page_shows_the_latest_sample_day_like_the_reference_page() {
     assert!(html.contains("17 authors"));
     assert!(html.contains("Aug 20, 2026"), "arXiv date of the top paper");
     assert!(html.contains("▲</span> 163<span class=\"visually-hidden\"> upvotes</span>"));
-    assert!(html.contains("submitted by taesiri"));
-    assert!(html.contains("1 comment<"));
+    assert!(html.contains("submitted by <svg class=\"av "));
+    assert!(html.contains("</svg>taesiri</span>"));
+    assert!(html.contains("1<span class=\"visually-hidden\"> comment</span>"));
     // Most upvoted first.
     let first = html.find("2608.19880").unwrap();
     let second = html.find("2608.18580").unwrap();
