@@ -191,8 +191,8 @@ async fn the_first_page_of_a_real_pdf_becomes_the_cards_thumbnail_and_others_get
         (280..=300).contains(&height),
         "a letter page's shape: {height}"
     );
-    // A page of text, not a blank sheet: a white 224 × 290 PNG compresses to well under 2 KB.
-    assert!(png.len() > 4000, "{} bytes", png.len());
+    // A page of text, not a blank sheet: a white 224 × 290 PNG compresses to about 1 KB.
+    assert!(png.len() > 2500, "{} bytes", png.len());
     let older = client
         .get(server.url("/thumbnails/2608.19880.png?v=1"))
         .send()
