@@ -256,12 +256,12 @@ async fn feed_pages_rank_by_votes_or_by_the_trending_score() {
             .map(|(i, m)| html[i + m.len()..].split('"').next().unwrap().to_owned())
             .collect()
     };
-    let (status, by_votes) = server.get("/papers/week/2026-W34").await;
+    let (status, by_votes) = server.get("/papers/date/2026-08-18").await;
     assert_eq!(status, 200);
-    let (status, trending) = server.get("/papers/week/2026-W34?sort=trending").await;
+    let (status, trending) = server.get("/papers/date/2026-08-18?sort=trending").await;
     assert_eq!(status, 200);
     assert!(
-        trending.contains("href=\"/papers/week/2026-W34?sort=trending\" aria-current=\"page\"")
+        trending.contains("href=\"/papers/date/2026-08-18?sort=trending\" aria-current=\"page\"")
     );
     let (votes_ids, trending_ids) = (ids(&by_votes), ids(&trending));
     let mut a = votes_ids.clone();
@@ -273,7 +273,7 @@ async fn feed_pages_rank_by_votes_or_by_the_trending_score() {
         votes_ids, trending_ids,
         "a newer day's papers rise under trending"
     );
-    let (status, _) = server.get("/papers/week/2026-W34?sort=bogus").await;
+    let (status, _) = server.get("/papers/date/2026-08-18?sort=bogus").await;
     assert_eq!(status, 400);
 }
 
