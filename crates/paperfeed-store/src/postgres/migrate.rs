@@ -40,6 +40,10 @@ const MIGRATIONS: &[Migration] = &[
         9,
         include_str!("../../migrations/postgres/0009_for_you_digests.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/postgres/0010_identities.sql"),
+    ),
 ];
 
 /// The migration that made the paper index (`paper_keys`): applying it also fills the index

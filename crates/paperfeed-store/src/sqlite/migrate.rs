@@ -51,6 +51,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         14,
         include_str!("../../migrations/sqlite/0014_for_you_digests.sql"),
     ),
+    (
+        15,
+        include_str!("../../migrations/sqlite/0015_identities.sql"),
+    ),
 ];
 
 /// The migration that made the paper index (`paper_keys`): applying it also fills the index
