@@ -127,11 +127,12 @@ impl ProviderKind {
 /// Where a provider's endpoints are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoints {
-    /// OpenID Connect discovery from the issuer.
-    Discovery { issuer: Url },
+    /// OpenID Connect discovery from the issuer (as written: tokens name it exactly so, with
+    /// or without a trailing `/`).
+    Discovery { issuer: String },
     /// OpenID Connect with endpoints given (no discovery document read).
     Explicit {
-        issuer: Url,
+        issuer: String,
         authorization: Url,
         token: Url,
         jwks: Url,

@@ -39,6 +39,12 @@ impl FieldView {
     }
 }
 
+/// A "Sign in with …" button: a POST form to `/auth/{name}/start`.
+pub struct ProviderButton {
+    pub name: String,
+    pub label: String,
+}
+
 #[derive(Template)]
 #[template(path = "form.html")]
 pub struct FormPage {
@@ -51,6 +57,9 @@ pub struct FormPage {
     pub fields: Vec<FieldView>,
     pub submit_label: &'static str,
     pub links: Vec<Link>,
+    /// Identity providers to sign in with (log-in and sign-up pages), each a form of its own
+    /// carrying `csrf` and `next`. With no `fields`, they are the page's only forms.
+    pub providers: Vec<ProviderButton>,
 }
 
 impl FormPage {

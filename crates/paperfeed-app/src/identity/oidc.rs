@@ -78,7 +78,8 @@ pub(super) async fn fetch_metadata(
 ) -> Result<Metadata, Failure> {
     match &config.endpoints {
         Endpoints::Discovery { issuer } => {
-            let issuer = IssuerUrl::from_url(issuer.clone());
+            let issuer = IssuerUrl::new(issuer.clone())
+                .map_err(|e| bad(format!("the issuer's address: {e}")))?;
             CoreProviderMetadata::discover_async(issuer, http)
                 .await
                 .map_err(|e| match e {
@@ -94,7 +95,8 @@ pub(super) async fn fetch_metadata(
             userinfo,
         } => {
             let metadata = CoreProviderMetadata::new(
-                IssuerUrl::from_url(issuer.clone()),
+                IssuerUrl::new(issuer.clone())
+                    .map_err(|e| bad(format!("the issuer's address: {e}")))?,
                 AuthUrl::from_url(authorization.clone()),
                 JsonWebKeySetUrl::from_url(jwks.clone()),
                 vec![ResponseTypes::new(vec![CoreResponseType::Code])],

@@ -17,7 +17,7 @@ fn provider(name: &str, kind: ProviderKind) -> ProviderConfig {
         client_secret: Some(ClientSecret("s3cret".into())),
         scopes: vec!["openid".into()],
         endpoints: Endpoints::Discovery {
-            issuer: Url::parse("https://issuer.example").unwrap(),
+            issuer: "https://issuer.example".into(),
         },
         trust_email: kind.trusts_email_by_default(),
     }

@@ -46,6 +46,10 @@ pub enum Action {
     SavedSearch,
     /// Recommender controls, seeds, resets and its feed addresses changed by one user.
     Recommender,
+    /// Sign-ins started at a provider (and links, unlinks), by one client address.
+    SignInStart,
+    /// Providers' callbacks, by one client address.
+    SignInCallback,
 }
 
 /// The limit of each action.
@@ -82,6 +86,19 @@ pub struct RateLimits {
     /// Recommender controls, seeds ("recommend from this") and resets, per user.
     #[serde(default = "default_recommender")]
     pub recommender: Limit,
+    /// Sign-ins started at an identity provider, links and unlinks, per client address.
+    #[serde(default = "default_sign_in")]
+    pub sign_in_start: Limit,
+    /// Identity providers' callbacks, per client address.
+    #[serde(default = "default_sign_in")]
+    pub sign_in_callback: Limit,
+}
+
+fn default_sign_in() -> Limit {
+    Limit {
+        burst: 10,
+        per_minute: 10,
+    }
 }
 
 fn default_recommender() -> Limit {
@@ -171,6 +188,8 @@ impl Default for RateLimits {
             import: default_import(),
             saved_search: default_saved_search(),
             recommender: default_recommender(),
+            sign_in_start: default_sign_in(),
+            sign_in_callback: default_sign_in(),
         }
     }
 }
@@ -191,6 +210,8 @@ impl RateLimits {
             Action::Import => self.import,
             Action::SavedSearch => self.saved_search,
             Action::Recommender => self.recommender,
+            Action::SignInStart => self.sign_in_start,
+            Action::SignInCallback => self.sign_in_callback,
         }
     }
 }

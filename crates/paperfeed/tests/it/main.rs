@@ -33,5 +33,6 @@ mod recommendations;
 mod saved_searches;
 mod schemathesis;
 mod search;
+mod sign_in;
 mod two_nodes;
 mod vectors;
