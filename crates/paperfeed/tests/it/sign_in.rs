@@ -518,14 +518,36 @@ async fn id_tokens_expired_wrongly_signed_or_for_another_client_are_refused_and_
         return;
     };
     let issuer = NodeServer::start("fake-issuer.mjs", &modules);
-    let server = start_server(&provider_env(&[(
+    // This hub signs readers in through the provider only: passwords are off.
+    let mut env = provider_env(&[(
         "fake",
         "Fake",
         "paperfeed-fake",
         "fake-client-secret-for-tests",
         &issuer.base,
-    )]));
+    )]);
+    env.push(("PAPERFEED_AUTH__PASSWORDS".into(), "false".into()));
+    let server = start_server(&env);
     let mut visitor = Visitor::new(&server);
+    let mut pages = vec![("login", visitor.get("/login").await.body)];
+    assert!(pages[0].1.contains("Sign in with Fake"), "{}", pages[0].1);
+    assert!(
+        !pages[0].1.contains(r#"name="password""#),
+        "no password form"
+    );
+    let csrf = visitor.csrf("/login").await;
+    let refused = visitor
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("username", "x"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("Password sign-in is turned off"));
     for (mode, says) in [
         ("expired", "the ID token has expired"),
         ("audience", "the ID token was issued to another client"),
@@ -556,6 +578,19 @@ async fn id_tokens_expired_wrongly_signed_or_for_another_client_are_refused_and_
     let csrf = visitor.csrf("/auth/signup").await;
     let page = visitor.get("/auth/signup").await;
     assert!(page.body.contains(r#"value="fakeuser""#), "{}", page.body);
+    pages.push(("signup", page.body));
+    let invalid = visitor
+        .post(
+            "/auth/signup",
+            &[("csrf", &csrf), ("username", "no spaces")],
+        )
+        .await;
+    assert_eq!(invalid.status, 400);
+    assert!(
+        invalid.body.contains("may contain only letters"),
+        "{}",
+        invalid.body
+    );
     let made = visitor
         .post(
             "/auth/signup",
@@ -565,4 +600,60 @@ async fn id_tokens_expired_wrongly_signed_or_for_another_client_are_refused_and_
     assert_eq!(made.status, 303, "{}", made.body);
     let account = visitor.get("/account").await;
     assert!(account.body.contains("fake-reader"), "{}", account.body);
+    assert!(
+        !account.body.contains("Set a password"),
+        "no passwords at this hub"
+    );
+    // Her only way in: passwords are off, so the identity stays.
+    let csrf = visitor.csrf("/account").await;
+    let kept = visitor
+        .post(
+            "/account/identities/unlink",
+            &[
+                ("csrf", &csrf),
+                ("provider", "fake"),
+                ("subject", "fake-subject-1"),
+            ],
+        )
+        .await;
+    assert_eq!(kept.status, 400);
+    assert!(kept.body.contains("last way to sign in"), "{}", kept.body);
+    pages.push(("account", visitor.get("/account").await.body));
+    let delete = visitor.get("/account/delete").await.body;
+    assert!(delete.contains("Your user name (fake-reader), to confirm"));
+    pages.push(("delete", delete));
+    valid_html(&pages);
+}
+
+/// The pages are valid HTML5 (the W3C checker, as for every other kind of page).
+fn valid_html(pages: &[(&str, String)]) {
+    let Some(jar) = crate::html_validity::vnu_jar() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "vnu.jar is required in CI"
+        );
+        eprintln!("SKIPPED: vnu.jar not installed (scripts/ensure-test-deps installs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> = pages
+        .iter()
+        .map(|(name, html)| {
+            let path = dir.path().join(format!("{name}.html"));
+            std::fs::write(&path, html).unwrap();
+            path
+        })
+        .collect();
+    let out = Command::new("java")
+        .arg("-jar")
+        .arg(&jar)
+        .arg("--errors-only")
+        .args(&files)
+        .output()
+        .expect("running java -jar vnu.jar");
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "HTML5 errors:\n{report}"
+    );
 }
