@@ -68,6 +68,23 @@ impl FormPage {
     }
 }
 
+/// The "Sign in with …" buttons of the configured providers (`verb`: "Sign in", "Sign up").
+pub(crate) fn provider_buttons(state: &AppState, verb: &str) -> Vec<ProviderButton> {
+    state
+        .sign_in
+        .as_ref()
+        .map(|s| {
+            s.providers()
+                .iter()
+                .map(|p| ProviderButton {
+                    name: p.name.clone(),
+                    label: format!("{verb} with {}", p.display_name),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The double-submit token of an anonymous form: the one in the visitor's cookie, or a new one
 /// with the `Set-Cookie` that gives it.
 pub(crate) fn anonymous_csrf(

@@ -28,6 +28,7 @@ pub mod rich_text;
 mod saved;
 mod search_params;
 mod server;
+mod sessions;
 mod state;
 mod submission;
 mod syndication;

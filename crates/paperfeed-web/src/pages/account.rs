@@ -5,23 +5,23 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use paperfeed_app::accounts::{self, AccountError, NewAccount};
 use paperfeed_core::{EmailAddress, Password, Username};
-use paperfeed_store::{NewSession, User};
 use serde::Deserialize;
 
 use crate::community::auth::{
-    SESSION_COOKIE, Viewer, blocking, cookie, hash_password, hash_secret, new_secret, set_cookie,
-    verify_password,
+    SESSION_COOKIE, Viewer, blocking, hash_password, set_cookie, verify_password,
 };
+use crate::community::client_ip;
 use crate::community::rate_limit::{Action, MAX_LOGIN_DELAY};
-use crate::community::{SESSION_DAYS, client_ip};
 use crate::error::{AppError, render_error};
 use crate::forms::{
-    FieldView, FormPage, ProviderButton, anonymous_csrf, check_anonymous_csrf, with_cookie,
+    FieldView, FormPage, ProviderButton, anonymous_csrf, check_anonymous_csrf, provider_buttons,
+    with_cookie,
 };
 use crate::redirect::see_other;
+use crate::sessions::start_session;
 use crate::state::AppState;
 use crate::views::Link;
 
@@ -37,23 +37,6 @@ fn safe_next(next: Option<&str>) -> String {
 #[derive(Deserialize, Default)]
 pub struct NextParam {
     next: Option<String>,
-}
-
-/// The "Sign in with …" buttons of the configured providers (`verb`: "Sign in", "Sign up").
-pub(crate) fn provider_buttons(state: &AppState, verb: &str) -> Vec<ProviderButton> {
-    state
-        .sign_in
-        .as_ref()
-        .map(|s| {
-            s.providers()
-                .iter()
-                .map(|p| ProviderButton {
-                    name: p.name.clone(),
-                    label: format!("{verb} with {}", p.display_name),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn passwords_off() -> AppError {
@@ -159,39 +142,6 @@ pub struct SignupForm {
     #[serde(default)]
     csrf: String,
     next: Option<String>,
-}
-
-/// Starts a new session for `user` (a fresh random id: never one the client brought, so a
-/// planted id is useless) and answers with its cookie and a redirect to `next`. The session
-/// the request came with, if any, ends.
-pub(crate) async fn start_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    user: &User,
-    next: &str,
-) -> Result<Response, AppError> {
-    if let Some(old) = cookie(headers, SESSION_COOKIE) {
-        state.store.delete_session(&hash_secret(old)).await?;
-    }
-    let id = new_secret()?;
-    let now = Utc::now();
-    state
-        .store
-        .create_session(NewSession {
-            id_hash: hash_secret(&id),
-            user: user.id,
-            csrf_token: new_secret()?,
-            created_at: now,
-            expires_at: now + Duration::days(SESSION_DAYS),
-        })
-        .await?;
-    let set = set_cookie(
-        SESSION_COOKIE,
-        &id,
-        SESSION_DAYS * 86_400,
-        state.community.settings.secure_cookies,
-    );
-    Ok(([(header::SET_COOKIE, set)], see_other(next)).into_response())
 }
 
 pub async fn sign_up(
