@@ -657,3 +657,112 @@ fn valid_html(pages: &[(&str, String)]) {
         "HTML5 errors:\n{report}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_sign_in_reads_the_user_api_and_vouches_only_for_a_verified_primary_address() {
+    let Some(modules) = node_modules() else {
+        return;
+    };
+    let fake = NodeServer::start("fake-issuer.mjs", &modules);
+    let secret = "github-client-secret-for-tests";
+    register_secret(secret);
+    let env: Vec<(String, String)> = vec![
+        ("PAPERFEED_AUTH__ALLOW_LOOPBACK_HTTP".into(), "true".into()),
+        (
+            "PAPERFEED_AUTH__PROVIDERS__GITHUB__CLIENT_ID".into(),
+            "Iv1.test".into(),
+        ),
+        (
+            "PAPERFEED_AUTH__PROVIDERS__GITHUB__CLIENT_SECRET".into(),
+            secret.into(),
+        ),
+        (
+            "PAPERFEED_AUTH__PROVIDERS__GITHUB__AUTHORIZATION_ENDPOINT".into(),
+            format!("{}/github/authorize", fake.base),
+        ),
+        (
+            "PAPERFEED_AUTH__PROVIDERS__GITHUB__TOKEN_ENDPOINT".into(),
+            format!("{}/github/token", fake.base),
+        ),
+        (
+            "PAPERFEED_AUTH__PROVIDERS__GITHUB__API_URL".into(),
+            format!("{}/github/api", fake.base),
+        ),
+    ];
+    let server = start_server(&env);
+    let mut visitor = Visitor::new(&server);
+    let login = visitor.get("/login").await;
+    assert!(login.body.contains("Sign in with GitHub"), "{}", login.body);
+
+    let round_trip = |visitor: &mut Visitor| {
+        let mut visitor = visitor.clone();
+        async move {
+            let authorize = start(&mut visitor, "github").await;
+            assert!(authorize.contains("code_challenge="), "{authorize}");
+            assert!(
+                authorize.contains("scope=read%3Auser+user%3Aemail"),
+                "{authorize}"
+            );
+            let back = visitor.get_url(&authorize).await;
+            let callback = back.headers["location"].to_str().unwrap().to_owned();
+            register_secret(&callback);
+            let answer = visitor.get_url(&callback).await;
+            (visitor, callback, answer)
+        }
+    };
+    let (after, callback, answer) = round_trip(&mut visitor).await;
+    visitor = after;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    assert_eq!(answer.headers["location"], "/auth/signup");
+    let page = visitor.get("/auth/signup").await;
+    assert!(page.body.contains(r#"value="octocat""#), "{}", page.body);
+    assert!(
+        page.body.contains("octocat@example.org"),
+        "the verified primary address: {}",
+        page.body
+    );
+    let csrf = visitor.csrf("/auth/signup").await;
+    let made = visitor
+        .post("/auth/signup", &[("csrf", &csrf), ("username", "octocat")])
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+
+    // Signed out, the same GitHub account signs in to the same account.
+    let csrf = visitor.csrf("/account").await;
+    visitor.post("/logout", &[("csrf", &csrf)]).await;
+    let (after, _, answer) = round_trip(&mut visitor).await;
+    visitor = after;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    assert_eq!(answer.headers["location"], "/");
+    let account = visitor.get("/account").await;
+    assert!(
+        account
+            .body
+            .contains("<h1 id=\"account-title\">octocat</h1>")
+    );
+    assert!(account.body.contains("GitHub"), "{}", account.body);
+
+    // A spent code under a fresh sign-in: GitHub's "bad_verification_code" is a refusal.
+    let authorize = start(&mut visitor, "github").await;
+    let state: String = url::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let code: String = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let answer = visitor
+        .get(&format!("/auth/github/callback?code={code}&state={state}"))
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(
+        answer.body.contains("GitHub did not hand out a token"),
+        "{}",
+        answer.body
+    );
+}

@@ -12,7 +12,8 @@
 //   node fake-issuer.mjs NODE_MODULES_DIR
 //
 // Prints `listening http://127.0.0.1:PORT`. `GET /stats` counts JWKS and token requests.
-// Codes are good once (PKCE S256 checked). Exits when stdin closes.
+// Codes are good once (PKCE S256 checked). Under /github/ it plays GitHub: OAuth 2.0 and
+// /api/user, /api/user/emails. Exits when stdin closes.
 import { createServer } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
@@ -34,6 +35,8 @@ let mode = 'good';
 let rotated = false;
 const stats = { jwks: 0, token: 0 };
 const codes = new Map();
+const githubCodes = new Map();
+const githubTokens = new Set();
 
 const server = createServer(async (req, res) => {
   const url = new URL(req.url, issuer);
@@ -67,6 +70,44 @@ const server = createServer(async (req, res) => {
     return json(200, { mode });
   }
   if (url.pathname === '/stats') return json(200, stats);
+  // GitHub's shapes: OAuth 2.0 (a spent code is answered 200 with an error, as GitHub does)
+  // and the REST API's /user and /user/emails.
+  if (url.pathname === '/github/authorize') {
+    const q = url.searchParams;
+    const code = randomBytes(16).toString('hex');
+    githubCodes.set(code, { challenge: q.get('code_challenge'), redirect_uri: q.get('redirect_uri') });
+    const back = new URL(q.get('redirect_uri'));
+    back.searchParams.set('code', code);
+    back.searchParams.set('state', q.get('state'));
+    res.writeHead(302, { location: back.toString() });
+    return res.end();
+  }
+  if (url.pathname === '/github/token' && req.method === 'POST') {
+    const form = new URLSearchParams(body);
+    const grant = githubCodes.get(form.get('code'));
+    githubCodes.delete(form.get('code'));
+    const challenge = createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url');
+    if (!grant || grant.challenge !== challenge || grant.redirect_uri !== form.get('redirect_uri')) {
+      return json(200, { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' });
+    }
+    const token = `gho_${randomBytes(16).toString('hex')}`;
+    githubTokens.add(token);
+    return json(200, { access_token: token, token_type: 'bearer', scope: 'read:user,user:email' });
+  }
+  if (url.pathname.startsWith('/github/api/')) {
+    const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    if (!githubTokens.has(token)) return json(401, { message: 'Bad credentials' });
+    if (url.pathname === '/github/api/user') {
+      return json(200, { id: 583231, login: 'octocat', name: 'The Octocat', email: null });
+    }
+    if (url.pathname === '/github/api/user/emails') {
+      return json(200, [
+        { email: 'unverified@example.org', primary: false, verified: false },
+        { email: 'octocat@example.org', primary: true, verified: true },
+        { email: 'octo-work@example.org', primary: false, verified: true },
+      ]);
+    }
+  }
   if (url.pathname === '/authorize') {
     const q = url.searchParams;
     const code = randomBytes(16).toString('hex');
