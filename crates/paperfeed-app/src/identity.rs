@@ -281,6 +281,8 @@ pub struct Callback {
     pub code: Option<String>,
     pub state: Option<String>,
     pub error: Option<String>,
+    /// The issuer that answered (RFC 9207), when the provider says.
+    pub iss: Option<String>,
 }
 
 /// The identity a provider vouched for at one sign-in.
@@ -531,6 +533,17 @@ impl SignIn {
             }
             _ => {
                 let metadata = self.oidc_metadata(config).await?;
+                // RFC 9207: an answer that names its issuer must name this provider's (a
+                // mix-up between providers is refused before the code goes anywhere).
+                if callback
+                    .iss
+                    .as_deref()
+                    .is_some_and(|iss| iss != metadata.issuer().as_str())
+                {
+                    return Err(refused(Refusal::BadAnswer(
+                        "the answer names another issuer".into(),
+                    )));
+                }
                 let checked = oidc::identity(
                     &self.http,
                     config,

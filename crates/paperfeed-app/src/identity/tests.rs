@@ -345,6 +345,7 @@ async fn a_callback_is_good_once_and_only_in_the_browser_that_started_it() {
         code: Some("code".into()),
         state: Some(state.into()),
         error: None,
+        iss: None,
     };
     put("s1").await;
     let elsewhere = sign_in
@@ -405,6 +406,7 @@ async fn a_callback_is_good_once_and_only_in_the_browser_that_started_it() {
                 code: None,
                 state: Some("s3".into()),
                 error: Some("access_denied<script>".into()),
+                iss: None,
             },
             Some("browser"),
             None,

@@ -212,6 +212,7 @@ pub struct CallbackParams {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+    iss: Option<String>,
 }
 
 /// `GET /auth/{provider}/callback`: where the provider sends the browser back.
@@ -235,6 +236,7 @@ pub async fn callback(
                 code: params.code,
                 state: params.state,
                 error: params.error,
+                iss: params.iss,
             },
             cookie(&headers, LOGIN_COOKIE),
             viewer.user().map(|u| u.id),

@@ -462,6 +462,29 @@ async fn a_tampered_state_a_replayed_callback_and_a_replayed_code_are_refused() 
     assert_eq!(answer.status, 400);
     assert!(answer.body.contains("already used"), "{}", answer.body);
 
+    // An answer naming another issuer (RFC 9207's mix-up defence) is refused.
+    let authorize = start(&mut alice, "lab").await;
+    let callback = provider_round_trip(
+        &mut alice,
+        &provider.base,
+        &server.base,
+        &authorize,
+        "alice",
+    )
+    .await;
+    let path = callback.strip_prefix(&server.base).unwrap().to_owned();
+    register_secret(&path);
+    let issuer: String = url::form_urlencoded::byte_serialize(provider.base.as_bytes()).collect();
+    assert!(path.contains(&format!("iss={issuer}")), "{path}");
+    let mixed_up = path.replace(&format!("iss={issuer}"), "iss=http%3A%2F%2F127.0.0.1%3A1");
+    let answer = alice.get(&mixed_up).await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(
+        answer.body.contains("names another issuer"),
+        "{}",
+        answer.body
+    );
+
     // A spent code under a fresh state: the provider refuses it.
     let authorize = start(&mut alice, "lab").await;
     let fresh_state = url::Url::parse(&authorize)
