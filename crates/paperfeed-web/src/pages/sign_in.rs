@@ -342,7 +342,13 @@ pub async fn show_signup(
         None,
     )
     .respond(StatusCode::OK)?;
-    Ok(with_cookie(page, set))
+    let mut page = with_cookie(page, set);
+    // It shows the address the provider gave: kept by no cache.
+    page.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(page)
 }
 
 #[derive(Deserialize, Default)]
