@@ -40,6 +40,8 @@ pub struct AccountData {
     pub exported_at: DateTime<Utc>,
     pub account: AccountSection,
     pub api_tokens: Vec<TokenEntry>,
+    /// The sign-in providers the account is linked to.
+    pub identities: Vec<IdentityEntry>,
     pub votes: Vec<VoteEntry>,
     pub comments: Vec<CommentEntry>,
     /// The digest subscription under the account's email address, if there is one (and the hub
@@ -169,6 +171,16 @@ pub struct TokenEntry {
 }
 
 #[derive(Debug, Serialize)]
+pub struct IdentityEntry {
+    pub provider: String,
+    pub subject: String,
+    pub login: String,
+    pub verified_email: Option<String>,
+    pub linked_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
 pub struct VoteEntry {
     pub paper: ArxivId,
     pub at: DateTime<Utc>,
@@ -215,6 +227,19 @@ pub async fn download(
             id: t.id,
             name: t.name,
             created_at: t.created_at,
+        })
+        .collect();
+    let identities = store
+        .identities(user)
+        .await?
+        .into_iter()
+        .map(|i| IdentityEntry {
+            provider: i.provider,
+            subject: i.subject,
+            login: i.login,
+            verified_email: i.verified_email,
+            linked_at: i.linked_at,
+            last_used_at: i.last_used_at,
         })
         .collect();
     let votes = store
@@ -385,6 +410,7 @@ pub async fn download(
             is_admin: found.is_admin,
         },
         api_tokens,
+        identities,
         votes,
         comments,
         subscription,
@@ -401,7 +427,8 @@ pub async fn download(
     })
 }
 
-/// Deletes `user`'s account once `password` proves it is theirs (checked on a blocking thread:
+/// Deletes `user`'s account once `password` proves it is theirs (for an account without a
+/// password, made through a provider: its user name typed) (checked on a blocking thread:
 /// argon2 is slow by design). What goes and what stays: see
 /// [`paperfeed_store::AccountStore::delete_user`].
 pub async fn delete_account(
@@ -410,12 +437,18 @@ pub async fn delete_account(
     password: String,
 ) -> Result<AccountDeletion, AccountDataError> {
     let hash = user.password_hash.clone();
-    let span = tracing::Span::current();
-    let matches = tokio::task::spawn_blocking(move || {
-        span.in_scope(|| verify_password(&password, Some(&hash)))
-    })
-    .await
-    .map_err(AccountDataError::Task)?;
+    let matches = if hash.is_empty() {
+        // An account made through a provider has no password: its reader types its name (the
+        // session already proves who they are; this only guards against a slip).
+        password.trim().eq_ignore_ascii_case(user.username.as_str())
+    } else {
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            span.in_scope(|| verify_password(&password, Some(&hash)))
+        })
+        .await
+        .map_err(AccountDataError::Task)?
+    };
     if !matches {
         return Err(AccountDataError::WrongPassword);
     }

@@ -12,6 +12,7 @@ pub mod digests;
 pub mod feed_tokens;
 pub mod follows;
 pub mod harvest;
+pub mod identity;
 pub mod indexing;
 pub mod library;
 pub mod metrics;

@@ -53,6 +53,39 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A user name made from what an identity provider calls someone (a login, a preferred
+    /// user name, a display name, an address's local part): accents folded, lowercased,
+    /// letters and digits kept, every run of anything else one `-`, cut to fit. `None` when
+    /// fewer than two characters are left.
+    pub fn suggest(raw: &str) -> Option<Self> {
+        use unicode_normalization::UnicodeNormalization as _;
+        let mut name = String::new();
+        for c in raw.nfkd() {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_alphanumeric() || c == '_' {
+                name.push(c);
+            } else if !c.is_ascii() && unicode_normalization::char::is_combining_mark(c) {
+                // An accent folded off its letter.
+            } else if !name.is_empty() && !name.ends_with('-') {
+                name.push('-');
+            }
+        }
+        let name = name.trim_start_matches('_');
+        let mut name: String = name.chars().take(Self::MAX_LEN).collect();
+        while name.ends_with('-') {
+            name.pop();
+        }
+        Self::parse(&name).ok()
+    }
+
+    /// The `n`th alternative to a taken name: `name-n`, the name cut so that it fits.
+    pub fn with_suffix(&self, n: u32) -> Self {
+        let suffix = format!("-{n}");
+        let keep = Self::MAX_LEN.saturating_sub(suffix.len());
+        let stem: String = self.0.chars().take(keep).collect();
+        Self(format!("{}{suffix}", stem.trim_end_matches('-')))
+    }
 }
 
 impl fmt::Display for Username {
@@ -150,6 +183,37 @@ impl fmt::Debug for Password {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_provider_login_becomes_a_user_name_that_parses() {
+        let cases = [
+            ("octocat", Some("octocat")),
+            ("Octo Cat", Some("octo-cat")),
+            ("José María", Some("jose-maria")),
+            ("  --weird..name!!  ", Some("weird-name")),
+            ("ada.lovelace@example.org", Some("ada-lovelace-example-org")),
+            ("_x_y", Some("x_y")),
+            ("李", None),
+            ("a", None),
+            ("", None),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(
+                Username::suggest(raw).map(|u| u.to_string()).as_deref(),
+                want,
+                "{raw:?}"
+            );
+        }
+        let long = Username::suggest(&"abcdefghij".repeat(5)).unwrap();
+        assert_eq!(long.as_str().len(), Username::MAX_LEN);
+        let next = long.with_suffix(12);
+        assert!(next.as_str().ends_with("-12"));
+        assert_eq!(Username::parse(next.as_str()).unwrap(), next);
+        assert_eq!(
+            Username::parse("ada").unwrap().with_suffix(2).as_str(),
+            "ada-2"
+        );
+    }
 
     #[test]
     fn usernames_are_short_plain_and_free_of_markup() {

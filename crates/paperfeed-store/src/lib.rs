@@ -18,6 +18,7 @@ mod encoding;
 mod feed_tokens;
 mod follows;
 mod for_you_digest;
+mod identities;
 mod library;
 mod mail;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -52,6 +53,9 @@ pub use follows::{
     MAX_INDEX_KEYS,
 };
 pub use for_you_digest::{ForYouDigest, ForYouDigestStore};
+pub use identities::{
+    Identity, IdentityStore, LinkOutcome, NO_PASSWORD, NewIdentity, SignInWays, UnlinkOutcome,
+};
 pub use library::{
     Added, Collection, CollectionChange, CollectionEntry, LibraryStore, SavedPaper,
     SavedPaperChange,
@@ -264,6 +268,7 @@ pub trait Store:
     + RecommenderStore
     + ForYouDigestStore
     + ThumbnailStore
+    + IdentityStore
     + VectorTransferStore
     + Send
     + Sync

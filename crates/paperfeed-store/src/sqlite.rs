@@ -15,6 +15,7 @@ mod community;
 mod embeddings;
 mod follows;
 mod for_you_digest;
+mod identities;
 mod library;
 mod mail;
 mod migrate;

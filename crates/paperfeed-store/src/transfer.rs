@@ -444,6 +444,20 @@ pub const TABLES: &[Table] = &[
         merge: Merge::SourceWins,
     },
     Table {
+        name: "identities",
+        key_len: 2,
+        columns: &[
+            ("provider", Text),
+            ("subject", Text),
+            ("user_id", Int),
+            ("login", Text),
+            ("verified_email", Text),
+            ("linked_at", Time),
+            ("last_used_at", Time),
+        ],
+        merge: Merge::SourceWins,
+    },
+    Table {
         name: "paper_thumbnails",
         key_len: 1,
         columns: &[

@@ -39,6 +39,12 @@ impl FieldView {
     }
 }
 
+/// A "Sign in with …" button: a POST form to `/auth/{name}/start`.
+pub struct ProviderButton {
+    pub name: String,
+    pub label: String,
+}
+
 #[derive(Template)]
 #[template(path = "form.html")]
 pub struct FormPage {
@@ -51,12 +57,32 @@ pub struct FormPage {
     pub fields: Vec<FieldView>,
     pub submit_label: &'static str,
     pub links: Vec<Link>,
+    /// Identity providers to sign in with (log-in and sign-up pages), each a form of its own
+    /// carrying `csrf` and `next`. With no `fields`, they are the page's only forms.
+    pub providers: Vec<ProviderButton>,
 }
 
 impl FormPage {
     pub fn respond(&self, status: StatusCode) -> Result<Response, AppError> {
         Ok((status, Html(self.render().map_err(render_error)?)).into_response())
     }
+}
+
+/// The "Sign in with …" buttons of the configured providers (`verb`: "Sign in", "Sign up").
+pub(crate) fn provider_buttons(state: &AppState, verb: &str) -> Vec<ProviderButton> {
+    state
+        .sign_in
+        .as_ref()
+        .map(|s| {
+            s.providers()
+                .iter()
+                .map(|p| ProviderButton {
+                    name: p.name.clone(),
+                    label: format!("{verb} with {}", p.display_name),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The double-submit token of an anonymous form: the one in the visitor's cookie, or a new one

@@ -30,6 +30,7 @@ pub mod rich_text;
 mod saved;
 mod search_params;
 mod server;
+mod sessions;
 mod state;
 mod submission;
 mod syndication;
@@ -151,7 +152,8 @@ pub fn router(state: AppState) -> Router {
     // change counter) are never answered 304 from a stale ETag.
     let app = app
         .merge(pages::follows::routes(state.clone()))
-        .merge(pages::recommend::routes(state.clone()));
+        .merge(pages::recommend::routes(state.clone()))
+        .merge(pages::sign_in::routes(state.clone()));
     // After the validators: a scrape never gets a 304 or an ETag.
     let app = if state.metrics_on_main {
         app.merge(

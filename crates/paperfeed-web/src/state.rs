@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use paperfeed_app::follows::NewestMatches;
+use paperfeed_app::identity::SignIn;
 use paperfeed_app::recommend::Recommender;
 use paperfeed_app::subscriptions::MailLinks;
 use paperfeed_app::visibility::FilterCache;
@@ -41,6 +42,9 @@ pub struct AppState {
     pub(crate) filters: Arc<FilterCache>,
     /// Saved searches' newest matches per index generation, for the Following feed.
     pub(crate) search_matches: Arc<NewestMatches>,
+    /// Sign-in through identity providers, and whether passwords are on; `None`: no provider,
+    /// passwords on.
+    pub(crate) sign_in: Option<Arc<SignIn>>,
 }
 
 impl AppState {
@@ -59,7 +63,19 @@ impl AppState {
             allow_private_webhooks: false,
             filters: Arc::default(),
             search_matches: Arc::default(),
+            sign_in: None,
         }
+    }
+
+    /// The identity providers readers sign in with, and whether password sign-in is on.
+    pub fn with_sign_in(mut self, sign_in: SignIn) -> Self {
+        self.sign_in = Some(Arc::new(sign_in));
+        self
+    }
+
+    /// Password sign-in and sign-up are on.
+    pub(crate) fn passwords_on(&self) -> bool {
+        self.sign_in.as_ref().is_none_or(|s| s.passwords())
     }
 
     /// Shares `metrics` with whoever else counts into it (background tasks).

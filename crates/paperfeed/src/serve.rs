@@ -105,6 +105,10 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         .with_public_url(settings.serve.public_url.clone())
         .with_community(settings.community())
         .with_private_webhook_targets(settings.webhooks.allow_private_targets)
+        .with_sign_in(
+            paperfeed_app::identity::SignIn::new(settings.auth.identity_config()?)
+                .context("setting up sign-in through identity providers")?,
+        )
         .with_mail_links(crate::digest::mail_links(settings, mail_store)?)
         .with_paper_lookup(Arc::new(
             crate::harvest::ArxivLookup::from_settings(settings)

@@ -19,9 +19,11 @@
 //! - [`secret`], [`database_url`]: values printed masked; where the database URL says the store is;
 //! - [`env`]: the environment scheme, the old names, the figment provider;
 //! - [`load`]: merging the layers, then the flags;
+//! - [`auth`]: `[auth]`, passwords and identity providers, as the sign-in use cases take them;
 //! - [`validate`]: the start-up checks;
 //! - [`show`]: `paperfeed config`.
 
+mod auth;
 mod database_url;
 pub mod env;
 mod load;
@@ -34,6 +36,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use auth::AuthSettings;
 pub use database_url::{DatabaseUrl, Location};
 pub use env::hf_hub_cache;
 pub use load::{Loaded, Origin};
@@ -65,6 +68,9 @@ pub struct Settings {
     pub sources: SourcesSettings,
     #[serde(default)]
     pub webhooks: WebhookSettings,
+    /// Sign-in: local passwords and identity providers.
+    #[serde(default)]
+    pub auth: AuthSettings,
 }
 
 impl Default for Settings {
@@ -80,6 +86,7 @@ impl Default for Settings {
             community: CommunityConfig::default(),
             sources: SourcesSettings::default(),
             webhooks: WebhookSettings::default(),
+            auth: AuthSettings::default(),
         }
     }
 }

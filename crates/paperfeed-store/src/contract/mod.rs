@@ -11,6 +11,7 @@ mod digest_topics;
 mod follows;
 mod for_you_digest;
 mod harvest;
+mod identities;
 mod leases;
 mod library;
 mod mail;
@@ -266,6 +267,7 @@ pub async fn run_store_contract(store: &dyn Store) {
     follows::check_follows(store).await;
     recommender::check_recommender(store).await;
     for_you_digest::check_for_you_digest(store).await;
+    identities::check_identities(store).await;
     vector_transfer::check_vector_transfer(store).await;
     thumbnails::check_thumbnails(store).await;
 }

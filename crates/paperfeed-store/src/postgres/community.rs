@@ -25,7 +25,10 @@ pub(super) fn user_from_row(row: &Row, at: usize) -> Result<User, StoreError> {
     })
 }
 
-pub(super) async fn create_user(c: &Object, user: &NewUser) -> Result<User, StoreError> {
+pub(super) async fn create_user<C: GenericClient>(
+    c: &C,
+    user: &NewUser,
+) -> Result<User, StoreError> {
     let stmt = c
         .prepare_cached(
             "insert into users (username, email, password_hash, is_admin, created_at)

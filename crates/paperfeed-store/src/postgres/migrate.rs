@@ -41,6 +41,10 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/postgres/0009_for_you_digests.sql"),
     ),
     (
+        10,
+        include_str!("../../migrations/postgres/0010_identities.sql"),
+    ),
+    (
         13,
         include_str!("../../migrations/postgres/0013_thumbnails.sql"),
     ),

@@ -52,6 +52,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/sqlite/0014_for_you_digests.sql"),
     ),
     (
+        15,
+        include_str!("../../migrations/sqlite/0015_identities.sql"),
+    ),
+    (
         18,
         include_str!("../../migrations/sqlite/0018_thumbnails.sql"),
     ),

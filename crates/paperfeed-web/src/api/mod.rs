@@ -8,6 +8,7 @@ mod daily;
 mod error;
 mod json;
 pub mod markdown;
+mod me;
 mod me_data;
 mod me_follows;
 mod me_library;
@@ -43,7 +44,7 @@ use crate::state::AppState;
     tags(
         (name = "papers", description = "Daily papers and papers"),
         (name = "community", description = "Upvotes and submissions with `Authorization: Bearer TOKEN`"),
-        (name = "me", description = "The caller's own follows, mutes, saved searches, recommendations, feeds and data, with `Authorization: Bearer TOKEN`"),
+        (name = "me", description = "The caller's account and linked sign-in providers, own follows, mutes, saved searches, recommendations, feeds and data, with `Authorization: Bearer TOKEN`"),
         (name = "library", description = "The caller's saved papers and collections, with `Authorization: Bearer TOKEN`")
     )
 )]
@@ -187,6 +188,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(me_recommendations::get_recommendations))
         .merge(me_library::routes())
         .merge(me_searches::routes())
+        .routes(routes!(me::get_me))
         .routes(routes!(me_data::my_data))
         .split_for_parts();
     let mut doc = cached_doc;

@@ -48,6 +48,10 @@ pub enum Action {
     Recommender,
     /// Suggestions while typing asked for by one client address (a request a keystroke).
     Suggest,
+    /// Sign-ins started at a provider (and links, unlinks), by one client address.
+    SignInStart,
+    /// Providers' callbacks, by one client address.
+    SignInCallback,
 }
 
 /// The limit of each action.
@@ -88,12 +92,25 @@ pub struct RateLimits {
     /// the search box asks once a keystroke (after a short pause).
     #[serde(default = "default_suggest")]
     pub suggest: Limit,
+    /// Sign-ins started at an identity provider, links and unlinks, per client address.
+    #[serde(default = "default_sign_in")]
+    pub sign_in_start: Limit,
+    /// Identity providers' callbacks, per client address.
+    #[serde(default = "default_sign_in")]
+    pub sign_in_callback: Limit,
 }
 
 fn default_suggest() -> Limit {
     Limit {
         burst: 60,
         per_minute: 600,
+    }
+}
+
+fn default_sign_in() -> Limit {
+    Limit {
+        burst: 10,
+        per_minute: 10,
     }
 }
 
@@ -185,6 +202,8 @@ impl Default for RateLimits {
             saved_search: default_saved_search(),
             recommender: default_recommender(),
             suggest: default_suggest(),
+            sign_in_start: default_sign_in(),
+            sign_in_callback: default_sign_in(),
         }
     }
 }
@@ -206,6 +225,8 @@ impl RateLimits {
             Action::SavedSearch => self.saved_search,
             Action::Recommender => self.recommender,
             Action::Suggest => self.suggest,
+            Action::SignInStart => self.sign_in_start,
+            Action::SignInCallback => self.sign_in_callback,
         }
     }
 }

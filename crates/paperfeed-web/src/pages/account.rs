@@ -5,21 +5,23 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use paperfeed_app::accounts::{self, AccountError, NewAccount};
 use paperfeed_core::{EmailAddress, Password, Username};
-use paperfeed_store::{NewSession, User};
 use serde::Deserialize;
 
 use crate::community::auth::{
-    SESSION_COOKIE, Viewer, blocking, cookie, hash_password, hash_secret, new_secret, set_cookie,
-    verify_password,
+    SESSION_COOKIE, Viewer, blocking, hash_password, set_cookie, verify_password,
 };
+use crate::community::client_ip;
 use crate::community::rate_limit::{Action, MAX_LOGIN_DELAY};
-use crate::community::{SESSION_DAYS, client_ip};
 use crate::error::{AppError, render_error};
-use crate::forms::{FieldView, FormPage, anonymous_csrf, check_anonymous_csrf, with_cookie};
+use crate::forms::{
+    FieldView, FormPage, ProviderButton, anonymous_csrf, check_anonymous_csrf, provider_buttons,
+    with_cookie,
+};
 use crate::redirect::see_other;
+use crate::sessions::start_session;
 use crate::state::AppState;
 use crate::views::Link;
 
@@ -37,33 +39,51 @@ pub struct NextParam {
     next: Option<String>,
 }
 
+fn passwords_off() -> AppError {
+    AppError::Forbidden(
+        "Password sign-in is turned off on this hub: sign in with one of the providers on the \
+         log-in page."
+            .to_owned(),
+    )
+}
+
 fn signup_page(
+    state: &AppState,
     csrf: String,
     next: Option<String>,
     form: &SignupForm,
     error: Option<String>,
 ) -> FormPage {
+    let passwords = state.passwords_on();
     FormPage {
         title: "Sign up",
         action: "/signup",
         csrf,
         next,
-        note: Some(
+        note: Some(if passwords {
             "Pick a user name (letters, digits, - and _) and a password of at least 10 characters."
-                .into(),
-        ),
+                .into()
+        } else {
+            "Sign up with one of these accounts; you pick your user name next.".into()
+        }),
         error,
-        fields: vec![
-            FieldView::new("username", "User name", "text").filled(&form.username, "username"),
-            FieldView::new("email", "Email", "email").filled(&form.email, "email"),
-            FieldView::new("password", "Password", "password").filled("", "new-password"),
-        ],
+        fields: if passwords {
+            vec![
+                FieldView::new("username", "User name", "text").filled(&form.username, "username"),
+                FieldView::new("email", "Email", "email").filled(&form.email, "email"),
+                FieldView::new("password", "Password", "password").filled("", "new-password"),
+            ]
+        } else {
+            Vec::new()
+        },
         submit_label: "Sign up",
         links: vec![Link::new("/login", "Already have an account? Log in")],
+        providers: provider_buttons(state, "Sign up"),
     }
 }
 
 fn login_page(
+    state: &AppState,
     csrf: String,
     next: Option<String>,
     username: &str,
@@ -76,12 +96,17 @@ fn login_page(
         next,
         note: None,
         error,
-        fields: vec![
-            FieldView::new("username", "User name", "text").filled(username, "username"),
-            FieldView::new("password", "Password", "password").filled("", "current-password"),
-        ],
+        fields: if state.passwords_on() {
+            vec![
+                FieldView::new("username", "User name", "text").filled(username, "username"),
+                FieldView::new("password", "Password", "password").filled("", "current-password"),
+            ]
+        } else {
+            Vec::new()
+        },
         submit_label: "Log in",
         links: vec![Link::new("/signup", "No account yet? Sign up")],
+        providers: provider_buttons(state, "Sign in"),
     }
 }
 
@@ -91,7 +116,8 @@ pub async fn show_signup(
     axum::extract::Query(q): axum::extract::Query<NextParam>,
 ) -> Result<Response, AppError> {
     let (csrf, set) = anonymous_csrf(&state, &headers)?;
-    let page = signup_page(csrf, q.next, &SignupForm::default(), None).respond(StatusCode::OK)?;
+    let page =
+        signup_page(&state, csrf, q.next, &SignupForm::default(), None).respond(StatusCode::OK)?;
     Ok(with_cookie(page, set))
 }
 
@@ -101,7 +127,7 @@ pub async fn show_login(
     axum::extract::Query(q): axum::extract::Query<NextParam>,
 ) -> Result<Response, AppError> {
     let (csrf, set) = anonymous_csrf(&state, &headers)?;
-    let page = login_page(csrf, q.next, "", None).respond(StatusCode::OK)?;
+    let page = login_page(&state, csrf, q.next, "", None).respond(StatusCode::OK)?;
     Ok(with_cookie(page, set))
 }
 
@@ -118,39 +144,6 @@ pub struct SignupForm {
     next: Option<String>,
 }
 
-/// Starts a new session for `user` (a fresh random id: never one the client brought, so a
-/// planted id is useless) and answers with its cookie and a redirect to `next`. The session
-/// the request came with, if any, ends.
-async fn start_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    user: &User,
-    next: &str,
-) -> Result<Response, AppError> {
-    if let Some(old) = cookie(headers, SESSION_COOKIE) {
-        state.store.delete_session(&hash_secret(old)).await?;
-    }
-    let id = new_secret()?;
-    let now = Utc::now();
-    state
-        .store
-        .create_session(NewSession {
-            id_hash: hash_secret(&id),
-            user: user.id,
-            csrf_token: new_secret()?,
-            created_at: now,
-            expires_at: now + Duration::days(SESSION_DAYS),
-        })
-        .await?;
-    let set = set_cookie(
-        SESSION_COOKIE,
-        &id,
-        SESSION_DAYS * 86_400,
-        state.community.settings.secure_cookies,
-    );
-    Ok(([(header::SET_COOKIE, set)], see_other(next)).into_response())
-}
-
 pub async fn sign_up(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -158,6 +151,9 @@ pub async fn sign_up(
     Form(form): Form<SignupForm>,
 ) -> Result<Response, AppError> {
     check_anonymous_csrf(&headers, &form.csrf)?;
+    if !state.passwords_on() {
+        return Err(passwords_off());
+    }
     state.community.limit(
         Action::SignUp,
         &client_ip(&state.community.settings, &headers, &parts),
@@ -170,8 +166,14 @@ pub async fn sign_up(
         ))
     });
     let again = |error: String| {
-        signup_page(form.csrf.clone(), form.next.clone(), &form, Some(error))
-            .respond(StatusCode::BAD_REQUEST)
+        signup_page(
+            &state,
+            form.csrf.clone(),
+            form.next.clone(),
+            &form,
+            Some(error),
+        )
+        .respond(StatusCode::BAD_REQUEST)
     };
     let (username, email, password) = match parsed {
         Ok(p) => p,
@@ -227,6 +229,9 @@ pub async fn log_in(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     check_anonymous_csrf(&headers, &form.csrf)?;
+    if !state.passwords_on() {
+        return Err(passwords_off());
+    }
     // Guessing is refused per address, and per address at one account; the account itself
     // (whose name is public) is only ever slowed down, so a stranger guessing at it from
     // somewhere else cannot lock its owner out.
@@ -244,7 +249,12 @@ pub async fn log_in(
         tokio::time::sleep(wait).await;
     }
     let user = state.store.user_by_name(&name).await?;
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    // An account without a password (made through a provider) costs the decoy's check, like
+    // an unknown name, and never matches.
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .filter(|h| !h.is_empty());
     let password = form.password.clone();
     // The same work and the same answer whether the name is unknown or the password wrong.
     let ok = blocking(move || verify_password(&password, hash.as_deref())).await?;
@@ -254,6 +264,7 @@ pub async fn log_in(
             start_session(&state, &headers, &user, &safe_next(form.next.as_deref())).await
         }
         None => login_page(
+            &state,
             form.csrf.clone(),
             form.next.clone(),
             // Longer is no user name: not worth a page of megabytes back.
@@ -291,28 +302,62 @@ pub async fn log_out(
     Ok(([(header::SET_COOKIE, clear)], see_other("/")).into_response())
 }
 
-fn password_page(csrf: String, error: Option<String>) -> FormPage {
+/// The password form; an account made through a provider has none yet and sets one without
+/// a current one (its session is the proof).
+fn password_page(csrf: String, has_password: bool, error: Option<String>) -> FormPage {
+    let mut fields = Vec::new();
+    if has_password {
+        fields.push(
+            FieldView::new("current", "Current password", "password")
+                .filled("", "current-password"),
+        );
+    }
+    fields.push(
+        FieldView::new("password", "New password (10+ characters)", "password")
+            .filled("", "new-password"),
+    );
     FormPage {
-        title: "Change password",
+        title: if has_password {
+            "Change password"
+        } else {
+            "Set a password"
+        },
         action: "/account/password",
         csrf,
         next: None,
-        note: Some("Other sessions of yours are logged out when the password changes.".into()),
+        note: Some(if has_password {
+            "Other sessions of yours are logged out when the password changes.".into()
+        } else {
+            "Your account has no password: you sign in through a provider. A password is one \
+             more way in."
+                .into()
+        }),
         error,
-        fields: vec![
-            FieldView::new("current", "Current password", "password")
-                .filled("", "current-password"),
-            FieldView::new("password", "New password (10+ characters)", "password")
-                .filled("", "new-password"),
-        ],
-        submit_label: "Change password",
+        fields,
+        submit_label: if has_password {
+            "Change password"
+        } else {
+            "Set password"
+        },
         links: vec![Link::new("/account", "Back to your account")],
+        providers: Vec::new(),
     }
 }
 
-pub async fn show_password(viewer: Viewer) -> Result<Response, AppError> {
+pub async fn show_password(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Response, AppError> {
     let session = viewer.require("/account/password")?;
-    password_page(session.csrf_token.clone(), None).respond(StatusCode::OK)
+    if !state.passwords_on() {
+        return Err(passwords_off());
+    }
+    password_page(
+        session.csrf_token.clone(),
+        !session.user.password_hash.is_empty(),
+        None,
+    )
+    .respond(StatusCode::OK)
 }
 
 #[derive(Deserialize)]
@@ -331,20 +376,28 @@ pub async fn change_password(
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
     let session = viewer.require_csrf(&form.csrf, "/account/password")?;
+    if !state.passwords_on() {
+        return Err(passwords_off());
+    }
     // Only the logged-in user can spend this: keyed by them, apart from log-in attempts.
     state
         .community
         .limit(Action::ChangePassword, &session.user.id.0.to_string())?;
+    let has_password = !session.user.password_hash.is_empty();
     let again = |error: &str| {
-        password_page(session.csrf_token.clone(), Some(error.to_owned()))
-            .respond(StatusCode::BAD_REQUEST)
+        password_page(
+            session.csrf_token.clone(),
+            has_password,
+            Some(error.to_owned()),
+        )
+        .respond(StatusCode::BAD_REQUEST)
     };
     let new = match Password::parse(&form.password) {
         Ok(p) => p,
         Err(e) => return again(&format!("New password {}.", e.reason)),
     };
     let (current, hash) = (form.current.clone(), session.user.password_hash.clone());
-    if !blocking(move || verify_password(&current, Some(&hash))).await? {
+    if has_password && !blocking(move || verify_password(&current, Some(&hash))).await? {
         return again("The current password is wrong.");
     }
     let new_hash = blocking(move || hash_password(&new)).await??;
@@ -374,6 +427,22 @@ struct AccountPage {
     new_token: Option<String>,
     /// Private feed addresses (the Following feed, saved searches), revocable here.
     feed_tokens: Vec<FeedTokenView>,
+    /// Linked identities at providers, each with its unlink form.
+    identities: Vec<IdentityView>,
+    /// Configured providers not linked yet, each with its link form.
+    linkable: Vec<ProviderButton>,
+    /// The account has a password (else: "Set a password").
+    has_password: bool,
+    /// Password sign-in is on.
+    passwords: bool,
+}
+
+pub struct IdentityView {
+    provider: String,
+    provider_label: String,
+    subject: String,
+    login: String,
+    linked: String,
 }
 
 pub struct FeedTokenView {
@@ -419,12 +488,38 @@ async fn account_page(
             ),
         })
         .collect();
+    let linked = state.store.identities(session.user.id).await?;
+    let label = |name: &str| {
+        state
+            .sign_in
+            .as_ref()
+            .and_then(|s| s.provider(name))
+            .map_or_else(|| name.to_owned(), |p| p.display_name.clone())
+    };
+    let identities = linked
+        .iter()
+        .map(|i| IdentityView {
+            provider: i.provider.clone(),
+            provider_label: label(&i.provider),
+            subject: i.subject.clone(),
+            login: i.login.clone(),
+            linked: i.linked_at.format("%Y-%m-%d").to_string(),
+        })
+        .collect();
+    let linkable = provider_buttons(state, "Link")
+        .into_iter()
+        .filter(|b| !linked.iter().any(|i| i.provider == b.name))
+        .collect();
     let page = AccountPage {
         username: session.user.username.to_string(),
         csrf: session.csrf_token.clone(),
         tokens,
         new_token,
         feed_tokens,
+        identities,
+        linkable,
+        has_password: !session.user.password_hash.is_empty(),
+        passwords: state.passwords_on(),
     };
     Ok(Html(page.render().map_err(render_error)?).into_response())
 }

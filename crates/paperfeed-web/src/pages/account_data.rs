@@ -64,6 +64,8 @@ struct DeletePage {
     username: String,
     csrf: String,
     error: Option<String>,
+    /// Without one (made through a provider), the reader types their user name to confirm.
+    has_password: bool,
 }
 
 #[derive(Template)]
@@ -76,15 +78,16 @@ struct DeletedPage {
 }
 
 fn delete_page(
-    username: &str,
+    user: &paperfeed_store::User,
     csrf: &str,
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let page = DeletePage {
-        username: username.to_owned(),
+        username: user.username.to_string(),
         csrf: csrf.to_owned(),
         error: error.map(str::to_owned),
+        has_password: !user.password_hash.is_empty(),
     };
     Ok((status, Html(page.render().map_err(render_error)?)).into_response())
 }
@@ -92,12 +95,7 @@ fn delete_page(
 /// `GET /account/delete`: what goes and what stays, and the form that confirms.
 pub async fn show_delete(viewer: Viewer) -> Result<Response, AppError> {
     let session = viewer.require("/account/delete")?;
-    delete_page(
-        session.user.username.as_str(),
-        &session.csrf_token,
-        None,
-        StatusCode::OK,
-    )
+    delete_page(&session.user, &session.csrf_token, None, StatusCode::OK)
 }
 
 #[derive(Deserialize)]
@@ -124,9 +122,13 @@ pub async fn delete(
             Ok(deleted) => deleted,
             Err(AccountDataError::WrongPassword) => {
                 return delete_page(
-                    session.user.username.as_str(),
+                    &session.user,
                     &session.csrf_token,
-                    Some("The password is wrong; nothing was deleted."),
+                    Some(if session.user.password_hash.is_empty() {
+                        "That is not your user name; nothing was deleted."
+                    } else {
+                        "The password is wrong; nothing was deleted."
+                    }),
                     StatusCode::BAD_REQUEST,
                 );
             }

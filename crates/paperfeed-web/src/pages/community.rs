@@ -158,6 +158,7 @@ fn submit_page(csrf: String, value: &str, error: Option<String>, link: Option<Li
         }],
         submit_label: "Submit",
         links: link.into_iter().collect(),
+        providers: Vec::new(),
     }
 }
 

@@ -14,4 +14,5 @@ pub mod paper;
 pub mod recommend;
 pub mod saved_searches;
 pub mod search;
+pub mod sign_in;
 pub mod subscription;

@@ -37,6 +37,13 @@ const VERBATIM: &[&str] = &[
     "mail.smtp_url",
 ];
 
+/// Whether `key`'s value is taken as written: [`VERBATIM`], and every key of a sign-in
+/// provider but `trust_email` (client ids that look like numbers stay strings).
+fn is_verbatim(key: &str) -> bool {
+    VERBATIM.contains(&key)
+        || (key.starts_with("auth.providers.") && !key.ends_with(".trust_email"))
+}
+
 /// A key's variable in the scheme: `serve.bind` → `PAPERFEED_SERVE__BIND`.
 pub fn name_of(key: &str) -> String {
     format!(
@@ -157,7 +164,7 @@ impl Environment {
             .filter(|(name, _)| !is_old_name(name))
             .filter_map(|(name, value)| {
                 let key = key_of(name)?;
-                let value = if VERBATIM.contains(&key.as_str()) {
+                let value = if is_verbatim(&key) {
                     Value::from(value.clone())
                 } else {
                     let Ok(value) = value.parse::<Value>();

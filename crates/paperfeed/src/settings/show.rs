@@ -26,7 +26,10 @@ impl Origin {
         let mut text = format!(
             "# In effect: built-in defaults, then {file}, then the environment, then flags.\n\
              # Every key is an environment variable: PAPERFEED_ and its path in capitals, with __\n\
-             # between a section and its key (serve.bind is PAPERFEED_SERVE__BIND).\n"
+             # between a section and its key (serve.bind is PAPERFEED_SERVE__BIND).\n\
+             # Sign-in providers: [auth.providers.NAME] with client_id, client_secret and, for\n\
+             # NAME other than huggingface, github or orcid, kind = \"oidc\" and issuer\n\
+             # (PAPERFEED_AUTH__PROVIDERS__GITHUB__CLIENT_ID=…); the README lists every key.\n"
         );
         let mut set: Vec<String> = self.environment.clone();
         for deprecation in &self.deprecations {

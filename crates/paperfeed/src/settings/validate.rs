@@ -99,6 +99,7 @@ impl Settings {
                  https://papers.example.org, not {url:?}"
             );
         }
+        self.auth.identity_config()?;
         Ok(())
     }
 }

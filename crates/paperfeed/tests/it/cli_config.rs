@@ -165,3 +165,52 @@ fn the_smtp_password_is_masked_and_a_digest_schedule_needs_a_mail_server() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn sign_in_providers_show_with_their_secrets_masked_and_a_bad_one_is_refused() {
+    register_secret("gh-client-s3cret-value");
+    let out = bin()
+        .env("PAPERFEED_AUTH__PROVIDERS__GITHUB__CLIENT_ID", "12345")
+        .env(
+            "PAPERFEED_AUTH__PROVIDERS__GITHUB__CLIENT_SECRET",
+            "gh-client-s3cret-value",
+        )
+        .env(
+            "PAPERFEED_AUTH__PROVIDERS__HUGGINGFACE__CLIENT_ID",
+            "hf-app",
+        )
+        .env("PAPERFEED_AUTH__PASSWORDS", "false")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let toml = text(&out.stdout);
+    assert!(!toml.contains("gh-client-s3cret-value"), "{toml}");
+    assert!(toml.contains("[auth.providers.github]"), "{toml}");
+    assert!(
+        toml.contains("client_id = \"12345\""),
+        "a numeric client id stays a string: {toml}"
+    );
+    assert!(toml.contains("client_secret = \"***\""), "{toml}");
+    assert!(toml.contains("passwords = false"), "{toml}");
+    assert!(
+        toml.contains("# Sign-in providers: [auth.providers.NAME]"),
+        "how to configure one: {toml}"
+    );
+
+    let out = bin()
+        .env("PAPERFEED_AUTH__PROVIDERS__LAB__CLIENT_ID", "x")
+        .env(
+            "PAPERFEED_AUTH__PROVIDERS__LAB__ISSUER",
+            "http://id.example.org",
+        )
+        .arg("config")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("auth.providers.lab.issuer must be an https address"),
+        "{err}"
+    );
+}

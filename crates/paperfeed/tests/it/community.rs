@@ -117,6 +117,27 @@ impl Visitor {
         self.send(req).await
     }
 
+    /// GET an absolute address (another server on loopback) with this visitor's cookies.
+    pub(crate) async fn get_url(&mut self, url: &str) -> Answer {
+        let req = self.http.get(url);
+        self.send(req).await
+    }
+
+    /// POST a form to an absolute address with this visitor's cookies.
+    pub(crate) async fn post_url(&mut self, url: &str, form: &[(&str, &str)]) -> Answer {
+        let req = self
+            .http
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(encode(form));
+        self.send(req).await
+    }
+
+    /// Forgets cookie `name` (a browser that never had it).
+    pub(crate) fn forget_cookie(&mut self, name: &str) {
+        self.cookies.remove(name);
+    }
+
     pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
         for (field, value) in form {
             if matches!(*field, "password" | "current" | "csrf") {

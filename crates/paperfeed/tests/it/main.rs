@@ -36,6 +36,7 @@ mod recommendations;
 mod saved_searches;
 mod schemathesis;
 mod search;
+mod sign_in;
 mod spelling_and_suggestions;
 mod systemd;
 mod two_nodes;

@@ -142,6 +142,19 @@ async fn migrate_copies_a_sqlite_store_into_postgres_once_and_a_second_run_chang
     let ada = source.user_by_name("ada").await.unwrap().unwrap();
     let id = ArxivId::parse("2403.06634").unwrap();
     source.set_vote(ada.id, &id, true).await.unwrap().unwrap();
+    let github = paperfeed_store::NewIdentity {
+        provider: "github".into(),
+        subject: "583231".into(),
+        login: "ada-gh".into(),
+        verified_email: Some("ada@example.org".into()),
+        at: Utc::now(),
+    };
+    assert_eq!(
+        paperfeed_store::IdentityStore::link_identity(&source, ada.id, &github)
+            .await
+            .unwrap(),
+        paperfeed_store::LinkOutcome::Linked
+    );
     source
         .add_comment(NewComment {
             paper: id.clone(),
@@ -234,6 +247,15 @@ async fn migrate_copies_a_sqlite_store_into_postgres_once_and_a_second_run_chang
         assert_eq!(target.get_paper(&paper.id).await.unwrap(), Some(paper));
     }
     assert_eq!(target.user_by_name("ada").await.unwrap(), Some(ada.clone()));
+    assert_eq!(
+        paperfeed_store::IdentityStore::identities(&source, ada.id)
+            .await
+            .unwrap(),
+        paperfeed_store::IdentityStore::identities(&target, ada.id)
+            .await
+            .unwrap(),
+        "linked identities travel with the account"
+    );
     let hash = paperfeed_app::accounts::hash_secret(&token);
     assert_eq!(
         target.user_by_api_token(&hash).await.unwrap().map(|u| u.id),
