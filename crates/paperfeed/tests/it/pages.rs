@@ -323,7 +323,7 @@ fn busy_week(dir: &std::path::Path, per_day: usize) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn pages_larger_than_the_cache_takes_are_served_whole_and_smaller_ones_again_from_it() {
+async fn a_busy_week_is_served_a_page_at_a_time_and_each_page_again_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
     let files = busy_week(dir.path(), 320);
     let data = tempfile::tempdir().unwrap();
@@ -335,37 +335,56 @@ async fn pages_larger_than_the_cache_takes_are_served_whole_and_smaller_ones_aga
         crate::harness::text(&out.stderr)
     );
     let server = Server::start_with(&["--no-sample"], data);
-    // A week of 2,240 papers is a page of megabytes: too big to keep, served all the same.
-    for _ in 0..2 {
-        let (status, html) = server.get("/papers/week/2024-W02").await;
-        assert_eq!(status, 200, "{}", &html[..html.len().min(2000)]);
-        assert!(html.len() > 8 * 1024 * 1024, "{} bytes", html.len());
-        assert_eq!(count(&html, "<li class=\"card\">"), 7 * 320);
-        assert!(html.trim_end().ends_with("</html>"), "the whole page");
-    }
+    // A week of 2,240 papers was a page of megabytes; it is now 75 pages of 30 cards, each
+    // small, whole, and saying how many there are in all.
+    let (status, week) = server.get("/papers/week/2024-W02").await;
+    assert_eq!(status, 200, "{}", &week[..week.len().min(2000)]);
+    assert_eq!(count(&week, "<li class=\"card\">"), 30);
+    assert!(week.len() < 1024 * 1024, "{} bytes", week.len());
+    assert!(week.trim_end().ends_with("</html>"), "the whole page");
+    assert!(week.contains("2240"), "the period's total is said");
+    assert!(week.contains("?page=2"), "a link to the next page");
+    let (status, last) = server.get("/papers/week/2024-W02?page=75").await;
+    assert_eq!(status, 200);
+    assert_eq!(count(&last, "<li class=\"card\">"), 2240 - 74 * 30);
+    let (status, beyond) = server.get("/papers/week/2024-W02?page=76").await;
+    assert_eq!(status, 404);
+    assert!(beyond.contains("page=75"), "the last page is linked");
     let (status, month) = server.get("/papers/month/2024-01").await;
     assert_eq!(status, 200);
-    assert_eq!(count(&month, "<li class=\"card\">"), 7 * 320);
-    // A day of them (over the old 2 MiB limit) is kept and served again, whatever junk
-    // parameters come with it.
-    let (status, day) = server.get("/papers/date/2024-01-10").await;
+    assert_eq!(count(&month, "<li class=\"card\">"), 30);
+    // Every paper of a busy day is on exactly one of its pages.
+    let mut seen = std::collections::BTreeSet::new();
+    for page in 1..=11 {
+        let (status, html) = server
+            .get(&format!("/papers/date/2024-01-10?page={page}"))
+            .await;
+        assert_eq!(status, 200, "page {page}");
+        let cards = count(&html, "<li class=\"card\">");
+        assert_eq!(cards, if page < 11 { 30 } else { 320 - 300 }, "page {page}");
+        for (at, _) in html.match_indices("href=\"/papers/2401.") {
+            let id = &html[at + "href=\"/papers/".len()..][..10];
+            seen.insert(id.to_owned());
+        }
+    }
+    assert_eq!(seen.len(), 320, "each of the day's papers once");
+    // A kept page is served again, whatever junk parameters come with it. The header's
+    // log-in link leads back to the address asked for, junk and all: compared without it.
+    let (status, day) = server.get("/papers/date/2024-01-10?page=3").await;
     assert_eq!(status, 200);
-    assert!(day.len() > 2 * 1024 * 1024, "{} bytes", day.len());
-    assert_eq!(count(&day, "<li class=\"card\">"), 320);
-    // The header's log-in link leads back to the address asked for, junk and all: compared
-    // without it.
     let without_header = |page: &str| {
         let from = page.find("<nav class=\"account-links\"").unwrap();
         let to = from + page[from..].find("</nav>").unwrap();
-        page.len() - (to - from)
+        format!("{}{}", &page[..from], &page[to..])
     };
     for junk in 0..3 {
         let (status, again) = server
-            .get(&format!("/papers/date/2024-01-10?junk={junk}"))
+            .get(&format!("/papers/date/2024-01-10?page=3&junk={junk}"))
             .await;
-        assert_eq!(
-            (status, without_header(&again)),
-            (200, without_header(&day))
+        assert_eq!(status, 200);
+        assert!(
+            without_header(&again) == without_header(&day),
+            "the kept page, junk {junk}"
         );
     }
 }
