@@ -600,6 +600,35 @@ pub(crate) async fn click(client: &fantoccini::Client, css: &str) {
         .unwrap();
 }
 
+/// Clicks `css`, which leads to another page (a link, a form's button), and waits until that
+/// page has loaded: the page clicked on is marked first, so a slow answer is never mistaken
+/// for the new page (which may have the same address). The address and the mark are read in
+/// one script, as the page can change between two reads.
+pub(crate) async fn click_and_load(client: &fantoccini::Client, css: &str) {
+    client
+        .execute("window.__pfLeft = true; return null;", vec![])
+        .await
+        .unwrap();
+    click(client, css).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let loaded = client
+            .execute(
+                "return window.__pfLeft !== true && document.readyState === 'complete';",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        if loaded {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{css} led nowhere");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the browser is on a page whose path satisfies `ok`; returns the URL.
 pub(crate) async fn wait_for_path(
     client: &fantoccini::Client,
