@@ -175,8 +175,11 @@ impl Downloader {
                     url: url.to_string(),
                     reason: chain(&e),
                 })?;
-        // The URL after redirects, for messages (a storage URL carries no secret of ours).
-        let from = response.url().to_string();
+        // The URL after redirects, for messages, without its query: the Hub's storage links are
+        // signed there, and a signature has no place in a log.
+        let mut from = response.url().clone();
+        from.set_query(None);
+        let from = from.to_string();
         let status = response.status();
         if !status.is_success() {
             return Err(FetchError::Refused {
