@@ -1,5 +1,6 @@
 //! The search engine of this data directory: where its index lives and how it opens (the
-//! model found on disk, or fetched from the Hugging Face Hub on first need: [`crate::model`]). Keeping it caught up with the store is the application layer's
+//! model found on disk, or fetched from the Hugging Face Hub on first need: [`crate::model`]).
+//! Keeping it caught up with the store is the application layer's
 //! ([`paperfeed_app::indexing`]).
 
 use std::path::{Path, PathBuf};
