@@ -4,7 +4,8 @@
 //! real (unpadded) tokens, L2-normalised, exactly as sentence-transformers computes it, so the
 //! vectors match the Python reference (see `tests/embedding_parity.rs`).
 //!
-//! This module reads model files from a directory it is given; it never downloads anything.
+//! This module reads model files from a directory it is given; it never downloads anything
+//! (the binary fetches the model from the Hugging Face Hub into its cache).
 //! [`locate_model`] knows the usual places to look.
 
 mod bert;
@@ -23,7 +24,7 @@ use bert::{Bert, Config};
 pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
 
 /// The Hugging Face repository of the model, for the cache layout.
-const HF_REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";
+pub const HF_REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
 /// The files read from a model directory. Everything else the directory may hold (pooling
 /// config, vocab.txt, ...) is only for sentence-transformers.

@@ -13,7 +13,7 @@ pub use vectors::{DEFAULT_EXACT_LIMIT, Neighbour, VectorIndex, dot};
 
 mod embed;
 pub use embed::{
-    EmbedError, Embedder, MAX_TOKENS, MODEL_FILES, MODEL_NAME, ModelNotFound, locate_model,
+    EmbedError, Embedder, HF_REPO, MAX_TOKENS, MODEL_FILES, MODEL_NAME, ModelNotFound, locate_model,
 };
 
 mod keyword;

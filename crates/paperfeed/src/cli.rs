@@ -125,6 +125,20 @@ pub enum Command {
     /// a time with the arXiv source's politeness gap). Without ids, the latest featured papers
     /// that have none yet. A paper whose PDF fails is remembered and skipped next time.
     Thumbnails(ThumbnailsArgs),
+    /// The semantic-search model (sentence-transformers/all-MiniLM-L6-v2).
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Make sure the model is here, ahead of its first use: when it is found nowhere
+    /// (--model-dir, <data-dir>/models/all-MiniLM-L6-v2, the Hugging Face cache), fetch a
+    /// pinned revision from the Hugging Face Hub (HF_ENDPOINT, default https://huggingface.co)
+    /// into the Hugging Face cache (HF_HUB_CACHE, else HF_HOME/hub, else
+    /// ~/.cache/huggingface/hub), every file checked against its known SHA-256, with a
+    /// progress bar. Then load it once and print its folder. With HF_HUB_OFFLINE=1, only look.
+    Fetch,
 }
 
 #[derive(Debug, Subcommand)]

@@ -270,7 +270,7 @@ async fn picks_recommender(
     }
     let indexer = Indexer {
         store: Arc::clone(store) as Arc<dyn Store>,
-        engine: Arc::new(crate::indexer::open_engine(settings)?),
+        engine: Arc::new(crate::indexer::open_engine(settings).await?),
         embed_batch: settings.search.embed_batch,
     };
     indexer

@@ -11,6 +11,7 @@ mod harvest;
 mod indexer;
 mod ingest;
 mod migrate;
+mod model;
 mod recommend_cmd;
 mod recommend_eval;
 mod sample;
@@ -25,6 +26,7 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::Parser as _;
 use paperfeed_store::{Store, WriteMode};
 use tracing_subscriber::EnvFilter;
@@ -233,6 +235,17 @@ async fn run(cli: Cli, settings: Settings, origin: Origin) -> anyhow::Result<Exi
         }
         Command::Vectors(cli::VectorsCommand::Import(args)) => {
             vectors::import(&settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Model(cli::ModelCommand::Fetch) => {
+            let dir = model::ensure(&settings, &settings::HfHub::from_env())
+                .await
+                .map_err(anyhow::Error::msg)?;
+            // Found or fetched, it must also load: a folder with the right names but broken
+            // files is reported here rather than at the next start.
+            paperfeed_search::Embedder::load(&dir)
+                .with_context(|| format!("loading the model in {}", dir.display()))?;
+            println!("model ready: {}", dir.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Config => {

@@ -22,7 +22,7 @@ pub async fn recommend(settings: &Settings, args: &RecommendArgs) -> anyhow::Res
         .with_context(|| format!("there is no user named {:?}", args.user))?;
     let indexer = Indexer {
         store: Arc::clone(&store),
-        engine: Arc::new(open_engine(settings)?),
+        engine: Arc::new(open_engine(settings).await?),
         embed_batch: settings.search.embed_batch,
     };
     indexer.load_vectors().await?;

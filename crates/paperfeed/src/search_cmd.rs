@@ -34,7 +34,7 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 /// paper indexed, every vector loaded and every missing one computed.
 pub(crate) async fn ready_engine(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Indexer)> {
     let store: Arc<dyn Store> = crate::database::open(settings).await?;
-    let engine = Arc::new(open_engine(settings)?);
+    let engine = Arc::new(open_engine(settings).await?);
     let indexer = Indexer {
         store: Arc::clone(&store),
         engine,

@@ -49,8 +49,16 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     let job_metrics: Arc<dyn paperfeed_app::metrics::Metrics> = metrics.clone();
     let mut tasks = Tasks::default();
     // The engine opens at once (an empty or stale index is fine); the indexer fills it in the
-    // background while the hub already answers.
-    let engine = Arc::new(open_engine(settings)?);
+    // background while the hub already answers. Only the first start of a hub without the
+    // model waits, for its download from the Hugging Face Hub; a signal cuts that short (the
+    // file being fetched is not kept).
+    let engine = tokio::select! {
+        engine = open_engine(settings) => Arc::new(engine?),
+        () = stop.cancelled() => {
+            tracing::info!("stopped before serving");
+            return Ok(());
+        }
+    };
     let indexer = Indexer {
         store: Arc::clone(&store),
         engine: Arc::clone(&engine),

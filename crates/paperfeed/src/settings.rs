@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 pub use auth::AuthSettings;
 pub use database_url::{DatabaseUrl, Location};
-pub use env::hf_hub_cache;
+pub use env::HfHub;
 pub use load::{Loaded, Origin};
 pub use secret::Secret;
 pub use sections::{

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use paperfeed_core::ArxivId;
-use paperfeed_search::{Embedder, MODEL_NAME, dot, locate_model};
+use paperfeed_search::{Embedder, MODEL_NAME, dot};
 use paperfeed_store::{Database, VectorImport};
 use tokio::sync::mpsc;
 
@@ -239,17 +239,14 @@ async fn check_sample(
     reader: &NpyReader,
     ids: &IdsFile,
 ) -> anyhow::Result<()> {
-    let embedder = locate_model(
-        settings.search.model_dir.as_deref(),
-        &settings.data_dir,
-        crate::settings::hf_hub_cache().as_deref(),
-    )
-    .map_err(anyhow::Error::from)
-    .and_then(|dir| Embedder::load(&dir).map_err(anyhow::Error::from))
-    .context(
-        "checking the vectors needs the model (scripts/fetch-model; --model-dir); \
-         --skip-check imports without the check",
-    )?;
+    let embedder = crate::model::ensure(settings, &crate::settings::HfHub::from_env())
+        .await
+        .map_err(anyhow::Error::msg)
+        .and_then(|dir| Embedder::load(&dir).map_err(anyhow::Error::from))
+        .context(
+            "checking the vectors needs the model (`paperfeed model fetch`; --model-dir); \
+             --skip-check imports without the check",
+        )?;
     let rows = reader.rows();
     let stride = (rows / CANDIDATES).max(1);
     let mut candidates: Vec<(u64, ArxivId)> = Vec::new();

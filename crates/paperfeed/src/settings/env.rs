@@ -1,8 +1,10 @@
 //! What the binary reads from the environment: the `PAPERFEED_…` variables of the one
 //! scheme (every key of the tree, `serve.bind` as `PAPERFEED_SERVE__BIND`), the older names
-//! still accepted with a deprecation warning, and the Hugging Face cache.
+//! still accepted with a deprecation warning, and Hugging Face's own variables (its cache,
+//! endpoint and offline switch).
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -217,17 +219,70 @@ fn insert(dict: &mut Dict, path: &[&str], value: Value) {
     }
 }
 
-/// The Hugging Face hub cache every HF tool shares: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else
-/// `~/.cache/huggingface/hub`. A model someone already downloaded with Python is found there.
-pub fn hf_hub_cache() -> Option<PathBuf> {
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    var("HF_HUB_CACHE")
-        .or_else(|| var("HF_HOME").map(|home| home.join("hub")))
-        .or_else(|| var("HOME").map(|home| home.join(".cache/huggingface/hub")))
+/// What Hugging Face's own tools read from the environment, read here the same way
+/// (`huggingface_hub`'s `constants.py`), so the model lands where they look and is found where
+/// they put it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HfHub {
+    /// The hub cache every HF tool shares: `$HF_HUB_CACHE` (or its old name
+    /// `$HUGGINGFACE_HUB_CACHE`), else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`,
+    /// else `~/.cache/huggingface/hub`. `None`: none of these is set.
+    pub cache: Option<PathBuf>,
+    /// Where files are fetched from: `$HF_ENDPOINT` without its trailing `/`, else
+    /// `https://huggingface.co`.
+    pub endpoint: String,
+    /// `$HF_HUB_OFFLINE` (or `$TRANSFORMERS_OFFLINE`) is `1`, `ON`, `YES` or `TRUE`: no
+    /// request to the Hub at all, the cache only.
+    pub offline: bool,
+}
+
+/// The Hub itself, when `HF_ENDPOINT` names no mirror.
+pub const HF_DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+
+impl HfHub {
+    pub fn from_env() -> Self {
+        Self::from_vars(|name| std::env::var_os(name))
+    }
+
+    fn from_vars(var: impl Fn(&str) -> Option<OsString>) -> Self {
+        let set = |name: &str| var(name).filter(|v| !v.is_empty());
+        let home = set("HOME").map(PathBuf::from);
+        // `~` at the start is the home directory, as Python's `expanduser` reads it.
+        let path = |value: OsString| {
+            let value = PathBuf::from(value);
+            let expanded = home
+                .as_ref()
+                .and_then(|home| Some(home.join(value.strip_prefix("~").ok()?)));
+            expanded.unwrap_or(value)
+        };
+        let hf_home = set("HF_HOME")
+            .map(path)
+            .or_else(|| {
+                set("XDG_CACHE_HOME")
+                    .map(path)
+                    .map(|cache| cache.join("huggingface"))
+            })
+            .or_else(|| home.as_ref().map(|home| home.join(".cache/huggingface")));
+        let cache = set("HF_HUB_CACHE")
+            .or_else(|| set("HUGGINGFACE_HUB_CACHE"))
+            .map(path)
+            .or_else(|| hf_home.map(|home| home.join("hub")));
+        let endpoint = set("HF_ENDPOINT")
+            .and_then(|v| v.into_string().ok())
+            .map(|v| v.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| HF_DEFAULT_ENDPOINT.to_owned());
+        let truthy = |name: &str| {
+            set(name).is_some_and(|v| {
+                let v = v.to_string_lossy().to_ascii_uppercase();
+                ["1", "ON", "YES", "TRUE"].contains(&v.as_str())
+            })
+        };
+        Self {
+            cache,
+            endpoint,
+            offline: truthy("HF_HUB_OFFLINE") || truthy("TRANSFORMERS_OFFLINE"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -268,5 +323,53 @@ mod tests {
             ]
         );
         assert!(!notes.iter().any(|n| n.contains("smtp://")), "no values");
+    }
+
+    fn hub(vars: &[(&str, &str)]) -> HfHub {
+        HfHub::from_vars(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| OsString::from(*v))
+        })
+    }
+
+    #[test]
+    fn the_hugging_face_variables_are_read_as_huggingface_hub_reads_them() {
+        let plain = hub(&[("HOME", "/home/ada")]);
+        assert_eq!(
+            plain,
+            HfHub {
+                cache: Some(PathBuf::from("/home/ada/.cache/huggingface/hub")),
+                endpoint: "https://huggingface.co".to_owned(),
+                offline: false,
+            }
+        );
+        let xdg = hub(&[("HOME", "/home/ada"), ("XDG_CACHE_HOME", "/var/cache/ada")]);
+        assert_eq!(
+            xdg.cache,
+            Some(PathBuf::from("/var/cache/ada/huggingface/hub"))
+        );
+        let home = hub(&[("HOME", "/home/ada"), ("HF_HOME", "~/hf")]);
+        assert_eq!(home.cache, Some(PathBuf::from("/home/ada/hf/hub")));
+        let cache = hub(&[
+            ("HF_HOME", "/hf"),
+            ("HUGGINGFACE_HUB_CACHE", "/old"),
+            ("HF_HUB_CACHE", "/new"),
+        ]);
+        assert_eq!(cache.cache, Some(PathBuf::from("/new")));
+        let old = hub(&[("HF_HOME", "/hf"), ("HUGGINGFACE_HUB_CACHE", "/old")]);
+        assert_eq!(old.cache, Some(PathBuf::from("/old")));
+        assert_eq!(hub(&[]).cache, None);
+
+        let mirror = hub(&[("HF_ENDPOINT", "http://127.0.0.1:9/hf/")]);
+        assert_eq!(mirror.endpoint, "http://127.0.0.1:9/hf");
+        for (value, offline) in [("1", true), ("yes", true), ("True", true), ("0", false)] {
+            assert_eq!(
+                hub(&[("HF_HUB_OFFLINE", value)]).offline,
+                offline,
+                "{value}"
+            );
+        }
+        assert!(hub(&[("TRANSFORMERS_OFFLINE", "1")]).offline);
     }
 }

@@ -152,7 +152,7 @@ impl Settings {
             | Command::Digest(_) => {}
             Command::User(_) | Command::Token(_) | Command::Migrate(_) => {}
             Command::Backup(_) | Command::Restore(_) | Command::Vectors(_) => {}
-            Command::Thumbnails(_) => {}
+            Command::Thumbnails(_) | Command::Model(_) => {}
         }
     }
 }

@@ -125,6 +125,19 @@ exec "$@" > >(exec tee -p -a "$out") 2> >(exec tee -p -a "$err" >&2)"#,
         "PAPERFEED_MODEL_DIR",
         "/nonexistent/paperfeed-test-no-model",
     );
+    // Nor is the model fetched from the Hugging Face Hub, or taken from the developer's cache,
+    // unless a test serves it (tests/it/model_hub.rs): offline, no cache, a closed port.
+    for key in [
+        "HF_HOME",
+        "HUGGINGFACE_HUB_CACHE",
+        "XDG_CACHE_HOME",
+        "TRANSFORMERS_OFFLINE",
+    ] {
+        cmd.env_remove(key);
+    }
+    cmd.env("HF_HUB_OFFLINE", "1");
+    cmd.env("HF_HUB_CACHE", "/nonexistent/paperfeed-test-no-hf-cache");
+    cmd.env("HF_ENDPOINT", "http://127.0.0.1:9");
     (cmd, stderr_log)
 }
 

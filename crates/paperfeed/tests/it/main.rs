@@ -27,6 +27,7 @@ mod header;
 mod hf_client;
 mod html_validity;
 mod library;
+mod model_hub;
 mod mutes;
 mod ops;
 mod page_cache;
