@@ -371,6 +371,11 @@ pub struct EvalArgs {
     /// With --recommend: also print each reader's recall@20 per method
     #[arg(long, requires = "recommend")]
     pub per_reader: bool,
+    /// Hugging Face daily files or folders to take the search queries from: (P) each paper's
+    /// AI summary, (K) three of its AI keywords; the papers are expected in the store,
+    /// ingested with `ingest --without-ai` [default: the stored papers' AI summaries]
+    #[arg(long, value_name = "PATH", num_args = 1.., conflicts_with = "recommend")]
+    pub queries_from: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -445,6 +450,10 @@ pub struct IngestArgs {
     /// Papers per store transaction
     #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
+    /// Store every paper without its AI summary and AI keywords, so that only its own title,
+    /// abstract and authors can be found (what `eval --queries-from` measures search on)
+    #[arg(long)]
+    pub without_ai: bool,
 }
 
 #[derive(Debug, Args)]

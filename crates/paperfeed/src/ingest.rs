@@ -123,6 +123,8 @@ pub struct IngestOptions {
     pub mode: WriteMode,
     pub batch_size: usize,
     pub show_progress: bool,
+    /// Drop every record's AI summary and AI keywords before it is stored.
+    pub without_ai: bool,
 }
 
 /// What an ingest run did, for the summary line and the exit code.
@@ -217,7 +219,7 @@ fn collect_dir(dir: &Path, out: &mut Vec<Source>) -> anyhow::Result<()> {
 
 /// The feed day a Hugging Face archive file answers, from names like `2024-03-12.json` or
 /// `daily_papers_2024-03-12.json`.
-fn feed_date_from_name(file_name: &str) -> Option<NaiveDate> {
+pub(crate) fn feed_date_from_name(file_name: &str) -> Option<NaiveDate> {
     let stem = file_name.split('.').next()?;
     let tail = stem.get(stem.len().checked_sub(10)?..)?;
     NaiveDate::parse_from_str(tail, "%Y-%m-%d").ok()
@@ -277,7 +279,13 @@ pub async fn ingest(
         let mut file_failed = false;
         while let Some(item) = rx.recv().await {
             match item {
-                Item::Papers(batch) => {
+                Item::Papers(mut batch) => {
+                    if options.without_ai {
+                        for paper in &mut batch {
+                            paper.ai_summary = None;
+                            paper.ai_keywords = None;
+                        }
+                    }
                     let ids: Vec<_> = if options.mode == WriteMode::DryRun {
                         batch.iter().map(|p| p.id.clone()).collect()
                     } else {

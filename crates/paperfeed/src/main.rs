@@ -16,6 +16,7 @@ mod recommend_cmd;
 mod recommend_eval;
 mod sample;
 mod search_cmd;
+mod search_eval;
 mod serve;
 mod settings;
 mod shutdown;
@@ -151,6 +152,7 @@ async fn run(cli: Cli, settings: Settings, origin: Origin) -> anyhow::Result<Exi
                 },
                 batch_size: settings.ingest.batch_size,
                 show_progress: std::io::stderr().is_terminal(),
+                without_ai: args.without_ai,
             };
             let started = std::time::Instant::now();
             let summary = ingest::ingest(store, sources, &options).await?;
@@ -186,7 +188,7 @@ async fn run(cli: Cli, settings: Settings, origin: Origin) -> anyhow::Result<Exi
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval(args) => {
-            search_cmd::eval(&settings, &args).await?;
+            search_eval::eval(&settings, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Subscriber(SubscriberCommand::Add(args)) => {

@@ -11,11 +11,11 @@ use paperfeed_app::search::{Correcting, Spelling};
 use paperfeed_search::{KeywordQuery, MODEL_NAME, SearchMode};
 use paperfeed_store::Store;
 
-use crate::cli::{EvalArgs, SearchArgs};
+use crate::cli::SearchArgs;
 use crate::indexer::{index_dir, open_engine};
 use crate::settings::Settings;
 
-fn bar(len: u64, what: &str) -> ProgressBar {
+pub(crate) fn bar(len: u64, what: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -166,88 +166,5 @@ pub async fn search(settings: &Settings, args: &SearchArgs) -> anyhow::Result<()
             results.mode.as_str()
         );
     }
-    Ok(())
-}
-
-/// Reciprocal rank of the target within the first ten, and whether it was there.
-fn score_rank(rank: Option<usize>) -> (f64, bool) {
-    match rank {
-        Some(r) if r <= 10 => (1.0 / r as f64, true),
-        _ => (0.0, false),
-    }
-}
-
-pub async fn eval(settings: &Settings, args: &EvalArgs) -> anyhow::Result<()> {
-    let (store, indexer) = ready_engine(settings).await?;
-    let engine = Arc::clone(&indexer.engine);
-    let mut queries = Vec::new();
-    let mut since = 0;
-    loop {
-        let page = store.papers_changed_since(since, 1000).await?;
-        let Some(last) = page.last().map(|c| c.change_seq) else {
-            break;
-        };
-        since = last;
-        for changed in page {
-            if let Some(summary) = changed.paper.ai_summary.filter(|s| !s.trim().is_empty()) {
-                queries.push((changed.paper.id, summary));
-            }
-        }
-    }
-    queries.sort_by(|a, b| a.0.cmp(&b.0));
-    if let Some(max) = args.max_queries {
-        queries.truncate(max);
-    }
-    anyhow::ensure!(
-        !queries.is_empty(),
-        "no paper in the store has an AI summary: ingest ../shared/data/hf_daily_papers first"
-    );
-    let modes = [
-        SearchMode::Keyword,
-        SearchMode::Semantic,
-        SearchMode::Hybrid,
-    ];
-    let started = Instant::now();
-    let progress = bar(queries.len() as u64, "evaluating");
-    let totals = tokio::task::spawn_blocking(move || {
-        let mut totals = [(0.0f64, 0usize); 3];
-        for (target, summary) in &queries {
-            // The summary is free text: quotes and filter words in it are not syntax here.
-            let mut query = KeywordQuery::text(summary.replace(['"', ':'], " "));
-            query.limit = 10;
-            for (slot, mode) in modes.iter().enumerate() {
-                let rank = engine
-                    .search(&query, *mode)
-                    .ok()
-                    .and_then(|r| r.hits.iter().position(|h| &h.id == target))
-                    .map(|i| i + 1);
-                let (rr, hit) = score_rank(rank);
-                totals[slot].0 += rr;
-                totals[slot].1 += usize::from(hit);
-            }
-            progress.inc(1);
-        }
-        progress.finish_and_clear();
-        (totals, queries.len())
-    })
-    .await
-    .context("evaluation task")?;
-    let (totals, n) = totals;
-    println!("{n} queries (AI summaries), target = the summarised paper, top 10:");
-    println!("{:<10} {:>8} {:>10}", "mode", "MRR@10", "recall@10");
-    for (slot, mode) in modes.iter().enumerate() {
-        println!(
-            "{:<10} {:>8.4} {:>10.4}",
-            mode.as_str(),
-            totals[slot].0 / n as f64,
-            totals[slot].1 as f64 / n as f64
-        );
-    }
-    if let Some(reason) = indexer.engine.semantic_off() {
-        println!(
-            "note: semantic search is off ({reason}); semantic and hybrid fell back to keyword"
-        );
-    }
-    println!("in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }

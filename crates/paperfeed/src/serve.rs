@@ -31,6 +31,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
             mode: WriteMode::Commit,
             batch_size: settings.ingest.batch_size,
             show_progress: false,
+            without_ai: false,
         };
         let summary = ingest(Arc::clone(&store), sample::sources(), &options)
             .await
