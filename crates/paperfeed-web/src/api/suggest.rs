@@ -12,7 +12,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::error::{ApiError, ApiQuery, ErrorJson};
 use crate::api::params;
-use crate::community::client_ip;
 use crate::community::rate_limit::Action;
 use crate::state::AppState;
 use crate::views::{author_href, category_href};
@@ -113,10 +112,9 @@ pub async fn suggest(
     ApiQuery(params): ApiQuery<SuggestParams>,
 ) -> Result<Response, ApiError> {
     let limit = params::limit_within(&params.limit, DEFAULT_SUGGESTIONS, MAX_SUGGESTIONS)?;
-    state.community.limit(
-        Action::Suggest,
-        &client_ip(&state.community.settings, &headers, &extensions),
-    )?;
+    state
+        .community
+        .limit_client(Action::Suggest, &headers, &extensions)?;
     let typed = params.q.unwrap_or_default();
     let found =
         paperfeed_app::suggest::suggest(&state.search, &typed, limit).map_err(|e| match e {

@@ -62,6 +62,17 @@ impl Community {
                 retry_after_secs: wait.as_secs().max(1),
             })
     }
+
+    /// [`Community::limit`] keyed by the client's address ([`client_ip`]): the limits of
+    /// anonymous actions (sign-up, log-in, subscribing, sign-in starts, suggestions).
+    pub fn limit_client(
+        &self,
+        action: Action,
+        headers: &HeaderMap,
+        extensions: &axum::http::Extensions,
+    ) -> Result<(), AppError> {
+        self.limit(action, &client_ip(&self.settings, headers, extensions))
+    }
 }
 
 /// Sessions last this long.

@@ -154,10 +154,9 @@ pub async fn sign_up(
     if !state.passwords_on() {
         return Err(passwords_off());
     }
-    state.community.limit(
-        Action::SignUp,
-        &client_ip(&state.community.settings, &headers, &parts),
-    )?;
+    state
+        .community
+        .limit_client(Action::SignUp, &headers, &parts)?;
     let parsed = Username::parse(&form.username).and_then(|u| {
         Ok((
             u,

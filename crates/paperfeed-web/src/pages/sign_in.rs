@@ -19,7 +19,6 @@ use paperfeed_app::identity::{Callback, Finished, Purpose, SignIn, SignInError};
 use serde::Deserialize;
 
 use crate::community::auth::{Viewer, cookie};
-use crate::community::client_ip;
 use crate::community::rate_limit::Action;
 use crate::error::{AppError, failed};
 use crate::forms::{FieldView, FormPage, anonymous_csrf, check_anonymous_csrf, with_cookie};
@@ -147,10 +146,9 @@ pub async fn start(
     Form(form): Form<StartForm>,
 ) -> Result<Response, AppError> {
     check_anonymous_csrf(&headers, &form.csrf)?;
-    state.community.limit(
-        Action::SignInStart,
-        &client_ip(&state.community.settings, &headers, &parts),
-    )?;
+    state
+        .community
+        .limit_client(Action::SignInStart, &headers, &parts)?;
     let sign_in = service(&state)?;
     let next = form
         .next
@@ -225,10 +223,9 @@ pub async fn callback(
     viewer: Viewer,
     Query(params): Query<CallbackParams>,
 ) -> Result<Response, AppError> {
-    state.community.limit(
-        Action::SignInCallback,
-        &client_ip(&state.community.settings, &headers, &parts),
-    )?;
+    state
+        .community
+        .limit_client(Action::SignInCallback, &headers, &parts)?;
     let sign_in = service(&state)?;
     let finished = sign_in
         .finish(
@@ -370,10 +367,9 @@ pub async fn finish_signup(
     Form(form): Form<SignupForm>,
 ) -> Result<Response, AppError> {
     check_anonymous_csrf(&headers, &form.csrf)?;
-    state.community.limit(
-        Action::SignUp,
-        &client_ip(&state.community.settings, &headers, &parts),
-    )?;
+    state
+        .community
+        .limit_client(Action::SignUp, &headers, &parts)?;
     let sign_in = service(&state)?;
     let secret = cookie(&headers, SIGNUP_COOKIE).ok_or_else(no_pending)?;
     match sign_in

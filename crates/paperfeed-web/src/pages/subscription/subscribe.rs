@@ -16,7 +16,6 @@ use serde::Deserialize;
 
 use super::{TokenParam, mail_links, mail_unavailable, notice};
 use crate::community::auth::Viewer;
-use crate::community::client_ip;
 use crate::community::rate_limit::Action;
 use crate::error::{AppError, render_error};
 use crate::forms::{anonymous_csrf, check_anonymous_csrf, with_cookie};
@@ -81,10 +80,9 @@ pub async fn request(
     Form(form): Form<SubscribeForm>,
 ) -> Result<Response, AppError> {
     check_anonymous_csrf(&headers, &form.csrf)?;
-    state.community.limit(
-        Action::Subscribe,
-        &client_ip(&state.community.settings, &headers, &parts),
-    )?;
+    state
+        .community
+        .limit_client(Action::Subscribe, &headers, &parts)?;
     let Some(links) = mail_links(&state).filter(|m| m.sends_mail()) else {
         return mail_unavailable();
     };
