@@ -1,16 +1,18 @@
-//! Append-only columns of fixed-size records: in memory, or in a file read through a memory map.
+//! Append-only columns of fixed-size records, in memory or in files: the sign codes, which every
+//! query reads whole, through a memory map ([`Column`]); the rows, of which a query reads a few
+//! thousand among millions, by position ([`Rows`]), so the pages read stay in the page cache,
+//! shared and reclaimable, rather than in the process's own memory.
 //!
-//! A file column is written only at its end (records past the committed count are garbage to be
-//! overwritten or cut), and read only up to the committed count, so the bytes a reader sees
-//! never change under it. The map reserves room past the end of the file and grows by half
-//! when an append needs more, so an append does not remap (and readers keep the pages they
-//! have) until then.
+//! A file is written only past its committed records (what lies there is garbage, overwritten or
+//! cut) and read only up to them, so the bytes a reader sees never change under it. The map
+//! reserves room past the end of the file and grows by half when an append needs more, so an
+//! append does not remap (and readers keep the pages they have) until then.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek as _, SeekFrom, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use memmap2::{Advice, Mmap, MmapOptions};
+use memmap2::{Mmap, MmapOptions};
 
 /// The least a map reserves (bytes): small indexes remap rarely.
 const MIN_RESERVE: usize = 1 << 20;
@@ -18,7 +20,6 @@ const MIN_RESERVE: usize = 1 << 20;
 /// A file of fixed-size records, of which the first `rows` are committed.
 #[derive(Debug)]
 pub(super) struct RecordFile {
-    path: PathBuf,
     file: File,
     stride: usize,
 }
@@ -32,11 +33,7 @@ impl RecordFile {
             .create(true)
             .truncate(true)
             .open(path)?;
-        Ok(RecordFile {
-            path: path.to_owned(),
-            file,
-            stride,
-        })
+        Ok(RecordFile { file, stride })
     }
 
     /// Opens the file at `path`, which must hold at least `rows` records. When `writable`,
@@ -67,11 +64,7 @@ impl RecordFile {
             file.set_len(committed).map_err(ColumnError::Io)?;
             file.sync_all().map_err(ColumnError::Io)?;
         }
-        Ok(RecordFile {
-            path: path.to_owned(),
-            file,
-            stride,
-        })
+        Ok(RecordFile { file, stride })
     }
 
     /// Writes `data` (whole records) after the first `rows` records and makes it durable.
@@ -81,6 +74,31 @@ impl RecordFile {
         file.seek(SeekFrom::Start((rows * self.stride) as u64))?;
         file.write_all(data)?;
         self.file.sync_data()
+    }
+
+    /// Reads `out.len()` bytes from record `row` on (committed records only).
+    pub(super) fn read_at(&self, row: usize, out: &mut [u8]) -> std::io::Result<()> {
+        let offset = (row * self.stride) as u64;
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::FileExt::read_exact_at(&self.file, out, offset)
+        }
+        #[cfg(windows)]
+        {
+            let mut done = 0;
+            while done < out.len() {
+                let n = std::os::windows::fs::FileExt::seek_read(
+                    &self.file,
+                    &mut out[done..],
+                    offset + done as u64,
+                )?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                done += n;
+            }
+            Ok(())
+        }
     }
 
     /// The first `rows` records, read through the file (not the map), a buffer at a time.
@@ -131,8 +149,6 @@ enum Data {
         map: Option<Mmap>,
         /// Bytes the map covers (past the end of the file, reserved for appends).
         reserved: usize,
-        /// Rows are read in random order (candidates), not scanned: no read-ahead.
-        random: bool,
     },
 }
 
@@ -146,7 +162,7 @@ impl Column {
     }
 
     /// A column over `file`, of which `rows` records are committed.
-    pub(super) fn mapped(file: RecordFile, rows: usize, random: bool) -> std::io::Result<Column> {
+    pub(super) fn mapped(file: RecordFile, rows: usize) -> std::io::Result<Column> {
         let mut column = Column {
             stride: file.stride,
             rows: 0,
@@ -154,7 +170,6 @@ impl Column {
                 file,
                 map: None,
                 reserved: 0,
-                random,
             },
         };
         column.grow_to(rows)?;
@@ -173,10 +188,6 @@ impl Column {
             Data::Mapped { map: Some(map), .. } => &map[..len],
             Data::Mapped { map: None, .. } => &[],
         }
-    }
-
-    pub(super) fn row(&self, row: usize) -> &[u8] {
-        &self.bytes()[row * self.stride..(row + 1) * self.stride]
     }
 
     /// Writes records after the committed ones, durably, without committing them (a file
@@ -208,7 +219,6 @@ impl Column {
             file,
             map,
             reserved,
-            random,
         } = &mut self.data
             && needed > *reserved
         {
@@ -223,14 +233,64 @@ impl Column {
             // have filled them.
             #[expect(unsafe_code, reason = "a memory map of the index's own append-only file")]
             let mapped = unsafe { MmapOptions::new().len(size).map(&file.file)? };
-            if *random {
-                // Candidates are read a row at a time: read-ahead would only fill memory.
-                mapped.advise(Advice::Random)?;
-            }
             *map = Some(mapped);
             *reserved = size;
         }
         self.rows = rows;
         Ok(())
+    }
+}
+
+/// Records read by position: in memory, or from a file with one read per record (or range).
+#[derive(Debug)]
+pub(super) enum Rows {
+    Memory { stride: usize, bytes: Vec<u8> },
+    File(RecordFile),
+}
+
+impl Rows {
+    pub(super) fn memory(stride: usize) -> Rows {
+        Rows::Memory {
+            stride,
+            bytes: Vec::new(),
+        }
+    }
+
+    pub(super) fn stride(&self) -> usize {
+        match self {
+            Rows::Memory { stride, .. } => *stride,
+            Rows::File(file) => file.stride,
+        }
+    }
+
+    /// Reads records `first..first + out.len() / stride` (committed ones) into `out`.
+    pub(super) fn read(&self, first: usize, out: &mut [u8]) -> std::io::Result<()> {
+        match self {
+            Rows::Memory { stride, bytes } => {
+                let start = first * stride;
+                let source = bytes
+                    .get(start..start + out.len())
+                    .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+                out.copy_from_slice(source);
+                Ok(())
+            }
+            Rows::File(file) => file.read_at(first, out),
+        }
+    }
+
+    /// Writes records after the first `committed` ones, durably, without committing them; an
+    /// in-memory column keeps nothing until [`Rows::commit`].
+    pub(super) fn write(&self, committed: usize, data: &[u8]) -> std::io::Result<()> {
+        match self {
+            Rows::Memory { .. } => Ok(()),
+            Rows::File(file) => file.write_after(committed, data),
+        }
+    }
+
+    /// Makes the records given to [`Rows::write`] part of the column.
+    pub(super) fn commit(&mut self, data: &[u8]) {
+        if let Rows::Memory { bytes, .. } = self {
+            bytes.extend_from_slice(data);
+        }
     }
 }

@@ -1,20 +1,21 @@
-//! The two passes of a query, on rayon's pool and compiled for the best instruction set the CPU
-//! has ([`pulp::Arch::dispatch`]: `count_ones` becomes `popcnt`, the int8 dot products use
-//! AVX2/AVX-512):
+//! The three passes of a query, on rayon's pool, the first two compiled for the best
+//! instruction set the CPU has ([`pulp::Arch::dispatch`]: `count_ones` becomes `popcnt`):
 //!
 //! 1. every row's sign code against the query's signs (Hamming distance, 6 words a row at 384
 //!    dimensions: 154 MB for 3.2 million papers, read at memory speed), counted in a histogram,
 //!    so the distance that admits the wanted number of rows is known without sorting;
 //! 2. those rows' signs against the float query (a table look-up per code byte), keeping the
 //!    best few thousand;
-//! 3. those scored by the int8 dot product with the float query, best first.
+//! 3. those read (by position: a few thousand rows of half floats) and scored exactly.
 //!
 //! Small indexes skip the first pass and score every row.
 
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
-use super::quantise::{dot_row, hamming};
+use super::column::Rows;
+use super::dot;
+use super::quantise::{Decoder, hamming};
 
 /// Rows per rayon task in the first pass (a multiple of 64, so each task owns whole words of
 /// the dead-row bits).
@@ -51,11 +52,11 @@ fn vectorized<K: Kernel>(kernel: K) -> K::Output {
 pub(super) struct Depth {
     /// Rows nearest by Hamming distance, scored by the sign codes against the float query.
     pub coarse: usize,
-    /// Of those, the best by that score, scored by their int8 components.
+    /// Of those, the best by that score, read and scored exactly.
     pub fine: usize,
 }
 
-/// The candidates for the int8 scoring: the `depth.coarse` rows whose codes are nearest to
+/// The candidates for the exact scoring: the `depth.coarse` rows whose codes are nearest to
 /// the query's signs by Hamming distance, and of those the `depth.fine` best by the dot
 /// product of the float query with their signs (±1: far more faithful than the Hamming
 /// distance, and still only table look-ups, one per code byte).
@@ -285,67 +286,84 @@ impl Kernel for AnyDistances<'_> {
     }
 }
 
-/// Candidates per rayon task in the second pass.
-const SCORE_BATCH: usize = 512;
+/// Candidates per rayon task in the last pass.
+const SCORE_BATCH: usize = 256;
 
-/// `query · row` for each of `candidates` (rows of `stride` bytes in `rows`) that `keep`
-/// accepts, as (similarity, row).
+/// `query · row` for each of `candidates` that `keep` accepts, as (similarity, row). A row that
+/// cannot be read is left out (and the first such failure logged).
 pub(super) fn score(
     query: &[f32],
-    rows: &[u8],
-    stride: usize,
-    candidates: &[u32],
+    rows: &Rows,
+    candidates: &mut [u32],
     keep: &(dyn Fn(u32) -> bool + Sync),
 ) -> Vec<(f32, u32)> {
-    candidates
+    // In file order: neighbouring candidates share pages.
+    candidates.sort_unstable();
+    let stride = rows.stride();
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let scored = candidates
         .par_chunks(SCORE_BATCH)
         .flat_map_iter(|batch| {
-            vectorized(Score {
-                query,
-                rows,
-                stride,
-                batch,
-                keep,
-            })
+            let mut decoder = Decoder::default();
+            let mut bytes = vec![0u8; stride];
+            let mut out = Vec::with_capacity(batch.len());
+            for &row in batch {
+                if !keep(row) {
+                    continue;
+                }
+                match rows.read(row as usize, &mut bytes) {
+                    Ok(()) => out.push((dot(query, decoder.decode(&bytes)), row)),
+                    Err(error) => {
+                        if !failed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                            tracing::error!(%error, "reading the vector index's rows failed");
+                        }
+                    }
+                }
+            }
+            out
         })
-        .collect()
+        .collect();
+    scored
 }
 
-/// Every row that `keep` accepts, scored: the exact pass of small indexes.
+/// Rows per read in the exact pass.
+const READ_BATCH: usize = 1024;
+
+/// Every row of `0..count` that `keep` accepts, scored: the exact pass of small indexes.
 pub(super) fn score_all(
     query: &[f32],
-    rows: &[u8],
-    stride: usize,
+    rows: &Rows,
+    count: usize,
     keep: &(dyn Fn(u32) -> bool + Sync),
 ) -> Vec<(f32, u32)> {
-    let all: Vec<u32> = (0..(rows.len() / stride.max(1)) as u32).collect();
-    score(query, rows, stride, &all, keep)
-}
-
-struct Score<'a> {
-    query: &'a [f32],
-    rows: &'a [u8],
-    stride: usize,
-    batch: &'a [u32],
-    keep: &'a (dyn Fn(u32) -> bool + Sync),
-}
-
-impl Kernel for Score<'_> {
-    type Output = Vec<(f32, u32)>;
-    #[inline(always)]
-    fn run(self) -> Vec<(f32, u32)> {
-        let mut out = Vec::with_capacity(self.batch.len());
-        for &row in self.batch {
-            if (self.keep)(row) {
-                let start = row as usize * self.stride;
-                out.push((
-                    dot_row(self.query, &self.rows[start..start + self.stride]),
-                    row,
-                ));
+    let stride = rows.stride();
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    (0..count.div_ceil(READ_BATCH))
+        .into_par_iter()
+        .flat_map_iter(|batch| {
+            let first = batch * READ_BATCH;
+            let n = READ_BATCH.min(count - first);
+            let mut bytes = vec![0u8; n * stride];
+            let mut decoder = Decoder::default();
+            let mut out = Vec::with_capacity(n);
+            match rows.read(first, &mut bytes) {
+                Ok(()) => {
+                    for (i, row) in bytes.chunks_exact(stride).enumerate() {
+                        let r = (first + i) as u32;
+                        if keep(r) {
+                            out.push((dot(query, decoder.decode(row)), r));
+                        }
+                    }
+                }
+                Err(error) => {
+                    if !failed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        tracing::error!(%error, "reading the vector index's rows failed");
+                    }
+                }
             }
-        }
-        out
-    }
+            out
+        })
+        .collect()
 }
 
 /// The `k` best, most similar first (ties: the earlier row first).
