@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::suggest::{SuggestIndex, SuggestQuery, Suggestion};
 use crate::{
-    Embedder, KeywordIndex, KeywordQuery, QueryVectors, RRF_K, SearchError, SortOrder,
-    VectorError, VectorIndex, VectorWatermark, reciprocal_rank_fusion,
+    Embedder, KeywordIndex, KeywordQuery, QueryVectors, RRF_K, SearchError, SortOrder, VectorError,
+    VectorIndex, VectorWatermark, reciprocal_rank_fusion,
 };
 
 /// How many candidates each side contributes to a fused ranking.
@@ -326,14 +326,22 @@ impl SearchEngine {
         }
     }
 
-    /// Puts `vectors` in place of the vector index searched until now: after its folder was
-    /// lost, a fresh one (no watermark) that its feeder then fills from the store.
-    pub fn replace_vectors(&self, vectors: VectorIndex) {
+    /// Whether the vector index's folder was lost (see [`VectorIndex::is_lost`]).
+    pub fn vectors_lost(&self) -> bool {
+        read(&self.vectors).is_lost()
+    }
+
+    /// Opens the vector index again from its folder and searches it from now on: after its
+    /// folder was lost, a fresh one (no watermark) that its feeder then fills from the store.
+    /// Blocking.
+    pub fn reopen_vectors(&self) -> Result<crate::OpenOutcome, VectorError> {
         let _writer = self
             .vector_writer
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        self.replace_vectors_locked(vectors);
+        let (index, outcome) = read(&self.vectors).reopened()?;
+        self.replace_vectors_locked(index);
+        Ok(outcome)
     }
 
     fn replace_vectors_locked(&self, vectors: VectorIndex) {

@@ -10,8 +10,8 @@ mod vectors;
 
 pub use hybrid::{RRF_K, reciprocal_rank_fusion};
 pub use vectors::{
-    CANDIDATES_PER_RESULT, Compacted, DEFAULT_EXACT_LIMIT, MIN_CANDIDATES, Neighbour, Staged,
-    VectorError, VectorIndex, VectorWatermark, dot,
+    Compacted, DEFAULT_EXACT_LIMIT, Depth, Neighbour, Staged, VectorError, VectorIndex,
+    VectorWatermark, dot,
 };
 
 mod embed;

@@ -111,7 +111,6 @@ impl RecordFile {
             std::io::Read::take(file, limit),
         ))
     }
-
 }
 
 fn file_name(path: &Path) -> String {
@@ -176,10 +175,6 @@ impl Column {
         Ok(column)
     }
 
-    pub(super) fn stride(&self) -> usize {
-        self.stride
-    }
-
     /// Every committed record, back to back.
     pub(super) fn bytes(&self) -> &[u8] {
         let len = self.rows * self.stride;
@@ -231,7 +226,10 @@ impl Column {
             // paperfeed processes write only while holding the index's lock, the same way.
             // The pages reserved past the end of the file are never touched until appends
             // have filled them.
-            #[expect(unsafe_code, reason = "a memory map of the index's own append-only file")]
+            #[expect(
+                unsafe_code,
+                reason = "a memory map of the index's own append-only file"
+            )]
             let mapped = unsafe { MmapOptions::new().len(size).map(&file.file)? };
             *map = Some(mapped);
             *reserved = size;

@@ -35,8 +35,8 @@ pub(super) fn decode_slot(slot: &[u8]) -> Result<(&str, bool), String> {
     if len == 0 || len > MAX_ID {
         return Err(format!("an id slot has length {len}"));
     }
-    let id = std::str::from_utf8(&slot[2..2 + len])
-        .map_err(|_| "an id slot is not UTF-8".to_owned())?;
+    let id =
+        std::str::from_utf8(&slot[2..2 + len]).map_err(|_| "an id slot is not UTF-8".to_owned())?;
     Ok((id, slot[1] & REMOVED != 0))
 }
 

@@ -68,8 +68,10 @@ impl Decoder {
     /// The components of a row written by [`encode_row`].
     pub(super) fn decode(&mut self, row: &[u8]) -> &[f32] {
         self.bits.clear();
-        self.bits
-            .extend(row.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])));
+        self.bits.extend(
+            row.chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]])),
+        );
         self.floats.resize(self.bits.len(), 0.0);
         self.bits
             .reinterpret_cast::<f16>()

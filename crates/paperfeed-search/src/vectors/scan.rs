@@ -14,8 +14,8 @@ use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
 use super::column::Rows;
-use super::dot;
 use super::quantise::{Decoder, hamming};
+use super::{Depth, dot};
 
 /// Rows per rayon task in the first pass (a multiple of 64, so each task owns whole words of
 /// the dead-row bits).
@@ -45,15 +45,6 @@ impl<K: Kernel> WithSimd for Run<K> {
 
 fn vectorized<K: Kernel>(kernel: K) -> K::Output {
     Arch::new().dispatch(Run(kernel))
-}
-
-/// How many rows each pass of a query keeps.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Depth {
-    /// Rows nearest by Hamming distance, scored by the sign codes against the float query.
-    pub coarse: usize,
-    /// Of those, the best by that score, read and scored exactly.
-    pub fine: usize,
 }
 
 /// The candidates for the exact scoring: the `depth.coarse` rows whose codes are nearest to
@@ -213,7 +204,7 @@ impl Kernel for SignScores<'_> {
             let admitted = d < self.cut || {
                 let tie = d == self.cut;
                 ties += usize::from(tie);
-                tie && ties % self.tie_step == 0
+                tie && ties.is_multiple_of(self.tie_step)
             };
             if admitted {
                 let code = &self.codes[i * self.stride..(i + 1) * self.stride];
@@ -273,7 +264,8 @@ impl Kernel for AnyDistances<'_> {
                     .iter()
                     .zip(code.chunks_exact(8))
                     .map(|(q, c)| {
-                        let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+                        let word =
+                            u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
                         (q ^ word).count_ones()
                     })
                     .sum();
@@ -301,7 +293,7 @@ pub(super) fn score(
     candidates.sort_unstable();
     let stride = rows.stride();
     let failed = std::sync::atomic::AtomicBool::new(false);
-    let scored = candidates
+    candidates
         .par_chunks(SCORE_BATCH)
         .flat_map_iter(|batch| {
             let mut decoder = Decoder::default();
@@ -322,8 +314,7 @@ pub(super) fn score(
             }
             out
         })
-        .collect();
-    scored
+        .collect()
 }
 
 /// Rows per read in the exact pass.
