@@ -488,7 +488,14 @@ impl Indexer {
                 "the vector index folder was gone: recreated it; refilling it from the store"
             );
         }
-        self.catch_up_vectors(&|_| {}).await?;
+        let n = self.catch_up_vectors(&|_| {}).await?;
+        if n > 0 {
+            // This node's own vectors are appended as it stores them (`embed_some`).
+            tracing::info!(
+                vectors = n,
+                "appended vectors stored by another node or an import"
+            );
+        }
         Ok(())
     }
 }

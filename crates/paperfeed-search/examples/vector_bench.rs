@@ -256,9 +256,11 @@ fn main() -> Result<(), Error> {
     let mut dir: Option<PathBuf> = None;
     let mut npy: Option<PathBuf> = None;
     let mut sweep = false;
+    let mut search_dir: Option<PathBuf> = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
+            "--search" => search_dir = Some(rest.next().ok_or("--search DIR")?.into()),
             "--queries" => query_count = rest.next().ok_or("--queries Q")?.parse()?,
             "--dir" => dir = Some(rest.next().ok_or("--dir DIR")?.into()),
             "--vectors" => npy = Some(rest.next().ok_or("--vectors FILE.npy")?.into()),
@@ -266,12 +268,14 @@ fn main() -> Result<(), Error> {
             number => n = number.replace('_', "").parse()?,
         }
     }
+    if let Some(dir) = search_dir {
+        return search(&dir, sweep);
+    }
     let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("vector-bench-{n}")));
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
 
-    let (rss, _) = rss_mb();
     let started = Instant::now();
     let mut rng = Rng(0x5EED_0018);
     let (vectors, queries) = match &npy {
@@ -362,9 +366,55 @@ fn main() -> Result<(), Error> {
     drop(index);
     drop(vectors);
 
+    // The queries and their exact answers, for the process that searches.
+    let mut saved = Vec::new();
+    for (query, truth) in queries.iter().zip(&truth) {
+        query
+            .iter()
+            .for_each(|x| saved.extend_from_slice(&x.to_le_bytes()));
+        truth
+            .iter()
+            .for_each(|&row| saved.extend_from_slice(&(row as u32).to_le_bytes()));
+    }
+    let saved_path = dir.with_extension("queries");
+    std::fs::write(&saved_path, saved)?;
+    // A fresh process opens the index as `serve` does: its memory is the index's alone.
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .arg("--search")
+        .arg(&dir)
+        .args(sweep.then_some("--sweep"))
+        .status()?;
+    std::fs::remove_file(&saved_path)?;
+    if !status.success() {
+        return Err(format!("the searching process failed: {status}").into());
+    }
+    Ok(())
+}
+
+/// The second process: opens the index in `dir` and runs the saved queries.
+fn search(dir: &Path, sweep: bool) -> Result<(), Error> {
+    let saved = std::fs::read(dir.with_extension("queries"))?;
+    let record = DIM * 4 + 10 * 4;
+    let (mut queries, mut truth) = (Vec::new(), Vec::new());
+    for chunk in saved.chunks_exact(record) {
+        let (query, rows) = chunk.split_at(DIM * 4);
+        let word = |c: &[u8]| [c[0], c[1], c[2], c[3]];
+        queries.push(
+            query
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(word(c)))
+                .collect::<Vec<f32>>(),
+        );
+        truth.push(
+            rows.chunks_exact(4)
+                .map(|c| u32::from_le_bytes(word(c)) as usize)
+                .collect::<Vec<usize>>(),
+        );
+    }
+    let (rss, _) = rss_mb();
     // Start as `serve` does: open the files, nothing rebuilt.
     let started = Instant::now();
-    let (index, outcome) = VectorIndex::open_or_create(&dir, "all-MiniLM-L6-v2", 20_000)?;
+    let (index, outcome) = VectorIndex::open_or_create(dir, "all-MiniLM-L6-v2", 20_000)?;
     println!(
         "reopen: {:?} with {} vectors in {:.0} ms",
         outcome,
@@ -377,6 +427,7 @@ fn main() -> Result<(), Error> {
     let _ = measure(&index, &queries, &truth, depth);
     let (recall, times) = measure(&index, &queries, &truth, depth);
     let peak = rss_mb().1;
+    let n = index.len();
     println!(
         "query (k = 10, depth {} / {}): p50 {:.2} ms, p99 {:.2} ms, recall@10 {recall:.3} over {} \
          queries",
@@ -387,8 +438,8 @@ fn main() -> Result<(), Error> {
         queries.len()
     );
     println!(
-        "memory: RSS {:.0} MB with the index open after the queries (the process at start: \
-         {rss:.0} MB; peak {peak:.0} MB, while the float vectors were held)",
+        "memory: RSS {:.0} MB with the index open after the queries (peak {peak:.0} MB; the \
+         process before opening it: {rss:.0} MB)",
         rss_mb().0
     );
     if sweep {

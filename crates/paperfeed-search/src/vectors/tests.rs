@@ -94,7 +94,7 @@ fn exact_search_finds_the_vector_itself_first_and_can_exclude_it() {
 }
 
 #[test]
-fn the_coarse_pass_and_int8_scoring_find_the_exact_top_ten_at_least_95_times_in_100() {
+fn the_sign_passes_and_exact_scoring_find_the_exact_top_ten_at_least_95_times_in_100() {
     let dim = 384;
     let vectors = structured(30_000, dim, 42);
     let mut index = VectorIndex::new(1_000);
