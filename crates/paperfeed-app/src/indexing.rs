@@ -4,18 +4,19 @@
 //! `search` call the same steps to completion.
 //!
 //! Nodes sharing one store each keep their own index but compute each vector once: in `serve`
-//! only the holder of the store lease [`EMBED_LEASE`] computes missing vectors; the others read
-//! the vectors of papers they indexed from the store as they appear.
+//! only the holder of the store lease [`EMBED_LEASE`] computes missing vectors and stores them.
+//! Every node (the holder too) feeds its vector index from the store alone: the vectors stored
+//! after the index's watermark, in the order they were stored (`embeddings_since`), appended
+//! to the index on disk, so a start reads only what is new.
 
-use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use paperfeed_core::{ArxivId, Paper};
-use paperfeed_search::{KeywordIndex, MODEL_NAME, SearchEngine};
-use paperfeed_store::{PaperVector, Store};
+use paperfeed_core::Paper;
+use paperfeed_search::{KeywordIndex, MODEL_NAME, SearchEngine, VectorError, VectorWatermark};
+use paperfeed_store::{PaperVector, Store, VectorCursor};
 use tokio_util::sync::CancellationToken;
 
 /// Papers read from the store per keyword-index commit: big enough that a rebuild makes few
@@ -25,8 +26,8 @@ const INDEX_BATCH: usize = 5000;
 /// The store lease held by the one node (of those sharing a store) that computes vectors.
 pub const EMBED_LEASE: &str = "embed";
 
-/// Papers whose vectors a node that does not compute them asks the store for at once.
-const FETCH_BATCH: usize = 1000;
+/// Vectors read from the store per append to the vector index (about 13 MB of floats).
+const VECTOR_PAGE: usize = 8192;
 
 /// A failed catch-up is tried again after this long, doubling with each failure up to
 /// [`RETRY_MAX`]: the index heals without waiting for the next store write, and a lasting
@@ -88,17 +89,16 @@ impl Indexer {
         &self,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> anyhow::Result<usize> {
-        self.catch_up_seeing(progress, &mut |_| {}, &CancellationToken::new())
+        self.catch_up_until(progress, &CancellationToken::new())
             .await
     }
 
-    /// [`Indexer::catch_up`], showing `seen` every paper indexed, and stopping between
+    /// [`Indexer::catch_up`], stopping between
     /// batches once `stop` is cancelled (each batch is committed as it is indexed, so stopping
     /// there leaves nothing unwritten; the rest is indexed at the next start).
-    async fn catch_up_seeing(
+    async fn catch_up_until(
         &self,
         progress: &(dyn Fn(usize) + Send + Sync),
-        seen: &mut (dyn FnMut(&Paper) + Send),
         stop: &CancellationToken,
     ) -> anyhow::Result<usize> {
         let mut done = 0;
@@ -124,7 +124,6 @@ impl Indexer {
                 return Ok(done);
             };
             let papers: Vec<_> = changed.into_iter().map(|c| c.paper).collect();
-            papers.iter().for_each(&mut *seen);
             let n = papers.len();
             let engine = Arc::clone(&self.engine);
             tokio::task::spawn_blocking(move || engine.index_papers(&papers, last))
@@ -169,37 +168,68 @@ impl Indexer {
         Ok(done)
     }
 
-    /// Loads every stored vector into the engine. Returns which papers got one, for which text.
-    pub async fn load_vectors(&self) -> anyhow::Result<Vec<(ArxivId, i64)>> {
-        let stored = self
-            .store
-            .embeddings(MODEL_NAME)
-            .await
-            .context("reading stored vectors")?;
-        self.add_to_engine(stored).await
+    /// Appends to the engine's vector index every vector the store holds after the index's
+    /// watermark, in the order they were stored, a page at a time, each page committed with
+    /// the watermark of its last row: an index on disk that is stopped (or killed) goes on
+    /// from there next time, and a start reads only what was stored since. Returns how many
+    /// vectors were appended; `progress` is told each page's. An index another process writes
+    /// is left to that process (nothing appended here).
+    pub async fn catch_up_vectors(
+        &self,
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> anyhow::Result<usize> {
+        let mut done = 0;
+        loop {
+            let after = self.engine.vector_watermark().map(|w| VectorCursor {
+                seq: w.seq,
+                id: w.id,
+            });
+            let page = self
+                .store
+                .embeddings_since(MODEL_NAME, after, VECTOR_PAGE)
+                .await
+                .context("reading stored vectors")?;
+            let Some(last) = page.last() else {
+                return Ok(done);
+            };
+            let watermark = VectorWatermark {
+                seq: last.seq,
+                id: last.vector.id.clone(),
+            };
+            let n = page.len();
+            let items: Vec<_> = page
+                .into_iter()
+                .map(|v| (v.vector.id, v.vector.vector))
+                .collect();
+            let engine = Arc::clone(&self.engine);
+            let appended =
+                tokio::task::spawn_blocking(move || engine.append_vectors(items, Some(watermark)))
+                    .await
+                    .context("vector indexing task")?;
+            match appended {
+                Ok(refused) if refused > 0 => {
+                    tracing::warn!(
+                        refused,
+                        "stored vectors of another length or not finite skipped"
+                    );
+                }
+                Ok(_) => {}
+                Err(VectorError::Locked) => {
+                    tracing::debug!("the vector index is written by another process");
+                    return Ok(done);
+                }
+                Err(e) => return Err(e).context("appending to the vector index"),
+            }
+            done += n;
+            progress(n);
+        }
     }
 
-    /// Hands vectors to the engine; returns which papers got one, for which text.
-    async fn add_to_engine(&self, stored: Vec<PaperVector>) -> anyhow::Result<Vec<(ArxivId, i64)>> {
-        let held = stored.iter().map(|v| (v.id.clone(), v.text_hash)).collect();
-        let engine = Arc::clone(&self.engine);
-        tokio::task::spawn_blocking(move || {
-            engine.add_vectors(stored.into_iter().map(|v| (v.id, v.vector)));
-        })
-        .await
-        .context("vector loading task")?;
-        Ok(held)
-    }
-
-    /// Computes one batch of missing vectors. Returns how many (0: none missing, or no model).
+    /// Computes one batch of missing vectors, stores them, and appends them to the index.
+    /// Returns how many (0: none missing, or no model).
     pub async fn embed_some(&self) -> anyhow::Result<usize> {
-        Ok(self.embed_batch().await?.len())
-    }
-
-    /// Computes one batch of missing vectors; returns which papers got one, for which text.
-    async fn embed_batch(&self) -> anyhow::Result<Vec<(ArxivId, i64)>> {
         let Some(embedder) = self.engine.embedder().cloned() else {
-            return Ok(Vec::new());
+            return Ok(0);
         };
         let jobs = self
             .store
@@ -207,7 +237,7 @@ impl Indexer {
             .await
             .context("reading the embedding backlog")?;
         if jobs.is_empty() {
-            return Ok(Vec::new());
+            return Ok(0);
         }
         let texts: Vec<String> = jobs.iter().map(|j| j.text.clone()).collect();
         let vectors = tokio::task::spawn_blocking(move || {
@@ -226,23 +256,14 @@ impl Indexer {
                 vector,
             })
             .collect();
-        let held: Vec<(ArxivId, i64)> = computed
-            .iter()
-            .map(|v| (v.id.clone(), v.text_hash))
-            .collect();
-        let engine = Arc::clone(&self.engine);
-        let vectors: Vec<_> = computed
-            .iter()
-            .map(|v| (v.id.clone(), v.vector.clone()))
-            .collect();
-        tokio::task::spawn_blocking(move || engine.add_vectors(vectors))
-            .await
-            .context("vector indexing task")?;
+        let n = computed.len();
         self.store
             .put_embeddings(MODEL_NAME, computed)
             .await
             .context("storing vectors")?;
-        Ok(held)
+        // The index reads them back from the store, in the order every node reads them.
+        self.catch_up_vectors(&|_| {}).await?;
+        Ok(n)
     }
 
     /// Computes every missing vector; `progress` is told how many each batch computed.
@@ -268,10 +289,12 @@ impl Indexer {
     /// ([`SearchEngine::problem`], shown by `/readyz`); an index whose folder `index_dir` is
     /// gone is recreated and refilled from the store.
     /// Vectors are computed only while this node (`config.node`) holds the store lease
-    /// [`EMBED_LEASE`] (taken and renewed each round, for `config.lease`); otherwise the vectors of
-    /// papers it indexed are read from the store as the holder stores them. Once `stop` is
-    /// cancelled it finishes the batch in hand (indexed and committed, or vectors computed and
-    /// stored), gives the lease up so another node takes over at once, and returns.
+    /// [`EMBED_LEASE`] (taken and renewed each round, for `config.lease`); every round, the
+    /// vectors stored since the vector index's watermark (by this node, another node or an
+    /// import) are appended to it, and a vector index whose folder is gone is recreated and
+    /// refilled from the store. Once `stop` is cancelled it finishes the batch in hand
+    /// (indexed and committed, or vectors computed and stored), gives the lease up so another
+    /// node takes over at once, and returns.
     pub async fn run(self, config: IndexingConfig, stop: CancellationToken) {
         let IndexingConfig {
             interval,
@@ -279,13 +302,13 @@ impl Indexer {
             lease,
             index_dir,
         } = config;
-        // The text each vector in the engine was computed from, by paper.
-        let mut held: HashMap<ArxivId, i64> = HashMap::new();
-        match self.load_vectors().await {
-            Ok(loaded) => {
-                tracing::info!(vectors = loaded.len(), "loaded stored vectors");
-                held.extend(loaded);
-            }
+        // Only what was stored since the index on disk was last committed.
+        match self.catch_up_vectors(&|_| {}).await {
+            Ok(n) => tracing::info!(
+                vectors = n,
+                indexed = self.engine.progress().1,
+                "vector index caught up"
+            ),
             Err(e) => tracing::error!(error = %format!("{e:#}"), "loading stored vectors failed"),
         }
         // Until this is done, suggestions offer only papers indexed since the start.
@@ -293,8 +316,6 @@ impl Indexer {
             Ok(n) => tracing::info!(papers = n, "loaded suggestions"),
             Err(e) => tracing::error!(error = %format!("{e:#}"), "loading suggestions failed"),
         }
-        // Papers indexed whose current text has no vector in the engine (yet).
-        let mut pending: BTreeSet<ArxivId> = BTreeSet::new();
         let mut seen_seq = i64::MIN;
         let mut failing: Option<Failing> = None;
         let mut reported_backlog = false;
@@ -322,13 +343,8 @@ impl Indexer {
                 Some(f) => Instant::now() >= f.next_try,
             };
             if due {
-                let mut seen = |paper: &Paper| {
-                    if held.get(&paper.id) != Some(&paper.text_fingerprint()) {
-                        pending.insert(paper.id.clone());
-                    }
-                };
                 let caught_up = match self.recreate_if_lost(&index_dir).await {
-                    Ok(()) => self.catch_up_seeing(&|_| {}, &mut seen, &stop).await,
+                    Ok(()) => self.catch_up_until(&|_| {}, &stop).await,
                     Err(e) => Err(e),
                 };
                 match caught_up {
@@ -369,32 +385,24 @@ impl Indexer {
                     tracing::info!(lease = EMBED_LEASE, "this node computes missing vectors");
                 }
             }
+            // What another node computed, an import stored, or a failed round left behind.
+            if let Err(e) = self.follow_stored_vectors().await {
+                tracing::error!(error = %format!("{e:#}"), "reading stored vectors failed");
+            }
             if !holder {
-                // Another node computes (or no model here): pick up what it stored.
-                if let Err(e) = self.fetch_pending(&mut pending, &mut held).await {
-                    tracing::error!(error = %format!("{e:#}"), "reading computed vectors failed");
-                }
+                // Another node computes (or no model here).
                 idle(interval).await;
                 continue;
             }
-            match self.embed_batch().await {
-                Ok(computed) if computed.is_empty() => {
+            match self.embed_some().await {
+                Ok(0) => {
                     if reported_backlog {
                         tracing::info!("all papers have vectors");
                         reported_backlog = false;
                     }
-                    // What another node computed before this one took the lease.
-                    if let Err(e) = self.fetch_pending(&mut pending, &mut held).await {
-                        tracing::error!(error = %format!("{e:#}"), "reading computed vectors failed");
-                    }
                     idle(interval).await;
                 }
-                Ok(computed) => {
-                    let n = computed.len();
-                    for (id, hash) in computed {
-                        pending.remove(&id);
-                        held.insert(id, hash);
-                    }
+                Ok(n) => {
                     if !reported_backlog || every_twentieth_batch(n) {
                         let left = self
                             .store
@@ -467,32 +475,26 @@ impl Indexer {
         }
     }
 
-    /// Reads the stored vectors of up to [`FETCH_BATCH`] pending papers into the engine.
-    /// Papers still without one stay pending (at the back, so all get their turn).
-    async fn fetch_pending(
-        &self,
-        pending: &mut BTreeSet<ArxivId>,
-        held: &mut HashMap<ArxivId, i64>,
-    ) -> anyhow::Result<()> {
-        if pending.is_empty() || self.engine.embedder().is_none() {
-            return Ok(());
-        }
-        let ids: Vec<ArxivId> = pending.iter().take(FETCH_BATCH).cloned().collect();
-        let stored = self
-            .store
-            .embeddings_of(MODEL_NAME, &ids)
-            .await
-            .context("reading vectors computed by another node")?;
-        let found = self.add_to_engine(stored).await?;
-        if !found.is_empty() {
-            tracing::info!(
-                vectors = found.len(),
-                "read vectors computed by another node"
+    /// Recreates the vector index when its folder is gone, then appends what the store holds
+    /// after its watermark.
+    async fn follow_stored_vectors(&self) -> anyhow::Result<()> {
+        if self.engine.vectors_lost() {
+            let engine = Arc::clone(&self.engine);
+            tokio::task::spawn_blocking(move || engine.reopen_vectors())
+                .await
+                .context("vector index recreation task")?
+                .context("recreating the lost vector index")?;
+            tracing::warn!(
+                "the vector index folder was gone: recreated it; refilling it from the store"
             );
         }
-        for (id, hash) in found {
-            pending.remove(&id);
-            held.insert(id, hash);
+        let n = self.catch_up_vectors(&|_| {}).await?;
+        if n > 0 {
+            // This node's own vectors are appended as it stores them (`embed_some`).
+            tracing::info!(
+                vectors = n,
+                "appended vectors stored by another node or an import"
+            );
         }
         Ok(())
     }

@@ -432,30 +432,40 @@ impl Recommender {
             let from = settings.recency_window_days.map_or(NaiveDate::MIN, |days| {
                 settings.today - chrono::Days::new(u64::from(days))
             });
-            engine.with_vectors(|index| {
-                let mut ids: HashSet<&ArxivId> = HashSet::new();
-                let mut candidates: Vec<Candidate<'_>> = Vec::new();
-                let newest = papers.newest_since(from, newest_candidates);
-                let near = neighbours.iter().filter_map(|id| papers.get(id));
-                for p in newest.chain(near) {
-                    if ids.insert(&p.id) {
-                        candidates.push(Candidate {
-                            id: &p.id,
-                            vector: index.get(&p.id).unwrap_or(&[]),
-                            terms: &p.terms,
-                            popularity: p.popularity,
-                            date: p.date,
-                        });
-                    }
-                }
-                let picks = recommend(&model, &papers.background, &candidates, &exclude, &settings);
-                let near = |id: &ArxivId| {
-                    let vector = index.get(id).unwrap_or(&[]);
-                    let terms = papers.get(id).map(|p| &p.terms);
-                    evidence::near_duplicate_of_dismissed(&model, vector, terms)
-                };
-                picks.into_iter().filter(|p| !near(&p.id)).collect()
-            })
+            let mut ids: HashSet<&ArxivId> = HashSet::new();
+            let newest = papers.newest_since(from, newest_candidates);
+            let near = neighbours.iter().filter_map(|id| papers.get(id));
+            let chosen: Vec<_> = newest.chain(near).filter(|p| ids.insert(&p.id)).collect();
+            // The candidates' vectors, read from the index once (a few thousand rows).
+            let vectors: Vec<Vec<f32>> = engine.with_vectors(|index| {
+                chosen
+                    .iter()
+                    .map(|p| index.get(&p.id).unwrap_or_default())
+                    .collect()
+            });
+            let candidates: Vec<Candidate<'_>> = chosen
+                .iter()
+                .zip(&vectors)
+                .map(|(p, vector)| Candidate {
+                    id: &p.id,
+                    vector,
+                    terms: &p.terms,
+                    popularity: p.popularity,
+                    date: p.date,
+                })
+                .collect();
+            let picks = recommend(&model, &papers.background, &candidates, &exclude, &settings);
+            let vector_of: HashMap<&ArxivId, &[f32]> = chosen
+                .iter()
+                .zip(&vectors)
+                .map(|(p, v)| (&p.id, v.as_slice()))
+                .collect();
+            let near = |id: &ArxivId| {
+                let vector = vector_of.get(id).copied().unwrap_or(&[]);
+                let terms = papers.get(id).map(|p| &p.terms);
+                evidence::near_duplicate_of_dismissed(&model, vector, terms)
+            };
+            picks.into_iter().filter(|p| !near(&p.id)).collect()
         })
         .await
         .map_err(RecommendError::Task)

@@ -1,7 +1,7 @@
 //! Hybrid search at scale: a 100 000-paper corpus synthesised from the real Hugging Face papers
 //! (see `corpus/mod.rs`), its keyword index, a vector per paper, and hybrid queries timed end to
 //! end: parsing, embedding the query with all-MiniLM-L6-v2, the keyword search, the vector
-//! search (HNSW above the exact limit) and the fusion. Also prints this process's memory with
+//! search (sign codes then exact scoring above the exact limit) and the fusion. Also prints this process's memory with
 //! everything loaded: what `serve` holds for search at that size.
 //!
 //! usage: `cargo run --release -p paperfeed-search --example hybrid_bench MODEL_DIR [PAPERS]
@@ -119,7 +119,7 @@ fn main() -> Result<(), Error> {
     engine.add_vectors(vectors);
     let status = engine.status();
     println!(
-        "vector index: {} vectors, approximate (HNSW): {}, built in {:.1} s",
+        "vector index: {} vectors, approximate (sign codes): {}, built in {:.1} s",
         status.vectors,
         status.approximate_vectors,
         started.elapsed().as_secs_f64()

@@ -4,15 +4,15 @@
 //! watermark, computed vectors); it never reads the store itself.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use paperfeed_core::{ArxivId, Paper};
 use serde::Serialize;
 
 use crate::suggest::{SuggestIndex, SuggestQuery, Suggestion};
 use crate::{
-    Embedder, KeywordIndex, KeywordQuery, QueryVectors, RRF_K, SearchError, SortOrder, VectorIndex,
-    reciprocal_rank_fusion,
+    Embedder, KeywordIndex, KeywordQuery, QueryVectors, RRF_K, SearchError, SortOrder, VectorError,
+    VectorIndex, VectorWatermark, reciprocal_rank_fusion,
 };
 
 /// How many candidates each side contributes to a fused ranking.
@@ -83,6 +83,9 @@ pub struct SearchStatus {
 pub struct SearchEngine {
     keyword: RwLock<KeywordIndex>,
     vectors: RwLock<VectorIndex>,
+    /// Held by whoever writes the vector index (stage, publish, commit, compaction), so that
+    /// searches wait only for the publish, which does no I/O.
+    vector_writer: Mutex<()>,
     embedder: Option<Arc<Embedder>>,
     /// Query vectors kept between searches.
     query_vectors: QueryVectors,
@@ -121,10 +124,21 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 
 impl SearchEngine {
     /// `embedder` is the loaded model or the reason there is none (shown to users and logged).
+    /// Vectors are kept in memory (see [`SearchEngine::with_vector_index`]).
     pub fn new(
         keyword: KeywordIndex,
         embedder: Result<Embedder, String>,
         exact_vector_limit: usize,
+    ) -> Self {
+        Self::with_vector_index(keyword, embedder, VectorIndex::new(exact_vector_limit))
+    }
+
+    /// [`SearchEngine::new`] over a vector index of the caller's (on disk: see
+    /// [`VectorIndex::open_or_create`]).
+    pub fn with_vector_index(
+        keyword: KeywordIndex,
+        embedder: Result<Embedder, String>,
+        vectors: VectorIndex,
     ) -> Self {
         let (embedder, semantic_off) = match embedder {
             Ok(e) => (Some(Arc::new(e)), None),
@@ -132,14 +146,16 @@ impl SearchEngine {
         };
         let indexed_up_to = AtomicI64::new(keyword.watermark());
         let document_count = AtomicU64::new(keyword.len() as u64);
+        let vector_count = AtomicU64::new(vectors.len() as u64);
         Self {
             keyword: RwLock::new(keyword),
-            vectors: RwLock::new(VectorIndex::new(exact_vector_limit)),
+            vectors: RwLock::new(vectors),
+            vector_writer: Mutex::new(()),
             embedder,
             query_vectors: QueryVectors::default(),
             semantic_off,
             indexed_up_to,
-            vector_count: AtomicU64::new(0),
+            vector_count,
             document_count,
             keyword_generation: AtomicU64::new(0),
             problem: RwLock::new(None),
@@ -250,22 +266,94 @@ impl SearchEngine {
         Ok(())
     }
 
-    /// Adds or replaces computed vectors. May take long (a graph rebuild): call it from a
-    /// blocking thread.
-    pub fn add_vectors(&self, items: impl IntoIterator<Item = (ArxivId, Vec<f32>)>) {
-        let build = {
+    /// Where the vector index stands in the store's vectors (`None`: before the first).
+    pub fn vector_watermark(&self) -> Option<VectorWatermark> {
+        read(&self.vectors).watermark().cloned()
+    }
+
+    /// Appends vectors (new papers, or replacing a paper's vector) and records that the index
+    /// holds the store's vectors up to `watermark` (when given), durably when the index is on
+    /// disk. Returns how many were refused (another length than the index's, or not finite).
+    /// Searches go on meanwhile, but for a moment without I/O when the rows are published;
+    /// a compaction, when due, runs here too. Blocking: call it from a blocking thread.
+    ///
+    /// An index another process writes is read-only ([`VectorError::Locked`]) until that
+    /// process lets it go; it is then opened again, with what the other process added.
+    pub fn append_vectors(
+        &self,
+        items: Vec<(ArxivId, Vec<f32>)>,
+        watermark: Option<VectorWatermark>,
+    ) -> Result<usize, VectorError> {
+        let _writer = self
+            .vector_writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let reopened = read(&self.vectors).reopen_writable();
+        if let Some(reopened) = reopened {
+            let (index, outcome) = reopened?;
+            tracing::info!(?outcome, "the vector index is writable again");
+            self.replace_vectors_locked(index);
+        }
+        let staged = read(&self.vectors).stage(items, Vec::new(), watermark)?;
+        let refused = staged.refused;
+        {
             let mut vectors = write(&self.vectors);
-            vectors.insert_rows(items);
+            vectors.publish(staged)?;
             self.vector_count
                 .store(vectors.len() as u64, Ordering::Release);
-            vectors.plan_graph()
-        };
-        // The graph is built with no lock held (minutes for 100 000 vectors on two cores):
-        // searches and similar papers keep answering from the old graph and exact scans.
-        if let Some(build) = build {
-            let built = build.run();
-            write(&self.vectors).install_graph(built);
         }
+        read(&self.vectors).commit()?;
+        if read(&self.vectors).needs_compaction() {
+            let started = std::time::Instant::now();
+            let compacted = read(&self.vectors).compacted()?;
+            let mut vectors = write(&self.vectors);
+            vectors.install(compacted)?;
+            tracing::info!(
+                vectors = vectors.len(),
+                duration_ms = started.elapsed().as_millis() as u64,
+                "compacted the vector index"
+            );
+        }
+        Ok(refused)
+    }
+
+    /// Adds or replaces computed vectors without moving the watermark: for an index in memory
+    /// (tests, benchmarks, one-off runs). A failure (only an index on disk can fail) is
+    /// logged; see [`SearchEngine::append_vectors`].
+    pub fn add_vectors(&self, items: impl IntoIterator<Item = (ArxivId, Vec<f32>)>) {
+        if let Err(error) = self.append_vectors(items.into_iter().collect(), None) {
+            tracing::error!(error = %error, "adding vectors failed");
+        }
+    }
+
+    /// Whether the vector index's folder was lost (see [`VectorIndex::is_lost`]).
+    pub fn vectors_lost(&self) -> bool {
+        read(&self.vectors).is_lost()
+    }
+
+    /// Opens the vector index again from its folder and searches it from now on: after its
+    /// folder was lost, a fresh one (no watermark) that its feeder then fills from the store.
+    /// Blocking.
+    pub fn reopen_vectors(&self) -> Result<crate::OpenOutcome, VectorError> {
+        let _writer = self
+            .vector_writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (index, outcome) = read(&self.vectors).reopened()?;
+        self.replace_vectors_locked(index);
+        Ok(outcome)
+    }
+
+    fn replace_vectors_locked(&self, vectors: VectorIndex) {
+        let mut current = write(&self.vectors);
+        *current = vectors;
+        self.vector_count
+            .store(current.len() as u64, Ordering::Release);
+    }
+
+    /// The folder of the vector index, when it is on disk.
+    pub fn vector_dir(&self) -> Option<std::path::PathBuf> {
+        read(&self.vectors).dir().map(std::path::Path::to_path_buf)
     }
 
     pub fn status(&self) -> SearchStatus {
@@ -280,8 +368,9 @@ impl SearchEngine {
         }
     }
 
-    /// Runs `f` over the loaded vectors, read-locked meanwhile (keep it short: vectors being
-    /// added wait): how the recommender scores candidates without copying their vectors.
+    /// Runs `f` over the vector index, read-locked meanwhile (keep it short: vectors being
+    /// published wait): how the recommender reads candidates' vectors ([`VectorIndex::get`])
+    /// and neighbours.
     pub fn with_vectors<R>(&self, f: impl FnOnce(&VectorIndex) -> R) -> R {
         f(&read(&self.vectors))
     }
@@ -290,10 +379,7 @@ impl SearchEngine {
     pub fn similar(&self, id: &ArxivId, k: usize) -> Vec<crate::Neighbour> {
         let vectors = read(&self.vectors);
         match vectors.get(id) {
-            Some(v) => {
-                let v = v.to_vec();
-                vectors.nearest(&v, k, Some(id))
-            }
+            Some(v) => vectors.nearest(&v, k, Some(id)),
             None => Vec::new(),
         }
     }

@@ -9,7 +9,10 @@ pub mod recommend;
 mod vectors;
 
 pub use hybrid::{RRF_K, reciprocal_rank_fusion};
-pub use vectors::{DEFAULT_EXACT_LIMIT, Neighbour, VectorIndex, dot};
+pub use vectors::{
+    Compacted, DEFAULT_EXACT_LIMIT, Depth, Neighbour, Staged, VectorError, VectorIndex,
+    VectorWatermark, dot,
+};
 
 mod embed;
 pub use embed::{

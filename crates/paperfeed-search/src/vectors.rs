@@ -1,28 +1,71 @@
-//! Nearest papers by embedding: one interface, two strategies. Below a configurable size every
-//! query is an exact scan (dot products over one contiguous array, written so the compiler
-//! vectorises them); above it an HNSW graph answers approximately, while vectors added since
-//! the graph was built are scanned exactly until the next rebuild.
+//! Nearest papers by embedding, from a persisted, memory-mapped, quantised index that grows by
+//! appending and is never rebuilt at start.
+//!
+//! Each row keeps a vector twice: a sign code (one bit per component, taken around the index's
+//! centre: 48 bytes at 384 dimensions) and the components as half floats (768 bytes). A query
+//! reads every code (Hamming distance, `popcnt` over u64 words, on rayon's threads), ranks the
+//! nearest few percent by the float query against their signs, and reads and scores exactly
+//! the best few thousand of those ([`scan`]); an index smaller than `exact_limit` rows scores
+//! every row. The codes (154 MB for 3.2 million papers) are memory-mapped, since every query
+//! reads them all; the rows (2.5 GB) are read by position, so what queries read stays in the
+//! page cache, shared and reclaimable, not in the process. Nothing is loaded at start but the
+//! ids (about 20 bytes a paper).
+//!
+//! On disk ([`VectorIndex::open_or_create`], [`open`]): `codes-G.bin`, `rows-G.bin`,
+//! `ids-G.bin` of generation `G`, and `meta.json`, the commit record (rows, dimensions, model,
+//! centre, and the store's vector watermark), written after the rows it counts are durable and
+//! renamed into place: rows past its count (an append cut short by a crash) are cut off when
+//! the index is opened ([`append`]). A row replaced (a later row of the same paper wins) or
+//! removed is dead; once dead rows pass a fifth of all, or the index has grown fourfold since
+//! its centre was taken, a compaction copies the live rows into generation `G + 1`, beside the
+//! old one, while searches go on, and switches to it by renaming the meta file ([`compact`]).
+//! One process writes an index at a time (the file `lock`); others open it read-only.
+//!
+//! An index in memory ([`VectorIndex::new`]) works the same way without files, for tests and
+//! one-off runs.
 
-use std::collections::{HashMap, HashSet};
+mod append;
+mod column;
+mod compact;
+mod ids;
+mod meta;
+mod open;
+mod quantise;
+mod scan;
+#[cfg(test)]
+mod tests;
 
-use instant_distance::{Builder, HnswMap, Point, Search};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
 use paperfeed_core::ArxivId;
 
-/// Default size from which the HNSW graph is used.
+use column::{Column, RecordFile, Rows};
+use ids::Ids;
+use quantise::{Decoder, code_words, decode_row};
+
+pub use append::Staged;
+pub use compact::Compacted;
+
+/// Default size below which every row is scored (no coarse pass).
 pub const DEFAULT_EXACT_LIMIT: usize = 20_000;
 
-/// Rebuild the graph once this share of the vectors lives outside it.
-const REBUILD_FRACTION: f32 = 0.10;
+/// How deep a query goes (see [`Depth`]), measured with `scripts/bench-vectors --sweep`
+/// (docs/vectors.md): the first pass keeps this share of the rows by Hamming distance, and at
+/// least [`MIN_COARSE`] and four times the second's; the second keeps, of those,
+/// [`FINE_FRACTION`] of the rows, at least [`MIN_CANDIDATES`] and [`CANDIDATES_PER_RESULT`] per
+/// result asked for, to be read and scored exactly. At a million vectors, recall@10 hardly
+/// moves with the first pass from 1% on, and is set by the second: 0.97 at 500 rows, 0.99 at
+/// 1 000, 0.999 at 2 000. The true neighbours' ranks under an approximation grow with the
+/// index, so both passes scale with it.
+pub const COARSE_FRACTION: f64 = 0.01;
+pub const MIN_COARSE: usize = 10_000;
+pub const FINE_FRACTION: f64 = 0.001;
+pub const MIN_CANDIDATES: usize = 1_000;
+pub const CANDIDATES_PER_RESULT: usize = 20;
 
-/// A unit vector as the HNSW graph sees it; cosine distance is `1 - dot`.
-#[derive(Clone, Debug)]
-struct Unit(Vec<f32>);
-
-impl Point for Unit {
-    fn distance(&self, other: &Self) -> f32 {
-        1.0 - dot(&self.0, &other.0)
-    }
-}
+/// The lock file held by the process that writes the index.
+const LOCK: &str = "lock";
 
 /// Dot product with eight independent accumulators, so the loop vectorises (a single running
 /// float sum cannot be reordered by the compiler).
@@ -49,383 +92,281 @@ pub struct Neighbour {
     pub similarity: f32,
 }
 
-#[derive(Default)]
+/// Where the index stands in the store's vectors (the store's vector counter and, within that
+/// write, the last paper read): everything up to here is in the index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VectorWatermark {
+    pub seq: i64,
+    pub id: ArxivId,
+}
+
+/// How many rows each pass of an approximate query keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Depth {
+    /// Rows nearest by Hamming distance, ranked by the float query against their signs.
+    pub coarse: usize,
+    /// Of those, the best by that rank, read and scored exactly.
+    pub fine: usize,
+}
+
+/// Why the vector index failed. Messages are safe to show; the I/O error (which may name
+/// files) is the `source`, for logs.
+#[derive(Debug, thiserror::Error)]
+pub enum VectorError {
+    #[error("the vector index is being written by another paperfeed process")]
+    Locked,
+    #[error("the vector index could not be {action}")]
+    Io {
+        action: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the vector index holds as many rows as it can number")]
+    Full,
+}
+
+fn io(action: &'static str) -> impl FnOnce(std::io::Error) -> VectorError {
+    move |source| VectorError::Io { action, source }
+}
+
+/// The files of an index on disk, and its lock when this process writes it.
+#[derive(Debug)]
+struct Disk {
+    dir: PathBuf,
+    /// The ids file; `None` only for a read-only index that found nothing to read.
+    ids: Option<RecordFile>,
+    lock: Option<File>,
+}
+
 pub struct VectorIndex {
+    model: String,
+    /// Components per vector; 0 until the first vector (which fixes it).
     dim: usize,
     exact_limit: usize,
-    /// Every live vector, flat: row `i` is `data[i*dim..(i+1)*dim]`.
-    data: Vec<f32>,
-    ids: Vec<ArxivId>,
-    rows: HashMap<ArxivId, usize>,
-    /// Rows replaced or removed; skipped by scans, dropped at the next compaction.
-    dead: HashSet<usize>,
-    graph: Option<Graph>,
-    /// Bumped whenever rows are renumbered (compaction): a graph built from an older
-    /// numbering must not be installed.
-    epoch: u64,
-    /// A graph build is out (see [`VectorIndex::plan_graph`]).
-    building: bool,
-}
-
-/// A graph build that runs without holding the index: a snapshot of rows `0..covered`.
-pub struct GraphBuild {
-    points: Vec<Unit>,
-    epoch: u64,
-}
-
-/// A finished [`GraphBuild`], for [`VectorIndex::install_graph`].
-pub struct BuiltGraph {
-    graph: Graph,
-    epoch: u64,
-}
-
-impl GraphBuild {
-    /// Builds the HNSW graph: seconds to minutes for 100 000 vectors, so callers run it on a
-    /// blocking thread with no lock held; searches meanwhile use the old graph (or scan).
-    pub fn run(self) -> BuiltGraph {
-        let covered = self.points.len();
-        let values: Vec<usize> = (0..covered).collect();
-        let map = Builder::default().seed(42).build(self.points, values);
-        BuiltGraph {
-            graph: Graph { map, covered },
-            epoch: self.epoch,
-        }
-    }
-}
-
-struct Graph {
-    map: HnswMap<Unit, usize>,
-    /// Rows inside the graph; rows at or past this are scanned exactly.
-    covered: usize,
+    generation: u64,
+    codes: Column,
+    rows: Rows,
+    ids: Ids,
+    centre: Vec<f32>,
+    centre_rows: usize,
+    watermark: Option<VectorWatermark>,
+    disk: Option<Disk>,
 }
 
 impl std::fmt::Debug for VectorIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VectorIndex")
             .field("len", &self.len())
+            .field("rows", &self.ids.rows())
             .field("dim", &self.dim)
-            .field("graph", &self.graph.is_some())
+            .field("on_disk", &self.disk.is_some())
             .finish()
     }
 }
 
+impl Default for VectorIndex {
+    fn default() -> Self {
+        VectorIndex::new(DEFAULT_EXACT_LIMIT)
+    }
+}
+
 impl VectorIndex {
+    /// An empty index in memory.
     pub fn new(exact_limit: usize) -> Self {
-        Self {
+        VectorIndex {
+            model: String::new(),
+            dim: 0,
             exact_limit,
-            ..Self::default()
+            generation: 0,
+            codes: Column::memory(0),
+            rows: Rows::memory(0),
+            ids: Ids::default(),
+            centre: Vec::new(),
+            centre_rows: 0,
+            watermark: None,
+            disk: None,
         }
     }
 
+    /// Papers with a vector.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.ids.live()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
+    }
+
+    /// Components per vector (0 while empty).
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Rows, live and dead.
+    pub fn rows(&self) -> usize {
+        self.ids.rows()
     }
 
     pub fn contains(&self, id: &ArxivId) -> bool {
-        self.rows.contains_key(id)
+        self.ids.row_of(id.as_str()).is_some()
     }
 
-    /// The stored vector of a paper.
-    pub fn get(&self, id: &ArxivId) -> Option<&[f32]> {
-        self.rows.get(id).map(|&row| self.row(row))
-    }
-
-    /// Every stored vector with its paper, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&ArxivId, &[f32])> + '_ {
-        self.rows.iter().map(|(id, &row)| (id, self.row(row)))
-    }
-
-    /// Whether the approximate graph is in use.
-    pub fn is_approximate(&self) -> bool {
-        self.graph.is_some()
-    }
-
-    fn row(&self, row: usize) -> &[f32] {
-        &self.data[row * self.dim..(row + 1) * self.dim]
-    }
-
-    /// Adds or replaces vectors. Vectors of another length than the first one are ignored
-    /// (they come from another model) and counted in the return value.
-    pub fn insert(&mut self, items: impl IntoIterator<Item = (ArxivId, Vec<f32>)>) -> usize {
-        let refused = self.insert_rows(items);
-        if let Some(build) = self.plan_graph() {
-            self.install_graph(build.run());
-        }
-        refused
-    }
-
-    /// Adds or replaces vectors without (re)building the graph; follow with
-    /// [`VectorIndex::plan_graph`]. Returns how many were refused, as [`VectorIndex::insert`].
-    pub fn insert_rows(&mut self, items: impl IntoIterator<Item = (ArxivId, Vec<f32>)>) -> usize {
-        let mut refused = 0;
-        for (id, vector) in items {
-            if self.dim == 0 {
-                self.dim = vector.len();
+    /// The vector of row `row`, as floats again; `None` (logged) when it cannot be read.
+    fn vector_at(&self, row: usize) -> Option<Vec<f32>> {
+        let mut bytes = vec![0u8; self.rows.stride()];
+        match self.rows.read(row, &mut bytes) {
+            Ok(()) => Some(decode_row(&bytes)),
+            Err(error) => {
+                tracing::error!(%error, row, "reading the vector index's rows failed");
+                None
             }
-            if vector.len() != self.dim || self.dim == 0 {
-                refused += 1;
-                continue;
-            }
-            if let Some(old) = self.rows.remove(&id) {
-                self.dead.insert(old);
-            }
-            let row = self.ids.len();
-            self.data.extend_from_slice(&vector);
-            self.ids.push(id.clone());
-            self.rows.insert(id, row);
-        }
-        refused
-    }
-
-    pub fn remove(&mut self, id: &ArxivId) {
-        if let Some(row) = self.rows.remove(id) {
-            self.dead.insert(row);
         }
     }
 
-    /// When the index has outgrown exact search or too much of it lies outside the graph:
-    /// compacts it and returns a snapshot to build a new graph from. `None` when no build is
-    /// needed or one is already out.
-    pub fn plan_graph(&mut self) -> Option<GraphBuild> {
-        let live = self.len();
-        if live < self.exact_limit {
-            self.graph = None;
-            return None;
-        }
-        let outside =
-            self.ids.len() - self.graph.as_ref().map_or(0, |g| g.covered) + self.dead.len();
-        if self.building
-            || (self.graph.is_some() && (outside as f32) < REBUILD_FRACTION * live as f32)
-        {
-            return None;
-        }
-        self.compact();
-        self.building = true;
-        Some(GraphBuild {
-            points: (0..self.ids.len())
-                .map(|r| Unit(self.row(r).to_vec()))
-                .collect(),
-            epoch: self.epoch,
+    /// The stored vector of a paper, as floats again (half floats: cosines with the given
+    /// vector within about 1e-5).
+    pub fn get(&self, id: &ArxivId) -> Option<Vec<f32>> {
+        self.ids
+            .row_of(id.as_str())
+            .and_then(|row| self.vector_at(row))
+    }
+
+    /// Every stored vector with its paper, in the order they were added (read one at a time:
+    /// use [`VectorIndex::sample`] for statistics over a large index).
+    pub fn iter(&self) -> impl Iterator<Item = (ArxivId, Vec<f32>)> + '_ {
+        self.ids.live_rows().filter_map(|row| {
+            let id = self.ids.arxiv_id(row)?;
+            Some((id, self.vector_at(row)?))
         })
     }
 
-    /// Puts a finished graph in use, unless the rows were renumbered since its snapshot.
-    /// Rows added meanwhile lie past the graph and are scanned exactly; rows replaced meanwhile
-    /// are dead and skipped.
-    pub fn install_graph(&mut self, built: BuiltGraph) {
-        self.building = false;
-        if built.epoch == self.epoch && self.len() >= self.exact_limit {
-            self.graph = Some(built.graph);
-        }
+    /// About `n` vectors spread evenly over the index.
+    pub fn sample(&self, n: usize) -> Vec<Vec<f32>> {
+        let step = (self.len() / n.max(1)).max(1);
+        self.ids
+            .live_rows()
+            .step_by(step)
+            .take(n)
+            .filter_map(|row| self.vector_at(row))
+            .collect()
     }
 
-    fn compact(&mut self) {
-        if self.dead.is_empty() {
-            return;
-        }
-        let mut data = Vec::with_capacity(self.len() * self.dim);
-        let mut ids = Vec::with_capacity(self.len());
-        for (row, id) in self.ids.iter().enumerate() {
-            if !self.dead.contains(&row) {
-                data.extend_from_slice(self.row(row));
-                ids.push(id.clone());
-            }
-        }
-        self.rows = ids
-            .iter()
-            .cloned()
-            .enumerate()
-            .map(|(i, id)| (id, i))
-            .collect();
-        self.data = data;
-        self.ids = ids;
-        self.dead.clear();
-        self.graph = None;
-        self.epoch += 1;
+    /// Whether searches take the coarse pass over sign codes (the index has at least
+    /// `exact_limit` rows) rather than scoring every row.
+    pub fn is_approximate(&self) -> bool {
+        self.ids.rows() >= self.exact_limit
+    }
+
+    /// Where the index stands in the store's vectors (`None`: before the first).
+    pub fn watermark(&self) -> Option<&VectorWatermark> {
+        self.watermark.as_ref()
+    }
+
+    /// Whether this process may append (it holds the lock), or the index is in memory.
+    pub fn is_writable(&self) -> bool {
+        self.disk.as_ref().is_none_or(|d| d.lock.is_some())
+    }
+
+    /// The folder of an index on disk.
+    pub fn dir(&self) -> Option<&Path> {
+        self.disk.as_ref().map(|d| d.dir.as_path())
+    }
+
+    /// Bytes the index's files take on disk (0 in memory).
+    pub fn disk_bytes(&self) -> u64 {
+        let Some(dir) = self.dir() else { return 0 };
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// How deep a query for `k` papers goes by default (see [`COARSE_FRACTION`]).
+    pub fn depth(&self, k: usize) -> Depth {
+        let rows = self.len() as f64;
+        let fine = MIN_CANDIDATES
+            .max(k.saturating_mul(CANDIDATES_PER_RESULT))
+            .max((rows * FINE_FRACTION) as usize);
+        let coarse = ((rows * COARSE_FRACTION) as usize)
+            .max(MIN_COARSE)
+            .max(4 * fine);
+        Depth { coarse, fine }
     }
 
     /// The `k` nearest papers to `query` (a unit vector), most similar first, skipping
     /// `exclude` (the paper itself, for "similar papers").
     pub fn nearest(&self, query: &[f32], k: usize, exclude: Option<&ArxivId>) -> Vec<Neighbour> {
+        self.nearest_at(query, k, exclude, self.depth(k))
+    }
+
+    /// [`VectorIndex::nearest`] at a given depth (benchmarks weigh depth against recall).
+    pub fn nearest_at(
+        &self,
+        query: &[f32],
+        k: usize,
+        exclude: Option<&ArxivId>,
+        depth: Depth,
+    ) -> Vec<Neighbour> {
         if query.len() != self.dim || k == 0 || self.is_empty() {
             return Vec::new();
         }
-        let mut scored: Vec<(f32, usize)> = Vec::new();
-        let first_outside = match &self.graph {
-            Some(graph) => {
-                let mut search = Search::default();
-                let wanted = k + 1 + self.dead.len().min(k);
-                for item in graph
-                    .map
-                    .search(&Unit(query.to_vec()), &mut search)
-                    .take(wanted)
-                {
-                    let row = *item.value;
-                    scored.push((1.0 - item.distance, row));
-                }
-                graph.covered
-            }
-            None => 0,
+        let excluded = exclude.and_then(|id| self.ids.row_of(id.as_str()));
+        let ids = &self.ids;
+        let keep = |row: u32| !ids.is_dead(row as usize) && Some(row as usize) != excluded;
+        let scored = if self.is_approximate() {
+            let mut candidates = scan::candidates(
+                self.codes.bytes(),
+                code_words(self.dim),
+                ids.dead_words(),
+                query,
+                depth,
+            );
+            scan::score(query, &self.rows, &mut candidates, &keep)
+        } else {
+            scan::score_all(query, &self.rows, self.ids.rows(), &keep)
         };
-        for row in first_outside..self.ids.len() {
-            scored.push((dot(query, self.row(row)), row));
-        }
-        scored.retain(|(_, row)| {
-            !self.dead.contains(row) && exclude.is_none_or(|ex| &self.ids[*row] != ex)
-        });
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        scored.truncate(k);
-        scored
+        scan::best(scored, k)
             .into_iter()
-            .map(|(similarity, row)| Neighbour {
-                id: self.ids[row].clone(),
-                similarity,
+            .filter_map(|(similarity, row)| {
+                self.ids
+                    .arxiv_id(row as usize)
+                    .map(|id| Neighbour { id, similarity })
             })
             .collect()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn id(n: usize) -> ArxivId {
-        ArxivId::parse(&format!("2401.{n:05}")).unwrap()
-    }
-
-    /// Deterministic pseudo-random unit vectors.
-    fn unit(seed: u64, dim: usize) -> Vec<f32> {
-        let mut x = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        let mut v: Vec<f32> = (0..dim)
-            .map(|_| {
-                x = x
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((x >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-            })
-            .collect();
-        let norm = dot(&v, &v).sqrt();
-        v.iter_mut().for_each(|c| *c /= norm);
-        v
-    }
-
-    #[test]
-    fn dot_matches_the_naive_sum() {
-        let a = unit(1, 385);
-        let b = unit(2, 385);
-        let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot(&a, &b) - naive).abs() < 1e-5);
-    }
-
-    #[test]
-    fn exact_search_finds_the_vector_itself_first_and_can_exclude_it() {
-        let mut index = VectorIndex::new(1000);
-        index.insert((0..100).map(|n| (id(n), unit(n as u64, 16))));
-        let hits = index.nearest(&unit(7, 16), 3, None);
-        assert_eq!(hits[0].id, id(7));
-        assert!((hits[0].similarity - 1.0).abs() < 1e-5);
-        let hits = index.nearest(&unit(7, 16), 3, Some(&id(7)));
-        assert!(hits.iter().all(|h| h.id != id(7)));
-        assert_eq!(hits.len(), 3);
-        assert!(!index.is_approximate());
-    }
-
-    #[test]
-    fn replacing_and_removing_vectors_is_reflected() {
-        let mut index = VectorIndex::new(1000);
-        index.insert((0..10).map(|n| (id(n), unit(n as u64, 8))));
-        index.insert([(id(3), unit(99, 8))]);
-        assert_eq!(index.len(), 10);
-        assert_eq!(index.nearest(&unit(99, 8), 1, None)[0].id, id(3));
-        index.remove(&id(3));
-        assert!(
-            index
-                .nearest(&unit(99, 8), 10, None)
-                .iter()
-                .all(|h| h.id != id(3))
-        );
-        assert_eq!(
-            index.insert([(id(50), vec![1.0; 3])]),
-            1,
-            "wrong dimension refused"
-        );
-    }
-
-    #[test]
-    fn the_graph_agrees_with_exact_search_on_most_neighbours() {
-        let vectors: Vec<_> = (0..3000).map(|n| (id(n), unit(n as u64, 32))).collect();
-        let mut exact = VectorIndex::new(usize::MAX);
-        exact.insert(vectors.clone());
-        let mut approx = VectorIndex::new(1000);
-        approx.insert(vectors);
-        assert!(approx.is_approximate());
-        let mut agree = 0;
-        for q in 0..50 {
-            let query = unit(10_000 + q, 32);
-            let truth: HashSet<_> = exact
-                .nearest(&query, 10, None)
-                .into_iter()
-                .map(|h| h.id)
-                .collect();
-            agree += approx
-                .nearest(&query, 10, None)
-                .into_iter()
-                .filter(|h| truth.contains(&h.id))
-                .count();
-        }
-        let recall = agree as f32 / 500.0;
-        assert!(recall > 0.9, "recall@10 of the graph: {recall}");
-    }
-
-    #[test]
-    fn a_graph_built_off_the_index_covers_its_snapshot_and_later_rows_are_scanned() {
-        let mut index = VectorIndex::new(500);
-        index.insert_rows((0..600).map(|n| (id(n), unit(n as u64, 16))));
-        assert!(!index.is_approximate(), "no graph until one is built");
-        let build = index.plan_graph().unwrap();
-        assert!(index.plan_graph().is_none(), "one build at a time");
-        // Meanwhile: a new paper and a replaced one.
-        index.insert_rows([(id(9999), unit(424_242, 16)), (id(5), unit(777, 16))]);
-        index.install_graph(build.run());
-        assert!(index.is_approximate());
-        assert_eq!(index.nearest(&unit(424_242, 16), 1, None)[0].id, id(9999));
-        assert_eq!(index.nearest(&unit(777, 16), 1, None)[0].id, id(5));
-        let stale = index.nearest(&unit(5, 16), 3, None);
-        assert!(
-            stale.iter().all(|h| h.similarity < 0.999),
-            "the old vector of 5 is gone"
-        );
-    }
-
-    #[test]
-    fn a_graph_from_before_a_renumbering_is_not_installed() {
-        let mut index = VectorIndex::new(100);
-        index.insert((0..200).map(|n| (id(n), unit(n as u64, 8))));
-        // Replace enough rows that the next plan compacts (renumbers) the index.
-        index.insert_rows((0..50).map(|n| (id(n), unit(1000 + n as u64, 8))));
-        let old = {
-            let mut copy = VectorIndex::new(100);
-            copy.insert_rows((0..200).map(|n| (id(n), unit(n as u64, 8))));
-            copy.plan_graph().unwrap()
-        };
-        let fresh = index.plan_graph().unwrap();
-        index.install_graph(old.run());
-        assert!(!index.is_approximate(), "a foreign snapshot is refused");
-        index.install_graph(fresh.run());
-        assert!(index.is_approximate());
-        assert_eq!(index.nearest(&unit(1003, 8), 1, None)[0].id, id(3));
-    }
-
-    #[test]
-    fn vectors_added_after_the_graph_are_found_exactly() {
-        let mut index = VectorIndex::new(500);
-        index.insert((0..600).map(|n| (id(n), unit(n as u64, 16))));
-        assert!(index.is_approximate());
-        index.insert([(id(9999), unit(424_242, 16))]);
-        assert_eq!(index.nearest(&unit(424_242, 16), 1, None)[0].id, id(9999));
-    }
+/// The mean of rows `live` of `rows` (all of `dim` components), read a batch at a time.
+fn mean_of_rows(rows: &Rows, live: &[usize], dim: usize) -> Result<Vec<f32>, VectorError> {
+    use rayon::prelude::*;
+    let stride = rows.stride();
+    let sum = live
+        .par_chunks(16_384)
+        .map(|chunk| {
+            let mut sum = vec![0.0f64; dim];
+            let mut decoder = Decoder::default();
+            let mut bytes = vec![0u8; stride];
+            for &row in chunk {
+                rows.read(row, &mut bytes).map_err(io("read"))?;
+                sum.iter_mut()
+                    .zip(decoder.decode(&bytes))
+                    .for_each(|(s, x)| *s += f64::from(*x));
+            }
+            Ok(sum)
+        })
+        .try_reduce(
+            || vec![0.0f64; dim],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                Ok(a)
+            },
+        )?;
+    Ok(sum
+        .into_iter()
+        .map(|s| (s / live.len().max(1) as f64) as f32)
+        .collect())
 }

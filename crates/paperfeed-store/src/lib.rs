@@ -80,7 +80,9 @@ pub use sqlite::{BackupPace, BackupReport, SqliteStore, StoreCheck, StoreCounts}
 pub use thumbnails::{
     MAX_THUMBNAIL_BYTES, Thumbnail, ThumbnailFailure, ThumbnailStore, ThumbnailVersion,
 };
-pub use vector_transfer::{ImportedVectors, MISSING_KEPT, VectorImport, VectorTransferStore};
+pub use vector_transfer::{
+    ImportedVectors, MISSING_KEPT, SequencedVector, VectorCursor, VectorImport, VectorTransferStore,
+};
 pub use visibility::{
     Dismissal, Mute, MuteAdded, NewMute, ReaderMarks, SeenMark, SeenReason, SeenReasons,
     VisibilityStore,

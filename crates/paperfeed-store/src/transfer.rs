@@ -147,6 +147,7 @@ pub const TABLES: &[Table] = &[
             ("model", Text),
             ("text_hash", Int),
             ("vector", Bytes),
+            ("seq", Int),
         ],
         merge: Merge::SourceWins,
     },

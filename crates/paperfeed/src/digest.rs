@@ -274,7 +274,7 @@ async fn picks_recommender(
         embed_batch: settings.search.embed_batch,
     };
     indexer
-        .load_vectors()
+        .catch_up_vectors(&|_| {})
         .await
         .context("reading the stored vectors for the For you picks")?;
     Ok(Some(Arc::new(Recommender::new(indexer.engine))))

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use paperfeed_search::{Embedder, KeywordIndex, MODEL_NAME, OpenOutcome, SearchEngine};
+use paperfeed_search::{Embedder, KeywordIndex, MODEL_NAME, OpenOutcome, SearchEngine, VectorIndex};
 
 use crate::settings::{HfHub, Settings};
 
@@ -14,9 +14,16 @@ pub fn index_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("index").join("keyword")
 }
 
-/// Opens (or creates, or rebuilds) the index and loads the model, fetching it first when it is
-/// nowhere yet; never fails for a missing model, which only turns semantic search off (the
-/// reason is logged once, here).
+/// The vector index's folder (`paperfeed_search::VectorIndex`, on disk).
+pub fn vector_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("index").join("vectors")
+}
+
+/// Opens (or creates, or rebuilds) the keyword index and the vector index, and loads the
+/// model, fetching it first when it is nowhere yet; never fails for a missing model, which only
+/// turns semantic search off (the reason is logged once, here). The vector index is mapped, not
+/// loaded: the indexer appends what the store holds past its watermark. Without a model it
+/// still serves similar papers from the stored vectors.
 pub async fn open_engine(settings: &Settings) -> anyhow::Result<SearchEngine> {
     let dir = index_dir(&settings.data_dir);
     let (keyword, outcome) = KeywordIndex::open_or_create(&dir)
@@ -42,9 +49,30 @@ pub async fn open_engine(settings: &Settings) -> anyhow::Result<SearchEngine> {
         Ok(_) => tracing::info!(model = MODEL_NAME, "semantic search is on"),
         Err(reason) => tracing::warn!(%reason, "semantic search is off; keyword search works"),
     }
-    Ok(SearchEngine::new(
-        keyword,
-        embedder,
-        settings.search.exact_vector_limit,
-    ))
+    let vector_dir = vector_dir(&settings.data_dir);
+    let (vectors, outcome) =
+        VectorIndex::open_or_create(&vector_dir, MODEL_NAME, settings.search.exact_vector_limit)
+            .with_context(|| format!("opening the vector index in {}", vector_dir.display()))?;
+    match outcome {
+        OpenOutcome::Fresh => {
+            tracing::info!(index.dir = %vector_dir.display(), "created an empty vector index")
+        }
+        OpenOutcome::Reused => tracing::info!(
+            vectors = vectors.len(),
+            writable = vectors.is_writable(),
+            "opened the vector index"
+        ),
+        OpenOutcome::Rebuilt { reason } => tracing::warn!(
+            index.dir = %vector_dir.display(),
+            %reason,
+            "the vector index could not be used and is rebuilt from the stored vectors"
+        ),
+    }
+    if !vectors.is_writable() {
+        tracing::info!(
+            index.dir = %vector_dir.display(),
+            "another paperfeed process writes the vector index: searching it as it last committed"
+        );
+    }
+    Ok(SearchEngine::with_vector_index(keyword, embedder, vectors))
 }

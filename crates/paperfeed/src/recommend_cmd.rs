@@ -25,7 +25,7 @@ pub async fn recommend(settings: &Settings, args: &RecommendArgs) -> anyhow::Res
         engine: Arc::new(open_engine(settings).await?),
         embed_batch: settings.search.embed_batch,
     };
-    indexer.load_vectors().await?;
+    indexer.catch_up_vectors(&|_| {}).await?;
     let recommender = Recommender::new(Arc::clone(&indexer.engine));
     recommender
         .catch_up(&*store)

@@ -12,7 +12,7 @@ use paperfeed_search::{KeywordQuery, MODEL_NAME, SearchMode};
 use paperfeed_store::Store;
 
 use crate::cli::SearchArgs;
-use crate::indexer::{index_dir, open_engine};
+use crate::indexer::{index_dir, open_engine, vector_dir};
 use crate::settings::Settings;
 
 pub(crate) fn bar(len: u64, what: &str) -> ProgressBar {
@@ -44,7 +44,12 @@ pub(crate) async fn ready_engine(settings: &Settings) -> anyhow::Result<(Arc<dyn
     let progress = bar(stats.papers, "indexing");
     indexer.catch_up(&|n| progress.inc(n as u64)).await?;
     progress.finish_and_clear();
-    indexer.load_vectors().await?;
+    // At most one vector a paper.
+    let progress = bar(stats.papers, "loading vectors");
+    indexer
+        .catch_up_vectors(&|n| progress.inc(n as u64))
+        .await?;
+    progress.finish_and_clear();
     if indexer.engine.embedder().is_some() {
         let backlog = store.count_embedding_backlog(MODEL_NAME).await?;
         let progress = bar(backlog, "embedding");
@@ -54,11 +59,17 @@ pub(crate) async fn ready_engine(settings: &Settings) -> anyhow::Result<(Arc<dyn
     Ok((store, indexer))
 }
 
+/// Rebuilds the keyword index and the vector index from the store (stored vectors are read,
+/// not computed again; missing ones are computed).
 pub async fn reindex(settings: &Settings) -> anyhow::Result<()> {
-    let dir = index_dir(&settings.data_dir);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .with_context(|| format!("removing the old index in {}", dir.display()))?;
+    for dir in [
+        index_dir(&settings.data_dir),
+        vector_dir(&settings.data_dir),
+    ] {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("removing the old index in {}", dir.display()))?;
+        }
     }
     let started = Instant::now();
     let (store, indexer) = ready_engine(settings).await?;

@@ -13,12 +13,14 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
+use paperfeed_app::indexing::Indexer;
 use paperfeed_core::ArxivId;
 use paperfeed_search::{Embedder, MODEL_NAME, dot};
-use paperfeed_store::{Database, VectorImport};
+use paperfeed_store::{Database, Store, VectorImport};
 use tokio::sync::mpsc;
 
 use crate::cli::{VectorsExportArgs, VectorsImportArgs};
@@ -161,7 +163,7 @@ pub async fn import(settings: &Settings, args: &VectorsImportArgs) -> anyhow::Re
 
     let (tx, rx) = mpsc::channel(4);
     let writer = {
-        let store = std::sync::Arc::clone(&store);
+        let store = Arc::clone(&store);
         tokio::spawn(async move { store.import_embeddings(MODEL_NAME, rx).await })
     };
     // Read on this task; a read error drops `tx` without Commit, so the store keeps nothing.
@@ -227,7 +229,31 @@ pub async fn import(settings: &Settings, args: &VectorsImportArgs) -> anyhow::Re
             }
         );
     }
-    println!("restart `serve` (or run `paperfeed reindex`) for search to load them");
+    index_imported(settings, store).await
+}
+
+/// Appends the imported vectors to this data directory's vector index, unless another process
+/// (a running `serve`) writes it: that one appends them itself within a poll interval.
+async fn index_imported(settings: &Settings, store: Arc<dyn Database>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let engine = Arc::new(crate::indexer::open_engine(settings).await?);
+    if !engine.with_vectors(|v| v.is_writable()) {
+        println!(
+            "another paperfeed process (`serve`) writes the vector index: it appends them \
+             within a poll interval"
+        );
+        return Ok(());
+    }
+    let indexer = Indexer {
+        store: store as Arc<dyn Store>,
+        engine,
+        embed_batch: settings.search.embed_batch,
+    };
+    let appended = indexer.catch_up_vectors(&|_| {}).await?;
+    println!(
+        "indexed {appended} vectors for semantic search in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! The indexer on a real SQLite store and keyword index in a temporary directory.
 
-use paperfeed_core::NewPaper;
-use paperfeed_store::{SqliteStore, WriteMode};
+use paperfeed_core::{ArxivId, NewPaper};
+use paperfeed_search::VectorIndex;
+use paperfeed_store::{PaperVector, SqliteStore, WriteMode};
 
 use super::*;
 
@@ -86,7 +87,86 @@ async fn without_a_model_no_vector_is_computed() {
     hub.add(&["2611.00001"]).await;
     assert_eq!(hub.indexer.embed_some().await.unwrap(), 0);
     assert_eq!(hub.indexer.embed_all(&|_| {}).await.unwrap(), 0);
-    assert!(hub.indexer.load_vectors().await.unwrap().is_empty());
+    assert_eq!(hub.indexer.catch_up_vectors(&|_| {}).await.unwrap(), 0);
+}
+
+/// An engine over the vector index in `dir` (on disk) and a fresh keyword index.
+fn engine_on_disk(dir: &Path) -> Arc<SearchEngine> {
+    let (keyword, _) = KeywordIndex::open_or_create(&dir.join("keyword")).unwrap();
+    let (vectors, _) = VectorIndex::open_or_create(&dir.join("vectors"), MODEL_NAME, 1000).unwrap();
+    Arc::new(SearchEngine::with_vector_index(
+        keyword,
+        Err("no model in tests".to_owned()),
+        vectors,
+    ))
+}
+
+/// Stores a vector (pointing along `axis`) for each paper, as a node that computes them does.
+async fn put_vectors(hub: &Hub, ids: &[&str], axis: usize) {
+    let mut vectors = Vec::new();
+    for id in ids {
+        let id = ArxivId::parse(id).unwrap();
+        let paper = hub.indexer.store.get_paper(&id).await.unwrap().unwrap();
+        let mut vector = vec![0.1f32; 8];
+        vector[axis] = 1.0;
+        vectors.push(PaperVector {
+            id,
+            text_hash: paper.text_fingerprint(),
+            vector,
+        });
+    }
+    hub.indexer
+        .store
+        .put_embeddings(MODEL_NAME, vectors)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_vector_index_on_disk_is_kept_across_starts_and_reads_only_what_was_stored_since() {
+    let hub = Hub::new();
+    hub.add(&["2611.00001", "2611.00002", "2611.00003"]).await;
+    put_vectors(&hub, &["2611.00001", "2611.00002"], 0).await;
+    let dir = hub.dir.path().join("search");
+    let first = Indexer {
+        engine: engine_on_disk(&dir),
+        ..hub.indexer.clone()
+    };
+    let progress = std::sync::atomic::AtomicUsize::new(0);
+    let count = |n: usize| {
+        progress.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+    };
+    assert_eq!(first.catch_up_vectors(&count).await.unwrap(), 2);
+    assert_eq!(progress.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(first.catch_up_vectors(&|_| {}).await.unwrap(), 0);
+    drop(first);
+
+    // Restarted: the index is read from disk, and only the new vector is appended.
+    put_vectors(&hub, &["2611.00003"], 1).await;
+    let second = Indexer {
+        engine: engine_on_disk(&dir),
+        ..hub.indexer.clone()
+    };
+    assert_eq!(second.engine.progress().1, 2, "held from the last start");
+    assert_eq!(second.catch_up_vectors(&|_| {}).await.unwrap(), 1);
+    let engine = &second.engine;
+    assert_eq!(engine.progress().1, 3);
+    let near = engine.similar(&ArxivId::parse("2611.00001").unwrap(), 1);
+    assert_eq!(near[0].id.as_str(), "2611.00002");
+
+    // A recomputed vector replaces the paper's old one.
+    put_vectors(&hub, &["2611.00001"], 1).await;
+    assert_eq!(second.catch_up_vectors(&|_| {}).await.unwrap(), 1);
+    assert_eq!(engine.progress().1, 3);
+    let near = engine.similar(&ArxivId::parse("2611.00003").unwrap(), 1);
+    assert_eq!(near[0].id.as_str(), "2611.00001");
+
+    // A lost folder: recreated empty, then refilled from the store.
+    std::fs::remove_dir_all(dir.join("vectors")).unwrap();
+    assert!(engine.vectors_lost());
+    second.follow_stored_vectors().await.unwrap();
+    assert!(!engine.vectors_lost());
+    assert_eq!(engine.progress().1, 3);
 }
 
 #[tokio::test]

@@ -227,11 +227,9 @@ impl Corpus {
         };
         let engine = Arc::clone(&self.engine);
         let built = tokio::task::spawn_blocking(move || {
-            engine.with_vectors(|index| {
-                // An even sample over the index (its order is arbitrary, not by date).
-                let step = (index.len() / BACKGROUND_SAMPLE).max(1);
-                Background::new(stats, index.iter().step_by(step).map(|(_, v)| v))
-            })
+            // An even sample over the index (its order is arbitrary, not by date).
+            let sample = engine.with_vectors(|index| index.sample(BACKGROUND_SAMPLE));
+            Background::new(stats, sample.iter().map(Vec::as_slice))
         })
         .await;
         match built {

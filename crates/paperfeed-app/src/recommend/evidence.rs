@@ -208,9 +208,7 @@ pub(crate) fn near_duplicate_of_dismissed(
 
 /// A paper's example from what the corpus and the engine hold of it now.
 pub(crate) fn paper_example(corpus: &Corpus, id: &ArxivId, key: &ExampleKey) -> (Example, Held) {
-    let vector = corpus
-        .engine()
-        .with_vectors(|v| v.get(id).map(<[f32]>::to_vec));
+    let vector = corpus.engine().with_vectors(|v| v.get(id));
     let terms = corpus
         .read()
         .get(id)
@@ -303,7 +301,7 @@ fn centroid(corpus: &Corpus, ids: &[ArxivId]) -> (Option<Vec<f32>>, SparseVector
                 sum = vec![0.0; v.len()];
             }
             if v.len() == sum.len() {
-                sum.iter_mut().zip(v).for_each(|(s, x)| *s += x);
+                sum.iter_mut().zip(&v).for_each(|(s, x)| *s += x);
             }
         }
         unit(sum)

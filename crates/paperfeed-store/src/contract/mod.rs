@@ -270,6 +270,7 @@ pub async fn run_store_contract(store: &dyn Store) {
     identities::check_identities(store).await;
     vector_transfer::check_vector_transfer(store).await;
     thumbnails::check_thumbnails(store).await;
+    vector_transfer::check_vectors_in_stored_order(store).await;
 }
 
 /// A batch read hands out the stored papers among the ids asked for, in the order asked, each

@@ -145,3 +145,121 @@ pub(super) async fn check_vector_transfer(store: &dyn Store) {
     assert!(page.iter().all(|v| v.id != a), "stale vector exported");
     assert_eq!(page.len(), 2);
 }
+
+/// Reads every vector of `model` stored after `after`, pages of `limit`, each page after the
+/// last row of the one before: (seq, id) of each row, in order.
+async fn read_since(
+    store: &dyn Store,
+    model: &str,
+    mut after: Option<crate::VectorCursor>,
+    limit: usize,
+) -> Vec<(i64, ArxivId, Vec<f32>)> {
+    let mut seen = Vec::new();
+    loop {
+        let page = store
+            .embeddings_since(model, after.clone(), limit)
+            .await
+            .unwrap();
+        assert!(page.len() <= limit);
+        let Some(last) = page.last() else {
+            return seen;
+        };
+        after = Some(last.cursor());
+        seen.extend(
+            page.into_iter()
+                .map(|v| (v.seq, v.vector.id, v.vector.vector)),
+        );
+    }
+}
+
+/// Vectors come back in the order they were stored, each write (an import, a put) after the
+/// ones before it, a paper once with its latest vector; a cursor inside one write's rows goes
+/// on from there, so an index that stopped mid-way reads nothing twice and loses nothing.
+pub(super) async fn check_vectors_in_stored_order(store: &dyn Store) {
+    const MODEL: &str = "sequence-model";
+    let (a, b, c) = (id("2408.30001"), id("2408.30002"), id("hep-th/9908001"));
+    store
+        .upsert_papers(
+            vec![
+                featured(a.as_str(), "Ordered one", "2024-08-10", 0),
+                featured(b.as_str(), "Ordered two", "2024-08-10", 0),
+                featured(c.as_str(), "Ordered three", "2024-08-11", 0),
+            ],
+            WriteMode::Commit,
+        )
+        .await
+        .unwrap();
+    assert!(read_since(store, MODEL, None, 10).await.is_empty());
+    let report = import(
+        store,
+        MODEL,
+        vec![
+            VectorImport::Batch(vec![
+                (c.clone(), vec![0.0, 1.0]),
+                (a.clone(), vec![1.0, 0.0]),
+            ]),
+            VectorImport::Commit,
+        ],
+    )
+    .await;
+    assert_eq!(report.stored, 2);
+    let imported = read_since(store, MODEL, None, 1).await;
+    let ids: Vec<_> = imported.iter().map(|(_, id, _)| id.clone()).collect();
+    assert_eq!(ids, [a.clone(), c.clone()], "one write, by paper id");
+    let first = imported[0].0;
+    assert!(first >= 1 && imported[1].0 == first, "one number per write");
+
+    // A put after the import: b is new, a is replaced and moves after c.
+    let text = |p: &paperfeed_core::Paper| p.text_fingerprint();
+    let (pa, pb) = (
+        store.get_paper(&a).await.unwrap().unwrap(),
+        store.get_paper(&b).await.unwrap().unwrap(),
+    );
+    store
+        .put_embeddings(
+            MODEL,
+            vec![
+                crate::PaperVector {
+                    id: b.clone(),
+                    text_hash: text(&pb),
+                    vector: vec![0.5, 0.5],
+                },
+                crate::PaperVector {
+                    id: a.clone(),
+                    text_hash: text(&pa),
+                    vector: vec![0.6, 0.8],
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    let all = read_since(store, MODEL, None, 2).await;
+    let order: Vec<_> = all
+        .iter()
+        .map(|(s, id, _)| (*s - first, id.clone()))
+        .collect();
+    assert_eq!(
+        order,
+        [(0, c.clone()), (1, a.clone()), (1, b.clone())],
+        "a paper once, at its latest write"
+    );
+    assert_eq!(all[1].2, [0.6, 0.8]);
+
+    // From a cursor inside the import's rows: only what follows it.
+    let mid = crate::VectorCursor {
+        seq: first,
+        id: a.clone(),
+    };
+    let rest = read_since(store, MODEL, Some(mid), 10).await;
+    assert_eq!(rest.len(), 3, "c, then the put's two");
+    let caught_up = crate::VectorCursor {
+        seq: all[2].0,
+        id: all[2].1.clone(),
+    };
+    assert!(
+        read_since(store, MODEL, Some(caught_up), 10)
+            .await
+            .is_empty()
+    );
+    assert!(read_since(store, "other-model", None, 10).await.is_empty());
+}

@@ -6,7 +6,7 @@ use tokio_postgres::Row;
 
 use super::PostgresStore;
 use super::sql::corrupt;
-use super::sql::{count, execute, limit_of, query, query_one};
+use super::sql::{count, execute, limit_of, next_embedding_seq, query, query_one};
 use crate::encoding::{distinct_ids, paper_vector, vector_bytes};
 use crate::{EmbeddingJob, PaperVector, StoreError};
 
@@ -60,18 +60,20 @@ pub(super) async fn put(
 ) -> Result<(), StoreError> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
+    let seq = next_embedding_seq(&tx).await?;
     for v in &vectors {
         execute(
             &tx,
-            "insert into paper_embeddings (paper_id, model, text_hash, vector)
-             select id, $2, $3, $4 from papers where id = $1 and text_hash = $3
+            "insert into paper_embeddings (paper_id, model, text_hash, vector, seq)
+             select id, $2, $3, $4, $5 from papers where id = $1 and text_hash = $3
              on conflict (paper_id, model) do update set
-                 text_hash = excluded.text_hash, vector = excluded.vector",
+                 text_hash = excluded.text_hash, vector = excluded.vector, seq = excluded.seq",
             &[
                 &v.id.as_str(),
                 &model,
                 &v.text_hash,
                 &vector_bytes(&v.vector),
+                &seq,
             ],
         )
         .await?;

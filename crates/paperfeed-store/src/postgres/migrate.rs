@@ -45,6 +45,10 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/postgres/0010_identities.sql"),
     ),
     (
+        12,
+        include_str!("../../migrations/postgres/0012_embedding_seq.sql"),
+    ),
+    (
         13,
         include_str!("../../migrations/postgres/0013_thumbnails.sql"),
     ),

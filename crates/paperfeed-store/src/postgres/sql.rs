@@ -76,6 +76,20 @@ pub(crate) async fn next_change_seq<C: GenericClient>(tx: &C) -> Result<i64, Sto
     .try_get(0)?)
 }
 
+/// Takes the next value of the vector counter (`embedding_seq`) for a transaction that writes
+/// vectors, for the reason [`next_change_seq`] gives: node indexes page through
+/// `embeddings_since(watermark)`, so writes must become visible in counter order. Writers of
+/// vectors take it first, before the rows they write; nothing else takes this counter.
+pub(crate) async fn next_embedding_seq<C: GenericClient>(tx: &C) -> Result<i64, StoreError> {
+    Ok(query_one(
+        tx,
+        "update store_counters set value = value + 1 where name = 'embedding_seq' returning value",
+        &[],
+    )
+    .await?
+    .try_get(0)?)
+}
+
 pub(crate) fn limit_of(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -8,9 +8,12 @@ use paperfeed_core::ArxivId;
 use tokio::sync::mpsc;
 
 use super::PostgresStore;
-use super::sql::{limit_of, query};
+use super::sql::{limit_of, next_embedding_seq, query};
 use crate::encoding::{paper_vector, vector_bytes};
-use crate::{ImportedVectors, PaperVector, StoreError, VectorImport, VectorTransferStore};
+use crate::{
+    ImportedVectors, PaperVector, SequencedVector, StoreError, VectorCursor, VectorImport,
+    VectorTransferStore,
+};
 
 #[async_trait]
 impl VectorTransferStore for PostgresStore {
@@ -39,6 +42,34 @@ impl VectorTransferStore for PostgresStore {
             .collect()
     }
 
+    async fn embeddings_since(
+        &self,
+        model: &str,
+        after: Option<VectorCursor>,
+        limit: usize,
+    ) -> Result<Vec<SequencedVector>, StoreError> {
+        // Before every row: seq -1 (rows carry 0 or more) and the empty id.
+        let (seq, after) = after.map_or((-1, String::new()), |c| (c.seq, c.id.to_string()));
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "select seq, paper_id, text_hash, vector from paper_embeddings
+              where model = $1 and (seq, paper_id) > ($2, $3)
+              order by seq, paper_id limit $4",
+            &[&model, &seq, &after, &limit_of(limit)],
+        )
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let (id, blob): (String, Vec<u8>) = (row.try_get(1)?, row.try_get(3)?);
+                Ok(SequencedVector {
+                    seq: row.try_get(0)?,
+                    vector: paper_vector(&id, row.try_get(2)?, &blob)?,
+                })
+            })
+            .collect()
+    }
+
     async fn import_embeddings(
         &self,
         model: &str,
@@ -46,6 +77,7 @@ impl VectorTransferStore for PostgresStore {
     ) -> Result<ImportedVectors, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        let seq = next_embedding_seq(&tx).await?;
         let mut report = ImportedVectors::default();
         while let Some(message) = batches.recv().await {
             let batch = match message {
@@ -71,14 +103,15 @@ impl VectorTransferStore for PostgresStore {
             }
             let rows = query(
                 &tx,
-                "insert into paper_embeddings (paper_id, model, text_hash, vector)
-                 select p.id, $1, p.text_hash, v.vector
+                "insert into paper_embeddings (paper_id, model, text_hash, vector, seq)
+                 select p.id, $1, p.text_hash, v.vector, $4
                    from unnest($2::text[], $3::bytea[]) as v(id, vector)
                    join papers p on p.id = v.id
                  on conflict (paper_id, model) do update set
-                     text_hash = excluded.text_hash, vector = excluded.vector
+                     text_hash = excluded.text_hash, vector = excluded.vector,
+                     seq = excluded.seq
                  returning paper_id",
-                &[&model, &ids, &vectors],
+                &[&model, &ids, &vectors, &seq],
             )
             .await?;
             let stored: HashSet<String> = rows

@@ -67,18 +67,21 @@ pub(super) async fn put(
         .write(move |conn| {
             let tx = conn.transaction()?;
             {
+                let seq = next_embedding_seq(&tx)?;
                 let mut stmt = tx.prepare_cached(
-                    "insert into paper_embeddings (paper_id, model, text_hash, vector)
-                 select id, ?2, ?3, ?4 from papers where id = ?1 and text_hash = ?3
+                    "insert into paper_embeddings (paper_id, model, text_hash, vector, seq)
+                 select id, ?2, ?3, ?4, ?5 from papers where id = ?1 and text_hash = ?3
                  on conflict (paper_id, model) do update set
-                     text_hash = excluded.text_hash, vector = excluded.vector",
+                     text_hash = excluded.text_hash, vector = excluded.vector,
+                     seq = excluded.seq",
                 )?;
                 for v in &vectors {
                     stmt.execute(params![
                         v.id.as_str(),
                         model,
                         v.text_hash,
-                        vector_bytes(&v.vector)
+                        vector_bytes(&v.vector),
+                        seq
                     ])?;
                 }
             }
@@ -123,6 +126,17 @@ pub(super) async fn of_papers(
             vector_rows(stmt.query(params![model, ids])?)
         })
         .await
+}
+
+/// Takes the next value of the vector counter for a transaction that writes vectors (see
+/// `VectorTransferStore::embeddings_since`); the one writer connection keeps them in order.
+pub(super) fn next_embedding_seq(tx: &rusqlite::Transaction<'_>) -> Result<i64, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "update store_counters set value = value + 1 where name = 'embedding_seq'
+             returning value",
+        )?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// Rows of (paper id, text hash, vector bytes) as vectors.

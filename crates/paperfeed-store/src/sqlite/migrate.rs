@@ -56,6 +56,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/sqlite/0015_identities.sql"),
     ),
     (
+        17,
+        include_str!("../../migrations/sqlite/0017_embedding_seq.sql"),
+    ),
+    (
         18,
         include_str!("../../migrations/sqlite/0018_thumbnails.sql"),
     ),

@@ -7,8 +7,12 @@ use rusqlite::params;
 use tokio::sync::mpsc;
 
 use super::SqliteStore;
+use super::embeddings::next_embedding_seq;
 use crate::encoding::{paper_vector, vector_bytes};
-use crate::{ImportedVectors, PaperVector, StoreError, VectorImport, VectorTransferStore};
+use crate::{
+    ImportedVectors, PaperVector, SequencedVector, StoreError, VectorCursor, VectorImport,
+    VectorTransferStore,
+};
 
 #[async_trait]
 impl VectorTransferStore for SqliteStore {
@@ -39,6 +43,36 @@ impl VectorTransferStore for SqliteStore {
         .await
     }
 
+    async fn embeddings_since(
+        &self,
+        model: &str,
+        after: Option<VectorCursor>,
+        limit: usize,
+    ) -> Result<Vec<SequencedVector>, StoreError> {
+        let model = model.to_owned();
+        // Before every row: seq -1 (rows carry 0 or more) and the empty id.
+        let (seq, after) = after.map_or((-1, String::new()), |c| (c.seq, c.id.to_string()));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "select seq, paper_id, text_hash, vector from paper_embeddings
+                  where model = ?1 and (seq, paper_id) > (?2, ?3)
+                  order by seq, paper_id limit ?4",
+            )?;
+            let mut rows = stmt.query(params![model, seq, after, limit])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let (id, blob): (String, Vec<u8>) = (row.get(1)?, row.get(3)?);
+                out.push(SequencedVector {
+                    seq: row.get(0)?,
+                    vector: paper_vector(&id, row.get(2)?, &blob)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn import_embeddings(
         &self,
         model: &str,
@@ -49,11 +83,13 @@ impl VectorTransferStore for SqliteStore {
             let tx = conn.transaction()?;
             let mut report = ImportedVectors::default();
             {
+                let seq = next_embedding_seq(&tx)?;
                 let mut stmt = tx.prepare_cached(
-                    "insert into paper_embeddings (paper_id, model, text_hash, vector)
-                     select id, ?2, text_hash, ?3 from papers where id = ?1
+                    "insert into paper_embeddings (paper_id, model, text_hash, vector, seq)
+                     select id, ?2, text_hash, ?3, ?4 from papers where id = ?1
                      on conflict (paper_id, model) do update set
-                         text_hash = excluded.text_hash, vector = excluded.vector",
+                         text_hash = excluded.text_hash, vector = excluded.vector,
+                         seq = excluded.seq",
                 )?;
                 // On the blocking pool, so waiting for the next batch here blocks no async task.
                 while let Some(message) = batches.blocking_recv() {
@@ -63,7 +99,8 @@ impl VectorTransferStore for SqliteStore {
                                 let changed = stmt.execute(params![
                                     id.as_str(),
                                     model,
-                                    vector_bytes(vector)
+                                    vector_bytes(vector),
+                                    seq
                                 ])?;
                                 if changed == 0 {
                                     report.note_missing(id);

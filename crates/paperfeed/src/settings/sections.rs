@@ -243,7 +243,8 @@ pub struct SearchSettings {
     /// cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_dir: Option<PathBuf>,
-    /// Up to this many vectors, semantic search scans them all exactly; above, an HNSW graph.
+    /// Up to this many vectors, semantic search scores them all; above, the vector index's sign
+    /// codes pick the candidates that are read and scored (`paperfeed_search::VectorIndex`).
     pub exact_vector_limit: usize,
     /// Papers embedded per batch in the background.
     pub embed_batch: usize,

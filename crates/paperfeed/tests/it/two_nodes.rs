@@ -472,7 +472,7 @@ async fn one_node_computes_the_vectors_and_the_other_reads_them_from_the_store()
     let reader_text = log(reader_log);
     assert!(!reader_text.contains("computing vectors"), "{reader_text}");
     assert!(
-        reader_text.contains("read vectors computed by another node"),
+        reader_text.contains("appended vectors stored by another node or an import"),
         "{reader_text}"
     );
 

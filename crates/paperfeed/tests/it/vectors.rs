@@ -257,3 +257,107 @@ fn bad_vector_files_are_refused_with_the_file_and_reason_and_nothing_is_written(
     assert!(ok(out).contains(&format!("imported {n} vectors")));
     assert_eq!(stored_vectors(dir), i64::try_from(n).unwrap());
 }
+
+/// Writes `rows` (each a 384-d vector pointing along its axis, turned by `turn`) for `ids` to
+/// `name.npy` and `name.ids` in `dir`; returns the .npy path.
+fn vector_file(dir: &Path, name: &str, ids: &[String], turn: usize) -> std::path::PathBuf {
+    let mut data = Vec::new();
+    for r in 0..ids.len() {
+        for c in 0..384 {
+            let x: f32 = if c == (r + turn) % 384 { 1.0 } else { 0.01 };
+            data.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    let npy = dir.join(format!("{name}.npy"));
+    write_npy(&npy, &f4(ids.len()), &data);
+    std::fs::write(dir.join(format!("{name}.ids")), ids.join("\n") + "\n").unwrap();
+    npy
+}
+
+/// The vector index's commit record: rows committed and the store's vector counter reached.
+fn index_meta(data: &Path) -> (u64, i64) {
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(data.join("index/vectors/meta.json")).expect("the index's meta.json"),
+    )
+    .unwrap();
+    (
+        meta["rows"].as_u64().unwrap(),
+        meta["watermark"]["seq"].as_i64().unwrap(),
+    )
+}
+
+/// The data files of the vector index (codes, rows, ids of its generation), with their lengths.
+fn index_files(data: &Path) -> Vec<(String, u64)> {
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(data.join("index/vectors"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".bin"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn the_vector_index_persists_across_runs_and_each_run_appends_only_what_is_new() {
+    let data = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    with_day(data.path());
+    let ids = paper_ids(data.path());
+    assert!(ids.len() >= 6, "the day has {} papers", ids.len());
+    let import = |name: &str, ids: &[String], turn: usize| {
+        let npy = vector_file(files.path(), name, ids, turn);
+        ok(run(
+            data.path(),
+            None,
+            &["vectors", "import", npy.to_str().unwrap(), "--skip-check"],
+        ))
+    };
+
+    let out = import("first", &ids[..3], 0);
+    assert!(out.contains("indexed 3 vectors"), "{out}");
+    let (rows, first_seq) = index_meta(data.path());
+    assert_eq!(rows, 3);
+
+    // A later run finds the index on disk and appends the new vectors alone.
+    let out = import("second", &ids[3..5], 3);
+    assert!(out.contains("indexed 2 vectors"), "{out}");
+    let (rows, seq) = index_meta(data.path());
+    assert_eq!(rows, 5, "appended, not rebuilt");
+    assert!(seq > first_seq);
+
+    // A paper's new vector is appended too (its old row is dead until a compaction).
+    let out = import("again", &ids[..1], 7);
+    assert!(out.contains("indexed 1 vectors"), "{out}");
+    assert_eq!(index_meta(data.path()).0, 6);
+
+    // A process killed in the middle of an append leaves rows past the commit record, a
+    // torn one last: the next run cuts them off and appends after the committed rows.
+    for (name, _) in index_files(data.path()) {
+        let path = data.path().join("index/vectors").join(&name);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(&[0xAB; 1000]);
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let out = import("after-crash", &ids[5..6], 9);
+    assert!(out.contains("indexed 1 vectors"), "{out}");
+    assert_eq!(index_meta(data.path()).0, 7);
+    let lengths: Vec<u64> = index_files(data.path()).iter().map(|(_, l)| *l).collect();
+    // codes (48 bytes a row), ids (32), rows (768 half floats' bytes), sorted by name.
+    assert_eq!(
+        lengths,
+        [7 * 48, 7 * 32, 7 * 768],
+        "{:?}",
+        index_files(data.path())
+    );
+
+    // `reindex` rebuilds it from the store: one row per paper with a vector.
+    ok(run(data.path(), None, &["reindex"]));
+    assert_eq!(index_meta(data.path()).0, 6);
+    assert_eq!(stored_vectors(data.path()), 6);
+}
