@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use paperfeed_search::{Embedder, KeywordIndex, MODEL_NAME, OpenOutcome, SearchEngine, VectorIndex};
+use paperfeed_search::{
+    Embedder, KeywordIndex, MODEL_NAME, OpenOutcome, SearchEngine, VectorIndex,
+};
 
 use crate::settings::{HfHub, Settings};
 
