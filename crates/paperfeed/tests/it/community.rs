@@ -425,17 +425,14 @@ async fn a_stranger_guessing_from_elsewhere_slows_the_owner_down_but_never_locks
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert_eq!(ada.get("/account").await.status, 200);
     // A huge user name that fits in a body costs a bounded bucket, and answers like any
-    // wrong one; one past the body limit is refused unread.
+    // wrong one. (One past the body limit is refused unread: api.rs,
+    // `oversized_bodies_get_413_whether_declared_or_chunked`, sends it by hand, since a client
+    // still writing a body the server refused may see the connection close before the 413.)
     let huge = "u".repeat(100_000);
     let answer = Visitor::from_address(&server, "127.0.0.6")
         .log_in(&huge, "guess guess guess")
         .await;
     assert_eq!(answer.status, 401);
-    let too_big = "u".repeat(1 << 20);
-    let answer = Visitor::from_address(&server, "127.0.0.7")
-        .log_in(&too_big, "guess guess guess")
-        .await;
-    assert_eq!(answer.status, 413);
 }
 
 #[tokio::test(flavor = "multi_thread")]
