@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::suggest::{SuggestIndex, SuggestQuery, Suggestion};
 use crate::{
-    Embedder, KeywordIndex, KeywordQuery, QueryVectors, RRF_K, SearchError, SortOrder, VectorError,
-    VectorIndex, VectorWatermark, reciprocal_rank_fusion,
+    Embedder, KEYWORD_SHARE, KeywordIndex, KeywordQuery, QueryVectors, SearchError, SortOrder,
+    VectorError, VectorIndex, VectorWatermark, convex_combination,
 };
 
 /// How many candidates each side contributes to a fused ranking.
@@ -457,29 +457,40 @@ impl SearchEngine {
             let mut q = query.clone();
             q.offset = 0;
             q.limit = FUSION_DEPTH;
-            read(&self.keyword).search(&q)?.hits
+            // Unmarked: only the page's hits are marked, below.
+            read(&self.keyword).search_unmarked(&q)?.hits
         } else {
             Vec::new()
         };
         let keyword_ids: Vec<ArxivId> = keyword.iter().map(|h| h.id.clone()).collect();
         let semantic_ids: Vec<ArxivId> = semantic.iter().map(|n| n.id.clone()).collect();
-        let fused = reciprocal_rank_fusion(&[&keyword_ids, &semantic_ids], RRF_K);
+        let keyword_scored: Vec<(ArxivId, f32)> =
+            keyword.iter().map(|h| (h.id.clone(), h.score)).collect();
+        let semantic_scored: Vec<(ArxivId, f32)> = semantic
+            .iter()
+            .map(|n| (n.id.clone(), n.similarity))
+            .collect();
+        let fused = convex_combination(&keyword_scored, &semantic_scored, KEYWORD_SHARE);
         let total = fused.len();
-        let hits = fused
+        let page: Vec<(ArxivId, f32)> = fused
             .into_iter()
             .skip(query.offset)
             .take(query.limit)
+            .collect();
+        // Keyword matches shown get their words marked, as in keyword mode; papers found only
+        // by meaning are shown plain.
+        let matched: Vec<ArxivId> = page
+            .iter()
+            .filter(|(id, _)| keyword_ids.contains(id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut marks = read(&self.keyword).mark(query, &matched)?;
+        let hits = page
+            .into_iter()
             .map(|(id, score)| {
-                let kw = keyword.iter().position(|h| h.id == id);
+                let kw = keyword_ids.iter().position(|k| *k == id);
                 let sem = semantic_ids.iter().position(|s| *s == id);
-                let (title_html, snippet_html) = kw
-                    .map(|i| {
-                        (
-                            keyword[i].title_html.clone(),
-                            keyword[i].snippet_html.clone(),
-                        )
-                    })
-                    .unzip();
+                let (title_html, snippet_html) = marks.remove(&id).unzip();
                 SearchHit {
                     id,
                     score,

@@ -11,6 +11,7 @@
 //! Queries are built term by term from the parsed [`KeywordQuery`]; user text never reaches
 //! tantivy's own query parser, whose syntax (`+`, `-`, `:`, `[`, `~` …) it would trip on.
 
+mod coverage;
 mod filter_check;
 mod highlight;
 mod plan;

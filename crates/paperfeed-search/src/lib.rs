@@ -1,5 +1,6 @@
 //! Search over papers: a keyword index (tantivy, BM25), sentence embeddings computed in Rust
-//! (all-MiniLM-L6-v2 on candle), a vector index, and their fusion by reciprocal rank.
+//! (all-MiniLM-L6-v2 on candle), a vector index, and their fusion (a convex combination of
+//! their scaled scores).
 //!
 //! Everything here is derived data: it reads papers handed to it and writes only its own index
 //! files, and can always be rebuilt from the store. It never talks to the store or the network.
@@ -8,7 +9,7 @@ mod hybrid;
 pub mod recommend;
 mod vectors;
 
-pub use hybrid::{RRF_K, reciprocal_rank_fusion};
+pub use hybrid::{KEYWORD_SHARE, convex_combination};
 pub use vectors::{
     Compacted, DEFAULT_EXACT_LIMIT, Depth, Neighbour, Staged, VectorError, VectorIndex,
     VectorWatermark, dot,

@@ -806,3 +806,75 @@ fn an_exact_id_beside_a_phrase_that_matches_nothing_is_still_pinned() {
         assert_eq!(ids(&results).first(), Some(&"2403.06634"), "{input}");
     }
 }
+
+/// A fixture paper made over with the given text (no AI summary or keywords), as another id.
+fn made_up(template: &Paper, id_text: &str, title: &str, abstract_text: &str) -> Paper {
+    let mut paper = template.clone();
+    paper.id = id(id_text);
+    paper.title = title.to_owned();
+    paper.abstract_text = abstract_text.to_owned();
+    paper.ai_summary = None;
+    paper.ai_keywords = Vec::new();
+    paper
+}
+
+#[test]
+fn a_paper_covering_more_typed_words_outranks_one_repeating_a_few() {
+    let mut papers = papers();
+    let template = papers[0].clone();
+    papers.push(made_up(
+        &template,
+        "2601.00001",
+        "Adaptive drafting for faster generation",
+        "We keep an n-gram cache and train a hybrid drafter by distillation, so the large \
+         model accepts more of its tokens.",
+    ));
+    papers.push(made_up(
+        &template,
+        "2601.00002",
+        "Speculative decoding cache",
+        "Speculative decoding with a cache: speculative decoding, a decoding cache, and \
+         speculative decoding again.",
+    ));
+    let index = indexed(&papers);
+    let results = search(
+        &index,
+        "speculative decoding n-gram cache hybrid distillation",
+    );
+    let found = ids(&results);
+    assert_eq!(found.first(), Some(&"2601.00001"), "{found:?}");
+    let repeating = found.iter().position(|i| *i == "2601.00002").unwrap();
+    assert!(repeating > 0);
+    let scores: Vec<f32> = results.hits.iter().map(|h| h.score).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+}
+
+#[test]
+fn typed_words_found_side_by_side_outrank_the_same_words_apart() {
+    let mut papers = papers();
+    let template = papers[0].clone();
+    papers.push(made_up(
+        &template,
+        "2601.00003",
+        "Routing tokens in sparse networks",
+        "Experts disagree on routing; a mixture of signals picks the sparse path, and we \
+         study load balance.",
+    ));
+    papers.push(made_up(
+        &template,
+        "2601.00004",
+        "Routing tokens in sparse networks",
+        "A mixture of experts picks the sparse path by routing each token; we study load \
+         balance.",
+    ));
+    let index = indexed(&papers);
+    let found = search(&index, "mixture of experts routing");
+    assert_eq!(
+        ids(&found).first(),
+        Some(&"2601.00004"),
+        "{:?}",
+        ids(&found)
+    );
+    let apart = ids(&found).iter().position(|i| *i == "2601.00003").unwrap();
+    assert!(apart > 0);
+}

@@ -42,6 +42,9 @@ pub(super) struct Plan {
     pub(super) exact: Vec<Term>,
     /// The order actually used: relevance needs words to rank by, else it is newest first.
     pub(super) sort: SortOrder,
+    /// The free words of the text (not its phrases or filters), joined by spaces: what the
+    /// best matches are re-ranked by ([`super::coverage`]).
+    pub(super) words: String,
 }
 
 impl Plan {
@@ -79,6 +82,7 @@ impl KeywordIndex {
             matcher: None,
             exact: Vec::new(),
             sort: q.sort,
+            words: String::new(),
         };
         if q.text.trim().is_empty() {
             let everything: Box<dyn Query> = Box::new(AllQuery);
@@ -90,6 +94,7 @@ impl KeywordIndex {
         }
 
         let pieces = pieces(&q.text);
+        plan.words = free_words(&pieces);
         let ids = arxiv_ids(&q.text, &pieces);
         plan.exact = ids
             .iter()
@@ -127,14 +132,7 @@ impl KeywordIndex {
             (f.abstract_text, 1.0),
             (f.authors, 1.0),
         ];
-        let words: Vec<&str> = pieces
-            .iter()
-            .filter_map(|piece| match piece {
-                Piece::Word(word) => Some(*word),
-                Piece::Phrase(_) => None,
-            })
-            .collect();
-        let words = words.join(" ");
+        let words = free_words(pieces);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (field, boost) in scored {
             let mut seen = BTreeSet::new();
@@ -248,6 +246,18 @@ impl KeywordIndex {
             (Occur::Should, term(&format!("{category}.*"))),
         ]))
     }
+}
+
+/// The words of the text outside phrases and filters, joined by spaces.
+fn free_words(pieces: &[Piece<'_>]) -> String {
+    let words: Vec<&str> = pieces
+        .iter()
+        .filter_map(|piece| match piece {
+            Piece::Word(word) => Some(*word),
+            Piece::Phrase(_) => None,
+        })
+        .collect();
+    words.join(" ")
 }
 
 fn term_query(term: Term) -> Box<dyn Query> {

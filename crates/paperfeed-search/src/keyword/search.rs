@@ -11,8 +11,8 @@ use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument};
 
-use super::schema::{NEWEST_RANK, VOTES_RANK};
-use super::{KeywordIndex, KeywordQuery, SearchError, SortOrder, highlight};
+use super::schema::{self, NEWEST_RANK, VOTES_RANK};
+use super::{KeywordIndex, KeywordQuery, SearchError, SortOrder, coverage, highlight};
 
 /// The most hits one page may ask for.
 pub const MAX_LIMIT: usize = 100;
@@ -53,6 +53,45 @@ impl KeywordIndex {
     /// One page of papers matching `q`. Papers whose arXiv id or exact title is the query
     /// come first, under every sort order, if they pass the filters.
     pub fn search(&self, q: &KeywordQuery) -> Result<KeywordResults, SearchError> {
+        self.run(q, true)
+    }
+
+    /// [`KeywordIndex::search`] without titles and snippets (their strings are empty): for a
+    /// caller that shows only some of the hits, such as hybrid fusion, and marks those with
+    /// [`KeywordIndex::mark`]. Marking is most of a hit's cost.
+    pub fn search_unmarked(&self, q: &KeywordQuery) -> Result<KeywordResults, SearchError> {
+        self.run(q, false)
+    }
+
+    /// The marked title and snippet (as in [`KeywordHit`]) of each paper of `ids` that the
+    /// index holds, for the words of `q`.
+    pub fn mark(
+        &self,
+        q: &KeywordQuery,
+        ids: &[ArxivId],
+    ) -> Result<HashMap<ArxivId, (String, String)>, SearchError> {
+        let searcher = self.reader.searcher();
+        let plan = self.plan(q);
+        let generators = self.generators(&searcher, plan.ranked.as_deref());
+        let mut marked = HashMap::with_capacity(ids.len());
+        for id in ids {
+            let term = schema::id_term(&self.fields, id.as_str());
+            let found = searcher
+                .search(
+                    &TermQuery::new(term, IndexRecordOption::Basic),
+                    &TopDocs::with_limit(1).order_by_score(),
+                )
+                .map_err(SearchError::index("searched"))?;
+            for (_, address) in found {
+                if let Some(hit) = self.hit(&searcher, address, 0.0, Some(&generators))? {
+                    marked.insert(hit.id, (hit.title_html, hit.snippet_html));
+                }
+            }
+        }
+        Ok(marked)
+    }
+
+    fn run(&self, q: &KeywordQuery, marked: bool) -> Result<KeywordResults, SearchError> {
         let searcher = self.reader.searcher();
         let fail = SearchError::index("searched");
         let plan = self.plan(q);
@@ -93,12 +132,23 @@ impl KeywordIndex {
 
         let window = offset + limit + pinned.len();
         let ranked = match (&plan.ranked, plan.sort) {
-            (Some(ranked), SortOrder::Relevance) => searcher
-                .search(
-                    ranked.as_ref(),
-                    &TopDocs::with_limit(window).order_by_score(),
-                )
-                .map_err(SearchError::index("searched"))?,
+            (Some(ranked), SortOrder::Relevance) => {
+                let coverage = self.coverage(&searcher, &plan.words);
+                let depth = match coverage {
+                    Some(_) => window.max(coverage::DEPTH),
+                    None => window,
+                };
+                let mut found = searcher
+                    .search(
+                        ranked.as_ref(),
+                        &TopDocs::with_limit(depth).order_by_score(),
+                    )
+                    .map_err(SearchError::index("searched"))?;
+                if let Some(coverage) = coverage {
+                    coverage.rerank(self, &searcher, &mut found)?;
+                }
+                found
+            }
             (_, sort) => {
                 let key = if sort == SortOrder::Votes {
                     VOTES_RANK
@@ -164,10 +214,10 @@ impl KeywordIndex {
                 .filter(|(_, address)| !pinned.contains(address)),
         );
 
-        let generators = self.generators(&searcher, plan.ranked.as_deref());
+        let generators = marked.then(|| self.generators(&searcher, plan.ranked.as_deref()));
         let mut hits = Vec::with_capacity(limit);
         for (score, address) in page.into_iter().skip(offset).take(limit) {
-            if let Some(hit) = self.hit(&searcher, address, score, &generators)? {
+            if let Some(hit) = self.hit(&searcher, address, score, generators.as_ref())? {
                 hits.push(hit);
             }
         }
@@ -198,7 +248,7 @@ impl KeywordIndex {
         searcher: &Searcher,
         address: DocAddress,
         score: f32,
-        generators: &Generators,
+        generators: Option<&Generators>,
     ) -> Result<Option<KeywordHit>, SearchError> {
         let doc: TantivyDocument = searcher.doc(address).map_err(SearchError::index("read"))?;
         let text = |field: Field| {
@@ -211,6 +261,14 @@ impl KeywordIndex {
             // Only ids that parsed are ever indexed; skip rather than fail the page.
             tracing::warn!(paper.id = %stored_id, "keyword index holds an unreadable id");
             return Ok(None);
+        };
+        let Some(generators) = generators else {
+            return Ok(Some(KeywordHit {
+                id,
+                score,
+                title_html: String::new(),
+                snippet_html: String::new(),
+            }));
         };
         let title = text(self.fields.title);
         let abstract_text = text(self.fields.abstract_text);
