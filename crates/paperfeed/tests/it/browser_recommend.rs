@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use fantoccini::Locator;
 
 use crate::browser::{
-    browser, card_ids, click, fill_and_submit, save_screenshot, text_of, wait_for_path,
-    wait_for_text,
+    browser, card_ids, click, click_and_load, fill_and_submit, save_screenshot, text_of,
+    wait_for_path, wait_for_text,
 };
 use crate::harness::{model_dir, register_secret};
 use crate::recommendations::{SEEDS, TWINS, hub};
@@ -60,7 +60,9 @@ async fn a_reader_seeds_three_papers_reads_why_dismisses_a_pick_and_its_twin_and
             .goto(&server.url(&format!("/papers/{id}")))
             .await
             .unwrap();
-        click(client, "form.seed button").await;
+        // The form comes back to this very page: wait for the new load, not the path (it
+        // already holds), or the next `goto` races the redirect.
+        click_and_load(client, "form.seed button").await;
         wait_for_path(client, |p| p == format!("/papers/{id}")).await;
     }
     open_for_you(client, &server.url("/for-you")).await;
