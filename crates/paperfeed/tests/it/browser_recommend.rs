@@ -82,7 +82,8 @@ async fn a_reader_seeds_three_papers_reads_why_dismisses_a_pick_and_its_twin_and
 
     // Not interested in the top pick: it leaves, and so does its near-duplicate.
     let top = picks[0].clone();
-    click(
+    // A plain form: the page loads again. Reading cards before it has would see none.
+    click_and_load(
         client,
         &format!("article[data-paper-id='{top}'] form[action='/account/dismissed'] button"),
     )
