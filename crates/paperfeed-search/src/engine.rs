@@ -462,8 +462,6 @@ impl SearchEngine {
         } else {
             Vec::new()
         };
-        let keyword_ids: Vec<ArxivId> = keyword.iter().map(|h| h.id.clone()).collect();
-        let semantic_ids: Vec<ArxivId> = semantic.iter().map(|n| n.id.clone()).collect();
         let keyword_scored: Vec<(ArxivId, f32)> =
             keyword.iter().map(|h| (h.id.clone(), h.score)).collect();
         let semantic_scored: Vec<(ArxivId, f32)> = semantic
@@ -481,15 +479,15 @@ impl SearchEngine {
         // by meaning are shown plain.
         let matched: Vec<ArxivId> = page
             .iter()
-            .filter(|(id, _)| keyword_ids.contains(id))
+            .filter(|(id, _)| keyword_scored.iter().any(|(k, _)| k == id))
             .map(|(id, _)| id.clone())
             .collect();
         let mut marks = read(&self.keyword).mark(query, &matched)?;
         let hits = page
             .into_iter()
             .map(|(id, score)| {
-                let kw = keyword_ids.iter().position(|k| *k == id);
-                let sem = semantic_ids.iter().position(|s| *s == id);
+                let kw = keyword_scored.iter().position(|(k, _)| *k == id);
+                let sem = semantic_scored.iter().position(|(s, _)| *s == id);
                 let (title_html, snippet_html) = marks.remove(&id).unzip();
                 SearchHit {
                     id,

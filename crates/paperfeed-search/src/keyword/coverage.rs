@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use tantivy::postings::{Postings as _, SegmentPostings};
 use tantivy::query::Bm25Weight;
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DocAddress, DocId, DocSet as _, Searcher, Term};
+use tantivy::{DocAddress, DocId, DocSet as _, InvertedIndexReader, Searcher, Term};
 
 use super::{KeywordIndex, SearchError};
 
@@ -156,47 +156,29 @@ impl Coverage {
             let title = inverted(f.title)?;
             let abstract_text = inverted(f.abstract_text)?;
             let authors = inverted(f.authors)?;
-            let holds = |postings: Option<SegmentPostings>| -> Vec<bool> {
-                let Some(mut postings) = postings else {
-                    return vec![false; docs.len()];
-                };
-                docs.iter()
-                    .map(|&doc| postings.doc() <= doc && postings.seek(doc) == doc)
-                    .collect()
+            // Which of the segment's candidates hold `token` in `field`.
+            let holds = |inverted: &InvertedIndexReader, field: Field, token: &str| {
+                let term = Term::from_field_text(field, token);
+                let postings = inverted
+                    .read_postings(&term, IndexRecordOption::Basic)
+                    .map_err(failed)?;
+                Ok::<_, SearchError>(match postings {
+                    Some(mut postings) => docs.iter().map(|&d| at(&mut postings, d)).collect(),
+                    None => vec![false; docs.len()],
+                })
             };
             for word in &self.words {
                 let mut in_prose = vec![true; docs.len()];
                 for token in &word.prose {
-                    let in_title = holds(
-                        title
-                            .read_postings(
-                                &Term::from_field_text(f.title, token),
-                                IndexRecordOption::Basic,
-                            )
-                            .map_err(failed)?,
-                    );
-                    let in_abstract = holds(
-                        abstract_text
-                            .read_postings(
-                                &Term::from_field_text(f.abstract_text, token),
-                                IndexRecordOption::Basic,
-                            )
-                            .map_err(failed)?,
-                    );
+                    let in_title = holds(&title, f.title, token)?;
+                    let in_abstract = holds(&abstract_text, f.abstract_text, token)?;
                     for (k, held) in in_prose.iter_mut().enumerate() {
                         *held &= in_title[k] || in_abstract[k];
                     }
                 }
                 let mut as_name = vec![!word.names.is_empty(); docs.len()];
                 for token in &word.names {
-                    let found = holds(
-                        authors
-                            .read_postings(
-                                &Term::from_field_text(f.authors, token),
-                                IndexRecordOption::Basic,
-                            )
-                            .map_err(failed)?,
-                    );
+                    let found = holds(&authors, f.authors, token)?;
                     for (k, held) in as_name.iter_mut().enumerate() {
                         *held &= found[k];
                     }
@@ -225,10 +207,7 @@ impl Coverage {
                 let norms = reader.get_fieldnorms_reader(pair.field).map_err(failed)?;
                 let (mut at_first, mut at_second) = (Vec::new(), Vec::new());
                 for (k, &doc) in docs.iter().enumerate() {
-                    if first.doc() > doc || first.seek(doc) != doc {
-                        continue;
-                    }
-                    if second.doc() > doc || second.seek(doc) != doc {
+                    if !at(&mut first, doc) || !at(&mut second, doc) {
                         continue;
                     }
                     first.positions(&mut at_first);
@@ -254,6 +233,11 @@ impl Coverage {
         }
         Ok(())
     }
+}
+
+/// Whether `postings` holds `doc`, moving it forwards (callers ask in doc id order).
+fn at(postings: &mut SegmentPostings, doc: DocId) -> bool {
+    postings.doc() <= doc && postings.seek(doc) == doc
 }
 
 /// A failed read of the index while re-ranking, as the search's error.
