@@ -10,6 +10,7 @@
 
 mod bert;
 mod kernels;
+mod matmul;
 
 use std::path::{Path, PathBuf};
 
@@ -257,12 +258,14 @@ impl Embedder {
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         // sentence-transformers strips each text before tokenizing.
         let inputs: Vec<&str> = texts.iter().map(|t| t.trim()).collect();
-        let encodings =
-            self.tokenizer
-                .encode_batch(inputs, true)
-                .map_err(|e| EmbedError::Tokenize {
-                    reason: e.to_string(),
-                })?;
+        let tokenized = match inputs.as_slice() {
+            // A search query: `encode_batch` would hand it to rayon's pool and wait.
+            [one] => self.tokenizer.encode(*one, true).map(|e| vec![e]),
+            _ => self.tokenizer.encode_batch(inputs, true),
+        };
+        let encodings = tokenized.map_err(|e| EmbedError::Tokenize {
+            reason: e.to_string(),
+        })?;
 
         // Longest first, so each batch pads to a length close to all of its members'.
         let mut order: Vec<usize> = (0..encodings.len()).collect();

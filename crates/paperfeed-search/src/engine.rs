@@ -415,7 +415,12 @@ impl SearchEngine {
             }
         }
         if mode == SearchMode::Keyword {
-            let results = read(&self.keyword).search(query)?;
+            let keyword = read(&self.keyword);
+            let results = if query.highlight {
+                keyword.search(query)?
+            } else {
+                keyword.search_unmarked(query)?
+            };
             let hits = results
                 .hits
                 .into_iter()
@@ -425,8 +430,8 @@ impl SearchEngine {
                     score: h.score,
                     keyword_rank: Some(query.offset + i + 1),
                     semantic_rank: None,
-                    title_html: Some(h.title_html),
-                    snippet_html: Some(h.snippet_html),
+                    title_html: query.highlight.then_some(h.title_html),
+                    snippet_html: query.highlight.then_some(h.snippet_html),
                 })
                 .collect();
             return Ok(SearchResults {
@@ -482,7 +487,11 @@ impl SearchEngine {
             .filter(|(id, _)| keyword_scored.iter().any(|(k, _)| k == id))
             .map(|(id, _)| id.clone())
             .collect();
-        let mut marks = read(&self.keyword).mark(query, &matched)?;
+        let mut marks = if query.highlight {
+            read(&self.keyword).mark(query, &matched)?
+        } else {
+            std::collections::HashMap::new()
+        };
         let hits = page
             .into_iter()
             .map(|(id, score)| {

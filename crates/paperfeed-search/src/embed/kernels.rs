@@ -1,6 +1,6 @@
 //! The element-wise parts of a BERT layer, fused so each pass over the activations does as much
-//! as it can: bias + GELU, bias + residual + LayerNorm, and attention (scores, masked softmax,
-//! weighted sum) per sequence and head. Matrix products stay with candle's gemm.
+//! as it can: bias + GELU, bias + residual + LayerNorm, and attention per sequence and head (its
+//! two products through [`super::matmul`], the softmax between them here).
 //!
 //! Everything runs on rayon's pool (the one gemm uses) and inside [`pulp::Arch::dispatch`], which
 //! compiles the closure for the best instruction set this CPU has (AVX-512 / AVX2+FMA / SSE) and
@@ -9,6 +9,8 @@
 
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
+
+use super::matmul::Linear;
 
 /// Runs `f` compiled for the best instruction set this CPU has.
 ///
@@ -39,6 +41,11 @@ impl<K: Kernel> WithSimd for Run<K> {
 /// Rows per rayon task for per-token work: enough to amortise scheduling (a row is ~400 floats).
 const ROWS_PER_TASK: usize = 16;
 
+/// Up to this many token rows (a search query, a short title), per-token work runs on the
+/// calling thread: handing it to rayon's pool costs more than the work, and under load the pool
+/// is busy with other requests' batches.
+pub(super) const SEQUENTIAL_ROWS: usize = 64;
+
 /// `x ← LayerNorm(x + bias + residual) · gamma + beta`, row by row (rows of `gamma.len()`).
 pub(super) fn add_bias_residual_layer_norm(
     arch: Arch,
@@ -50,51 +57,59 @@ pub(super) fn add_bias_residual_layer_norm(
     eps: f32,
 ) {
     let h = gamma.len();
-    x.par_chunks_mut(h * ROWS_PER_TASK)
-        .zip(residual.par_chunks(h * ROWS_PER_TASK))
-        .for_each(|(rows, residual)| {
-            struct K<'a> {
-                rows: &'a mut [f32],
-                residual: &'a [f32],
-                bias: &'a [f32],
-                gamma: &'a [f32],
-                beta: &'a [f32],
-                eps: f32,
-            }
-            impl Kernel for K<'_> {
-                #[inline(always)]
-                fn run(self) {
-                    let h = self.gamma.len();
-                    for (row, res) in self
-                        .rows
-                        .chunks_exact_mut(h)
-                        .zip(self.residual.chunks_exact(h))
-                    {
-                        for ((v, b), r) in row.iter_mut().zip(self.bias).zip(res) {
-                            *v += b + r;
-                        }
-                        layer_norm_row(row, self.gamma, self.beta, self.eps);
+    let task = |(rows, residual): (&mut [f32], &[f32])| {
+        struct K<'a> {
+            rows: &'a mut [f32],
+            residual: &'a [f32],
+            bias: &'a [f32],
+            gamma: &'a [f32],
+            beta: &'a [f32],
+            eps: f32,
+        }
+        impl Kernel for K<'_> {
+            #[inline(always)]
+            fn run(self) {
+                let h = self.gamma.len();
+                for (row, res) in self
+                    .rows
+                    .chunks_exact_mut(h)
+                    .zip(self.residual.chunks_exact(h))
+                {
+                    for ((v, b), r) in row.iter_mut().zip(self.bias).zip(res) {
+                        *v += b + r;
                     }
+                    layer_norm_row(row, self.gamma, self.beta, self.eps);
                 }
             }
-            vectorized(
-                arch,
-                K {
-                    rows,
-                    residual,
-                    bias,
-                    gamma,
-                    beta,
-                    eps,
-                },
-            );
-        });
+        }
+        vectorized(
+            arch,
+            K {
+                rows,
+                residual,
+                bias,
+                gamma,
+                beta,
+                eps,
+            },
+        );
+    };
+    let chunk = h * ROWS_PER_TASK;
+    if x.len() <= h * SEQUENTIAL_ROWS {
+        x.chunks_mut(chunk)
+            .zip(residual.chunks(chunk))
+            .for_each(task);
+    } else {
+        x.par_chunks_mut(chunk)
+            .zip(residual.par_chunks(chunk))
+            .for_each(task);
+    }
 }
 
 /// `x ← GELU(x + bias)` with the exact (erf) GELU BERT uses, rows of `bias.len()`.
 pub(super) fn add_bias_gelu(arch: Arch, x: &mut [f32], bias: &[f32]) {
     let h = bias.len();
-    x.par_chunks_mut(h * ROWS_PER_TASK).for_each(|rows| {
+    let task = |rows: &mut [f32]| {
         struct K<'a> {
             rows: &'a mut [f32],
             bias: &'a [f32],
@@ -111,7 +126,12 @@ pub(super) fn add_bias_gelu(arch: Arch, x: &mut [f32], bias: &[f32]) {
             }
         }
         vectorized(arch, K { rows, bias });
-    });
+    };
+    if x.len() <= h * SEQUENTIAL_ROWS {
+        x.chunks_mut(h * ROWS_PER_TASK).for_each(task);
+    } else {
+        x.par_chunks_mut(h * ROWS_PER_TASK).for_each(task);
+    }
 }
 
 /// LayerNorm of one row in place (two passes: mean, then variance, as PyTorch does).
@@ -207,9 +227,15 @@ pub(super) struct AttentionShape<'a> {
 /// Multi-head self-attention of a padded batch. `qkv` holds, per token row, the query (already
 /// scaled by 1/√head_dim), key and value projections without their bias, `[q | k | v]` each
 /// `heads * head_dim` wide; `bias` is the matching `3 * hidden` bias. Returns the context rows
-/// (`tokens × hidden`). Padding is masked by length: keys past a sequence's length are never
-/// looked at, and padded query rows are left zero (they are never pooled).
-pub(super) fn attention(arch: Arch, qkv: &[f32], bias: &[f32], shape: &AttentionShape) -> Vec<f32> {
+/// (`tokens × hidden`). Each (sequence, head) is two matrix products over the sequence's real
+/// length — scores `Q·Kᵀ`, then `softmax(scores)·V` — so padding is never looked at, and
+/// padded rows are left zero (they are never pooled).
+pub(super) fn attention(
+    arch: Arch,
+    qkv: &[f32],
+    bias: &[f32],
+    shape: &AttentionShape,
+) -> candle_core::Result<Vec<f32>> {
     let AttentionShape {
         lens,
         seq_len,
@@ -217,110 +243,72 @@ pub(super) fn attention(arch: Arch, qkv: &[f32], bias: &[f32], shape: &Attention
         head_dim,
     } = *shape;
     let hidden = heads * head_dim;
-    let block = head_dim * seq_len;
-
-    // Keys transposed (head_dim × len, so a query's scores are axpys over contiguous rows) and
-    // values (len × head_dim), one block per (sequence, head), bias added here once.
-    let mut keys_t = vec![0.0f32; lens.len() * heads * block];
-    let mut values = vec![0.0f32; lens.len() * heads * block];
-    keys_t
-        .par_chunks_mut(block)
-        .zip(values.par_chunks_mut(block))
-        .enumerate()
-        .for_each(|(i, (kt, v))| {
-            let (b, head) = (i / heads, i % heads);
-            let k_off = hidden + head * head_dim;
-            let v_off = 2 * hidden + head * head_dim;
-            for j in 0..lens[b] {
-                let row = &qkv[(b * seq_len + j) * 3 * hidden..][..3 * hidden];
-                for d in 0..head_dim {
-                    kt[d * seq_len + j] = row[k_off + d] + bias[k_off + d];
-                }
-                for ((dst, src), bi) in v[j * head_dim..][..head_dim]
-                    .iter_mut()
-                    .zip(&row[v_off..v_off + head_dim])
-                    .zip(&bias[v_off..v_off + head_dim])
-                {
-                    *dst = src + bi;
-                }
-            }
-        });
-
-    let mut context = vec![0.0f32; lens.len() * seq_len * hidden];
-    context
-        .par_chunks_mut(hidden)
-        .enumerate()
-        .with_min_len(4)
-        .for_each_init(
-            || vec![0.0f32; seq_len],
-            |scores, (row_index, out)| {
-                let (b, i) = (row_index / seq_len, row_index % seq_len);
-                let len = lens[b];
-                if i >= len {
-                    return;
-                }
-                vectorized(
-                    arch,
-                    AttentionRow {
-                        q: &qkv[row_index * 3 * hidden..][..hidden],
-                        q_bias: &bias[..hidden],
-                        keys_t: &keys_t[b * heads * block..][..heads * block],
-                        values: &values[b * heads * block..][..heads * block],
-                        scores: &mut scores[..len],
-                        out,
-                        seq_len,
-                        head_dim,
-                    },
-                );
-            },
+    let blocks: Vec<(usize, usize)> = (0..lens.len())
+        .flat_map(|b| (0..heads).map(move |head| (b, head)))
+        .collect();
+    let one = |&(b, head): &(usize, usize)| -> candle_core::Result<Vec<f32>> {
+        let len = lens[b];
+        let (q_off, k_off, v_off) = (
+            head * head_dim,
+            hidden + head * head_dim,
+            2 * hidden + head * head_dim,
         );
-    context
+        let mut q = Vec::with_capacity(len * head_dim);
+        let mut keys_t = vec![0.0f32; head_dim * len];
+        let mut values = Vec::with_capacity(len * head_dim);
+        for j in 0..len {
+            let row = &qkv[(b * seq_len + j) * 3 * hidden..][..3 * hidden];
+            let with_bias = |off: usize| {
+                row[off..off + head_dim]
+                    .iter()
+                    .zip(&bias[off..off + head_dim])
+                    .map(|(x, b)| x + b)
+            };
+            q.extend(with_bias(q_off));
+            for (d, k) in with_bias(k_off).enumerate() {
+                keys_t[d * len + j] = k;
+            }
+            values.extend(with_bias(v_off));
+        }
+        let mut scores = Linear::new(&keys_t, head_dim, len)?.forward(&q, len)?;
+        for row in scores.chunks_exact_mut(len) {
+            vectorized(arch, Softmax { row });
+        }
+        Linear::new(&values, len, head_dim)?.forward(&scores, len)
+    };
+    let contexts: Vec<Vec<f32>> = if lens.len() * seq_len <= SEQUENTIAL_ROWS {
+        blocks.iter().map(one).collect::<candle_core::Result<_>>()?
+    } else {
+        blocks
+            .par_iter()
+            .map(one)
+            .collect::<candle_core::Result<_>>()?
+    };
+    let mut context = vec![0.0f32; lens.len() * seq_len * hidden];
+    for (&(b, head), block) in blocks.iter().zip(&contexts) {
+        for (j, part) in block.chunks_exact(head_dim).enumerate() {
+            context[(b * seq_len + j) * hidden + head * head_dim..][..head_dim]
+                .copy_from_slice(part);
+        }
+    }
+    Ok(context)
 }
 
-/// One query row of one sequence, all heads: scores against the keys, softmax, weighted sum
-/// of the values into `out`.
-struct AttentionRow<'a> {
-    q: &'a [f32],
-    q_bias: &'a [f32],
-    /// This sequence's transposed keys, one `head_dim × seq_len` block per head.
-    keys_t: &'a [f32],
-    /// This sequence's values, one `seq_len × head_dim` block per head.
-    values: &'a [f32],
-    /// Scratch, as long as the sequence.
-    scores: &'a mut [f32],
-    out: &'a mut [f32],
-    seq_len: usize,
-    head_dim: usize,
+/// `row ← softmax(row)`.
+struct Softmax<'a> {
+    row: &'a mut [f32],
 }
 
-impl Kernel for AttentionRow<'_> {
+impl Kernel for Softmax<'_> {
     #[inline(always)]
     fn run(self) {
-        let (dim, block) = (self.head_dim, self.head_dim * self.seq_len);
-        let len = self.scores.len();
-        let scores = self.scores;
-        for (head, out) in self.out.chunks_exact_mut(dim).enumerate() {
-            let kt = &self.keys_t[head * block..][..block];
-            let v = &self.values[head * block..][..len * dim];
-            scores.fill(0.0);
-            let q = self.q[head * dim..][..dim].iter();
-            for (d, (qd, bd)) in q.zip(&self.q_bias[head * dim..][..dim]).enumerate() {
-                let qd = qd + bd;
-                for (s, k) in scores.iter_mut().zip(&kt[d * self.seq_len..][..len]) {
-                    *s = qd.mul_add(*k, *s);
-                }
-            }
-            let m = max(scores);
-            for s in scores.iter_mut() {
-                *s = exp(*s - m);
-            }
-            let inv = 1.0 / sum(scores);
-            for (p, vj) in scores.iter().zip(v.chunks_exact(dim)) {
-                let p = p * inv;
-                for (o, x) in out.iter_mut().zip(vj) {
-                    *o = p.mul_add(*x, *o);
-                }
-            }
+        let m = max(self.row);
+        for s in self.row.iter_mut() {
+            *s = exp(*s - m);
+        }
+        let inv = 1.0 / sum(self.row);
+        for s in self.row.iter_mut() {
+            *s *= inv;
         }
     }
 }

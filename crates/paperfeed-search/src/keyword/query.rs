@@ -63,6 +63,10 @@ pub struct KeywordQuery {
     pub sort: SortOrder,
     pub offset: usize,
     pub limit: usize,
+    /// Whether hits carry their title and snippet with the typed words marked (the search
+    /// page's HTML). A caller that shows no HTML, as the JSON API, sets it false: marking reads
+    /// every hit's stored text and is most of a hit's cost.
+    pub highlight: bool,
 }
 
 impl Default for KeywordQuery {
@@ -76,6 +80,7 @@ impl Default for KeywordQuery {
             sort: SortOrder::Relevance,
             offset: 0,
             limit: DEFAULT_LIMIT,
+            highlight: true,
         }
     }
 }

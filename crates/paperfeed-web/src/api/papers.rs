@@ -105,6 +105,8 @@ pub async fn search_papers(
     let mut query = KeywordQuery::parse(text).unwrap_or_else(|_| KeywordQuery::text(text));
     query.offset = 0;
     query.limit = limit;
+    // JSON carries no marked HTML.
+    query.highlight = false;
     // Answers keep meaning what was asked: a correction is offered, never searched instead.
     let found = paperfeed_app::search::search_typed(
         state.search.clone(),
