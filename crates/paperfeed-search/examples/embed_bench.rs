@@ -2,8 +2,9 @@
 //!
 //! usage: `embed_bench MODEL_DIR TEXTS_JSON [ROUNDS]` where TEXTS_JSON is a JSON array of strings;
 //! with `EMBED_BENCH_VECTORS=PATH` it also writes the vectors there (a JSON array of arrays).
-//! Prints documents/s over all texts (best of ROUNDS, default 2) and the latency of one short
-//! query (median of 50), as `key: value` lines the script reads.
+//! Prints documents/s over all texts (best of ROUNDS, default 2), the latency of one short query
+//! (median of 50, at query precision, as search embeds it) and how close query precision is to
+//! document precision on the texts' titles, as `key: value` lines the script reads.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -49,12 +50,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|_| {
             let started = Instant::now();
             embedder
-                .embed(&[query])
+                .embed_query(query)
                 .map(|_| started.elapsed().as_secs_f64() * 1e3)
         })
         .collect::<Result<_, _>>()?;
     times.sort_by(f64::total_cmp);
     println!("query_ms: {:.2}", times[times.len() / 2]);
+
+    // Query precision against document precision, on the texts' titles (query-like lengths).
+    let titles: Vec<&str> = texts
+        .iter()
+        .map(|t| t.split_once(". ").map_or(*t, |(title, _)| title))
+        .collect();
+    let exact = embedder.embed(&titles)?;
+    let mut cosines = Vec::with_capacity(titles.len());
+    for (title, e) in titles.iter().zip(&exact) {
+        let q = embedder.embed_query(title)?;
+        cosines.push(q.iter().zip(e).map(|(a, b)| a * b).sum::<f32>());
+    }
+    let min = cosines.iter().copied().fold(f32::INFINITY, f32::min);
+    let mean = cosines.iter().sum::<f32>() / cosines.len().max(1) as f32;
+    println!("query_precision_cosine_min: {min:.5}");
+    println!("query_precision_cosine_mean: {mean:.5}");
     Ok(())
 }
 

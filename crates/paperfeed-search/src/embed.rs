@@ -19,7 +19,7 @@ use tokenizers::{
     PaddingParams, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
 };
 
-use bert::{Bert, Config};
+use bert::{Bert, Config, Precision};
 
 /// The model this module runs; also the folder name it is looked up under.
 pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
@@ -256,6 +256,21 @@ impl Embedder {
     /// One unit-length vector per text, in the order given. Texts longer than [`MAX_TOKENS`]
     /// tokens are embedded from their start, like sentence-transformers does.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed_at(texts, Precision::Document)
+    }
+
+    /// The vector of a search query: as [`Embedder::embed`] but with every matrix product in
+    /// 8 bits where the CPU has AVX-512 VNNI, about three times cheaper. Close to the
+    /// document-precision vector (cosine about 0.997), not interchangeable with stored ones.
+    pub fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        Ok(self
+            .embed_at(&[text], Precision::Query)?
+            .into_iter()
+            .next()
+            .unwrap_or_default())
+    }
+
+    fn embed_at(&self, texts: &[&str], precision: Precision) -> Result<Vec<Vec<f32>>, EmbedError> {
         // sentence-transformers strips each text before tokenizing.
         let inputs: Vec<&str> = texts.iter().map(|t| t.trim()).collect();
         let tokenized = match inputs.as_slice() {
@@ -292,7 +307,7 @@ impl Embedder {
                     });
                 }
             }
-            let vectors = self.model.embed(&batch)?;
+            let vectors = self.model.embed(&batch, precision)?;
             for (&i, v) in chunk.iter().zip(vectors) {
                 out[i] = v;
             }

@@ -538,11 +538,7 @@ impl SearchEngine {
         };
         let vector = self
             .query_vectors
-            .get_or_embed(&query.text, |text| {
-                embedder
-                    .embed(&[text])
-                    .map(|v| v.into_iter().next().unwrap_or_default())
-            })
+            .get_or_embed(&query.text, |text| embedder.embed_query(text))
             .map_err(|e| format!("embedding the query: {e}"))?;
         let has_filters = query.author.is_some()
             || query.category.is_some()
