@@ -178,6 +178,9 @@ where
         .map_err(|e| StoreError::unavailable_from("store task failed", e))?
 }
 
+/// The writer's page cache, as SQLite's `cache_size` reads a negative number: KiB.
+const WRITER_CACHE_KIB: i64 = -64 * 1024;
+
 fn open_connection(path: &Path, read_only: bool) -> Result<Connection, rusqlite::Error> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -190,6 +193,11 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, rusqlite:
     conn.busy_timeout(Duration::from_secs(10))?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "wal")?;
+        // The one writer's page cache, 64 MiB instead of SQLite's 2 MB: ingesting 100k papers
+        // with the default read and wrote the same index pages back and forth (2.3M pwrite
+        // and 1.9M pread calls). Readers keep the default: there are several of them, and
+        // the OS page cache serves their reads.
+        conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
     }
     // WAL + NORMAL survives a killed process (the case we promise); only an OS crash may lose
     // the last commits, never consistency.
