@@ -1,6 +1,7 @@
 //! The daily page in real headless Chromium, driven over WebDriver (chromedriver).
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -8,10 +9,18 @@ use fantoccini::{ClientBuilder, Locator};
 
 use crate::harness::{Server, register_secret, workspace_root};
 
+/// chromedriver, started as the leader of its own process group, which the Chromium it starts
+/// joins.
 struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The whole group: killing chromedriver alone left its Chromium running whenever a
+        // test ended without closing its session (a failed assertion, a timeout).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -59,6 +68,7 @@ pub(crate) async fn browser() -> Option<Browser> {
     let port = free_port();
     let driver = Driver(
         Command::new(chromedriver)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
