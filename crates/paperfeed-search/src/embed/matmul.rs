@@ -22,7 +22,8 @@ use rayon::prelude::*;
 const NR: usize = 32;
 /// Rows per kernel call: with [`NR`] that is 16 accumulator registers of the 32.
 const MR: usize = 8;
-/// Depth of one pass over a panel: a 256 × 32 block of weights is 32 KB, kept in L1.
+/// Depth of one pass over a panel: a 128 × 32 block of weights is 16 KB, kept in L1 beside
+/// the rows it meets.
 const KC: usize = 128;
 /// Rows per rayon task; products of fewer rows stay on the calling thread.
 const ROWS_PER_TASK: usize = 64;
@@ -35,20 +36,8 @@ pub(super) enum Linear {
         k: usize,
         n: usize,
     },
-    /// Quantised to 8 bits for AVX-512 VNNI: weights per output column (`w ≈ q · scale`),
-    /// activations per row when multiplied ([`quantize_rows`]). Panels of [`NR`] columns, each
-    /// `k/4` groups of `NR × 4` bytes (four consecutive depths of one column side by side, as
-    /// `vpdpbusd` reads them); `k` padded to a multiple of 4 with zeros.
-    Int8 {
-        panels: Vec<i8>,
-        /// Per column: the float a quantum of the column stands for.
-        scales: Vec<f32>,
-        /// Per column (padded to whole panels): the sum of its quantised weights, to take the
-        /// activations' zero point back out.
-        sums: Vec<i32>,
-        k: usize,
-        n: usize,
-    },
+    /// Quantised to 8 bits for AVX-512 VNNI (see [`Int8Weights`]).
+    Int8(Int8Weights),
     /// No AVX-512 here: candle's matmul.
     Candle(Tensor),
 }
@@ -74,72 +63,47 @@ impl Linear {
         if !(avx512() && vnni()) {
             return Linear::new(w, k, n);
         }
-        let (panels, scales, sums) = pack_int8(w, k, n);
-        Ok(Linear::Int8 {
-            panels,
-            scales,
-            sums,
-            k,
-            n,
-        })
+        Ok(Linear::Int8(pack_int8(w, k, n)))
     }
 
     /// `x · w` for `x` of `rows × k`, as `rows × n`.
     pub(super) fn forward(&self, x: &[f32], rows: usize) -> candle_core::Result<Vec<f32>> {
         match self {
-            Linear::Packed { panels, k, n } => {
-                assert_eq!(x.len(), rows * k, "x is rows × k");
-                let (k, n) = (*k, *n);
-                let mut out = vec![0.0f32; rows * n];
-                if rows <= ROWS_PER_TASK {
-                    // SAFETY: `Packed` is only built when the CPU has AVX-512F.
-                    unsafe { product(panels, k, n, x, &mut out) };
-                } else {
-                    out.par_chunks_mut(ROWS_PER_TASK * n)
-                        .zip(x.par_chunks(ROWS_PER_TASK * k))
-                        .for_each(|(out, x)| {
-                            // SAFETY: as above.
-                            unsafe { product(panels, k, n, x, out) }
-                        });
-                }
-                Ok(out)
-            }
-            Linear::Int8 {
-                panels,
-                scales,
-                sums,
-                k,
-                n,
-            } => {
-                assert_eq!(x.len(), rows * k, "x is rows × k");
-                let (k, n) = (*k, *n);
-                let weights = Int8Weights {
-                    panels,
-                    scales,
-                    sums,
-                    k,
-                    n,
-                };
-                let mut out = vec![0.0f32; rows * n];
-                if rows <= ROWS_PER_TASK {
-                    // SAFETY: `Int8` is only built when the CPU has AVX-512F and VNNI.
-                    unsafe { product_int8(&weights, x, &mut out) };
-                } else {
-                    out.par_chunks_mut(ROWS_PER_TASK * n)
-                        .zip(x.par_chunks(ROWS_PER_TASK * k))
-                        .for_each(|(out, x)| {
-                            // SAFETY: as above.
-                            unsafe { product_int8(&weights, x, out) }
-                        });
-                }
-                Ok(out)
-            }
+            Linear::Packed { panels, k, n } => Ok(by_row_tasks(x, rows, *k, *n, |x, out| {
+                // SAFETY: `Packed` is only built when the CPU has AVX-512F.
+                unsafe { product(panels, *k, *n, x, out) }
+            })),
+            Linear::Int8(weights) => Ok(by_row_tasks(x, rows, weights.k, weights.n, |x, out| {
+                // SAFETY: `Int8` is only built when the CPU has AVX-512F and VNNI.
+                unsafe { product_int8(weights, x, out) }
+            })),
             Linear::Candle(w) => {
                 let x = Tensor::from_slice(x, (rows, w.dims()[0]), &Device::Cpu)?;
                 x.matmul(w)?.flatten_all()?.to_vec1::<f32>()
             }
         }
     }
+}
+
+/// `rows × n` from `product(x rows, out rows)` over blocks of [`ROWS_PER_TASK`] rows: on rayon's
+/// pool for a batch, on the calling thread for a product of fewer rows (a search query).
+fn by_row_tasks(
+    x: &[f32],
+    rows: usize,
+    k: usize,
+    n: usize,
+    product: impl Fn(&[f32], &mut [f32]) + Sync,
+) -> Vec<f32> {
+    assert_eq!(x.len(), rows * k, "x is rows × k");
+    let mut out = vec![0.0f32; rows * n];
+    if rows <= ROWS_PER_TASK {
+        product(x, &mut out);
+    } else {
+        out.par_chunks_mut(ROWS_PER_TASK * n)
+            .zip(x.par_chunks(ROWS_PER_TASK * k))
+            .for_each(|(out, x)| product(x, out));
+    }
+    out
 }
 
 fn avx512() -> bool {
@@ -164,9 +128,8 @@ fn vnni() -> bool {
     }
 }
 
-/// `w` (`k × n`) quantised per column and packed as [`Linear::Int8`] describes: the panels,
-/// each column's scale, and each column's sum of quanta.
-fn pack_int8(w: &[f32], k: usize, n: usize) -> (Vec<i8>, Vec<f32>, Vec<i32>) {
+/// `w` (`k × n`) quantised per column and packed as [`Int8Weights`] describes.
+fn pack_int8(w: &[f32], k: usize, n: usize) -> Int8Weights {
     let panels = n.div_ceil(NR);
     let groups = k.div_ceil(4);
     let mut scales = vec![0.0f32; n];
@@ -184,14 +147,27 @@ fn pack_int8(w: &[f32], k: usize, n: usize) -> (Vec<i8>, Vec<f32>, Vec<i32>) {
             sums[j] += i32::from(q);
         }
     }
-    (packed, scales, sums)
+    Int8Weights {
+        panels: packed,
+        scales,
+        sums,
+        k,
+        n,
+    }
 }
 
-/// One [`Linear::Int8`]'s parts, borrowed for a product.
-struct Int8Weights<'a> {
-    panels: &'a [i8],
-    scales: &'a [f32],
-    sums: &'a [i32],
+/// A weight matrix quantised per output column (`w ≈ q · scale`); activations are quantised
+/// per row when multiplied ([`quantize_rows`]).
+pub(super) struct Int8Weights {
+    /// Panels of [`NR`] columns, each `k/4` groups of `NR × 4` bytes (four consecutive depths
+    /// of one column side by side, as `vpdpbusd` reads them); `k` padded to a multiple of 4
+    /// with zeros.
+    panels: Vec<i8>,
+    /// Per column: the float a quantum of the column stands for.
+    scales: Vec<f32>,
+    /// Per column (padded to whole panels): the sum of its quantised weights, to take the
+    /// activations' zero point back out.
+    sums: Vec<i32>,
     k: usize,
     n: usize,
 }
@@ -222,7 +198,7 @@ fn quantize_rows(x: &[f32], k: usize) -> (Vec<u8>, Vec<f32>, Vec<i32>) {
     (q, scales, zeros)
 }
 
-/// `out ← x · w` for the rows of `x` with 8-bit products (see [`Linear::Int8`]).
+/// `out ← x · w` for the rows of `x` with 8-bit products (see [`Int8Weights`]).
 ///
 /// # Safety
 /// The CPU must have AVX-512F and AVX-512 VNNI.
