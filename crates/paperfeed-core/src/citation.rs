@@ -33,7 +33,14 @@ fn author_names(paper: &Paper) -> Vec<String> {
 
 /// Text on one line: arXiv's hard wraps and any control character become single spaces.
 fn one_line(text: &str) -> String {
-    normalize_text(text)
+    let normal = normalize_text(text);
+    // Normalised text is single-spaced words; only a paragraph break or a control character
+    // (C0, DEL, or C1, whose UTF-8 starts with 0xC2) is left to replace. Most names and titles
+    // have none, and a list page writes every author of every card.
+    if !normal.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+        return normal;
+    }
+    normal
         .split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
@@ -260,39 +267,45 @@ pub fn csl_item(paper: &Paper) -> CslItem {
 /// The paper as an OpenURL ContextObject in KEV form, for COinS (`<span class="Z3988"
 /// title="…">`), which Zotero's connector reads from list pages.
 pub fn openurl_kev(paper: &Paper) -> String {
-    let mut pairs: Vec<(&str, String)> = vec![
-        ("ctx_ver", "Z39.88-2004".to_owned()),
-        ("rft_val_fmt", "info:ofi/fmt:kev:mtx:journal".to_owned()),
-        ("rft.genre", "preprint".to_owned()),
-        ("rft.atitle", one_line(&paper.title)),
-        ("rft.jtitle", "arXiv".to_owned()),
-    ];
+    // Every card of a list page carries one, so it is written straight into one buffer.
+    let mut out = String::with_capacity(256 + paper.title.len() * 2);
+    let mut pair = |key: &str, value: &str| {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(key);
+        out.push('=');
+        kev_encode_into(&mut out, value);
+    };
+    pair("ctx_ver", "Z39.88-2004");
+    pair("rft_val_fmt", "info:ofi/fmt:kev:mtx:journal");
+    pair("rft.genre", "preprint");
+    pair("rft.atitle", &one_line(&paper.title));
+    pair("rft.jtitle", "arXiv");
     for name in author_names(paper) {
-        pairs.push(("rft.au", name));
+        pair("rft.au", &name);
     }
     if let Some(day) = issued(paper) {
-        pairs.push(("rft.date", day.format("%Y-%m-%d").to_string()));
+        pair("rft.date", &day.format("%Y-%m-%d").to_string());
     }
-    pairs.push(("rft_id", format!("info:arxiv/{}", paper.id)));
-    pairs.push(("rft_id", paper.id.abs_url()));
-    pairs
-        .iter()
-        .map(|(key, value)| format!("{key}={}", kev_encode(value)))
-        .collect::<Vec<_>>()
-        .join("&")
+    pair("rft_id", &format!("info:arxiv/{}", paper.id));
+    pair("rft_id", &paper.id.abs_url());
+    out
 }
 
-/// Percent-encoding for a KEV value: everything but unreserved characters, UTF-8 bytes.
-fn kev_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
+/// Appends `value` percent-encoded for a KEV value: everything but unreserved characters,
+/// UTF-8 bytes.
+fn kev_encode_into(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 15)]));
         }
     }
-    out
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! Titles and snippets as HTML: the matched words wrapped in `<mark>`, every other character
 //! escaped. Titles and abstracts hold `<`, `&` and TeX; none of it may reach a page as markup.
 //!
-//! Tantivy finds where the query's terms are (through the field's own analyzer, so "models"
-//! marks "model"); the HTML is made here, so the escaping is ours and complete.
+//! The query's terms are found through the field's own stemming (so "models" marks
+//! "model"), and the best window of an abstract is chosen the way tantivy's snippet generator
+//! chooses it: windows of at most a snippet's length, each scored by its matches' weights (a
+//! rarer term weighs more), the best and then the earliest kept. Doing it here lets cleared
+//! words skip the term lookup, and the HTML is ours, so the escaping is complete.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -10,22 +13,35 @@ use std::ops::Range;
 use tantivy::Searcher;
 use tantivy::query::Query;
 use tantivy::schema::Field;
-use tantivy::snippet::{Snippet, SnippetGenerator};
+use tantivy::tokenizer::TextAnalyzer;
 
 use super::schema::highlight_analyzer;
 
 /// Longest abstract snippet, in bytes of source text.
 pub(crate) const SNIPPET_BYTES: usize = 240;
 
-/// A generator marking `query`'s terms in `field`, fragments up to `max_bytes` long; `None`
-/// when the query has no term there that the index knows. What `SnippetGenerator::create`
-/// does, with the cheaper [`highlight_analyzer`].
+/// Finds a query's terms in one field's text: where they are, and the best window.
+pub(crate) struct Highlighter {
+    /// The terms as the field's analyzer writes them, each with its weight.
+    terms: Vec<(String, f32)>,
+    analyzer: TextAnalyzer,
+    max_bytes: usize,
+}
+
+/// A window of a text and the matched words in it, as byte ranges of the whole text.
+struct Found {
+    window: Range<usize>,
+    marks: Vec<Range<usize>>,
+}
+
+/// A highlighter marking `query`'s terms in `field`, windows up to `max_bytes` long; `None`
+/// when the query has no term there that the index knows.
 pub(crate) fn generator(
     searcher: &Searcher,
     query: &dyn Query,
     field: Field,
     max_bytes: usize,
-) -> Option<SnippetGenerator> {
+) -> Option<Highlighter> {
     let mut terms: BTreeMap<String, f32> = BTreeMap::new();
     query.query_terms(&mut |term, _| {
         if term.field() != field {
@@ -38,7 +54,7 @@ pub(crate) fn generator(
         if terms.contains_key(text) {
             return;
         }
-        // Rarer terms weigh more when choosing the fragment, as tantivy's own generator does.
+        // Rarer terms weigh more when choosing the window, as tantivy's own generator does.
         if let Ok(doc_freq) = searcher.doc_freq(term)
             && doc_freq > 0
         {
@@ -48,15 +64,51 @@ pub(crate) fn generator(
     if terms.is_empty() {
         return None;
     }
-    let mut initials: Vec<char> = terms.keys().filter_map(|t| t.chars().next()).collect();
-    initials.sort_unstable();
-    initials.dedup();
-    Some(SnippetGenerator::new(
-        terms,
-        highlight_analyzer(initials),
-        field,
+    let analyzer = highlight_analyzer(terms.keys().map(String::as_str));
+    Some(Highlighter {
+        terms: terms.into_iter().collect(),
+        analyzer,
         max_bytes,
-    ))
+    })
+}
+
+impl Highlighter {
+    /// The best window of `text` (the highest sum of its matches' weights; the earliest of
+    /// equals), or `None` when no term matches anywhere. A window starts at a word and ends
+    /// with the last word that keeps it within `max_bytes`.
+    fn best(&self, text: &str) -> Option<Found> {
+        let mut analyzer = self.analyzer.clone();
+        let mut stream = analyzer.token_stream(text);
+        let mut best: Option<(f32, Found)> = None;
+        let mut window = 0..0;
+        let mut score = 0.0_f32;
+        let mut marks: Vec<Range<usize>> = Vec::new();
+        let mut close = |score: f32, window: Range<usize>, marks: &mut Vec<Range<usize>>| {
+            if score > 0.0 && best.as_ref().is_none_or(|(s, _)| score > *s) {
+                let marks = std::mem::take(marks);
+                best = Some((score, Found { window, marks }));
+            } else {
+                marks.clear();
+            }
+        };
+        while let Some(token) = stream.next() {
+            if token.offset_to - window.start > self.max_bytes {
+                close(score, window.clone(), &mut marks);
+                window = token.offset_from..token.offset_from;
+                score = 0.0;
+            }
+            window.end = token.offset_to;
+            if token.text.is_empty() {
+                continue;
+            }
+            if let Some((_, weight)) = self.terms.iter().find(|(t, _)| *t == token.text) {
+                score += weight;
+                marks.push(token.offset_from..token.offset_to);
+            }
+        }
+        close(score, window, &mut marks);
+        best.map(|(_, found)| found)
+    }
 }
 
 /// Appends `text` with the five HTML-significant characters escaped.
@@ -91,12 +143,11 @@ fn mark(text: &str, marks: &[Range<usize>]) -> String {
     out
 }
 
-/// Sorted, merged ranges, each moved by `shift` bytes.
-fn marks_of(snippet: &Snippet, shift: usize) -> Vec<Range<usize>> {
-    let mut ranges: Vec<Range<usize>> = snippet
-        .highlighted()
+/// Sorted, merged ranges, each moved back by `shift` bytes.
+fn merged(found: &[Range<usize>], shift: usize) -> Vec<Range<usize>> {
+    let mut ranges: Vec<Range<usize>> = found
         .iter()
-        .map(|r| r.start + shift..r.end + shift)
+        .map(|r| r.start - shift..r.end - shift)
         .collect();
     ranges.sort_by_key(|r| (r.start, r.end));
     let mut merged: Vec<Range<usize>> = Vec::with_capacity(ranges.len());
@@ -110,32 +161,24 @@ fn marks_of(snippet: &Snippet, shift: usize) -> Vec<Range<usize>> {
 }
 
 /// The whole title, escaped, with the matched words marked.
-pub(crate) fn title_html(generator: Option<&SnippetGenerator>, title: &str) -> String {
-    let Some(generator) = generator else {
-        return escape(title);
-    };
-    let snippet = generator.snippet(title);
-    if snippet.is_empty() {
-        return escape(title);
+pub(crate) fn title_html(highlighter: Option<&Highlighter>, title: &str) -> String {
+    match highlighter.and_then(|h| h.best(title)) {
+        Some(found) => mark(title, &merged(&found.marks, 0)),
+        None => escape(title),
     }
-    mark(title, &marks_of(&snippet, snippet.fragment_range().start))
 }
 
 /// The best window of the abstract around the matched words, escaped and marked, with `…`
 /// where it was cut; the abstract's opening when nothing in it matched.
-pub(crate) fn snippet_html(generator: Option<&SnippetGenerator>, text: &str) -> String {
-    if let Some(generator) = generator {
-        let snippet = generator.snippet(text);
-        let range = widen(text, snippet.fragment_range());
-        if !snippet.is_empty()
-            && let Some(fragment) = text.get(range.clone())
-        {
-            let shift = snippet.fragment_range().start - range.start;
+pub(crate) fn snippet_html(highlighter: Option<&Highlighter>, text: &str) -> String {
+    if let Some(found) = highlighter.and_then(|h| h.best(text)) {
+        let range = widen(text, found.window.clone());
+        if let Some(fragment) = text.get(range.clone()) {
             let mut out = String::new();
             if range.start > 0 {
                 out.push('…');
             }
-            out.push_str(&mark(fragment, &marks_of(&snippet, shift)));
+            out.push_str(&mark(fragment, &merged(&found.marks, range.start)));
             if range.end < text.len() {
                 out.push('…');
             }
@@ -207,6 +250,35 @@ mod tests {
         assert_eq!(widen(text, 18..26), 18..26);
         assert_eq!(widen("end.", 0..3), 0..4);
         assert_eq!(widen("a b", 5..9), 5..9);
+    }
+
+    fn highlighter(terms: &[(&str, f32)], max_bytes: usize) -> Highlighter {
+        Highlighter {
+            terms: terms.iter().map(|(t, w)| ((*t).to_owned(), *w)).collect(),
+            analyzer: highlight_analyzer(terms.iter().map(|(t, _)| *t)),
+            max_bytes,
+        }
+    }
+
+    #[test]
+    fn the_best_window_holds_the_rarest_matches_and_the_earliest_of_equals() {
+        let text = "Models of cats. Some filler words here. Rare dogs and rare models.";
+        let h = highlighter(&[("model", 0.1), ("dog", 0.5), ("rare", 0.2)], 20);
+        let found = h.best(text).expect("matches");
+        assert_eq!(&text[found.window.clone()], "Rare dogs and rare");
+        let marked: Vec<&str> = found.marks.iter().map(|r| &text[r.clone()]).collect();
+        assert_eq!(marked, ["Rare", "dogs", "rare"]);
+        // Two windows scoring the same: the first wins.
+        let h = highlighter(&[("cat", 1.0)], 10);
+        let found = h.best("cats are. filler .. cats").expect("matches");
+        assert_eq!(found.window, 0..8);
+        assert!(h.best("nothing to see").is_none());
+        let h = highlighter(&[("cat", 1.0)], SNIPPET_BYTES);
+        assert_eq!(
+            snippet_html(Some(&h), "the cats <here>"),
+            "the <mark>cats</mark> &lt;here&gt;"
+        );
+        assert_eq!(title_html(Some(&h), "<Cat>"), "&lt;<mark>Cat</mark>&gt;");
     }
 
     #[test]

@@ -8,7 +8,6 @@ use serde::Serialize;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
-use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument};
 
 use super::schema::{self, NEWEST_RANK, VOTES_RANK};
@@ -45,8 +44,8 @@ pub struct KeywordHit {
 
 /// Hit titles and snippets are made with these.
 struct Generators {
-    title: Option<SnippetGenerator>,
-    abstract_text: Option<SnippetGenerator>,
+    title: Option<highlight::Highlighter>,
+    abstract_text: Option<highlight::Highlighter>,
 }
 
 impl KeywordIndex {
