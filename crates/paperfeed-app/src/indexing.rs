@@ -101,6 +101,13 @@ impl Indexer {
         progress: &(dyn Fn(usize) + Send + Sync),
         stop: &CancellationToken,
     ) -> anyhow::Result<usize> {
+        // The store's own derived index (papers by author, organisation and category) first:
+        // a big ingest leaves it for one sorted pass, which whoever keeps the store's derived
+        // data caught up runs.
+        self.store
+            .catch_up_paper_index()
+            .await
+            .context("writing the paper index")?;
         let mut done = 0;
         let mut commits = 0;
         loop {

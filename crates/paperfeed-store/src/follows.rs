@@ -81,6 +81,15 @@ pub trait FollowStore: Send + Sync + 'static {
 
     async fn is_following(&self, user: UserId, target: &FollowTarget) -> Result<bool, StoreError>;
 
+    /// Writes the paper-index rows that a big batch of papers left for later (see the SQLite
+    /// store's `DEFER_INDEX_FROM`): until this runs, author, organisation and category pages
+    /// and the Following feed may miss those papers. Returns how many papers were indexed.
+    /// `ingest` calls it when it is done, the indexer of `serve` whenever the store changed.
+    /// A backend that always indexes papers as it writes them has nothing to do.
+    async fn catch_up_paper_index(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
     /// The papers indexed under any of `keys` (at most [`MAX_INDEX_KEYS`]), newest first
     /// (listing time, then id, both descending), strictly after `before`, at most `limit`,
     /// each once with every asked key it matched. Costs one index range scan per key.

@@ -46,7 +46,9 @@ pub use community::{
 };
 
 #[cfg(any(test, feature = "testing"))]
-pub use contract::{run_digest_topics_contract, run_mail_contract, run_store_contract};
+pub use contract::{
+    run_digest_topics_contract, run_mail_contract, run_paper_index_contract, run_store_contract,
+};
 pub use feed_tokens::{FeedToken, FeedTokenStore};
 pub use follows::{
     AccountClaim, Follow, FollowStore, IndexKey, IndexLabel, IndexedPaper, ListingCursor,

@@ -22,6 +22,7 @@ mod page_cache;
 mod pages;
 mod personal;
 mod picks;
+mod private_feed;
 mod query;
 mod reader_header;
 pub mod redirect;

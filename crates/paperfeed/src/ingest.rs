@@ -344,6 +344,21 @@ pub async fn ingest(
         }
     }
     progress.finish_and_clear();
+    if options.mode == WriteMode::Commit {
+        // Big batches left their author/organisation/category index rows for one sorted pass.
+        let started = Instant::now();
+        let indexed = store
+            .catch_up_paper_index()
+            .await
+            .context("writing the paper index (authors, organisations, categories)")?;
+        if indexed > 0 {
+            tracing::info!(
+                papers = indexed,
+                duration_ms = started.elapsed().as_millis() as u64,
+                "indexed the new papers by author, organisation and category"
+            );
+        }
+    }
     tracing::info!(
         ingest.files = summary.files,
         ingest.new = summary.new,

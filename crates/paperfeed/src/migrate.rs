@@ -55,6 +55,12 @@ pub async fn run(args: &MigrateArgs) -> anyhow::Result<()> {
         .open()
         .await
         .with_context(|| format!("opening the target store {to_name}"))?;
+    // The paper index is copied as derived rows: the rows a big ingest left for later are
+    // written first, or a target that indexes as it writes would never get them.
+    source
+        .catch_up_paper_index()
+        .await
+        .with_context(|| format!("writing the paper index of {from_name}"))?;
     println!("migrating {from_name} into {to_name}");
     let started = std::time::Instant::now();
     let mut all = Copied::default();

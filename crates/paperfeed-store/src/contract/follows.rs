@@ -225,3 +225,100 @@ pub(super) async fn check_follows(store: &dyn Store) {
     );
     assert!(store.feed_tokens(reader.id).await.unwrap().is_empty());
 }
+
+/// Papers of one batch, every one by `author` and a co-author of its own; ids `2502.1NNNN`.
+fn bulk(count: u32, author: &str) -> Vec<NewPaper> {
+    (0..count)
+        .map(|i| {
+            let co = format!("Coauthor Number{i}");
+            paper(
+                &format!("2502.{:05}", 10_000 + i),
+                1 + i % 28,
+                vec![Author::named(author), Author::named(&co)],
+                None,
+            )
+        })
+        .collect()
+}
+
+/// The paper index and big batches (an arXiv snapshot's ingest): whether a backend writes a big
+/// batch's index rows with its papers or leaves them for one sorted pass, once
+/// `catch_up_paper_index` ran every paper is listed under its authors exactly as a paper written
+/// alone is, a changed author list moves the paper, and a second catch-up has nothing to do.
+pub async fn run_paper_index_contract(store: &dyn Store) {
+    let batch = bulk(300, "Bulk Author");
+    store.upsert_papers(batch, WriteMode::Commit).await.unwrap();
+    // A small batch after it, while the big one may still wait for its index rows.
+    store
+        .upsert_papers(
+            vec![paper(
+                "2502.20001",
+                5,
+                vec![Author::named("Bulk Author")],
+                None,
+            )],
+            WriteMode::Commit,
+        )
+        .await
+        .unwrap();
+    store.catch_up_paper_index().await.unwrap();
+    let author = (IndexKind::Author, key("Bulk Author"));
+    let listed = store
+        .indexed_papers(std::slice::from_ref(&author), None, 500)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 301, "every paper of both batches is listed");
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|p| p.paper.id.as_str() == "2502.20001")
+            .count(),
+        1
+    );
+    let co = (IndexKind::Author, key("Coauthor Number7"));
+    assert_eq!(
+        ids(&store
+            .indexed_papers(std::slice::from_ref(&co), None, 10)
+            .await
+            .unwrap()),
+        ["2502.10007"]
+    );
+    let category = (IndexKind::Category, "cs.CL".to_owned());
+    assert_eq!(
+        store
+            .indexed_papers(std::slice::from_ref(&category), None, 500)
+            .await
+            .unwrap()
+            .len(),
+        301
+    );
+    assert_eq!(
+        store.catch_up_paper_index().await.unwrap(),
+        0,
+        "nothing is left for a second catch-up"
+    );
+
+    // The same batch again with a new first author: the papers move to them.
+    store
+        .upsert_papers(bulk(300, "Other Author"), WriteMode::Commit)
+        .await
+        .unwrap();
+    store.catch_up_paper_index().await.unwrap();
+    let other = (IndexKind::Author, key("Other Author"));
+    assert_eq!(
+        store
+            .indexed_papers(std::slice::from_ref(&other), None, 500)
+            .await
+            .unwrap()
+            .len(),
+        300
+    );
+    assert_eq!(
+        ids(&store
+            .indexed_papers(std::slice::from_ref(&author), None, 500)
+            .await
+            .unwrap()),
+        ["2502.20001"],
+        "the rewritten papers left their former author"
+    );
+}

@@ -23,6 +23,7 @@ mod vector_transfer;
 mod visibility;
 
 pub use digest_topics::run_digest_topics_contract;
+pub use follows::run_paper_index_contract;
 pub use mail::run_mail_contract;
 
 use chrono::NaiveDate;

@@ -51,6 +51,14 @@ async fn the_digest_topics_contract_holds_on_postgres() {
 }
 
 #[tokio::test]
+async fn the_paper_index_contract_holds_on_postgres() {
+    let Some((_db, store)) = fresh().await else {
+        return;
+    };
+    crate::run_paper_index_contract(&store).await;
+}
+
+#[tokio::test]
 async fn two_nodes_opening_a_new_database_at_once_migrate_it_once() {
     let Some(db) = TestDatabase::create().await else {
         return;

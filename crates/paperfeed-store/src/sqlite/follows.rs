@@ -31,6 +31,117 @@ pub(super) fn index_paper(tx: &Transaction<'_>, paper: &Paper) -> Result<(), Sto
     Ok(())
 }
 
+/// Papers written by one batch from which their index rows wait for [`catch_up_index`] instead of
+/// being written with them. Written paper by paper, each row lands on its own page of the index
+/// (rows are ordered by author key), so a batch of an arXiv-sized ingest dirtied thousands of
+/// pages and the WAL carried each of them again and again; the catch-up writes them once, in
+/// order. Batches of the daily feed's size stay below and are indexed as they are written.
+pub(super) const DEFER_INDEX_FROM: usize = 256;
+
+const PENDING_AFTER: &str = "paper_index_pending_after";
+
+/// The change_seq after which papers may lack their index rows; `None` when every paper has
+/// them.
+fn pending_after(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    let value: i64 = conn
+        .prepare_cached("select value from store_counters where name = ?1")?
+        .query_row([PENDING_AFTER], |r| r.get(0))?;
+    Ok((value >= 0).then_some(value))
+}
+
+/// Marks the papers of the batch being written at `seq` as waiting for their index rows (the
+/// mark covers every later batch too, until the catch-up).
+pub(super) fn defer_index(tx: &Transaction<'_>, seq: i64) -> Result<(), StoreError> {
+    if pending_after(tx)?.is_none() {
+        tx.prepare_cached("update store_counters set value = ?2 where name = ?1")?
+            .execute(params![PENDING_AFTER, seq - 1])?;
+    }
+    Ok(())
+}
+
+/// The secondary indexes of `paper_keys`, as migration 0009 made them: dropped and made again
+/// when a catch-up writes most of the table (SQLite builds an index from sorted rows far faster
+/// than it keeps one up to date row by row).
+const INDEX_DDL: [(&str, &str); 2] = [
+    (
+        "paper_keys_by_paper",
+        "create index paper_keys_by_paper on paper_keys (paper_id)",
+    ),
+    (
+        "paper_keys_accounts_by_author",
+        "create index paper_keys_accounts_by_author on paper_keys (label) where kind = 'account'",
+    ),
+];
+
+/// Writes the index rows of every paper whose rows were deferred, in one transaction: the rows
+/// are gathered in a temporary table, then inserted in the index's order. Returns how many
+/// papers were indexed (0 when nothing waited).
+pub(super) fn catch_up_index(conn: &mut Connection) -> Result<u64, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let Some(after) = pending_after(&tx)? else {
+        return Ok(0);
+    };
+    tx.execute_batch(
+        "create temp table if not exists pending_keys (
+             kind text, key text, sort_at text, paper_id text, label text);
+         delete from temp.pending_keys;",
+    )?;
+    let mut count: u64 = 0;
+    {
+        let mut read = tx.prepare(&format!(
+            "select {PAPER_COLUMNS} from papers p where p.change_seq > ?1"
+        ))?;
+        let mut insert = tx.prepare(
+            "insert into temp.pending_keys (kind, key, sort_at, paper_id, label)
+             values (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut rows = read.query([after])?;
+        while let Some(row) = rows.next()? {
+            let paper = paper_from_row(row)?;
+            let at = time_text(listing_time(&paper));
+            for entry in index_entries(&paper) {
+                insert.execute(params![
+                    entry.kind.as_str(),
+                    entry.key,
+                    at,
+                    paper.id.as_str(),
+                    entry.label
+                ])?;
+            }
+            count += 1;
+        }
+    }
+    let stored: i64 = tx.query_row("select count(*) from papers", [], |r| r.get(0))?;
+    // Most of the store is new (a first ingest): the secondary indexes are made again after.
+    let rebuild = count > 10_000 && count.saturating_mul(2) >= u64::try_from(stored).unwrap_or(0);
+    tx.execute(
+        "delete from paper_keys where paper_id in (select id from papers where change_seq > ?1)",
+        [after],
+    )?;
+    if rebuild {
+        for (name, _) in INDEX_DDL {
+            tx.execute_batch(&format!("drop index if exists {name}"))?;
+        }
+    }
+    tx.execute_batch(
+        "insert or ignore into paper_keys (kind, key, sort_at, paper_id, label)
+         select kind, key, sort_at, paper_id, label from temp.pending_keys
+          order by kind, key, sort_at, paper_id;
+         delete from temp.pending_keys;",
+    )?;
+    if rebuild {
+        for (_, ddl) in INDEX_DDL {
+            tx.execute_batch(ddl)?;
+        }
+    }
+    tx.execute(
+        "update store_counters set value = -1 where name = ?1",
+        [PENDING_AFTER],
+    )?;
+    tx.commit()?;
+    Ok(count)
+}
+
 /// Fills the index for every stored paper: run once, by the migration that made it.
 pub(super) fn backfill_index(tx: &Transaction<'_>) -> Result<u64, StoreError> {
     let mut count = 0;
@@ -139,6 +250,10 @@ fn claims(
 
 #[async_trait]
 impl FollowStore for SqliteStore {
+    async fn catch_up_paper_index(&self) -> Result<u64, StoreError> {
+        self.write(catch_up_index).await
+    }
+
     async fn follow(
         &self,
         user: UserId,

@@ -63,6 +63,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         18,
         include_str!("../../migrations/sqlite/0018_thumbnails.sql"),
     ),
+    (
+        19,
+        include_str!("../../migrations/sqlite/0019_paper_index_pending.sql"),
+    ),
 ];
 
 /// The migration that made the paper index (`paper_keys`): applying it also fills the index

@@ -8,7 +8,15 @@ use rusqlite::{Connection, Transaction, params};
 use super::rows::{day_text, load_imported_paper, now_text, to_json};
 use crate::{HarvestPosition, StoreError, WriteMode};
 
-fn write_paper(tx: &Transaction<'_>, paper: &Paper, seq: i64, now: &str) -> Result<(), StoreError> {
+/// Writes one merged paper at `seq`, and its rows of the paper index unless they are deferred to
+/// the catch-up (`index`).
+fn write_paper(
+    tx: &Transaction<'_>,
+    paper: &Paper,
+    seq: i64,
+    now: &str,
+    index: bool,
+) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(
         "insert into papers (id, title, abstract, authors, categories, published_at, versions,
              upvotes, num_comments, github_repo, github_stars, project_page, ai_summary,
@@ -61,7 +69,9 @@ fn write_paper(tx: &Transaction<'_>, paper: &Paper, seq: i64, now: &str) -> Resu
             .map_or((None, None), |s| (Some(&s.name), s.fullname.as_ref()));
         featuring.execute(params![paper.id.as_str(), day_text(f.date), name, fullname])?;
     }
-    super::follows::index_paper(tx, paper)?;
+    if index {
+        super::follows::index_paper(tx, paper)?;
+    }
     Ok(())
 }
 
@@ -92,6 +102,7 @@ pub(super) fn upsert_batch(
         |r| r.get(0),
     )?;
     let now = now_text();
+    let defer_index = batch.len() >= super::follows::DEFER_INDEX_FROM;
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut changed = false;
     for record in batch {
@@ -103,7 +114,7 @@ pub(super) fn upsert_batch(
             Some(_) => UpsertOutcome::Updated,
         };
         if outcome != UpsertOutcome::Unchanged {
-            write_paper(&tx, &merged, seq, &now)?;
+            write_paper(&tx, &merged, seq, &now, !defer_index)?;
             changed = true;
         }
         outcomes.push(outcome);
@@ -113,6 +124,9 @@ pub(super) fn upsert_batch(
             "update store_counters set value = ?1 where name = 'change_seq'",
             [seq],
         )?;
+        if defer_index {
+            super::follows::defer_index(&tx, seq)?;
+        }
     }
     match mode {
         WriteMode::Commit => tx.commit()?,

@@ -28,6 +28,71 @@ async fn the_digest_topics_contract_holds_on_sqlite() {
 }
 
 #[tokio::test]
+async fn the_paper_index_contract_holds_on_sqlite_and_a_big_batch_waits_for_one_sorted_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paperfeed.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    crate::run_paper_index_contract(&store).await;
+
+    // The deferral itself: a big batch leaves the index alone and marks it behind; a batch of
+    // the daily feed's size is indexed as it is written.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paperfeed.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    let papers = |from: u32, count: u32| -> Vec<NewPaper> {
+        (from..from + count)
+            .map(|i| {
+                NewPaper::new(
+                    ArxivId::parse(&format!("2502.{i:05}")).unwrap(),
+                    "T".into(),
+                    "A".into(),
+                    vec![paperfeed_core::Author::named("Ada Lovelace")],
+                )
+            })
+            .collect()
+    };
+    let rows = |path: &std::path::Path| -> (i64, i64) {
+        let conn = Connection::open(path).unwrap();
+        let keys = conn
+            .query_row("select count(*) from paper_keys", [], |r| r.get(0))
+            .unwrap();
+        let pending = conn
+            .query_row(
+                "select value from store_counters where name = 'paper_index_pending_after'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        (keys, pending)
+    };
+    store
+        .upsert_papers(papers(10_000, 10), WriteMode::Commit)
+        .await
+        .unwrap();
+    assert_eq!(rows(&path), (10, -1), "a small batch is indexed at once");
+    store
+        .upsert_papers(
+            papers(20_000, super::follows::DEFER_INDEX_FROM as u32),
+            WriteMode::Commit,
+        )
+        .await
+        .unwrap();
+    let (keys, pending) = rows(&path);
+    assert_eq!(keys, 10, "a big batch waits");
+    assert!(pending >= 0);
+    assert_eq!(
+        crate::FollowStore::catch_up_paper_index(&store)
+            .await
+            .unwrap(),
+        super::follows::DEFER_INDEX_FROM as u64
+    );
+    assert_eq!(
+        rows(&path),
+        (10 + super::follows::DEFER_INDEX_FROM as i64, -1)
+    );
+}
+
+#[tokio::test]
 async fn reopening_an_existing_store_keeps_its_papers_and_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("paperfeed.sqlite3");

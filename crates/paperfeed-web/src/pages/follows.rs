@@ -9,11 +9,11 @@ use askama::Template;
 use axum::Form;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
-use paperfeed_app::feed_tokens::{self, FeedScope, FeedTokenError};
+use paperfeed_app::feed_tokens::{self, FeedScope};
 use paperfeed_app::follows::{
     self, FollowError, FollowingItem, Listing, cursor_text, page_size, parse_cursor,
 };
@@ -26,10 +26,11 @@ use serde::Deserialize;
 use crate::community::auth::Viewer;
 use crate::community::rate_limit::Action;
 use crate::error::{AppError, failed, render_error};
+use crate::private_feed::{TokenParams, feed_reader, feed_token_refused, private, private_feed};
 use crate::query::encode;
 use crate::redirect::see_other;
 use crate::state::AppState;
-use crate::syndication::{Feed, FeedFormat, FeedItem, base_url, render};
+use crate::syndication::{Feed, FeedFormat, FeedItem, base_url};
 use crate::views::{CardView, Link, author_href, category_href, organization_href};
 
 /// The routes of this module, with the body limit of every route; mounted after the ETag
@@ -50,14 +51,6 @@ pub fn routes(state: AppState) -> Router {
         )
         .with_state(state)
         .layer(axum::middleware::from_fn(crate::body_limit::limit_body))
-}
-
-fn private(mut response: Response) -> Response {
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    response
 }
 
 #[derive(Deserialize, Default)]
@@ -475,14 +468,6 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-fn feed_token_refused(e: FeedTokenError) -> AppError {
-    match e {
-        FeedTokenError::TooMany => AppError::BadRequest(e.to_string()),
-        FeedTokenError::NotFound => AppError::not_found("No such feed address", e.to_string()),
-        other => failed(other),
-    }
-}
-
 /// `POST /following/feed-address`: a new private feed address, shown once on the page.
 pub async fn create_feed_address(
     State(state): State<AppState>,
@@ -531,12 +516,6 @@ pub async fn revoke_feed_address(
     Ok(see_other("/account"))
 }
 
-#[derive(Deserialize, Default)]
-pub struct TokenParams {
-    #[serde(default)]
-    token: String,
-}
-
 pub async fn following_rss(
     state: State<AppState>,
     headers: HeaderMap,
@@ -562,32 +541,19 @@ async fn following_feed(
     params: Result<Query<TokenParams>, axum::extract::rejection::QueryRejection>,
     format: FeedFormat,
 ) -> Result<Response, AppError> {
-    let Query(params) = params.map_err(|e| AppError::BadRequest(e.body_text()))?;
-    let not_found = || {
-        AppError::not_found(
-            "No such feed",
-            "This private feed address is unknown or was revoked; make a new one on your Following page.",
-        )
-    };
-    let (token, scope) = feed_tokens::resolve_feed_token(&*state.store, &params.token, Utc::now())
-        .await
-        .map_err(failed)?
-        .ok_or_else(not_found)?;
-    if scope != FeedScope::Following {
-        return Err(not_found());
-    }
+    let reader = feed_reader(&state, params, &FeedScope::Following, "your Following page").await?;
     let matches = follows::saved_search_matches(
         state.search.clone(),
         &state.search_matches,
         &*state.store,
-        token.user,
+        reader,
         None,
         FEED_ITEMS,
     )
     .await?;
     let mut page =
-        follows::following_feed(&*state.store, token.user, &matches, None, FEED_ITEMS).await?;
-    follows::without_hidden(&*state.store, &state.filters, token.user, &mut page, false).await?;
+        follows::following_feed(&*state.store, reader, &matches, None, FEED_ITEMS).await?;
+    follows::without_hidden(&*state.store, &state.filters, reader, &mut page, false).await?;
     let base = base_url(&state, &headers);
     let items: Vec<FeedItem> = page
         .items
@@ -614,11 +580,8 @@ async fn following_feed(
         title: "Following · paperfeed".into(),
         description: "Papers by the authors, organisations and categories you follow".into(),
         html_url: format!("{base}/following"),
-        self_url: format!(
-            "{base}/following/feed.{}?token={}",
-            format.extension(),
-            encode(&params.token)
-        ),
+        // The token stays out of the document: a feed shared onwards does not carry it.
+        self_url: format!("{base}/following/feed.{}", format.extension()),
         updated: items
             .iter()
             .map(|i| i.published)
@@ -626,15 +589,5 @@ async fn following_feed(
             .unwrap_or(chrono::DateTime::UNIX_EPOCH),
         items,
     };
-    Ok(private(
-        (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(format.content_type()),
-            )],
-            render(&feed, format),
-        )
-            .into_response(),
-    ))
+    Ok(private_feed(&feed, format))
 }

@@ -15,11 +15,11 @@ use askama::Template;
 use axum::Form;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
-use paperfeed_app::feed_tokens::{self, FeedScope, FeedTokenError};
+use paperfeed_app::feed_tokens::{self, FeedScope};
 use paperfeed_app::recommend::{
     self, Controls, ControlsChange, DEFAULT_DIGEST_PICKS, ForYou, MAX_RECENCY_DAYS, MAX_SEEDS,
     RecommendError,
@@ -33,10 +33,13 @@ use crate::community::auth::Viewer;
 use crate::community::rate_limit::Action;
 use crate::error::{AppError, failed, render_error};
 use crate::picks::{PickCard, pick_cards};
+use crate::private_feed::{
+    TokenParams, feed_reader, feed_token_refused, format_of, private, private_feed,
+};
 use crate::query::encode;
 use crate::redirect::see_other;
 use crate::state::AppState;
-use crate::syndication::{Feed, FeedFormat, FeedItem, base_url, respond};
+use crate::syndication::{Feed, FeedItem, base_url};
 use crate::views::paper_href;
 
 /// The page.
@@ -59,14 +62,6 @@ pub fn routes(state: AppState) -> Router {
         .route("/for-you/{file}", get(for_you_feed))
         .with_state(state)
         .layer(axum::middleware::from_fn(crate::body_limit::limit_body))
-}
-
-fn private(mut response: Response) -> Response {
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    response
 }
 
 /// The session of a form that passed its CSRF check and the reader's rate limit.
@@ -376,14 +371,6 @@ pub async fn change_digest_picks(
     }
 }
 
-fn feed_token_refused(e: FeedTokenError) -> AppError {
-    match e {
-        FeedTokenError::TooMany => AppError::BadRequest(e.to_string()),
-        FeedTokenError::NotFound => AppError::not_found("No such feed address", e.to_string()),
-        other => failed(other),
-    }
-}
-
 /// `POST /for-you/feed-address`: a new private feed address, shown once on the page.
 pub async fn create_feed_address(
     State(state): State<AppState>,
@@ -405,12 +392,6 @@ pub async fn create_feed_address(
     for_you_page(&state, &viewer, None, Some(address)).await
 }
 
-#[derive(Deserialize, Default)]
-pub struct TokenParams {
-    #[serde(default)]
-    token: String,
-}
-
 /// `GET /for-you/feed.xml|feed.atom?token=`: the private feed, the same picks as the page,
 /// each with why; empty while paused or before the first signal.
 pub async fn for_you_feed(
@@ -419,33 +400,16 @@ pub async fn for_you_feed(
     Path(file): Path<String>,
     params: Result<Query<TokenParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
-    let format = match file.as_str() {
-        "feed.xml" => FeedFormat::Rss,
-        "feed.atom" => FeedFormat::Atom,
-        _ => {
-            return Err(AppError::not_found(
-                "No such page",
-                "The For you feed is at /for-you/feed.xml (RSS) or /for-you/feed.atom (Atom).",
-            ));
-        }
-    };
-    let Query(params) = params.map_err(|e| AppError::BadRequest(e.body_text()))?;
-    let not_found = || {
+    let format = format_of(&file).ok_or_else(|| {
         AppError::not_found(
-            "No such feed",
-            "This private feed address is unknown or was revoked; make a new one on your For you page.",
+            "No such page",
+            "The For you feed is at /for-you/feed.xml (RSS) or /for-you/feed.atom (Atom).",
         )
-    };
-    let (token, scope) = feed_tokens::resolve_feed_token(&*state.store, &params.token, Utc::now())
-        .await
-        .map_err(failed)?
-        .ok_or_else(not_found)?;
-    if scope != FeedScope::ForYou {
-        return Err(not_found());
-    }
+    })?;
+    let reader = feed_reader(&state, params, &FeedScope::ForYou, "your For you page").await?;
     let page = state
         .recommender
-        .for_you(&*state.store, token.user, FEED_PICKS)
+        .for_you(&*state.store, reader, FEED_PICKS)
         .await
         .map_err(refused)?;
     let items = match page.result {
@@ -481,5 +445,5 @@ pub async fn for_you_feed(
             .unwrap_or(chrono::DateTime::UNIX_EPOCH),
         items,
     };
-    Ok(private(respond(&feed, format)))
+    Ok(private_feed(&feed, format))
 }

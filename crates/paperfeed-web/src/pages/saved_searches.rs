@@ -7,9 +7,10 @@
 use askama::Template;
 use axum::Form;
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
@@ -27,10 +28,11 @@ use serde::Deserialize;
 use crate::community::auth::Viewer;
 use crate::community::rate_limit::Action;
 use crate::error::{AppError, failed, render_error};
+use crate::private_feed::{TokenParams, feed_reader, private_feed};
 use crate::query::encode;
 use crate::redirect::see_other;
 use crate::state::AppState;
-use crate::syndication::{Feed, FeedFormat, FeedItem, base_url, render};
+use crate::syndication::{Feed, FeedFormat, FeedItem, base_url};
 
 /// Deliveries the account page lists.
 const LOG_ROWS: usize = 50;
@@ -542,17 +544,11 @@ pub async fn revoke_feed_token(
     }
 }
 
-#[derive(Deserialize, Default)]
-pub struct FeedQuery {
-    #[serde(default)]
-    token: String,
-}
-
 pub async fn search_feed_rss(
     state: State<AppState>,
     headers: HeaderMap,
     id: Path<i64>,
-    query: Query<FeedQuery>,
+    query: Result<Query<TokenParams>, QueryRejection>,
 ) -> Result<Response, AppError> {
     search_feed(state, headers, id, query, FeedFormat::Rss).await
 }
@@ -561,7 +557,7 @@ pub async fn search_feed_atom(
     state: State<AppState>,
     headers: HeaderMap,
     id: Path<i64>,
-    query: Query<FeedQuery>,
+    query: Result<Query<TokenParams>, QueryRejection>,
 ) -> Result<Response, AppError> {
     search_feed(state, headers, id, query, FeedFormat::Atom).await
 }
@@ -572,27 +568,28 @@ async fn search_feed(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    Query(query): Query<FeedQuery>,
+    query: Result<Query<TokenParams>, QueryRejection>,
     format: FeedFormat,
 ) -> Result<Response, AppError> {
-    let missing = || AppError::NotFound {
-        title: "No such feed".into(),
-        message: "This feed address is unknown or was revoked.".into(),
-        suggestions: Vec::new(),
+    let reader = feed_reader(
+        &state,
+        query,
+        &FeedScope::SavedSearch(id),
+        "your Saved searches page",
+    )
+    .await?;
+    let missing = || {
+        AppError::not_found(
+            "No such feed",
+            "This private feed address is unknown or was revoked; make a new one on your Saved searches page.",
+        )
     };
-    let (token, scope) = feed_tokens::resolve_feed_token(&*state.store, &query.token, Utc::now())
-        .await
-        .map_err(failed)?
-        .ok_or_else(missing)?;
-    if scope != FeedScope::SavedSearch(id) {
-        return Err(missing());
-    }
-    let search =
-        match saved_searches::saved_search(&*state.store, token.user, SavedSearchId(id)).await {
-            Ok(search) => search,
-            Err(SavedSearchError::NotFound) => return Err(missing()),
-            Err(e) => return Err(failed(e)),
-        };
+    let search = match saved_searches::saved_search(&*state.store, reader, SavedSearchId(id)).await
+    {
+        Ok(search) => search,
+        Err(SavedSearchError::NotFound) => return Err(missing()),
+        Err(e) => return Err(failed(e)),
+    };
     let papers = saved_searches::matching_papers(
         state.search.clone(),
         &*state.store,
@@ -629,17 +626,5 @@ async fn search_feed(
             .unwrap_or(chrono::DateTime::UNIX_EPOCH),
         items,
     };
-    let mut response = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(format.content_type()),
-        )],
-        render(&feed, format),
-    )
-        .into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-cache"),
-    );
-    Ok(response)
+    Ok(private_feed(&feed, format))
 }

@@ -188,6 +188,11 @@ async fn following_merges_follows_once_each_with_reasons_and_a_private_feed_stop
     assert_eq!(feed.status, 200, "{}", feed.body);
     assert!(feed.body.contains("<rss") && feed.body.contains("author you follow: Zoë Müller"));
     assert_eq!(feed.body.matches("<item>").count(), 3);
+    assert!(
+        !feed.body.contains("token="),
+        "the secret stays out of the document: a feed passed on does not carry it"
+    );
+    assert_eq!(feed.headers[header::CACHE_CONTROL], "private, no-store");
     let atom = reader
         .get(&format!("/following/feed.atom?token={token}"))
         .await;
