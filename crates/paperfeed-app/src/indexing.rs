@@ -110,16 +110,15 @@ impl Indexer {
             .context("writing the paper index")?;
         let mut done = 0;
         let mut commits = 0;
+        let mut changed = self
+            .store
+            .papers_changed_since(self.engine.watermark(), INDEX_BATCH)
+            .await
+            .context("reading changed papers")?;
         loop {
             if stop.is_cancelled() {
                 return Ok(done);
             }
-            let since = self.engine.watermark();
-            let changed = self
-                .store
-                .papers_changed_since(since, INDEX_BATCH)
-                .await
-                .context("reading changed papers")?;
             let Some(last) = changed.last().map(|c| c.change_seq) else {
                 if commits > 1 {
                     let engine = Arc::clone(&self.engine);
@@ -130,13 +129,21 @@ impl Indexer {
                 }
                 return Ok(done);
             };
-            let papers: Vec<_> = changed.into_iter().map(|c| c.paper).collect();
+            let papers: Vec<_> = std::mem::take(&mut changed)
+                .into_iter()
+                .map(|c| c.paper)
+                .collect();
             let n = papers.len();
             let engine = Arc::clone(&self.engine);
-            tokio::task::spawn_blocking(move || engine.index_papers(&papers, last))
-                .await
+            // The next batch is read from the store while this one is indexed.
+            let (indexed, next) = tokio::join!(
+                tokio::task::spawn_blocking(move || engine.index_papers(&papers, last)),
+                self.store.papers_changed_since(last, INDEX_BATCH),
+            );
+            indexed
                 .context("indexing task")?
                 .context("indexing papers")?;
+            changed = next.context("reading changed papers")?;
             done += n;
             commits += 1;
             progress(n);

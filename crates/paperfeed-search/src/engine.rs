@@ -203,10 +203,11 @@ impl SearchEngine {
     pub fn index_papers(&self, papers: &[Paper], watermark: i64) -> Result<(), SearchError> {
         let mut keyword = write(&self.keyword);
         keyword.upsert(papers)?;
-        keyword.commit(watermark)?;
-        // Before the new watermark shows: whoever sees the index caught up sees suggestions
-        // for the same papers.
+        // While tantivy's threads index the documents (the commit waits for them), and before
+        // the new watermark shows: whoever sees the index caught up sees suggestions for the
+        // same papers.
         self.feed_suggestions(papers);
+        keyword.commit(watermark)?;
         self.indexed_up_to
             .store(keyword.watermark(), Ordering::Release);
         self.document_count

@@ -36,8 +36,12 @@ pub use spelling::{Correction, CorrectionPart};
 
 use schema::Fields;
 
-/// Indexing memory; tantivy flushes a segment when it is used up.
+/// Indexing memory per indexing thread; tantivy flushes a segment when it is used up.
 const WRITER_BYTES: usize = 64_000_000;
+/// Papers in one upsert from which it is a bulk write (a rebuild, a big ingest), indexed by
+/// up to `BULK_THREADS` threads.
+const BULK_PAPERS: usize = 1000;
+const BULK_THREADS: usize = 2;
 /// Stored documents are compressed in blocks of this size, and showing a hit decompresses
 /// its whole block: a page of 20 hits from 16 KiB blocks (tantivy's default) spent ~0.2 ms
 /// decompressing. 4 KiB blocks cost 10% more disk and a quarter of that time.
@@ -98,8 +102,9 @@ struct CommitPayload {
 pub struct KeywordIndex {
     index: Index,
     reader: IndexReader,
-    /// Created on the first write, so a process that only searches never takes the lock.
-    writer: Option<IndexWriter>,
+    /// Created on the first write, so a process that only searches never takes the lock; and
+    /// its indexing threads.
+    writer: Option<(IndexWriter, usize)>,
     fields: Fields,
     watermark: i64,
 }
@@ -248,23 +253,42 @@ impl KeywordIndex {
     }
 
     fn writer(&mut self) -> Result<&mut IndexWriter, SearchError> {
+        let threads = self.writer.as_ref().map_or(1, |(_, threads)| *threads);
+        self.writer_with_threads(threads)
+    }
+
+    /// The writer, with `threads` indexing threads: one for the indexer's usual small commits
+    /// (every commit makes a segment per thread, and on a small server the other cores are
+    /// serving), up to [`BULK_THREADS`] for a batch of a rebuild or a big ingest, which the
+    /// single thread made the slowest stage of. A writer of another count is replaced between
+    /// commits (a caller upserts and commits together, so none of its documents is pending).
+    fn writer_with_threads(&mut self, threads: usize) -> Result<&mut IndexWriter, SearchError> {
+        if self.writer.as_ref().is_some_and(|(_, t)| *t != threads) {
+            self.writer = None;
+        }
         if self.writer.is_none() {
-            // One indexing thread: every commit makes one segment per thread, and the
-            // indexer commits often; and on a small server the other cores are serving.
             let writer = self
                 .index
-                .writer_with_num_threads(1, WRITER_BYTES)
+                .writer_with_num_threads(threads, WRITER_BYTES * threads)
                 .map_err(SearchError::index("opened for writing"))?;
-            self.writer = Some(writer);
+            self.writer = Some((writer, threads));
         }
-        self.writer.as_mut().ok_or(SearchError::Locked)
+        self.writer
+            .as_mut()
+            .map(|(writer, _)| writer)
+            .ok_or(SearchError::Locked)
     }
 
     /// Adds papers, replacing any already indexed under the same id. Searches see them after
     /// the next [`KeywordIndex::commit`].
     pub fn upsert(&mut self, papers: &[Paper]) -> Result<(), SearchError> {
         let fields = self.fields;
-        let writer = self.writer()?;
+        let threads = if papers.len() >= BULK_PAPERS {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(BULK_THREADS))
+        } else {
+            1
+        };
+        let writer = self.writer_with_threads(threads)?;
         let mut result = Ok(());
         for paper in papers {
             writer.delete_term(schema::id_term(&fields, paper.id.as_str()));
@@ -307,7 +331,7 @@ impl KeywordIndex {
     pub fn compact(&mut self) -> Result<(), SearchError> {
         let fail = SearchError::index("compacted");
         // Background merges first: a segment they are merging cannot be merged again.
-        if let Some(writer) = self.writer.take() {
+        if let Some((writer, _)) = self.writer.take() {
             writer.wait_merging_threads().map_err(fail)?;
         }
         let segments = self
@@ -321,7 +345,7 @@ impl KeywordIndex {
                 .merge(&segments)
                 .wait()
                 .map_err(SearchError::index("compacted"))?;
-            if let Some(writer) = self.writer.take() {
+            if let Some((writer, _)) = self.writer.take() {
                 writer
                     .wait_merging_threads()
                     .map_err(SearchError::index("compacted"))?;

@@ -200,3 +200,17 @@ fn merging_batches_keeps_the_entries_sorted() {
     assert!(suffixes.windows(2).all(|w| w[0] <= w[1]));
     assert_eq!(index.len(), 200);
 }
+
+#[test]
+fn galloping_finds_the_same_place_as_a_binary_search() {
+    for len in 0..70usize {
+        let rest: Vec<usize> = (0..len).collect();
+        for cut in 0..=len + 1 {
+            assert_eq!(
+                super::gallop(&rest, |&x| x < cut),
+                rest.partition_point(|&x| x < cut),
+                "len {len}, cut {cut}"
+            );
+        }
+    }
+}
