@@ -40,6 +40,52 @@ pub(super) async fn index_paper<C: GenericClient>(tx: &C, paper: &Paper) -> Resu
     Ok(())
 }
 
+/// Rewrites the index rows of every paper of a batch, in the transaction that writes them: one
+/// delete and one insert for the whole batch (two statements a paper, and their round trips,
+/// were most of an arXiv snapshot's ingest).
+pub(super) async fn index_papers<C: GenericClient>(
+    tx: &C,
+    papers: &[&Paper],
+) -> Result<(), StoreError> {
+    if papers.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = papers.iter().map(|p| p.id.as_str()).collect();
+    execute(
+        tx,
+        "delete from paper_keys where paper_id = any($1)",
+        &[&ids],
+    )
+    .await?;
+    let mut kinds: Vec<&str> = Vec::new();
+    let mut keys: Vec<String> = Vec::new();
+    let mut times: Vec<DateTime<Utc>> = Vec::new();
+    let mut paper_ids: Vec<&str> = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
+    for paper in papers {
+        let at = ms(listing_time(paper));
+        for entry in index_entries(paper) {
+            kinds.push(entry.kind.as_str());
+            keys.push(entry.key);
+            times.push(at);
+            paper_ids.push(paper.id.as_str());
+            labels.push(entry.label);
+        }
+    }
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    execute(
+        tx,
+        "insert into paper_keys (kind, key, sort_at, paper_id, label)
+         select * from unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
+         on conflict do nothing",
+        &[&kinds, &keys, &times, &paper_ids, &labels],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Fills the index for every stored paper: run once, by the migration that made it.
 pub(super) async fn backfill_index<C: GenericClient>(tx: &C) -> Result<u64, StoreError> {
     let mut count = 0;

@@ -95,7 +95,6 @@ async fn write_paper<C: GenericClient>(
         )
         .await?;
     }
-    super::follows::index_paper(tx, paper).await?;
     Ok(true)
 }
 
@@ -182,6 +181,8 @@ async fn try_upsert_batch<C: GenericClient>(
             return Ok(None);
         }
     }
+    let written: Vec<&Paper> = changed.iter().filter_map(|id| current.get(id)).collect();
+    super::follows::index_papers(tx, &written).await?;
     if let Some((source, position)) = position {
         execute(
             tx,
