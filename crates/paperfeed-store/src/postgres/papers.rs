@@ -8,19 +8,17 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, SubsecRound as _, Utc};
 use deadpool_postgres::GenericClient;
 use paperfeed_core::{NewPaper, Paper, UpsertOutcome, merge};
-use tokio_postgres::types::{Json, ToSql};
+use tokio_postgres::types::Json;
 
 use super::PostgresStore;
 use super::rows::{PAPER_COLUMN_COUNT, PAPER_COLUMNS, paper_from_row};
 use super::sql::{execute, ms, next_change_seq, query};
 use crate::{HarvestPosition, StoreError, WriteMode};
 
-/// Writes a merged paper: a new row (false when another node inserted it meanwhile: merge
-/// again into theirs) or an update of the row locked by the batch.
-async fn write_paper<C: GenericClient>(
+/// Updates the stored row of a paper the batch locked (false when it is gone).
+async fn update_paper<C: GenericClient>(
     tx: &C,
     paper: &Paper,
-    is_new: bool,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let published = paper.published_at.map(|d| d.trunc_subsecs(0));
@@ -31,71 +29,140 @@ async fn write_paper<C: GenericClient>(
         Json(&paper.ai_keywords),
     );
     let organization = paper.organization.as_ref().map(Json);
-    let params: [&(dyn ToSql + Sync); 17] = [
-        &paper.id.as_str(),
-        &paper.title,
-        &paper.abstract_text,
-        &authors,
-        &categories,
-        &published,
-        &versions,
-        &paper.upvotes,
-        &paper.num_comments,
-        &paper.github_repo,
-        &paper.github_stars,
-        &paper.project_page,
-        &paper.ai_summary,
-        &keywords,
-        &now,
-        &paper.text_fingerprint(),
-        &organization,
-    ];
-    let written = if is_new {
-        // change_seq is stamped at the end of the batch (see next_change_seq).
-        execute(
-            tx,
-            "insert into papers (id, title, abstract, authors, categories, published_at,
-                 versions, upvotes, num_comments, github_repo, github_stars, project_page,
-                 ai_summary, ai_keywords, created_at, updated_at, change_seq, text_hash,
-                 organization)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, 0,
-                     $16, $17)
-             on conflict (id) do nothing",
-            &params,
-        )
-        .await?
-    } else {
-        execute(
-            tx,
-            "update papers set title = $2, abstract = $3, authors = $4, categories = $5,
-                 published_at = $6, versions = $7, upvotes = $8, num_comments = $9,
-                 github_repo = $10, github_stars = $11, project_page = $12, ai_summary = $13,
-                 ai_keywords = $14, updated_at = $15, text_hash = $16, organization = $17
-              where id = $1",
-            &params,
-        )
-        .await?
-    };
-    if written == 0 {
-        return Ok(false);
+    let written = execute(
+        tx,
+        "update papers set title = $2, abstract = $3, authors = $4, categories = $5,
+             published_at = $6, versions = $7, upvotes = $8, num_comments = $9,
+             github_repo = $10, github_stars = $11, project_page = $12, ai_summary = $13,
+             ai_keywords = $14, updated_at = $15, text_hash = $16, organization = $17
+          where id = $1",
+        &[
+            &paper.id.as_str(),
+            &paper.title,
+            &paper.abstract_text,
+            &authors,
+            &categories,
+            &published,
+            &versions,
+            &paper.upvotes,
+            &paper.num_comments,
+            &paper.github_repo,
+            &paper.github_stars,
+            &paper.project_page,
+            &paper.ai_summary,
+            &keywords,
+            &now,
+            &paper.text_fingerprint(),
+            &organization,
+        ],
+    )
+    .await?;
+    Ok(written == 1)
+}
+
+/// Inserts the new papers of a batch in one statement (a statement and its round trip a paper
+/// were most of an arXiv snapshot's ingest). False when another node inserted one of them
+/// meanwhile: the batch runs again and merges into theirs.
+async fn insert_papers<C: GenericClient>(
+    tx: &C,
+    papers: &[&Paper],
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    if papers.is_empty() {
+        return Ok(true);
     }
-    for f in &paper.featured {
-        let (name, fullname) = f
-            .submitter
-            .as_ref()
-            .map_or((None, None), |s| (Some(&s.name), s.fullname.as_ref()));
-        execute(
-            tx,
-            "insert into featurings (paper_id, day, submitter_name, submitter_fullname)
-             values ($1, $2, $3, $4)
-             on conflict (paper_id, day) do update set
-                 submitter_name = excluded.submitter_name,
-                 submitter_fullname = excluded.submitter_fullname",
-            &[&paper.id.as_str(), &f.date, &name, &fullname],
-        )
-        .await?;
+    let ids: Vec<&str> = papers.iter().map(|p| p.id.as_str()).collect();
+    let titles: Vec<&str> = papers.iter().map(|p| p.title.as_str()).collect();
+    let abstracts: Vec<&str> = papers.iter().map(|p| p.abstract_text.as_str()).collect();
+    let authors: Vec<_> = papers.iter().map(|p| Json(&p.authors)).collect();
+    let categories: Vec<_> = papers.iter().map(|p| Json(&p.categories)).collect();
+    let published: Vec<Option<DateTime<Utc>>> = papers
+        .iter()
+        .map(|p| p.published_at.map(|d| d.trunc_subsecs(0)))
+        .collect();
+    let versions: Vec<_> = papers.iter().map(|p| Json(&p.versions)).collect();
+    let upvotes: Vec<i64> = papers.iter().map(|p| p.upvotes).collect();
+    let comments: Vec<i64> = papers.iter().map(|p| p.num_comments).collect();
+    let repos: Vec<Option<&str>> = papers.iter().map(|p| p.github_repo.as_deref()).collect();
+    let stars: Vec<Option<i64>> = papers.iter().map(|p| p.github_stars).collect();
+    let pages: Vec<Option<&str>> = papers.iter().map(|p| p.project_page.as_deref()).collect();
+    let summaries: Vec<Option<&str>> = papers.iter().map(|p| p.ai_summary.as_deref()).collect();
+    let keywords: Vec<_> = papers.iter().map(|p| Json(&p.ai_keywords)).collect();
+    let hashes: Vec<i64> = papers.iter().map(|p| p.text_fingerprint()).collect();
+    let organizations: Vec<_> = papers
+        .iter()
+        .map(|p| p.organization.as_ref().map(Json))
+        .collect();
+    // change_seq is stamped at the end of the batch (see next_change_seq).
+    let written = execute(
+        tx,
+        "insert into papers (id, title, abstract, authors, categories, published_at,
+             versions, upvotes, num_comments, github_repo, github_stars, project_page,
+             ai_summary, ai_keywords, created_at, updated_at, change_seq, text_hash,
+             organization)
+         select id, title, abstract, authors, categories, published_at, versions, upvotes,
+                num_comments, github_repo, github_stars, project_page, ai_summary,
+                ai_keywords, $15, $15, 0, text_hash, organization
+           from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[],
+                       $6::timestamptz[], $7::jsonb[], $8::int8[], $9::int8[], $10::text[],
+                       $11::int8[], $12::text[], $13::text[], $14::jsonb[], $16::int8[],
+                       $17::jsonb[])
+             as u(id, title, abstract, authors, categories, published_at, versions, upvotes,
+                  num_comments, github_repo, github_stars, project_page, ai_summary,
+                  ai_keywords, text_hash, organization)
+         on conflict (id) do nothing",
+        &[
+            &ids,
+            &titles,
+            &abstracts,
+            &authors,
+            &categories,
+            &published,
+            &versions,
+            &upvotes,
+            &comments,
+            &repos,
+            &stars,
+            &pages,
+            &summaries,
+            &keywords,
+            &now,
+            &hashes,
+            &organizations,
+        ],
+    )
+    .await?;
+    Ok(written == papers.len() as u64)
+}
+
+/// Writes the featured days of the written papers of a batch, in one statement.
+async fn write_featurings<C: GenericClient>(tx: &C, papers: &[&Paper]) -> Result<(), StoreError> {
+    let mut ids: Vec<&str> = Vec::new();
+    let mut days = Vec::new();
+    let mut names: Vec<Option<&str>> = Vec::new();
+    let mut fullnames: Vec<Option<&str>> = Vec::new();
+    for paper in papers {
+        for f in &paper.featured {
+            ids.push(paper.id.as_str());
+            days.push(f.date);
+            names.push(f.submitter.as_ref().map(|s| s.name.as_str()));
+            fullnames.push(f.submitter.as_ref().and_then(|s| s.fullname.as_deref()));
+        }
     }
-    Ok(true)
+    if ids.is_empty() {
+        return Ok(());
+    }
+    execute(
+        tx,
+        "insert into featurings (paper_id, day, submitter_name, submitter_fullname)
+         select * from unnest($1::text[], $2::date[], $3::text[], $4::text[])
+         on conflict (paper_id, day) do update set
+             submitter_name = excluded.submitter_name,
+             submitter_fullname = excluded.submitter_fullname",
+        &[&ids, &days, &names, &fullnames],
+    )
+    .await?;
+    Ok(())
 }
 
 pub(super) async fn upsert_batch(
@@ -173,15 +240,26 @@ async fn try_upsert_batch<C: GenericClient>(
         }
         outcomes.push(outcome);
     }
-    for id in &changed {
-        let paper = current
-            .get(id)
-            .ok_or_else(|| StoreError::Corrupt(format!("paper {id} vanished from its batch")))?;
-        if !write_paper(tx, paper, !stored.contains(id), now).await? {
+    let written: Vec<&Paper> = changed
+        .iter()
+        .map(|id| {
+            current
+                .get(id)
+                .ok_or_else(|| StoreError::Corrupt(format!("paper {id} vanished from its batch")))
+        })
+        .collect::<Result<_, _>>()?;
+    let (new, updated): (Vec<&Paper>, Vec<&Paper>) = written
+        .iter()
+        .partition(|p| !stored.contains(p.id.as_str()));
+    if !insert_papers(tx, &new, now).await? {
+        return Ok(None);
+    }
+    for paper in updated {
+        if !update_paper(tx, paper, now).await? {
             return Ok(None);
         }
     }
-    let written: Vec<&Paper> = changed.iter().filter_map(|id| current.get(id)).collect();
+    write_featurings(tx, &written).await?;
     super::follows::index_papers(tx, &written).await?;
     if let Some((source, position)) = position {
         execute(

@@ -77,6 +77,11 @@ const INDEX_DDL: [(&str, &str); 2] = [
 /// are gathered in a temporary table, then inserted in the index's order. Returns how many
 /// papers were indexed (0 when nothing waited).
 pub(super) fn catch_up_index(conn: &mut Connection) -> Result<u64, StoreError> {
+    // Asked after every change the indexer sees (a vote, a comment): nothing waits almost
+    // always, and that answer needs no write lock.
+    if pending_after(conn)?.is_none() {
+        return Ok(0);
+    }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let Some(after) = pending_after(&tx)? else {
         return Ok(0);
