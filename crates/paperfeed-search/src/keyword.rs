@@ -253,17 +253,19 @@ impl KeywordIndex {
     }
 
     fn writer(&mut self) -> Result<&mut IndexWriter, SearchError> {
-        let threads = self.writer.as_ref().map_or(1, |(_, threads)| *threads);
-        self.writer_with_threads(threads)
+        self.writer_with_threads(1)
     }
 
-    /// The writer, with `threads` indexing threads: one for the indexer's usual small commits
-    /// (every commit makes a segment per thread, and on a small server the other cores are
-    /// serving), up to [`BULK_THREADS`] for a batch of a rebuild or a big ingest, which the
-    /// single thread made the slowest stage of. A writer of another count is replaced between
-    /// commits (a caller upserts and commits together, so none of its documents is pending).
+    /// The writer, with at least `threads` indexing threads: one for the indexer's usual small
+    /// commits (every commit makes a segment per thread, and on a small server the other cores
+    /// are serving), up to [`BULK_THREADS`] for a batch of a rebuild or a big ingest, which the
+    /// single thread made the slowest stage of. A writer with fewer is replaced between commits
+    /// (a caller upserts and commits together, so none of its documents is pending; its
+    /// background merges of small segments are dropped). One with more is kept until
+    /// [`KeywordIndex::compact`] releases it, which a bulk catch-up ends with: going back to one
+    /// thread would wait for its merges while searches wait for the index.
     fn writer_with_threads(&mut self, threads: usize) -> Result<&mut IndexWriter, SearchError> {
-        if self.writer.as_ref().is_some_and(|(_, t)| *t != threads) {
+        if self.writer.as_ref().is_some_and(|(_, t)| *t < threads) {
             self.writer = None;
         }
         if self.writer.is_none() {

@@ -143,6 +143,14 @@ pub(super) fn catch_up_index(conn: &mut Connection) -> Result<u64, StoreError> {
         "update store_counters set value = -1 where name = ?1",
         [PENDING_AFTER],
     )?;
+    if count > 0 {
+        // Author, organisation and category pages and the Following feed show more now: the
+        // counter moves (a step no paper carries), so cached pages and ETags are renewed.
+        tx.execute(
+            "update store_counters set value = value + 1 where name = 'change_seq'",
+            [],
+        )?;
+    }
     tx.commit()?;
     Ok(count)
 }
