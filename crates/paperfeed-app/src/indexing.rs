@@ -101,11 +101,9 @@ impl Indexer {
         progress: &(dyn Fn(usize) + Send + Sync),
         stop: &CancellationToken,
     ) -> anyhow::Result<usize> {
-        // The store's own derived index (papers by author, organisation and category) first:
-        // a big ingest leaves it for one sorted pass, which whoever keeps the store's derived
-        // data caught up runs.
-        // Its failure (a store busy beyond its timeout, a full disk) is tried again at the next
-        // pass and keeps nothing else from being indexed.
+        // The store's own derived index (papers by author, organisation and category) first: a
+        // big ingest leaves it for one sorted pass. A failure (a store busy beyond its timeout,
+        // a full disk) is tried again at the next pass and keeps nothing else from being indexed.
         if let Err(error) = self.store.catch_up_paper_index().await {
             tracing::warn!(error = %error.detail(), "writing the paper index failed; tried again at the next pass");
         }

@@ -1,9 +1,9 @@
 //! What the private feeds (Following, For you, a saved search) share. A feed reader cannot sign
 //! in, so these feeds are read at an address carrying a secret token of one reader for one feed.
 //! One place for: the token's check against the feed it was made for, one "no such feed" answer
-//! whatever was wrong (an unknown, revoked or other feed's token all look alike), the feed's own
-//! address without the token (a document passed on does not carry it), and an answer that no
-//! shared cache keeps.
+//! whatever was wrong (an unknown, revoked or other feed's token all look alike), and an answer
+//! that no shared cache keeps. Each feed's document names its own address without the token, so
+//! a document passed on does not carry it.
 
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
@@ -44,14 +44,7 @@ pub async fn feed_reader(
     made_on: &str,
 ) -> Result<UserId, AppError> {
     let Query(params) = params.map_err(|e| AppError::BadRequest(e.body_text()))?;
-    let not_found = || {
-        AppError::not_found(
-            "No such feed",
-            format!(
-                "This private feed address is unknown or was revoked; make a new one on {made_on}."
-            ),
-        )
-    };
+    let not_found = || no_such_feed(made_on);
     let (token, found) = feed_tokens::resolve_feed_token(&*state.store, &params.token, Utc::now())
         .await
         .map_err(failed)?
@@ -60,6 +53,16 @@ pub async fn feed_reader(
         return Err(not_found());
     }
     Ok(token.user)
+}
+
+/// The one answer for a private feed address that leads nowhere, saying where a new one is made.
+pub fn no_such_feed(made_on: &str) -> AppError {
+    AppError::not_found(
+        "No such feed",
+        format!(
+            "This private feed address is unknown or was revoked; make a new one on {made_on}."
+        ),
+    )
 }
 
 /// The feed in its format, for its reader only: no shared cache keeps it.

@@ -36,7 +36,7 @@ struct Found {
 
 /// A highlighter marking `query`'s terms in `field`, windows up to `max_bytes` long; `None`
 /// when the query has no term there that the index knows.
-pub(crate) fn generator(
+pub(crate) fn highlighter(
     searcher: &Searcher,
     query: &dyn Query,
     field: Field,

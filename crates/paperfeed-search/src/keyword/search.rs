@@ -43,7 +43,7 @@ pub struct KeywordHit {
 }
 
 /// Hit titles and snippets are made with these.
-struct Generators {
+struct Highlighters {
     title: Option<highlight::Highlighter>,
     abstract_text: Option<highlight::Highlighter>,
 }
@@ -71,7 +71,7 @@ impl KeywordIndex {
     ) -> Result<HashMap<ArxivId, (String, String)>, SearchError> {
         let searcher = self.reader.searcher();
         let plan = self.plan(q);
-        let generators = self.generators(&searcher, plan.ranked.as_deref());
+        let highlighters = self.highlighters(&searcher, plan.ranked.as_deref());
         let mut marked = HashMap::with_capacity(ids.len());
         for id in ids {
             let term = schema::id_term(&self.fields, id.as_str());
@@ -82,7 +82,7 @@ impl KeywordIndex {
                 )
                 .map_err(SearchError::index("searched"))?;
             for (_, address) in found {
-                if let Some(hit) = self.hit(&searcher, address, 0.0, Some(&generators))? {
+                if let Some(hit) = self.hit(&searcher, address, 0.0, Some(&highlighters))? {
                     marked.insert(hit.id, (hit.title_html, hit.snippet_html));
                 }
             }
@@ -213,27 +213,27 @@ impl KeywordIndex {
                 .filter(|(_, address)| !pinned.contains(address)),
         );
 
-        let generators = marked.then(|| self.generators(&searcher, plan.ranked.as_deref()));
+        let highlighters = marked.then(|| self.highlighters(&searcher, plan.ranked.as_deref()));
         let mut hits = Vec::with_capacity(limit);
         for (score, address) in page.into_iter().skip(offset).take(limit) {
-            if let Some(hit) = self.hit(&searcher, address, score, generators.as_ref())? {
+            if let Some(hit) = self.hit(&searcher, address, score, highlighters.as_ref())? {
                 hits.push(hit);
             }
         }
         Ok(KeywordResults { total, hits })
     }
 
-    fn generators(&self, searcher: &Searcher, ranked: Option<&dyn Query>) -> Generators {
+    fn highlighters(&self, searcher: &Searcher, ranked: Option<&dyn Query>) -> Highlighters {
         let Some(ranked) = ranked else {
-            return Generators {
+            return Highlighters {
                 title: None,
                 abstract_text: None,
             };
         };
-        Generators {
+        Highlighters {
             // One fragment as long as any title: the whole title is shown.
-            title: highlight::generator(searcher, ranked, self.fields.title, usize::MAX / 2),
-            abstract_text: highlight::generator(
+            title: highlight::highlighter(searcher, ranked, self.fields.title, usize::MAX / 2),
+            abstract_text: highlight::highlighter(
                 searcher,
                 ranked,
                 self.fields.abstract_text,
@@ -247,7 +247,7 @@ impl KeywordIndex {
         searcher: &Searcher,
         address: DocAddress,
         score: f32,
-        generators: Option<&Generators>,
+        highlighters: Option<&Highlighters>,
     ) -> Result<Option<KeywordHit>, SearchError> {
         let doc: TantivyDocument = searcher.doc(address).map_err(SearchError::index("read"))?;
         let text = |field: Field| {
@@ -261,7 +261,7 @@ impl KeywordIndex {
             tracing::warn!(paper.id = %stored_id, "keyword index holds an unreadable id");
             return Ok(None);
         };
-        let Some(generators) = generators else {
+        let Some(highlighters) = highlighters else {
             return Ok(Some(KeywordHit {
                 id,
                 score,
@@ -274,9 +274,9 @@ impl KeywordIndex {
         Ok(Some(KeywordHit {
             id,
             score,
-            title_html: highlight::title_html(generators.title.as_ref(), &title),
+            title_html: highlight::title_html(highlighters.title.as_ref(), &title),
             snippet_html: highlight::snippet_html(
-                generators.abstract_text.as_ref(),
+                highlighters.abstract_text.as_ref(),
                 &abstract_text,
             ),
         }))

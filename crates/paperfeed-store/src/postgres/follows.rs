@@ -17,29 +17,6 @@ use crate::{
     IndexedPaper, ListingCursor, Store, StoreError, UserId,
 };
 
-/// Rewrites `paper`'s rows of the index, in the transaction that writes the paper.
-pub(super) async fn index_paper<C: GenericClient>(tx: &C, paper: &Paper) -> Result<(), StoreError> {
-    let id = paper.id.as_str();
-    execute(tx, "delete from paper_keys where paper_id = $1", &[&id]).await?;
-    let entries = index_entries(paper);
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
-    let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
-    let labels: Vec<&str> = entries.iter().map(|e| e.label.as_str()).collect();
-    let at = ms(listing_time(paper));
-    execute(
-        tx,
-        "insert into paper_keys (kind, key, sort_at, paper_id, label)
-         select k, key, $3, $4, l from unnest($1::text[], $2::text[], $5::text[]) as u(k, key, l)
-         on conflict do nothing",
-        &[&kinds, &keys, &at, &id, &labels],
-    )
-    .await?;
-    Ok(())
-}
-
 /// Rewrites the index rows of every paper of a batch, in the transaction that writes them: one
 /// delete and one insert for the whole batch (two statements a paper, and their round trips,
 /// were most of an arXiv snapshot's ingest).
@@ -107,10 +84,8 @@ pub(super) async fn backfill_index<C: GenericClient>(tx: &C) -> Result<u64, Stor
             return Ok(count);
         };
         after = last.id.as_str().to_owned();
-        for paper in &papers {
-            index_paper(tx, paper).await?;
-            count += 1;
-        }
+        index_papers(tx, &papers.iter().collect::<Vec<_>>()).await?;
+        count += papers.len() as u64;
     }
 }
 

@@ -20,11 +20,17 @@ pub(super) fn index_paper(tx: &Transaction<'_>, paper: &Paper) -> Result<(), Sto
     let id = paper.id.as_str();
     tx.prepare_cached("delete from paper_keys where paper_id = ?1")?
         .execute([id])?;
-    let at = time_text(listing_time(paper));
     let mut insert = tx.prepare_cached(
         "insert or ignore into paper_keys (kind, key, sort_at, paper_id, label)
          values (?1, ?2, ?3, ?4, ?5)",
     )?;
+    insert_rows(&mut insert, paper)
+}
+
+/// Runs `insert` (kind, key, sort_at, paper_id, label) for each of `paper`'s index rows.
+fn insert_rows(insert: &mut rusqlite::Statement<'_>, paper: &Paper) -> Result<(), StoreError> {
+    let at = time_text(listing_time(paper));
+    let id = paper.id.as_str();
     for entry in index_entries(paper) {
         insert.execute(params![entry.kind.as_str(), entry.key, at, id, entry.label])?;
     }
@@ -78,7 +84,8 @@ const INDEX_DDL: [(&str, &str); 2] = [
 /// papers were indexed (0 when nothing waited).
 pub(super) fn catch_up_index(conn: &mut Connection) -> Result<u64, StoreError> {
     // Asked after every change the indexer sees (a vote, a comment): nothing waits almost
-    // always, and that answer needs no write lock.
+    // always, and that answer needs no write lock. (On the writer's own connection: a reader
+    // taken here would stay open when `ingest` exits, leaving its last writes in the WAL.)
     if pending_after(conn)?.is_none() {
         return Ok(0);
     }
@@ -102,17 +109,7 @@ pub(super) fn catch_up_index(conn: &mut Connection) -> Result<u64, StoreError> {
         )?;
         let mut rows = read.query([after])?;
         while let Some(row) = rows.next()? {
-            let paper = paper_from_row(row)?;
-            let at = time_text(listing_time(&paper));
-            for entry in index_entries(&paper) {
-                insert.execute(params![
-                    entry.kind.as_str(),
-                    entry.key,
-                    at,
-                    paper.id.as_str(),
-                    entry.label
-                ])?;
-            }
+            insert_rows(&mut insert, &paper_from_row(row)?)?;
             count += 1;
         }
     }

@@ -8,15 +8,7 @@ use rusqlite::{Connection, Transaction, params};
 use super::rows::{day_text, load_imported_paper, now_text, to_json};
 use crate::{HarvestPosition, StoreError, WriteMode};
 
-/// Writes one merged paper at `seq`, and its rows of the paper index unless they are deferred to
-/// the catch-up (`index`).
-fn write_paper(
-    tx: &Transaction<'_>,
-    paper: &Paper,
-    seq: i64,
-    now: &str,
-    index: bool,
-) -> Result<(), StoreError> {
+fn write_paper(tx: &Transaction<'_>, paper: &Paper, seq: i64, now: &str) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(
         "insert into papers (id, title, abstract, authors, categories, published_at, versions,
              upvotes, num_comments, github_repo, github_stars, project_page, ai_summary,
@@ -69,9 +61,6 @@ fn write_paper(
             .map_or((None, None), |s| (Some(&s.name), s.fullname.as_ref()));
         featuring.execute(params![paper.id.as_str(), day_text(f.date), name, fullname])?;
     }
-    if index {
-        super::follows::index_paper(tx, paper)?;
-    }
     Ok(())
 }
 
@@ -114,7 +103,10 @@ pub(super) fn upsert_batch(
             Some(_) => UpsertOutcome::Updated,
         };
         if outcome != UpsertOutcome::Unchanged {
-            write_paper(&tx, &merged, seq, &now, !defer_index)?;
+            write_paper(&tx, &merged, seq, &now)?;
+            if !defer_index {
+                super::follows::index_paper(&tx, &merged)?;
+            }
             changed = true;
         }
         outcomes.push(outcome);

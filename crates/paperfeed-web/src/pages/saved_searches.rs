@@ -28,7 +28,7 @@ use serde::Deserialize;
 use crate::community::auth::Viewer;
 use crate::community::rate_limit::Action;
 use crate::error::{AppError, failed, render_error};
-use crate::private_feed::{TokenParams, feed_reader, private_feed};
+use crate::private_feed::{TokenParams, feed_reader, no_such_feed, private_feed};
 use crate::query::encode;
 use crate::redirect::see_other;
 use crate::state::AppState;
@@ -571,19 +571,9 @@ async fn search_feed(
     query: Result<Query<TokenParams>, QueryRejection>,
     format: FeedFormat,
 ) -> Result<Response, AppError> {
-    let reader = feed_reader(
-        &state,
-        query,
-        &FeedScope::SavedSearch(id),
-        "your Saved searches page",
-    )
-    .await?;
-    let missing = || {
-        AppError::not_found(
-            "No such feed",
-            "This private feed address is unknown or was revoked; make a new one on your Saved searches page.",
-        )
-    };
+    const MADE_ON: &str = "your Saved searches page";
+    let reader = feed_reader(&state, query, &FeedScope::SavedSearch(id), MADE_ON).await?;
+    let missing = || no_such_feed(MADE_ON);
     let search = match saved_searches::saved_search(&*state.store, reader, SavedSearchId(id)).await
     {
         Ok(search) => search,
